@@ -1,0 +1,19 @@
+"""smartml: quantized neural networks for particle-detector front ends.
+
+The pipeline reads as the package does: ``config`` -> ``data`` -> ``models`` ->
+``training`` -> ``evaluation`` (-> export), with ``tasks`` tying data, metrics and
+plots of one detector task together.
+
+QKeras needs the Keras 2 API. TensorFlow 2.21 decides which Keras ``tf.keras`` is
+when it is first imported, so the switch is set here, in the package's first line of
+code, before any submodule can import TensorFlow. :mod:`smartml.backend` checks that
+it took effect.
+"""
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) hides the messages users need.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"

@@ -1,0 +1,62 @@
+"""TensorFlow with the Keras 2 API (``tf_keras``), as QKeras requires.
+
+Import ``tf`` and ``keras`` from here, never ``import keras``: beside TF 2.21 the
+``keras`` package is Keras 3, which QKeras cannot use. The environment switch itself
+is set in :mod:`smartml` (``smartml/__init__.py``) so that it precedes every import
+of TensorFlow made through this package.
+
+>>> from smartml.backend import keras, tf
+>>> keras.__version__.startswith("2.")
+True
+>>> tf.keras.layers.Dense is keras.layers.Dense
+True
+"""
+
+import os
+
+
+from smartml.errors import SmartmlError
+
+if os.environ.get("TF_USE_LEGACY_KERAS") != "1":  # pragma: no cover - set by smartml/__init__
+    raise SmartmlError("TF_USE_LEGACY_KERAS must be 1; import smartml before TensorFlow")
+
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+if tf.keras.layers.Dense is not keras.layers.Dense:
+    raise SmartmlError(
+        "TensorFlow was imported before smartml and bound tf.keras to Keras 3; "
+        "import smartml (or set TF_USE_LEGACY_KERAS=1) before importing tensorflow"
+    )
+
+
+def select_device(device: str) -> str:
+    """Make TensorFlow run on ``device`` ("cpu" or "gpu:N") and return its TF name.
+
+    Must be called before any tensor is created. "cpu" hides every GPU so that
+    nothing is placed there by accident; "gpu:N" keeps only GPU N visible (it is
+    then ``/GPU:0`` to TensorFlow) and lets its memory grow as needed.
+
+    >>> select_device("cpu")
+    '/CPU:0'
+    """
+    kind, _, index = device.partition(":")
+    gpus = tf.config.list_physical_devices("GPU")
+    if kind == "cpu":
+        try:
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:  # already initialised (e.g. a second run in one process)
+            pass
+        return "/CPU:0"
+    number = int(index or 0)
+    if number >= len(gpus):
+        raise SmartmlError(
+            f"--device {device}: this machine has {len(gpus)} visible GPU(s); "
+            "use --device cpu or a GPU index below that"
+        )
+    tf.config.set_visible_devices([gpus[number]], "GPU")
+    tf.config.experimental.set_memory_growth(gpus[number], True)
+    return "/GPU:0"
+
+
+__all__ = ["keras", "select_device", "tf"]

@@ -1,0 +1,21 @@
+"""What every command-line entry point shares: logging and turning errors into one line."""
+
+import logging
+import sys
+from collections.abc import Callable
+
+from smartml.errors import SmartmlError
+
+
+def run_cli(main: Callable[[], int | None], prog: str) -> int:
+    """Call ``main``; print a :class:`SmartmlError` as ``prog: error: <message>`` and
+    return 2 instead of showing a traceback; ^C returns 130."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    try:
+        return main() or 0
+    except SmartmlError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

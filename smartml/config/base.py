@@ -1,0 +1,90 @@
+"""Schema of the task-independent sections of a run configuration.
+
+A run configuration is one JSON object::
+
+    {"schema_version": 1, "name": "...", "task": {"name": "..."},
+     "data": {...}, "model": {"name": "...", ...}, "training": {...}, "output": {...}}
+
+``data`` is validated by the schema the task registers and ``model`` by the schema
+the model registers (see :mod:`smartml.config.loader`); everything else is here.
+Every section forbids unknown keys, so a misspelled key is an error, not a silent
+default.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
+
+SCHEMA_VERSION = 1
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class StrictModel(BaseModel):
+    """Base of every schema section: unknown keys and NaN/inf are rejected."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+class TaskSection(StrictModel):
+    name: str = Field(description="registered task, e.g. 'smart_pixels'")
+
+
+class ModelSection(StrictModel):
+    """Common part of every model schema: the registered builder's name."""
+
+    name: str = Field(description="registered model builder, e.g. 'pixel_mdn'")
+
+
+class LearningRateSchedule(StrictModel):
+    """How the learning rate evolves during training.
+
+    - ``constant``: the optimizer's learning rate throughout;
+    - ``reduce_on_plateau``: multiply by ``factor`` after ``patience`` epochs without
+      a better validation loss, never below ``min_learning_rate``;
+    - ``cosine``: cosine decay from the initial rate to ``min_learning_rate`` over all
+      epochs;
+    - ``exponential``: multiply by ``factor`` after every epoch.
+    """
+
+    kind: Literal["constant", "reduce_on_plateau", "cosine", "exponential"] = "reduce_on_plateau"
+    factor: float = Field(0.5, gt=0, lt=1)
+    patience: int = Field(4, ge=1)
+    min_learning_rate: float = Field(1e-5, ge=0)
+
+
+class TrainingConfig(StrictModel):
+    epochs: PositiveInt = 60
+    batch_size: PositiveInt = 1024
+    learning_rate: PositiveFloat = 2e-3
+    lr_schedule: LearningRateSchedule = LearningRateSchedule()
+    early_stopping_patience: int = Field(
+        12, ge=0, description="epochs without a better validation loss before stopping; 0: never"
+    )
+    shuffle_buffer: PositiveInt = Field(65536, description="clusters mixed by the input pipeline")
+    seed: int = Field(42, ge=0)
+    device: str = Field("cpu", pattern=r"^(cpu|gpu(:[0-9]+)?)$")
+    verbose: Literal[0, 1, 2] = Field(2, description="Keras fit verbosity: 1 bar, 2 line/epoch")
+
+
+class OutputConfig(StrictModel):
+    dir: str | None = Field(None, description="run directory; default runs/<name>")
+    plots: bool = True
+
+
+class RunConfig(StrictModel):
+    """A whole run. Build it with :func:`smartml.config.load_config`, which validates
+    ``data`` and ``model`` against the schemas their task and model register."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="run name, used for paths")
+    task: TaskSection
+    data: SerializeAsAny[StrictModel]
+    model: SerializeAsAny[ModelSection]
+    training: TrainingConfig = TrainingConfig()
+    output: OutputConfig = OutputConfig()
+
+    def run_dir(self) -> str:
+        return self.output.dir or f"runs/{self.name}"

@@ -1,0 +1,1 @@
+"""Data: detector simulators, file readers and the tf.data input pipelines."""

@@ -1,0 +1,29 @@
+"""Loading saved models: QKeras layers and quantizers, plus smartml's own objects."""
+
+from pathlib import Path
+
+from qkeras.utils import _add_supported_quantized_objects
+
+from smartml.backend import keras
+from smartml.errors import RunDirectoryError
+from smartml.losses import MultivariateGaussianNLL
+
+
+def custom_objects() -> dict:
+    """Every class a saved smartml model may reference, by its serialised name."""
+    objects: dict = {}
+    _add_supported_quantized_objects(objects)
+    objects["smartml>MultivariateGaussianNLL"] = MultivariateGaussianNLL
+    objects["MultivariateGaussianNLL"] = MultivariateGaussianNLL
+    return objects
+
+
+def load_model(path: str | Path, compile: bool = False) -> keras.Model:
+    """Load a model saved by smartml (HDF5, ``.h5``: QKeras layers do not round-trip through ``.keras``), with QKeras custom objects."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunDirectoryError(f"{path}: no saved model there")
+    try:
+        return keras.models.load_model(path, custom_objects=custom_objects(), compile=compile)
+    except (OSError, ValueError) as err:
+        raise RunDirectoryError(f"{path}: cannot load the model ({err})") from None

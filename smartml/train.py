@@ -1,0 +1,57 @@
+"""``python -m smartml.train CONFIG``: train a model as a run configuration says.
+
+Command-line values override the file; the resolved configuration is saved in the
+run directory. Running the same command again after an interruption resumes the run.
+"""
+
+import argparse
+import sys
+
+from smartml.cli import run_cli
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m smartml.train",
+        description="Train a quantized model from a JSON run configuration "
+        "(data -> model -> fit -> evaluation) into a run directory.",
+    )
+    parser.add_argument("config", help="run configuration (JSON), e.g. configs/pixel_2t.json")
+    parser.add_argument("--epochs", type=int, help="override training.epochs")
+    parser.add_argument("--batch-size", type=int, help="override training.batch_size")
+    parser.add_argument("--device", help="cpu or gpu:N (override training.device)")
+    parser.add_argument("--output", help="run directory (override output.dir; default runs/<name>)")
+    parser.add_argument("--seed", type=int, help="override training.seed")
+    return parser.parse_args(argv)
+
+
+def overrides_from(args: argparse.Namespace) -> dict:
+    """Dotted configuration keys for the options that were given.
+
+    >>> overrides_from(argparse.Namespace(epochs=3, batch_size=None, device=None, output="x", seed=None))
+    {'training.epochs': 3, 'output.dir': 'x'}
+    """
+    keys = {
+        "epochs": "training.epochs",
+        "batch_size": "training.batch_size",
+        "device": "training.device",
+        "output": "output.dir",
+        "seed": "training.seed",
+    }
+    return {key: getattr(args, option) for option, key in keys.items() if getattr(args, option) is not None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def run() -> None:
+        from smartml.config import load_config
+        from smartml.training.trainer import train
+
+        train(load_config(args.config, overrides_from(args)))
+
+    return run_cli(run, "smartml.train")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

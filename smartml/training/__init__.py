@@ -1,0 +1,1 @@
+"""Training: run directories, callbacks and the task-independent trainer."""

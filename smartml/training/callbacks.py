@@ -1,0 +1,85 @@
+"""The Keras callbacks of a training run, built from the ``training`` section."""
+
+import csv
+import math
+
+from smartml.backend import keras
+from smartml.config import TrainingConfig
+from smartml.training.run_directory import RunDirectory
+
+# Save BackupAndRestore state every this many batches, so a run killed mid-epoch
+# resumes close to where it stopped rather than at the start of the epoch.
+BACKUP_EVERY_BATCHES = 100
+
+
+def build_callbacks(training: TrainingConfig, run_dir: RunDirectory, resuming: bool) -> list:
+    """Checkpoint of the best validation loss, early stopping, the learning-rate
+    schedule, CSV history, TensorBoard, TerminateOnNaN and BackupAndRestore."""
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(run_dir.best_weights),
+        monitor="val_loss",
+        save_best_only=True,
+        save_weights_only=True,
+    )
+    if resuming:
+        # The checkpoint's memory of the best loss is not part of the backup: take it
+        # from the history so a resumed run does not overwrite a better checkpoint.
+        checkpoint.best = best_validation_loss(run_dir)
+    callbacks = [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.BackupAndRestore(str(run_dir.backup), save_freq=BACKUP_EVERY_BATCHES),
+        checkpoint,
+        keras.callbacks.CSVLogger(str(run_dir.history), append=True),
+        keras.callbacks.TensorBoard(
+            str(run_dir.tensorboard), write_graph=False, profile_batch=0, update_freq="epoch"
+        ),
+    ]
+    if training.early_stopping_patience > 0:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=training.early_stopping_patience, restore_best_weights=False
+            )
+        )
+    schedule = learning_rate_callback(training)
+    if schedule is not None:
+        callbacks.append(schedule)
+    return callbacks
+
+
+def learning_rate_callback(training: TrainingConfig):
+    """The callback that applies ``training.lr_schedule`` (None for constant).
+
+    >>> from smartml.config import TrainingConfig
+    >>> cb = learning_rate_callback(TrainingConfig(epochs=4, learning_rate=1.0,
+    ...     lr_schedule={"kind": "cosine", "min_learning_rate": 0.0}))
+    >>> [round(cb.schedule(epoch, 1.0), 3) for epoch in range(4)]
+    [1.0, 0.854, 0.5, 0.146]
+    """
+    schedule = training.lr_schedule
+    initial, floor, epochs = training.learning_rate, schedule.min_learning_rate, training.epochs
+    if schedule.kind == "reduce_on_plateau":
+        return keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=schedule.factor, patience=schedule.patience, min_lr=floor
+        )
+    if schedule.kind == "cosine":
+
+        def cosine(epoch: int, _lr: float) -> float:
+            return floor + 0.5 * (initial - floor) * (1 + math.cos(math.pi * epoch / epochs))
+
+        return keras.callbacks.LearningRateScheduler(cosine)
+    if schedule.kind == "exponential":
+
+        def exponential(epoch: int, _lr: float) -> float:
+            return max(floor, initial * schedule.factor**epoch)
+
+        return keras.callbacks.LearningRateScheduler(exponential)
+    return None
+
+
+def best_validation_loss(run_dir: RunDirectory) -> float:
+    """Lowest ``val_loss`` in history.csv (inf when there is none yet)."""
+    if not run_dir.history.is_file():
+        return math.inf
+    with run_dir.history.open() as handle:
+        values = [float(row["val_loss"]) for row in csv.DictReader(handle) if row.get("val_loss")]
+    return min(values, default=math.inf)

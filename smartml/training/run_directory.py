@@ -1,0 +1,106 @@
+"""The run directory: everything one training run produces, in fixed places.
+
+::
+
+    runs/<name>/
+      config.json          the resolved configuration (file + command-line overrides)
+      normalization.json   input/target transforms fitted on the training split
+      baseline.json        task baselines fitted on the training split (if any)
+      model.h5          architecture + best weights (load with smartml.models.load_model)
+      history.csv          per-epoch losses and learning rate
+      metrics.json         evaluation on the test split
+      plots/               PNG figures
+      tensorboard/         TensorBoard logs
+      checkpoints/         best weights during training
+      backup/              BackupAndRestore state while a run is unfinished
+      COMPLETE.json        written last: a run without it is unfinished
+
+A directory without ``COMPLETE.json`` is never taken for a finished run.
+"""
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from smartml.errors import RunDirectoryError
+
+COMPLETE_MARKER = "COMPLETE.json"
+_PRODUCTS = ("model.h5", "history.csv", "metrics.json", "baseline.json", "normalization.json")
+
+
+class RunDirectory:
+    """Paths of one run and the transitions unfinished -> complete."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    config = property(lambda self: self.path / "config.json")
+    normalization = property(lambda self: self.path / "normalization.json")
+    baseline = property(lambda self: self.path / "baseline.json")
+    model = property(lambda self: self.path / "model.h5")
+    history = property(lambda self: self.path / "history.csv")
+    metrics = property(lambda self: self.path / "metrics.json")
+    plots = property(lambda self: self.path / "plots")
+    tensorboard = property(lambda self: self.path / "tensorboard")
+    best_weights = property(lambda self: self.path / "checkpoints" / "best.weights.h5")
+    backup = property(lambda self: self.path / "backup")
+    marker = property(lambda self: self.path / COMPLETE_MARKER)
+
+    def is_complete(self) -> bool:
+        return self.marker.is_file()
+
+    def is_resumable(self) -> bool:
+        """An interrupted run left BackupAndRestore state behind."""
+        return self.backup.is_dir() and any(self.backup.iterdir())
+
+    def open_for_training(self) -> bool:
+        """Create (or reopen) the directory for a run; return True when resuming.
+
+        A fresh run removes the products of an earlier one, so nothing stale is left
+        beside the new files; an interrupted run keeps them and continues.
+        """
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as err:
+            raise RunDirectoryError(
+                f"{self.path}: output directory is not writable ({err.strerror}); "
+                "choose another with --output"
+            ) from None
+        self.marker.unlink(missing_ok=True)
+        resuming = self.is_resumable()
+        if not resuming:
+            for name in _PRODUCTS:
+                (self.path / name).unlink(missing_ok=True)
+            for folder in (self.plots, self.tensorboard, self.best_weights.parent):
+                shutil.rmtree(folder, ignore_errors=True)
+        self.plots.mkdir(exist_ok=True)
+        return resuming
+
+    def mark_complete(self, summary: dict) -> None:
+        """Write the completion marker, atomically, as the very last step of a run."""
+        temporary = self.marker.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary}, indent=2))
+        os.replace(temporary, self.marker)
+
+    def require_complete(self) -> "RunDirectory":
+        if not self.path.is_dir():
+            raise RunDirectoryError(f"{self.path}: no such run directory")
+        if not self.is_complete():
+            raise RunDirectoryError(
+                f"{self.path}: run is incomplete ({COMPLETE_MARKER} missing); "
+                "finish it by running the same training command again"
+            )
+        return self
+
+    @staticmethod
+    def latest_complete(root: str | Path = "runs") -> "RunDirectory":
+        """The most recently finished run under ``root``."""
+        markers = sorted(Path(root).glob(f"*/{COMPLETE_MARKER}"), key=lambda p: p.stat().st_mtime)
+        if not markers:
+            raise RunDirectoryError(f"{root}: no complete run found; train one with python -m smartml.train")
+        return RunDirectory(markers[-1].parent)

@@ -1,0 +1,66 @@
+"""The task-independent trainer: config -> data -> model -> fit -> evaluate.
+
+It asks the task registry for the task and the model registry for the builder, and
+knows nothing else about either.
+"""
+
+import json
+import logging
+import time
+
+from smartml.backend import keras, select_device, tf
+from smartml.config import RunConfig, save_config
+from smartml.evaluate import evaluate_run
+from smartml.registry import MODELS, TASKS
+from smartml.training.callbacks import build_callbacks
+from smartml.training.run_directory import RunDirectory
+
+log = logging.getLogger("smartml.train")
+
+
+def train(config: RunConfig) -> RunDirectory:
+    """Run a whole training as configured and return its (complete) run directory."""
+    started = time.perf_counter()
+    run_dir = RunDirectory(config.run_dir())
+    resuming = run_dir.open_for_training()
+    device = select_device(config.training.device)
+    keras.utils.set_random_seed(config.training.seed)
+    save_config(config, run_dir.config)
+    log.info("%s run in %s on %s", "resuming" if resuming else "starting", run_dir.path, device)
+
+    task = TASKS.get(config.task.name)(config, run_dir)
+    task.prepare(fit=not resuming or not run_dir.normalization.is_file())
+    train_data, validation_data = task.datasets()
+    model = MODELS.get(config.model.name).build(config.model, task.input_shape, task.n_outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.training.learning_rate), loss=task.loss()
+    )
+    log.info("model %s: %d parameters", config.model.name, model.count_params())
+
+    fit_started = time.perf_counter()
+    with tf.device(device):
+        history = model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=config.training.epochs,
+            callbacks=build_callbacks(config.training, run_dir, resuming),
+            verbose=config.training.verbose,
+        )
+    fit_seconds = time.perf_counter() - fit_started
+    if not history.history:
+        # BackupAndRestore found all epochs done; the previous process died after fit.
+        log.info("all epochs were already trained")
+    if run_dir.best_weights.is_file():
+        model.load_weights(str(run_dir.best_weights))
+    model.save(run_dir.model)
+
+    metrics = evaluate_run(run_dir, task, model)
+    metrics["training"] = {
+        "epochs_run": len(history.history.get("loss", [])),
+        "fit_seconds": round(fit_seconds, 1),
+        "parameters": int(model.count_params()),
+    }
+    run_dir.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
+    run_dir.mark_complete({"wall_seconds": round(time.perf_counter() - started, 1)})
+    log.info("run complete: %s (%.0f s)", run_dir.path, time.perf_counter() - started)
+    return run_dir

@@ -1,0 +1,64 @@
+"""The smart-pixel MDN: the published architecture, configurable, saved and reloaded."""
+
+import numpy as np
+import pytest
+from qkeras import QActivation, QConv2D, QDense, QSeparableConv2D
+
+from smartml.models import load_model
+from smartml.models.pixel_mdn import PixelMDN, PixelMDNConfig
+
+
+def build(input_shape=(13, 21, 2), **settings):
+    return PixelMDN.build(PixelMDNConfig(**settings), input_shape=input_shape, n_outputs=14)
+
+
+def test_two_time_slices_has_2029_parameters_in_the_published_layers():
+    model = build()
+    counts = [layer.count_params() for layer in model.layers if layer.count_params()]
+    assert counts == [33, 30, 1456, 272, 238]
+    assert model.count_params() == 2029
+    kinds = [type(layer) for layer in model.layers if layer.count_params()]
+    assert kinds == [QSeparableConv2D, QConv2D, QDense, QDense, QDense]
+    assert model.output_shape == (None, 14)
+
+
+def test_twenty_time_slices_widen_only_the_first_layer():
+    model = build(input_shape=(13, 21, 20))
+    # depthwise 3x3x20 + pointwise 20x5 + 5 biases
+    assert model.layers[1].count_params() == 9 * 20 + 20 * 5 + 5
+
+
+def test_configuration_changes_the_model():
+    assert build(filters=8).count_params() != build().count_params()
+    assert build(hidden_units=[32]).layers[-1].input_shape == (None, 32)
+    pooled = build(pool_size=2).get_layer("flatten").output_shape
+    assert pooled == (None, 5 * 5 * 9)
+
+
+def test_input_quantizer_is_the_first_layer_and_quantizes():
+    model = build(input_quantizer={"bits": 4, "integer": 2, "signed": False})
+    first = model.layers[1]
+    assert isinstance(first, QActivation) and first.name == "input_quantizer"
+    values = first(np.array([[0.1, 0.3, 1.26, 9.0]], np.float32)).numpy()
+    np.testing.assert_allclose(values, [[0.0, 0.25, 1.25, 3.75]])  # LSB 0.25, saturates
+
+
+def test_weights_are_quantized_to_the_configured_bits():
+    model = build()
+    dense = model.get_layer("dense_0")
+    kernel = dense.kernel_quantizer_internal(dense.kernel).numpy()
+    np.testing.assert_array_equal(kernel * 128, np.round(kernel * 128))  # 8 bits, 7 fractional
+
+
+def test_saved_model_loads_and_predicts_identically(tmp_path):
+    model = build()
+    x = np.random.default_rng(0).random((8, 13, 21, 2)).astype(np.float32)
+    model.save(tmp_path / "model.h5")
+    loaded = load_model(tmp_path / "model.h5")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("settings", [{"filters": 0}, {"conv_weights": {"bits": 0}}, {"pool_size": -1}])
+def test_bad_settings_are_rejected(settings):
+    with pytest.raises(ValueError):
+        PixelMDNConfig(**settings)
