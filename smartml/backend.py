@@ -13,21 +13,27 @@ True
 """
 
 import os
-
+import warnings
 
 from smartml.errors import SmartmlError
 
 if os.environ.get("TF_USE_LEGACY_KERAS") != "1":  # pragma: no cover - set by smartml/__init__
     raise SmartmlError("TF_USE_LEGACY_KERAS must be 1; import smartml before TensorFlow")
 
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
+import tensorflow as tf
+import tf_keras as keras
 
 if tf.keras.layers.Dense is not keras.layers.Dense:
     raise SmartmlError(
         "TensorFlow was imported before smartml and bound tf.keras to Keras 3; "
         "import smartml (or set TF_USE_LEGACY_KERAS=1) before importing tensorflow"
     )
+
+# QKeras serialises its quantizers through keras.constraints.serialize, and QKeras
+# models only round-trip through HDF5 (QActivation fails to load from ``.keras``):
+# both warnings are about choices made on purpose, and would only confuse users.
+warnings.filterwarnings("ignore", message=r"The `keras.constraints.serialize\(\)` API")
+warnings.filterwarnings("ignore", message=r"You are saving your model as an HDF5 file")
 
 
 def select_device(device: str) -> str:

@@ -10,7 +10,9 @@ from smartml.errors import SmartmlError
 def run_cli(main: Callable[[], int | None], prog: str) -> int:
     """Call ``main``; print a :class:`SmartmlError` as ``prog: error: <message>`` and
     return 2 instead of showing a traceback; ^C returns 130."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     try:
         return main() or 0
     except SmartmlError as err:

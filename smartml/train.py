@@ -28,7 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def overrides_from(args: argparse.Namespace) -> dict:
     """Dotted configuration keys for the options that were given.
 
-    >>> overrides_from(argparse.Namespace(epochs=3, batch_size=None, device=None, output="x", seed=None))
+    >>> options = dict(epochs=3, batch_size=None, device=None, output="x", seed=None)
+    >>> overrides_from(argparse.Namespace(**options))
     {'training.epochs': 3, 'output.dir': 'x'}
     """
     keys = {
@@ -38,7 +39,11 @@ def overrides_from(args: argparse.Namespace) -> dict:
         "output": "output.dir",
         "seed": "training.seed",
     }
-    return {key: getattr(args, option) for option, key in keys.items() if getattr(args, option) is not None}
+    return {
+        key: getattr(args, option)
+        for option, key in keys.items()
+        if getattr(args, option) is not None
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

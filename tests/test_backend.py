@@ -29,7 +29,9 @@ def test_importing_smartml_selects_keras_2_and_qkeras_builds():
 def test_tensorflow_imported_first_is_reported_clearly():
     result = run_python("import tensorflow as tf; tf.keras.layers; import smartml.backend")
     assert result.returncode != 0
-    assert "import smartml (or set TF_USE_LEGACY_KERAS=1) before importing tensorflow" in result.stderr
+    assert (
+        "import smartml (or set TF_USE_LEGACY_KERAS=1) before importing tensorflow" in result.stderr
+    )
 
 
 def test_quantized_layer_weights_are_quantized():

@@ -45,7 +45,10 @@ def test_overrides_win_and_the_resolved_config_round_trips(tmp_path):
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda c: c.update(trainig={}), "trainig: unknown key 'trainig'; did you mean 'training'?"),
+        (
+            lambda c: c.update(trainig={}),
+            "trainig: unknown key 'trainig'; did you mean 'training'?",
+        ),
         (
             lambda c: c["data"]["simulation"].update(n_cluster=5),
             "data.simulation.n_cluster: unknown key 'n_cluster'; did you mean 'n_clusters'?",
@@ -54,19 +57,52 @@ def test_overrides_win_and_the_resolved_config_round_trips(tmp_path):
             lambda c: c["data"]["simulation"]["sensor"].update(thicknes_um=5),
             "data.simulation.sensor.thicknes_um: unknown key 'thicknes_um'; did you mean 'thickness_um'?",
         ),
-        (lambda c: c["model"].update(filter=3), "model.filter: unknown key 'filter'; did you mean 'filters'?"),
-        (lambda c: c["training"].update(epochs=0), "training.epochs: Input should be greater than 0"),
-        (lambda c: c["training"].update(epochs="many"), "training.epochs: Input should be a valid integer"),
-        (lambda c: c["training"].update(device="tpu"), "training.device: String should match pattern"),
-        (lambda c: c["data"].update(time_slices=[0, 25]), "data.time_slices: Value error, time slice 25"),
-        (lambda c: c["data"].update(time_slices=[]), "data.time_slices: List should have at least 1 item"),
-        (lambda c: c["data"]["split"].update(train=0.5), "data.split: Value error, train + validation + test"),
-        (lambda c: c["task"].update(name="pixles"), "task.name: unknown task 'pixles'; known: smart_pixels"),
-        (lambda c: c["model"].update(name="mlp"), "model.name: unknown model 'mlp'; known: pixel_mdn"),
+        (
+            lambda c: c["model"].update(filter=3),
+            "model.filter: unknown key 'filter'; did you mean 'filters'?",
+        ),
+        (
+            lambda c: c["training"].update(epochs=0),
+            "training.epochs: Input should be greater than 0",
+        ),
+        (
+            lambda c: c["training"].update(epochs="many"),
+            "training.epochs: Input should be a valid integer",
+        ),
+        (
+            lambda c: c["training"].update(device="tpu"),
+            "training.device: String should match pattern",
+        ),
+        (
+            lambda c: c["data"].update(time_slices=[0, 25]),
+            "data.time_slices: Value error, time slice 25",
+        ),
+        (
+            lambda c: c["data"].update(time_slices=[]),
+            "data.time_slices: List should have at least 1 item",
+        ),
+        (
+            lambda c: c["data"]["split"].update(train=0.5),
+            "data.split: Value error, train + validation + test",
+        ),
+        (
+            lambda c: c["task"].update(name="pixles"),
+            "task.name: unknown task 'pixles'; known: smart_pixels",
+        ),
+        (
+            lambda c: c["model"].update(name="mlp"),
+            "model.name: unknown model 'mlp'; known: pixel_mdn",
+        ),
         (lambda c: c.pop("data"), "data: required section is missing"),
         (lambda c: c.update(schema_version=2), "schema_version: 2 is not supported; expected 1"),
-        (lambda c: c["training"].update(learning_rate=float("nan")), "training.learning_rate: Input should be a finite number"),
-        (lambda c: c["data"].update(source="parquet"), "data: Value error, source 'parquet' needs data.path"),
+        (
+            lambda c: c["training"].update(learning_rate=float("nan")),
+            "training.learning_rate: Input should be a finite number",
+        ),
+        (
+            lambda c: c["data"].update(source="parquet"),
+            "data: Value error, source 'parquet' needs data.path",
+        ),
     ],
 )
 def test_bad_values_name_file_and_key(tmp_path, base_config, mutate, expected):

@@ -58,7 +58,9 @@ def test_saved_model_loads_and_predicts_identically(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-@pytest.mark.parametrize("settings", [{"filters": 0}, {"conv_weights": {"bits": 0}}, {"pool_size": -1}])
+@pytest.mark.parametrize(
+    "settings", [{"filters": 0}, {"conv_weights": {"bits": 0}}, {"pool_size": -1}]
+)
 def test_bad_settings_are_rejected(settings):
     with pytest.raises(ValueError):
         PixelMDNConfig(**settings)

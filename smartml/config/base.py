@@ -66,6 +66,9 @@ class TrainingConfig(StrictModel):
     shuffle_buffer: PositiveInt = Field(65536, description="clusters mixed by the input pipeline")
     seed: int = Field(42, ge=0)
     device: str = Field("cpu", pattern=r"^(cpu|gpu(:[0-9]+)?)$")
+    backup_every_batches: PositiveInt = Field(
+        200, description="BackupAndRestore interval: a killed run resumes from here, mid-epoch"
+    )
     verbose: Literal[0, 1, 2] = Field(2, description="Keras fit verbosity: 1 bar, 2 line/epoch")
 
 

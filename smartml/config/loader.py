@@ -117,7 +117,7 @@ def save_config(config: RunConfig, path: str | Path) -> None:
 
 def _import_registered_components() -> None:
     # Importing the packages fills the registries (their modules use the decorators).
-    import smartml.models  # noqa: F401
+    import smartml.models
     import smartml.tasks  # noqa: F401
 
 
@@ -166,11 +166,15 @@ def _schema_at(title: str, loc: tuple) -> type[StrictModel] | None:
             continue
         field = schema.model_fields.get(str(part))
         annotation = getattr(field, "annotation", None)
-        schema = annotation if isinstance(annotation, type) and issubclass(annotation, StrictModel) else None
+        schema = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, StrictModel)
+            else None
+        )
     return schema
 
 
-def _ALL_SCHEMAS() -> dict[str, type[StrictModel]]:  # noqa: N802 - reads like a constant
+def _ALL_SCHEMAS() -> dict[str, type[StrictModel]]:
     found: dict[str, type[StrictModel]] = {}
     pending: list[type] = [StrictModel]
     while pending:

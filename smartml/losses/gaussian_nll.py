@@ -83,7 +83,13 @@ class MultivariateGaussianNLL(keras.losses.Loss):
         y_pred = tf.clip_by_value(tf.cast(y_pred, tf.float64), -_OUTPUT_LIMIT, _OUTPUT_LIMIT)
         mean = y_pred[:, 0 : 2 * k : 2]
         diagonal = tf.nn.softplus(y_pred[:, 1 : 2 * k : 2]) + self.min_sigma
-        lower = dict(zip(_lower_indices(k), tf.unstack(y_pred[:, 2 * k :], num=k * (k - 1) // 2, axis=1), strict=True))
+        lower = dict(
+            zip(
+                _lower_indices(k),
+                tf.unstack(y_pred[:, 2 * k :], num=k * (k - 1) // 2, axis=1),
+                strict=True,
+            )
+        )
         residual = y_true - mean
         solved = []
         for row in range(k):

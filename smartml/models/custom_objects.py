@@ -19,7 +19,11 @@ def custom_objects() -> dict:
 
 
 def load_model(path: str | Path, compile: bool = False) -> keras.Model:
-    """Load a model saved by smartml (HDF5, ``.h5``: QKeras layers do not round-trip through ``.keras``), with QKeras custom objects."""
+    """Load a model saved by smartml, with QKeras custom objects.
+
+    Models are saved as HDF5 (``.h5``): QKeras layers do not round-trip through the
+    ``.keras`` format of tf_keras 2.21 (QActivation fails to deserialise).
+    """
     path = Path(path)
     if not path.is_file():
         raise RunDirectoryError(f"{path}: no saved model there")

@@ -42,7 +42,11 @@ class FixedPoint(StrictModel):
 
     def quantizer(self) -> quantized_bits:
         return quantized_bits(
-            self.bits, self.integer, keep_negative=self.signed, alpha=1, use_stochastic_rounding=False
+            self.bits,
+            self.integer,
+            keep_negative=self.signed,
+            alpha=1,
+            use_stochastic_rounding=False,
         )
 
 
@@ -103,14 +107,20 @@ class PixelMDN:
         )(x)
         x = QActivation(conv_tanh(), name="separable_conv_tanh")(x)
         x = QConv2D(
-            config.filters, 1, kernel_quantizer=conv_q(), bias_quantizer=conv_q(), name="pointwise_conv"
+            config.filters,
+            1,
+            kernel_quantizer=conv_q(),
+            bias_quantizer=conv_q(),
+            name="pointwise_conv",
         )(x)
         x = QActivation(conv_tanh(), name="pointwise_conv_tanh")(x)
         x = keras.layers.AveragePooling2D(config.pool_size, name="pool")(x)
         x = QActivation(config.pool_output.quantizer(), name="pool_quantizer")(x)
         x = keras.layers.Flatten(name="flatten")(x)
         for index, units in enumerate(config.hidden_units):
-            x = QDense(units, kernel_quantizer=dense_q(), bias_quantizer=dense_q(), name=f"dense_{index}")(x)
+            x = QDense(
+                units, kernel_quantizer=dense_q(), bias_quantizer=dense_q(), name=f"dense_{index}"
+            )(x)
             x = QActivation(dense_tanh(), name=f"dense_{index}_tanh")(x)
         outputs = QDense(
             n_outputs, kernel_quantizer=dense_q(), bias_quantizer=dense_q(), name="gaussian_params"

@@ -61,7 +61,9 @@ class SmartPixelsTask(Task):
             self._fit_transforms()
         else:
             self.normalization = PixelNormalization.load(self.run_dir.normalization)
-            self.baseline = CentroidBaseline.from_dict(json.loads(self.run_dir.baseline.read_text()))
+            self.baseline = CentroidBaseline.from_dict(
+                json.loads(self.run_dir.baseline.read_text())
+            )
 
     def _fit_transforms(self) -> None:
         x, y, final_slice = self.source.read_chunks(
@@ -70,7 +72,9 @@ class SmartPixelsTask(Task):
         self.normalization = PixelNormalization.fit(x, y, TARGETS)
         self.normalization.save(self.run_dir.normalization)
         sensor = self.config.data.simulation.sensor
-        self.baseline = CentroidBaseline.fit(final_slice, y[:, :2], sensor.pitch_x_um, sensor.pitch_y_um)
+        self.baseline = CentroidBaseline.fit(
+            final_slice, y[:, :2], sensor.pitch_x_um, sensor.pitch_y_um
+        )
         self.run_dir.baseline.write_text(json.dumps(self.baseline.to_dict(), indent=2) + "\n")
 
     @property
@@ -88,15 +92,23 @@ class SmartPixelsTask(Task):
         training = self.config.training
 
         def dataset(split: str, shuffle: bool) -> tf.data.Dataset:
-            return make_dataset(
+            chunks = self.splits[split]
+            dataset = make_dataset(
                 self.source,
-                self.splits[split],
+                chunks,
                 self.normalization,
                 batch_size=training.batch_size,
                 shuffle=shuffle,
                 seed=training.seed,
                 shuffle_buffer=training.shuffle_buffer,
             )
+            if self.config.data.contained_only:
+                return dataset  # rows per chunk are known only after reading
+            # Row counts come from the parquet metadata. Stating the number of batches
+            # lets Keras resume an interrupted run in the middle of an epoch.
+            rows = sum(chunk.n_rows for chunk in chunks)
+            batches = -(-rows // training.batch_size)
+            return dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
         return dataset("train", True), dataset("validation", False)
 
@@ -112,15 +124,19 @@ class SmartPixelsTask(Task):
         )
 
     def evaluate(self, model: keras.Model) -> dict:
-        pixels, truth, final_slice = self.source.read_chunks(self.splits["test"], with_final_slice=True)
+        pixels, truth, final_slice = self.source.read_chunks(
+            self.splits["test"], with_final_slice=True
+        )
         mean, covariance = self.predict(model, pixels)
         metrics = target_metrics(truth, mean, covariance, TARGETS, TARGET_UNITS)
         baseline_positions = self.baseline.predict(final_slice)
         baseline = {name: baseline_positions[:, axis] for axis, name in enumerate(TARGETS[:2])}
         metrics["centroid_baseline"] = _baseline_metrics(truth, baseline)
-        metrics["test_clusters"] = int(len(truth))
+        metrics["test_clusters"] = len(truth)
         if self.config.output.plots:
-            plot_regression(truth, mean, covariance, TARGETS, TARGET_UNITS, self.run_dir.plots, baseline)
+            plot_regression(
+                truth, mean, covariance, TARGETS, TARGET_UNITS, self.run_dir.plots, baseline
+            )
         return metrics
 
 

@@ -7,14 +7,16 @@ from smartml.backend import keras
 from smartml.config import TrainingConfig
 from smartml.training.run_directory import RunDirectory
 
-# Save BackupAndRestore state every this many batches, so a run killed mid-epoch
-# resumes close to where it stopped rather than at the start of the epoch.
-BACKUP_EVERY_BATCHES = 100
 
-
-def build_callbacks(training: TrainingConfig, run_dir: RunDirectory, resuming: bool) -> list:
+def build_callbacks(
+    training: TrainingConfig, run_dir: RunDirectory, resuming: bool, batches_known: bool
+) -> list:
     """Checkpoint of the best validation loss, early stopping, the learning-rate
-    schedule, CSV history, TensorBoard, TerminateOnNaN and BackupAndRestore."""
+    schedule, CSV history, TensorBoard, TerminateOnNaN and BackupAndRestore.
+
+    BackupAndRestore saves every ``training.backup_every_batches`` batches when the
+    number of batches per epoch is known (``batches_known``; Keras needs it to resume
+    mid-epoch), else at the end of every epoch."""
     checkpoint = keras.callbacks.ModelCheckpoint(
         str(run_dir.best_weights),
         monitor="val_loss",
@@ -27,7 +29,10 @@ def build_callbacks(training: TrainingConfig, run_dir: RunDirectory, resuming: b
         checkpoint.best = best_validation_loss(run_dir)
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.BackupAndRestore(str(run_dir.backup), save_freq=BACKUP_EVERY_BATCHES),
+        keras.callbacks.BackupAndRestore(
+            str(run_dir.backup),
+            save_freq=training.backup_every_batches if batches_known else "epoch",
+        ),
         checkpoint,
         keras.callbacks.CSVLogger(str(run_dir.history), append=True),
         keras.callbacks.TensorBoard(
@@ -37,7 +42,9 @@ def build_callbacks(training: TrainingConfig, run_dir: RunDirectory, resuming: b
     if training.early_stopping_patience > 0:
         callbacks.append(
             keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=training.early_stopping_patience, restore_best_weights=False
+                monitor="val_loss",
+                patience=training.early_stopping_patience,
+                restore_best_weights=False,
             )
         )
     schedule = learning_rate_callback(training)

@@ -84,7 +84,9 @@ class RunDirectory:
     def mark_complete(self, summary: dict) -> None:
         """Write the completion marker, atomically, as the very last step of a run."""
         temporary = self.marker.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary}, indent=2))
+        temporary.write_text(
+            json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary}, indent=2)
+        )
         os.replace(temporary, self.marker)
 
     def require_complete(self) -> "RunDirectory":
@@ -102,5 +104,7 @@ class RunDirectory:
         """The most recently finished run under ``root``."""
         markers = sorted(Path(root).glob(f"*/{COMPLETE_MARKER}"), key=lambda p: p.stat().st_mtime)
         if not markers:
-            raise RunDirectoryError(f"{root}: no complete run found; train one with python -m smartml.train")
+            raise RunDirectoryError(
+                f"{root}: no complete run found; train one with python -m smartml.train"
+            )
         return RunDirectory(markers[-1].parent)

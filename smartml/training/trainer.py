@@ -32,9 +32,7 @@ def train(config: RunConfig) -> RunDirectory:
     task.prepare(fit=not resuming or not run_dir.normalization.is_file())
     train_data, validation_data = task.datasets()
     model = MODELS.get(config.model.name).build(config.model, task.input_shape, task.n_outputs)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.training.learning_rate), loss=task.loss()
-    )
+    model.compile(optimizer=keras.optimizers.Adam(config.training.learning_rate), loss=task.loss())
     log.info("model %s: %d parameters", config.model.name, model.count_params())
 
     fit_started = time.perf_counter()
@@ -43,7 +41,9 @@ def train(config: RunConfig) -> RunDirectory:
             train_data,
             validation_data=validation_data,
             epochs=config.training.epochs,
-            callbacks=build_callbacks(config.training, run_dir, resuming),
+            callbacks=build_callbacks(
+                config.training, run_dir, resuming, batches_known=_cardinality_known(train_data)
+            ),
             verbose=config.training.verbose,
         )
     fit_seconds = time.perf_counter() - fit_started
@@ -64,3 +64,7 @@ def train(config: RunConfig) -> RunDirectory:
     run_dir.mark_complete({"wall_seconds": round(time.perf_counter() - started, 1)})
     log.info("run complete: %s (%.0f s)", run_dir.path, time.perf_counter() - started)
     return run_dir
+
+
+def _cardinality_known(dataset: tf.data.Dataset) -> bool:
+    return int(tf.data.experimental.cardinality(dataset)) >= 0

@@ -1,0 +1,99 @@
+"""A new task and a new model plug in through the registries, without touching the trainer."""
+
+import json
+
+import numpy as np
+import pytest
+
+from smartml.backend import keras, tf
+from smartml.config import StrictModel
+from smartml.config.base import ModelSection
+from smartml.config.loader import validate_config
+from smartml.registry import MODELS, TASKS
+from smartml.tasks.base import Task
+from smartml.training.trainer import train
+
+
+class LineDataConfig(StrictModel):
+    n_points: int = 512
+    slope: float = 3.0
+
+
+class LineTask(Task):
+    """y = slope * x + noise, judged by the residual RMS."""
+
+    data_config = LineDataConfig
+
+    def prepare(self, fit: bool) -> None:
+        rng = np.random.default_rng(0)
+        self.x = rng.uniform(-1, 1, (self.config.data.n_points, 1)).astype(np.float32)
+        self.y = (self.config.data.slope * self.x + rng.normal(0, 0.01, self.x.shape)).astype(
+            np.float32
+        )
+
+    input_shape = (1,)
+    n_outputs = 1
+
+    def loss(self):
+        return keras.losses.MeanSquaredError()
+
+    def datasets(self):
+        data = tf.data.Dataset.from_tensor_slices((self.x, self.y)).batch(32)
+        return data, data
+
+    def evaluate(self, model):
+        residual = model.predict(self.x, verbose=0) - self.y
+        return {"rms": float(np.sqrt(np.mean(residual**2)))}
+
+
+class LinearConfig(ModelSection):
+    name: str = "linear"
+
+
+class Linear:
+    config_class = LinearConfig
+
+    @staticmethod
+    def build(config, input_shape, n_outputs):
+        inputs = keras.Input(input_shape)
+        return keras.Model(inputs, keras.layers.Dense(n_outputs)(inputs))
+
+
+@pytest.fixture
+def line_components():
+    TASKS.register("line")(LineTask)
+    MODELS.register("linear")(Linear)
+    yield
+    TASKS._entries.pop("line")
+    MODELS._entries.pop("linear")
+
+
+def test_registered_task_and_model_train_through_the_generic_trainer(tmp_path, line_components):
+    config = validate_config(
+        {
+            "name": "line",
+            "task": {"name": "line"},
+            "data": {"slope": -2.0},
+            "model": {"name": "linear"},
+            "training": {"epochs": 40, "learning_rate": 0.05, "verbose": 0},
+            "output": {"dir": str(tmp_path / "run")},
+        }
+    )
+    run_dir = train(config)
+    metrics = json.loads(run_dir.metrics.read_text())
+    assert metrics["rms"] < 0.05
+    assert run_dir.is_complete()
+
+
+def test_the_task_schema_validates_the_data_section(line_components):
+    from smartml.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data.slop: unknown key 'slop'; did you mean 'slope'\?"):
+        validate_config(
+            {
+                "name": "l",
+                "task": {"name": "line"},
+                "data": {"slop": 1},
+                "model": {"name": "linear"},
+            }
+        )
