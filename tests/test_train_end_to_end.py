@@ -26,7 +26,7 @@ def small_config(tmp_path: Path, **training) -> Path:
     config["name"] = "tiny"
     config["data"]["path"] = str(tmp_path / "simulated")
     config["data"]["simulation"].update(n_clusters=6000, clusters_per_file=2000, rows_per_group=500)
-    config["training"].update(epochs=2, batch_size=256, verbose=0, **training)
+    config["training"].update({"epochs": 2, "batch_size": 256, "verbose": 0, **training})
     config["output"]["dir"] = str(tmp_path / "run")
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(config))
@@ -120,7 +120,9 @@ def test_a_run_killed_mid_epoch_resumes_when_run_again(tmp_path, trained):
     config = small_config(tmp_path, backup_every_batches=3, batch_size=64)
     run = tmp_path / "run"
     command = [sys.executable, "-m", "smartml.train", str(config), "--epochs", "3"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 240
     # Kill it once the first epoch is logged and the backup of the second epoch exists.
     while time.monotonic() < deadline and process.poll() is None:
@@ -137,3 +139,6 @@ def test_a_run_killed_mid_epoch_resumes_when_run_again(tmp_path, trained):
     assert "resuming run" in resumed.stderr
     assert history_epochs(run) == [0, 1, 2]
     assert (run / "COMPLETE.json").is_file()
+    training = json.loads((run / "metrics.json").read_text())["training"]
+    # Restored from the mid-epoch backup: the finished first epoch was not trained again.
+    assert training["resumed"] and training["first_epoch_of_this_process"] == 1

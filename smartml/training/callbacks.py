@@ -83,6 +83,24 @@ def learning_rate_callback(training: TrainingConfig):
     return None
 
 
+def keep_last_row_per_epoch(history_csv) -> None:
+    """After a resumed run, keep only the last row logged for each epoch.
+
+    A run killed mid-epoch logs that epoch again when it resumes (Keras restarts it
+    from the last backup); the earlier, interrupted attempt is dropped.
+    """
+    if not history_csv.is_file():
+        return
+    with history_csv.open() as handle:
+        reader = csv.DictReader(handle)
+        fields, rows = reader.fieldnames, list(reader)
+    latest = {row["epoch"]: row for row in rows}
+    with history_csv.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(sorted(latest.values(), key=lambda row: int(row["epoch"])))
+
+
 def best_validation_loss(run_dir: RunDirectory) -> float:
     """Lowest ``val_loss`` in history.csv (inf when there is none yet)."""
     if not run_dir.history.is_file():

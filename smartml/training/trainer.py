@@ -12,7 +12,7 @@ from smartml.backend import keras, select_device, tf
 from smartml.config import RunConfig, save_config
 from smartml.evaluate import evaluate_run
 from smartml.registry import MODELS, TASKS
-from smartml.training.callbacks import build_callbacks
+from smartml.training.callbacks import build_callbacks, keep_last_row_per_epoch
 from smartml.training.run_directory import RunDirectory
 
 log = logging.getLogger("smartml.train")
@@ -47,6 +47,8 @@ def train(config: RunConfig) -> RunDirectory:
             verbose=config.training.verbose,
         )
     fit_seconds = time.perf_counter() - fit_started
+    if resuming:
+        keep_last_row_per_epoch(run_dir.history)
     if not history.history:
         # BackupAndRestore found all epochs done; the previous process died after fit.
         log.info("all epochs were already trained")
@@ -57,6 +59,8 @@ def train(config: RunConfig) -> RunDirectory:
     metrics = evaluate_run(run_dir, task, model)
     metrics["training"] = {
         "epochs_run": len(history.history.get("loss", [])),
+        "first_epoch_of_this_process": history.epoch[0] if history.epoch else None,
+        "resumed": resuming,
         "fit_seconds": round(fit_seconds, 1),
         "parameters": int(model.count_params()),
     }
