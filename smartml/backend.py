@@ -13,8 +13,12 @@ True
 """
 
 import os
+import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from smartml import errors
 from smartml.errors import SmartmlError
 
 if os.environ.get("TF_USE_LEGACY_KERAS") != "1":  # pragma: no cover - set by smartml/__init__
@@ -65,4 +69,38 @@ def select_device(device: str) -> str:
     return "/GPU:0"
 
 
-__all__ = ["keras", "select_device", "tf"]
+_WRAPPED_ERROR = re.compile(r"smartml\.errors\.(\w+): (.*)")
+
+
+def unwrap_smartml_error(error: BaseException) -> SmartmlError | None:
+    """The smartml error that Python code inside tf.data (``tf.py_function``) raised,
+    rebuilt from the ``tf.errors.OpError`` TensorFlow wrapped it in."""
+    if isinstance(error, SmartmlError):
+        return error
+    match = _WRAPPED_ERROR.search(str(error))
+    cls = getattr(errors, match.group(1), None) if match else None
+    if not (isinstance(cls, type) and issubclass(cls, SmartmlError)):
+        return None
+    return cls(match.group(2).strip())
+
+
+@contextmanager
+def reraise_smartml_errors() -> Iterator[None]:
+    """Around ``model.fit`` or a dataset loop: re-raise a wrapped smartml error as itself.
+
+    >>> with reraise_smartml_errors():
+    ...     raise tf.errors.UnknownError(None, None, "... smartml.errors.DataError: f: bad")
+    Traceback (most recent call last):
+    ...
+    smartml.errors.DataError: f: bad
+    """
+    try:
+        yield
+    except tf.errors.OpError as error:
+        original = unwrap_smartml_error(error)
+        if original is None:
+            raise
+        raise original from None
+
+
+__all__ = ["keras", "reraise_smartml_errors", "select_device", "tf", "unwrap_smartml_error"]

@@ -2,6 +2,40 @@
 
 ``import smartml`` comes first so that TF_USE_LEGACY_KERAS is set before any test
 module imports TensorFlow or QKeras (QKeras needs the Keras 2 API).
+
+pytest runs with ``--import-mode=importlib``, which does not put ``tests/`` on
+``sys.path``; it is added here so that tests can import the helper modules next to
+them (``from pixel_files import write_parts``).
 """
 
-import smartml  # noqa: F401  (must precede every TensorFlow import)
+import smartml  # noqa: F401, I001  (must precede every TensorFlow import)
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = str(Path(__file__).resolve().parent)
+if TESTS_DIR not in sys.path:
+    sys.path.insert(0, TESTS_DIR)
+
+from pixel_files import WrittenClusters, write_parts, write_recon3d  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pixel_parts(tmp_path_factory: pytest.TempPathFactory) -> WrittenClusters:
+    """A small ``parts`` dataset shared by all tests; do not modify its files.
+
+    Files part.1, part.2, part.10 (natural order) of 40 clusters each, row groups
+    of 15: 9 chunks of 15, 15, 10 rows; 120 clusters, about a third not contained.
+    """
+    directory = tmp_path_factory.mktemp("pixel_parts")
+    return write_parts(directory, rows_per_file=40, rows_per_group=15, part_numbers=[1, 2, 10])
+
+
+@pytest.fixture(scope="session")
+def pixel_recon3d(tmp_path_factory: pytest.TempPathFactory) -> WrittenClusters:
+    """A small ``recon3d`` dataset (2 files x 40 clusters; pixel row groups of 20,
+    label row groups of 15) shared by all tests; do not modify its files."""
+    root = tmp_path_factory.mktemp("pixel_recon3d")
+    return write_recon3d(root / "pixels", root / "labels", n_files=2, rows_per_file=40)

@@ -49,14 +49,14 @@ class LearningRateSchedule(StrictModel):
     - ``exponential``: multiply by ``factor`` after every epoch.
     """
 
-    kind: Literal["constant", "reduce_on_plateau", "cosine", "exponential"] = "reduce_on_plateau"
+    kind: Literal["constant", "reduce_on_plateau", "cosine", "exponential"] = "cosine"
     factor: float = Field(0.5, gt=0, lt=1)
     patience: int = Field(4, ge=1)
     min_learning_rate: float = Field(1e-5, ge=0)
 
 
 class TrainingConfig(StrictModel):
-    epochs: PositiveInt = 60
+    epochs: PositiveInt = 40
     batch_size: PositiveInt = 1024
     learning_rate: PositiveFloat = 2e-3
     lr_schedule: LearningRateSchedule = LearningRateSchedule()

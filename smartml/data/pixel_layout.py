@@ -46,9 +46,7 @@ EXTRA_LABELS = (
 
 def pixel_columns(time_slices: list[int]) -> list[str]:
     """Names of the pixel columns of the selected time slices, in (t, row, col) order."""
-    return [
-        str(t * PIXELS_PER_SLICE + i) for t in time_slices for i in range(PIXELS_PER_SLICE)
-    ]
+    return [str(t * PIXELS_PER_SLICE + i) for t in time_slices for i in range(PIXELS_PER_SLICE)]
 
 
 def natural_sort_key(path: str | Path) -> list:

@@ -8,7 +8,7 @@ import json
 import logging
 import time
 
-from smartml.backend import keras, select_device, tf
+from smartml.backend import keras, reraise_smartml_errors, select_device, tf
 from smartml.config import RunConfig, save_config
 from smartml.evaluate import evaluate_run
 from smartml.registry import MODELS, TASKS
@@ -36,7 +36,7 @@ def train(config: RunConfig) -> RunDirectory:
     log.info("model %s: %d parameters", config.model.name, model.count_params())
 
     fit_started = time.perf_counter()
-    with tf.device(device):
+    with tf.device(device), reraise_smartml_errors():
         history = model.fit(
             train_data,
             validation_data=validation_data,
@@ -56,7 +56,8 @@ def train(config: RunConfig) -> RunDirectory:
         model.load_weights(str(run_dir.best_weights))
     model.save(run_dir.model)
 
-    metrics = evaluate_run(run_dir, task, model)
+    with reraise_smartml_errors():
+        metrics = evaluate_run(run_dir, task, model)
     metrics["training"] = {
         "epochs_run": len(history.history.get("loss", [])),
         "first_epoch_of_this_process": history.epoch[0] if history.epoch else None,

@@ -1,0 +1,493 @@
+"""Reader of smart-pixel clusters stored as parquet (see :mod:`smartml.data.pixel_layout`).
+
+Two directory layouts, both as written by PixelAV and the public smart-pixels data:
+
+- ``parts``: ``part.*.parquet`` files in ``path`` holding pixel and label columns,
+  taken in natural order (``part.2`` before ``part.10``);
+- ``recon3d``: pixel files ``recon3D<suffix>.parquet`` in ``path``, each with a labels
+  file ``labels<suffix>.parquet`` in ``labels_path`` (``recon3D_d17301.parquet`` ↔
+  ``labels_d17301.parquet``) holding the same rows in the same order. The label
+  file's row groups need not match the pixel file's: labels are read by row offset.
+
+Nothing reads the whole dataset. Opening a source reads only file footers (and
+checks them: rows, pixel and label columns and their types); data are read one row
+group at a time (a :class:`Chunk`), and only the columns of the selected time slices
+plus the four targets. NaN or inf in what is read raises a :class:`DataError`
+naming the file, row group, row and column.
+
+**Splits.** :meth:`PixelParquetSource.split` shuffles the chunks with a seeded
+permutation and cuts it into consecutive train / validation / test slices with the
+configured fractions (rounded; each split gets at least one chunk). The split
+depends only on the seed and the files, so the test set is the same on every run.
+
+**max_clusters.** The cap is shared out between the splits with the same fractions
+(``split_counts(max_clusters, ...)``), and each split keeps its chunks, in their
+permuted order, until its share is reached; the last chunk kept may be cut short
+(a :class:`Chunk` with fewer rows than its row group uses the group's first rows).
+A capped split is thus always a prefix of the uncapped one: changing the cap never
+moves a cluster from one split into another, and runs with different caps (same
+seed and files) never test on each other's training clusters. The cap counts
+clusters before the ``contained_only`` cut.
+
+**Row groups.** A row group is read whole, so memory while reading (and in the
+tf.data pipeline, a few row groups at a time) grows with the row-group size:
+5000 rows are 11 MB of float32 for 2 time slices, 109 MB for 20. Row groups of
+5-20k rows work well; a file written as one huge row group is one huge chunk.
+
+**contained_only.** Keeps the clusters whose final time slice (slice 19, the whole
+cluster, read as its 64 border columns when not among the selected slices) has no
+charge (a non-zero value) on the window's border: rows 0 and 12, columns 0 and 20.
+
+>>> split_counts(10, [0.8, 0.1, 0.1])
+[8, 1, 1]
+>>> split_counts(4, [0.1, 0.45, 0.45])
+[1, 1, 2]
+"""
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from smartml.config.smart_pixels import N_COLUMNS, N_ROWS, N_TIME_SLICES, PixelDataConfig
+from smartml.data.pixel_layout import (
+    N_PIXEL_COLUMNS,
+    PIXELS_PER_SLICE,
+    TARGETS,
+    natural_sort_key,
+    pixel_columns,
+)
+from smartml.errors import ConfigError, DataError
+
+FINAL_SLICE = N_TIME_SLICES - 1
+SPLIT_NAMES = ("train", "validation", "test")
+PARTS_PATTERN = "part.*.parquet"
+RECON3D_PREFIX, LABELS_PREFIX = "recon3D", "labels"
+# Open files kept for reuse: reopening a 5460-column file costs 10-40 ms of footer
+# parsing, as much as reading a 2-slice row group; an open file holds its parsed
+# footer (~25 MB for 4 row groups of 5460 columns), so the pool is kept small.
+IDLE_OPEN_FILES = 8
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One unit of reading: the first ``n_rows`` rows of a row group of a pixel file."""
+
+    pixel_file: Path
+    label_file: Path | None  # None in the ``parts`` layout (labels in the pixel file)
+    row_group: int
+    n_rows: int
+
+
+@dataclass(frozen=True)
+class _FileInfo:
+    """What the footers told us about one pixel file (and its labels file)."""
+
+    group_starts: np.ndarray  # first row of each row group, plus the total at the end
+    label_group_starts: np.ndarray | None
+
+
+def split_counts(total: int, fractions: Sequence[float]) -> list[int]:
+    """Sizes of consecutive splits of ``total`` items with the given fractions.
+
+    Every split but the first is ``round(total * fraction)``, at least 1; the first
+    (train) takes the rest. If that leaves it empty, the largest other split gives
+    items back.
+
+    Args:
+        total: number of items, at least ``len(fractions)``.
+        fractions: one per split, summing to 1.
+
+    Returns:
+        The sizes, summing to ``total``, each at least 1.
+    """
+    if total < len(fractions):
+        raise ValueError(f"{total} items cannot fill {len(fractions)} splits")
+    others = [max(1, round(total * fraction)) for fraction in fractions[1:]]
+    while total - sum(others) < 1:
+        others[others.index(max(others))] -= 1
+    return [total - sum(others), *others]
+
+
+def border_pixel_indices() -> np.ndarray:
+    """Indices (row*21 + col, ascending) of the 64 border pixels of a 13x21 window."""
+    rows, cols = np.divmod(np.arange(PIXELS_PER_SLICE), N_COLUMNS)
+    border = (rows == 0) | (rows == N_ROWS - 1) | (cols == 0) | (cols == N_COLUMNS - 1)
+    return np.flatnonzero(border)
+
+
+def image_order_columns(time_slices: Sequence[int]) -> list[str]:
+    """Pixel column names ordered (row, column, slice): a row of values in this order
+    reshapes to a (13, 21, T) image with time last.
+
+    >>> image_order_columns([0, 19])[:4]
+    ['0', '5187', '1', '5188']
+    """
+    return [str(t * PIXELS_PER_SLICE + i) for i in range(PIXELS_PER_SLICE) for t in time_slices]
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _open_parquet(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as error:
+        raise DataError(f"{path}: not a readable parquet file ({_first_line(error)})") from None
+
+
+def _check_numeric(path: Path, schema: pa.Schema, names: Sequence[str]) -> None:
+    for name in names:
+        kind = schema.field(name).type
+        if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
+            raise DataError(f"{path}: column '{name}' has type {kind}, expected numbers")
+
+
+def _check_pixel_columns(path: Path, schema: pa.Schema) -> None:
+    """All 5460 pixel columns "0".."5459" must be there, numeric, and nothing else numbered."""
+    numbered = [field for field in schema if field.name.isdigit()]
+    expected = pixel_columns(list(range(N_TIME_SLICES)))
+    names = {field.name for field in numbered}
+    if len(numbered) != N_PIXEL_COLUMNS or names != set(expected):
+        missing = next((name for name in expected if name not in names), None)
+        detail = f"first missing: '{missing}'" if missing else "with numbers beyond 5459"
+        raise DataError(
+            f"{path}: has {len(numbered)} pixel columns ({detail}), expected "
+            f"{N_PIXEL_COLUMNS} = {N_TIME_SLICES} time slices x {N_ROWS} rows x "
+            f"{N_COLUMNS} columns named '0'..'{N_PIXEL_COLUMNS - 1}'"
+        )
+    _check_numeric(path, schema, [field.name for field in numbered])
+
+
+def _check_label_columns(path: Path, schema: pa.Schema) -> None:
+    for name in TARGETS:
+        if name not in schema.names:
+            raise DataError(
+                f"{path}: no label column '{name}' (the targets are {', '.join(TARGETS)})"
+            )
+    _check_numeric(path, schema, TARGETS)
+
+
+def _group_starts(metadata: pq.FileMetaData) -> np.ndarray:
+    rows = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    return np.concatenate([[0], np.cumsum(rows, dtype=np.int64)])
+
+
+def _find_files(
+    layout: str, path: Path, labels_path: Path | None
+) -> list[tuple[Path, Path | None]]:
+    """Pixel files in natural order, each with its labels file (recon3d) or None."""
+    for directory, role in ((path, "data.path"), (labels_path, "data.labels_path")):
+        if directory is not None and not directory.is_dir():
+            raise DataError(f"{directory} ({role}): no such directory")
+    pattern = PARTS_PATTERN if layout == "parts" else f"{RECON3D_PREFIX}*.parquet"
+    pixel_files = sorted(path.glob(pattern), key=natural_sort_key)
+    if not pixel_files:
+        raise DataError(f"{path}: no {pattern} files (data.layout is '{layout}')")
+    if layout == "parts":
+        return [(file, None) for file in pixel_files]
+    if labels_path is None:
+        raise ConfigError("data.labels_path: layout 'recon3d' needs the labels directory")
+    suffixes = [file.name[len(RECON3D_PREFIX) :] for file in pixel_files]
+    return [
+        (file, labels_path / f"{LABELS_PREFIX}{s}")
+        for file, s in zip(pixel_files, suffixes, strict=True)
+    ]
+
+
+class PixelParquetSource:
+    """The clusters of one parquet directory, read row group by row group.
+
+    Args:
+        data_config: the ``data`` section (layout, time slices, cuts, split, cap).
+        path: the pixel directory, already resolved by the caller.
+        labels_path: the labels directory (``recon3d`` layout only).
+
+    Attributes:
+        chunks: every non-empty row group, files in natural order, groups ascending.
+        time_slices: the selected slices, in the configured order (the last axis of x).
+    """
+
+    def __init__(
+        self, data_config: PixelDataConfig, path: Path, labels_path: Path | None = None
+    ) -> None:
+        self.config = data_config
+        self.path = Path(path)
+        self.labels_path = Path(labels_path) if labels_path is not None else None
+        self.time_slices = list(data_config.time_slices)
+        # Requested in image order (row, column, slice), so that the row-major matrix
+        # arrow builds is already (n, 13, 21, T): no transposition in numpy.
+        self._pixel_names = image_order_columns(self.time_slices)
+        self._border = border_pixel_indices()
+        self._files: dict[Path, _FileInfo] = {}
+        self.chunks: list[Chunk] = []
+        for pixel_file, label_file in _find_files(data_config.layout, self.path, self.labels_path):
+            info = self._inspect(pixel_file, label_file)
+            self._files[pixel_file] = info
+            sizes = np.diff(info.group_starts)
+            self.chunks += [
+                Chunk(pixel_file, label_file, int(group), int(sizes[group]))
+                for group in np.flatnonzero(sizes)
+            ]
+        self._open_files = _OpenFilePool(IDLE_OPEN_FILES)
+
+    @property
+    def n_clusters(self) -> int:
+        """Clusters in all files (before any cut)."""
+        return sum(chunk.n_rows for chunk in self.chunks)
+
+    # -- opening ---------------------------------------------------------------------
+
+    def _inspect(self, pixel_file: Path, label_file: Path | None) -> _FileInfo:
+        """Check one pixel file (and its labels file) from the footers alone."""
+        with _open_parquet(pixel_file) as parquet:
+            metadata, schema = parquet.metadata, parquet.schema_arrow
+        if metadata.num_rows == 0:
+            raise DataError(f"{pixel_file}: the file has no rows")
+        _check_pixel_columns(pixel_file, schema)
+        if label_file is None:
+            _check_label_columns(pixel_file, schema)
+            return _FileInfo(_group_starts(metadata), None)
+        if not label_file.is_file():
+            raise DataError(f"{pixel_file}: its labels file {label_file} does not exist")
+        with _open_parquet(label_file) as parquet:
+            label_metadata, label_schema = parquet.metadata, parquet.schema_arrow
+        if label_metadata.num_rows != metadata.num_rows:
+            raise DataError(
+                f"{label_file}: has {label_metadata.num_rows} rows but its pixel file "
+                f"{pixel_file.name} has {metadata.num_rows}; they must be row-aligned"
+            )
+        _check_label_columns(label_file, label_schema)
+        return _FileInfo(_group_starts(metadata), _group_starts(label_metadata))
+
+    # -- splitting -------------------------------------------------------------------
+
+    def split(self, seed: int) -> dict[str, list[Chunk]]:
+        """Train / validation / test chunks: a seeded permutation cut with the fractions.
+
+        Returns:
+            ``{"train": [...], "validation": [...], "test": [...]}``, each in permuted
+            order and capped by ``max_clusters`` as described in the module docstring.
+        """
+        fractions = [getattr(self.config.split, name) for name in SPLIT_NAMES]
+        if len(self.chunks) < len(SPLIT_NAMES):
+            raise DataError(
+                f"{self.path}: only {len(self.chunks)} row group(s) in all files, but the "
+                f"train/validation/test split needs at least {len(SPLIT_NAMES)}; write "
+                "smaller row groups or more files"
+            )
+        order = np.random.default_rng(seed).permutation(len(self.chunks))
+        ends = np.cumsum(split_counts(len(self.chunks), fractions))
+        pieces = np.split(order, ends[:-1])
+        splits = {
+            name: [self.chunks[i] for i in piece]
+            for name, piece in zip(SPLIT_NAMES, pieces, strict=True)
+        }
+        cap = self.config.max_clusters
+        if cap is None:
+            return splits
+        if cap < len(SPLIT_NAMES):
+            raise ConfigError(
+                f"data.max_clusters: {cap} cannot give each of train/validation/test a cluster"
+            )
+        shares = split_counts(cap, fractions)
+        return {
+            name: _take_rows(splits[name], share)
+            for name, share in zip(SPLIT_NAMES, shares, strict=True)
+        }
+
+    # -- reading ---------------------------------------------------------------------
+
+    def read_chunk(self, chunk: Chunk, with_final_slice: bool = False) -> tuple[np.ndarray, ...]:
+        """Read one chunk.
+
+        Args:
+            chunk: one of :attr:`chunks` (or a shortened copy from :meth:`split`).
+            with_final_slice: also return the full-cluster image (slice 19).
+
+        Returns:
+            ``(x, y)`` or ``(x, y, final)``: x (n, 13, 21, T) float32 charge in
+            electrons, time slices last in the configured order; y (n, 4) float32
+            targets in ``TARGETS`` order and physical units; final (n, 13, 21) float32.
+            ``contained_only`` is applied to all of them. The arrays are new,
+            C-contiguous and writeable (the pipeline normalises them in place).
+
+        Raises:
+            DataError: the file cannot be read, or a value read is NaN, inf or null.
+        """
+        info = self._files.get(chunk.pixel_file)
+        if info is None:
+            raise DataError(f"{chunk.pixel_file}: not one of the files of this source")
+        start = int(info.group_starts[chunk.row_group])
+        extra_names = self._extra_pixel_names(with_final_slice)
+        label_names = list(TARGETS) if chunk.label_file is None else []
+        table = self._read(
+            chunk.pixel_file, [chunk.row_group], self._pixel_names + extra_names + label_names
+        ).slice(0, chunk.n_rows)
+
+        def columns(first: int, names: list[str]) -> np.ndarray:
+            values = _matrix(table.select(list(range(first, first + len(names)))))
+            _check_finite(values, names, chunk.pixel_file, chunk.row_group, start)
+            return values
+
+        n_pixels = len(self._pixel_names)
+        x = columns(0, self._pixel_names).reshape(-1, N_ROWS, N_COLUMNS, len(self.time_slices))
+        extra = columns(n_pixels, extra_names)
+        if chunk.label_file is None:
+            y = columns(n_pixels + len(extra_names), label_names)
+        else:
+            y = self._offset_labels(chunk, info, start)
+        arrays = [x, y]
+        if with_final_slice:
+            arrays.append(self._final_slice(x, extra))
+        if self.config.contained_only:
+            keep = ~(self._border_charge(x, extra) != 0).any(axis=1)
+            arrays = [array[keep] for array in arrays]
+        return tuple(arrays)
+
+    def iter_chunks(
+        self, chunks: Sequence[Chunk], max_rows: int | None = None, with_final_slice: bool = False
+    ) -> Iterator[tuple[np.ndarray, ...]]:
+        """Yield :meth:`read_chunk` of each chunk in turn, stopping after ``max_rows``
+        clusters in all (counted after the ``contained_only`` cut; the last is cut short).
+        Memory is one chunk at a time, e.g. to fit a normalisation on a large split."""
+        remaining = np.inf if max_rows is None else max_rows
+        for chunk in chunks:
+            if remaining <= 0:
+                return
+            arrays = self.read_chunk(chunk, with_final_slice)
+            if len(arrays[0]) > remaining:
+                arrays = tuple(array[: int(remaining)] for array in arrays)
+            remaining -= len(arrays[0])
+            yield arrays
+
+    def read_chunks(
+        self, chunks: Sequence[Chunk], max_rows: int | None = None, with_final_slice: bool = False
+    ) -> tuple[np.ndarray, ...]:
+        """All of :meth:`iter_chunks` concatenated: ``(x, y)`` or ``(x, y, final)``."""
+        parts = list(self.iter_chunks(chunks, max_rows, with_final_slice))
+        if not parts:
+            parts = [self._empty(with_final_slice)]
+        return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+
+    # -- reading helpers -------------------------------------------------------------
+
+    def _extra_pixel_names(self, with_final_slice: bool) -> list[str]:
+        """Columns of slice 19 to read beside the selected slices, if it is not one."""
+        if FINAL_SLICE in self.time_slices:
+            return []
+        if with_final_slice:
+            return pixel_columns([FINAL_SLICE])
+        if self.config.contained_only:
+            offset = FINAL_SLICE * PIXELS_PER_SLICE
+            return [str(offset + i) for i in self._border]
+        return []
+
+    def _final_slice(self, x: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        """(n, 13, 21) slice 19: from x when selected, else from the extra columns."""
+        if FINAL_SLICE in self.time_slices:
+            return np.ascontiguousarray(x[..., self.time_slices.index(FINAL_SLICE)])
+        return extra.reshape(-1, N_ROWS, N_COLUMNS)
+
+    def _border_charge(self, x: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        """(n, 64) charge on the border pixels of slice 19."""
+        if FINAL_SLICE in self.time_slices:
+            pixels = x.reshape(len(x), PIXELS_PER_SLICE, len(self.time_slices))
+            return pixels[:, self._border, self.time_slices.index(FINAL_SLICE)]
+        if extra.shape[1] == PIXELS_PER_SLICE:  # the whole slice was read
+            return extra[:, self._border]
+        return extra  # only its border columns were read
+
+    def _offset_labels(self, chunk: Chunk, info: _FileInfo, start: int) -> np.ndarray:
+        """recon3d: the chunk's rows of the labels file, whose row groups may differ."""
+        starts = info.label_group_starts
+        first = int(np.searchsorted(starts, start, side="right")) - 1
+        last = int(np.searchsorted(starts, start + chunk.n_rows, side="left"))
+        table = self._read(chunk.label_file, list(range(first, last)), list(TARGETS))
+        labels = _matrix(table.slice(start - int(starts[first]), chunk.n_rows))
+        _check_finite(labels, TARGETS, chunk.label_file, None, start)
+        return labels
+
+    def _read(self, path: Path, row_groups: list[int], columns: list[str]) -> pa.Table:
+        try:
+            with self._open_files.borrow(path) as parquet:
+                # One thread per chunk: tf.data already reads chunks in parallel.
+                return parquet.read_row_groups(row_groups, columns=columns, use_threads=False)
+        except (pa.ArrowException, OSError) as error:
+            raise DataError(
+                f"{path}: cannot read row group(s) {row_groups} ({_first_line(error)})"
+            ) from None
+
+    def _empty(self, with_final_slice: bool) -> tuple[np.ndarray, ...]:
+        x = np.zeros((0, N_ROWS, N_COLUMNS, len(self.time_slices)), np.float32)
+        y = np.zeros((0, len(TARGETS)), np.float32)
+        return (x, y, np.zeros((0, N_ROWS, N_COLUMNS), np.float32)) if with_final_slice else (x, y)
+
+
+class _OpenFilePool:
+    """Open parquet files for reuse, each lent to one thread at a time.
+
+    (Not ``threading.local``: tf.data runs Python in its own threads, whose Python
+    thread state, and with it any thread-local data, is dropped after every call.)
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._idle: list[tuple[Path, pq.ParquetFile]] = []  # oldest first
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def borrow(self, path: Path) -> Iterator[pq.ParquetFile]:
+        with self._lock:
+            index = next((i for i, (p, _) in enumerate(self._idle) if p == path), None)
+            parquet = self._idle.pop(index)[1] if index is not None else None
+        if parquet is None:
+            parquet = _open_parquet(path)
+        try:
+            yield parquet
+        finally:
+            with self._lock:
+                self._idle.append((path, parquet))
+                evicted = self._idle.pop(0)[1] if len(self._idle) > self._capacity else None
+            if evicted is not None:
+                evicted.close()
+
+
+def _take_rows(chunks: list[Chunk], budget: int) -> list[Chunk]:
+    """The leading chunks holding ``budget`` rows, the last one shortened if needed."""
+    taken = []
+    for chunk in chunks:
+        if budget <= 0:
+            break
+        taken.append(replace(chunk, n_rows=min(chunk.n_rows, budget)))
+        budget -= chunk.n_rows
+    return taken
+
+
+def _matrix(table: pa.Table) -> np.ndarray:
+    """(rows, columns) float32, C order, converted in C++ (a Python loop over 5460
+    columns costs ~20x more)."""
+    if table.num_rows == 0 or table.num_columns == 0:
+        return np.zeros((table.num_rows, table.num_columns), np.float32)
+    tensor = table.combine_chunks().to_batches()[0].to_tensor(null_to_nan=True)
+    return np.asarray(tensor).astype(np.float32, copy=False)
+
+
+def _check_finite(
+    values: np.ndarray, names: Sequence[str], path: Path, row_group: int | None, start: int
+) -> None:
+    """Raise a DataError naming the first NaN/inf value (one pass when all are finite)."""
+    if np.isfinite(values).all():
+        return
+    row, column = np.argwhere(~np.isfinite(values))[0]
+    where = f"row group {row_group}, " if row_group is not None else ""
+    raise DataError(
+        f"{path}: {where}row {start + row}, column '{names[column]}' is "
+        f"{values[row, column]} (null, NaN or inf); clusters must be finite"
+    )
