@@ -73,3 +73,18 @@ def test_corrupt_parquet_file_is_named(tmp_path, capsys):
 def test_evaluate_missing_run_directory(tmp_path, capsys):
     assert evaluate_main([str(tmp_path / "no-run")]) == 2
     assert "no such run directory" in one_line_error(capsys, "smartml.evaluate")
+
+
+def test_gpu_that_is_not_there_is_one_line(tmp_path, capsys):
+    config = json.loads((REPO / "configs" / "pixel_2t.json").read_text())
+    config["output"]["dir"] = str(tmp_path / "run")
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    import smartml.backend as backend
+
+    if backend.tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")  # pragma: no cover
+    assert train_main([str(path), "--device", "gpu:0"]) == 2
+    message = one_line_error(capsys, "smartml.train")
+    assert "--device gpu:0: this machine has 0 visible GPU(s)" in message
+    assert not (tmp_path / "run" / "COMPLETE.json").exists()

@@ -23,7 +23,7 @@ from smartml.data.pixel_parquet import PixelParquetSource
 from smartml.data.pixel_pipeline import make_dataset
 from smartml.data.pixel_simulator import ensure_simulated
 from smartml.evaluation.centroid_baseline import CentroidBaseline
-from smartml.evaluation.regression_metrics import robust_width, target_metrics
+from smartml.evaluation.regression_metrics import residual_profile, robust_width, target_metrics
 from smartml.evaluation.regression_plots import plot_regression
 from smartml.losses import MultivariateGaussianNLL, gaussian_from_outputs, n_mdn_outputs
 from smartml.registry import TASKS
@@ -142,6 +142,10 @@ class SmartPixelsTask(Task):
         )
         mean, covariance = self.predict(model, pixels)
         metrics = target_metrics(truth, mean, covariance, TARGETS, TARGET_UNITS)
+        for axis, name in enumerate(TARGETS):
+            metrics[name]["profile_vs_truth"] = residual_profile(
+                truth[:, axis], mean[:, axis] - truth[:, axis]
+            )
         baseline_positions = self.baseline.predict(final_slice)
         baseline = {name: baseline_positions[:, axis] for axis, name in enumerate(TARGETS[:2])}
         metrics["centroid_baseline"] = _baseline_metrics(truth, baseline)
