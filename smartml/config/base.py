@@ -56,7 +56,7 @@ class LearningRateSchedule(StrictModel):
 
 
 class TrainingConfig(StrictModel):
-    epochs: PositiveInt = 40
+    epochs: PositiveInt = 32
     batch_size: PositiveInt = 1024
     learning_rate: PositiveFloat = 2e-3
     lr_schedule: LearningRateSchedule = LearningRateSchedule()
