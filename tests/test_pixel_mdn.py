@@ -64,3 +64,27 @@ def test_saved_model_loads_and_predicts_identically(tmp_path):
 def test_bad_settings_are_rejected(settings):
     with pytest.raises(ValueError):
         PixelMDNConfig(**settings)
+
+
+def test_no_regularization_by_default():
+    assert build().losses == []
+
+
+def test_l1l2_baseline_regularizes_every_weight_tensor_and_activity():
+    model = build(regularization={"kernel_l1": 0.01, "kernel_l2": 0.01, "activity_l2": 0.01})
+    separable = model.get_layer("separable_conv")
+    penalty = pytest.approx({"l1": 0.01, "l2": 0.01})
+    assert separable.depthwise_regularizer.get_config() == penalty
+    assert separable.pointwise_regularizer.get_config() == penalty
+    for name in ("pointwise_conv", "dense_0", "dense_1", "gaussian_params"):
+        layer = model.get_layer(name)
+        assert layer.kernel_regularizer.get_config() == penalty, name
+        assert layer.activity_regularizer.get_config()["l2"] == pytest.approx(0.01), name
+    x = np.random.default_rng(1).random((4, 13, 21, 2)).astype(np.float32)
+    model(x)
+    # 6 weight penalties (depthwise, pointwise, 4 kernels) and 5 activity penalties
+    assert len(model.losses) == 11
+    dense = model.get_layer("dense_0").kernel.numpy()
+    expected = 0.01 * np.abs(dense).sum() + 0.01 * np.square(dense).sum()
+    penalties = [float(loss) for loss in model.get_layer("dense_0").losses]
+    assert any(value == pytest.approx(expected, rel=1e-5) for value in penalties), penalties

@@ -50,6 +50,25 @@ class FixedPoint(StrictModel):
         )
 
 
+class Regularization(StrictModel):
+    """Penalties added to the loss (the smart-pixels L1/L2 baseline uses
+    ``kernel_l1 = kernel_l2 = activity_l2 = 0.01``). Kernel penalties apply to every
+    weight tensor of the quantized layers (depthwise, pointwise, kernel), activity
+    penalties to their outputs."""
+
+    kernel_l1: float = Field(0.0, ge=0, allow_inf_nan=False)
+    kernel_l2: float = Field(0.0, ge=0, allow_inf_nan=False)
+    activity_l2: float = Field(0.0, ge=0, allow_inf_nan=False)
+
+    def kernel(self):
+        if self.kernel_l1 == self.kernel_l2 == 0:
+            return None
+        return keras.regularizers.L1L2(l1=self.kernel_l1, l2=self.kernel_l2)
+
+    def activity(self):
+        return keras.regularizers.L2(self.activity_l2) if self.activity_l2 else None
+
+
 class PixelMDNConfig(ModelSection):
     name: Literal["pixel_mdn"] = "pixel_mdn"
     filters: int = Field(5, ge=1, description="channels of both convolutions")
@@ -66,6 +85,7 @@ class PixelMDNConfig(ModelSection):
         description="the sensor ADC: quantizes the normalised charge before the first layer, "
         "in training and in firmware alike; null for none",
     )
+    regularization: Regularization = Regularization()
 
 
 @MODELS.register("pixel_mdn")
@@ -93,6 +113,14 @@ class PixelMDN:
         def dense_tanh():
             return quantized_tanh(config.dense_activation_bits)
 
+        penalties = config.regularization
+
+        def regularized() -> dict:
+            return {
+                "kernel_regularizer": penalties.kernel(),
+                "activity_regularizer": penalties.activity(),
+            }
+
         inputs = keras.Input(shape=input_shape, name="pixels")
         x = inputs
         if config.input_quantizer is not None:
@@ -103,6 +131,9 @@ class PixelMDN:
             depthwise_quantizer=conv_q(),
             pointwise_quantizer=conv_q(),
             bias_quantizer=conv_q(),
+            depthwise_regularizer=penalties.kernel(),
+            pointwise_regularizer=penalties.kernel(),
+            activity_regularizer=penalties.activity(),
             name="separable_conv",
         )(x)
         x = QActivation(conv_tanh(), name="separable_conv_tanh")(x)
@@ -112,6 +143,7 @@ class PixelMDN:
             kernel_quantizer=conv_q(),
             bias_quantizer=conv_q(),
             name="pointwise_conv",
+            **regularized(),
         )(x)
         x = QActivation(conv_tanh(), name="pointwise_conv_tanh")(x)
         x = keras.layers.AveragePooling2D(config.pool_size, name="pool")(x)
@@ -119,10 +151,18 @@ class PixelMDN:
         x = keras.layers.Flatten(name="flatten")(x)
         for index, units in enumerate(config.hidden_units):
             x = QDense(
-                units, kernel_quantizer=dense_q(), bias_quantizer=dense_q(), name=f"dense_{index}"
+                units,
+                kernel_quantizer=dense_q(),
+                bias_quantizer=dense_q(),
+                name=f"dense_{index}",
+                **regularized(),
             )(x)
             x = QActivation(dense_tanh(), name=f"dense_{index}_tanh")(x)
         outputs = QDense(
-            n_outputs, kernel_quantizer=dense_q(), bias_quantizer=dense_q(), name="gaussian_params"
+            n_outputs,
+            kernel_quantizer=dense_q(),
+            bias_quantizer=dense_q(),
+            name="gaussian_params",
+            **regularized(),
         )(x)
         return keras.Model(inputs, outputs, name="pixel_mdn")
