@@ -1,0 +1,282 @@
+"""MDMM constrained training: multipliers, logs, checkpoints, convergence, bad inputs."""
+
+import csv
+
+import numpy as np
+import pytest
+from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+
+from smartml.backend import keras, tf
+from smartml.errors import ConfigError
+from smartml.models import load_model
+from smartml.training import hardware_cost as hc
+from smartml.training.mdmm import (
+    BopsConstraint,
+    MDMMModel,
+    NormConstraint,
+    SparsityConstraint,
+    constraints_from_config,
+)
+
+
+def q(bits):
+    return quantized_bits(bits, 0, alpha=1)
+
+
+def regression_data(n: int = 512, features: int = 8, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype("float32")
+    w = rng.normal(size=(features, 1)).astype("float32")
+    return x, np.tanh(0.5 * x @ w).astype("float32")
+
+
+def two_layer(hidden: int = 32, features: int = 8, **dense_kwargs) -> keras.Model:
+    inputs = keras.Input((features,))
+    x = QDense(hidden, kernel_quantizer=q(4), bias_quantizer=q(4), name="d0", **dense_kwargs)(
+        inputs
+    )
+    x = QActivation(quantized_relu(4), name="a0")(x)
+    outputs = QDense(1, kernel_quantizer=q(4), bias_quantizer=q(4), name="d1")(x)
+    return keras.Model(inputs, outputs, name="two_layer")
+
+
+def two_branch(features: int = 8) -> keras.Model:
+    """Non-sequential: two quantized branches merged, the layer list not the data flow."""
+    inputs = keras.Input((features,))
+    left = QDense(16, kernel_quantizer=q(4), name="left")(inputs)
+    left = QActivation(quantized_relu(4), name="left_relu")(left)
+    right = QDense(16, kernel_quantizer=q(4), name="right")(inputs)
+    right = QActivation(quantized_relu(4), name="right_relu")(right)
+    merged = keras.layers.Concatenate(name="merge")([left, right])
+    outputs = QDense(1, kernel_quantizer=q(4), name="head")(merged)
+    return keras.Model(inputs, outputs, name="two_branch")
+
+
+def kernel_sparsity(model: keras.Model) -> float:
+    tensors = [t for layer in hc.quantized_layers(model) for t in hc.weight_tensors(layer)]
+    return hc.quantized_sparsity(tensors)
+
+
+def test_multipliers_are_weights_and_survive_a_checkpoint(tmp_path):
+    model = MDMMModel(
+        two_layer(),
+        [SparsityConstraint("all", 0.5), NormConstraint(["d0", "d1"], "l1", 10.0)],
+    )
+    assert [v.name for v in model.non_trainable_weights] == [
+        "mdmm_sparsity_lambda:0",
+        "mdmm_l1_lambda:0",
+    ]
+    assert all(any(m is w for w in model.weights) for m in model.multipliers)
+    model.multipliers[0].assign(0.25)
+    model.multipliers[1].assign(-1.5)
+    path = tf.train.Checkpoint(model=model).save(str(tmp_path / "ckpt"))
+    model.multipliers[0].assign(0.0)
+    model.multipliers[1].assign(0.0)
+    tf.train.Checkpoint(model=model).restore(path).assert_existing_objects_matched()
+    assert [float(m) for m in model.multipliers] == [0.25, -1.5]
+
+
+def test_fit_reaches_half_sparsity_and_logs_constraints(tmp_path):
+    keras.utils.set_random_seed(0)
+    x, y = regression_data()
+    inner = two_layer()
+    model = MDMMModel(
+        inner, [SparsityConstraint("all", 0.5, name="sp")], lambda_learning_rate=0.1, damping=10
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    history = model.fit(
+        x,
+        y,
+        batch_size=32,
+        epochs=30,  # 480 steps
+        validation_data=(x[:64], y[:64]),
+        callbacks=[keras.callbacks.CSVLogger(str(tmp_path / "history.csv"))],
+        verbose=0,
+    )
+    assert kernel_sparsity(inner) == pytest.approx(0.5, abs=0.04)
+    assert history.history["mdmm_sp_value"][-1] == pytest.approx(0.5, abs=0.06)
+    for key in ("loss", "val_loss", "mdmm_sp_value", "mdmm_sp_lambda", "mdmm_lagrangian"):
+        assert key in history.history
+    with (tmp_path / "history.csv").open() as handle:
+        assert {"mdmm_sp_value", "mdmm_sp_lambda"} <= set(next(csv.DictReader(handle)))
+    # val_loss is the plain task loss of the inner model.
+    mse = float(np.mean((inner.predict(x[:64], verbose=0) - y[:64]) ** 2))
+    assert history.history["val_loss"][-1] == pytest.approx(mse, rel=1e-4)
+    assert history.history["loss"][-1] < 0.1  # the task is still learnt
+
+
+def test_non_sequential_model_trains_under_sparsity_and_bops():
+    keras.utils.set_random_seed(1)
+    x, y = regression_data(n=256)
+    inner = two_branch()
+    groups = hc.mac_groups(inner)
+    budget = 0.5 * (hc.minimum_bops(groups) + hc.maximum_bops(groups))
+    model = MDMMModel(
+        inner,
+        [
+            SparsityConstraint(["right", "head"], 0.3, mode="at_least"),
+            BopsConstraint(budget),
+        ],
+        lambda_learning_rate=0.05,
+        damping=5,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    history = model.fit(x, y, batch_size=32, epochs=15, verbose=0)
+    assert hc.bops(inner) <= budget * 1.02
+    assert history.history["mdmm_bops_value"][-1] == pytest.approx(hc.bops(inner), rel=0.05)
+    assert history.history["mdmm_sparsity_value"][-1] >= 0.28
+    assert min(history.history["mdmm_sparsity_lambda"]) >= 0  # inequality: λ ≥ 0
+    assert min(history.history["mdmm_bops_lambda"]) >= 0
+    assert model(x[:3]).shape == (3, 1)
+
+
+def test_task_loss_includes_inner_regularisation_losses():
+    x, y = regression_data(n=32)
+    inner = two_layer(activity_regularizer=keras.regularizers.L2(10.0))
+    model = MDMMModel(inner, [SparsityConstraint("d0", 0.2)])
+    model.compile(optimizer="adam", loss="mse")
+    x, y = tf.constant(x), tf.constant(y)
+    y_pred = model(x, training=True)
+    plain = float(np.mean((y_pred.numpy() - y.numpy()) ** 2))
+    assert float(model.compute_loss(x, y, y_pred)) > plain + 1e-3
+
+
+def test_save_writes_the_plain_inner_model(tmp_path):
+    x, _ = regression_data(n=8)
+    model = MDMMModel(two_branch(), [SparsityConstraint("all", 0.5)])
+    model.save(tmp_path / "model.h5")
+    loaded = load_model(tmp_path / "model.h5")
+    assert not isinstance(loaded, MDMMModel)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.inner.predict(x, verbose=0))
+
+
+def test_constraints_round_trip_through_their_config():
+    constraints = [
+        SparsityConstraint("all", 0.4, mode="at_least", include_bias=True, name="s"),
+        BopsConstraint(10000.0),
+        NormConstraint("d0", "l2", 3.0, scale=2.0),
+    ]
+    model = MDMMModel(two_layer(), constraints, lambda_learning_rate=0.02, damping=3)
+    config = model.get_config()
+    assert config["lambda_learning_rate"] == 0.02 and config["damping"] == 3
+    rebuilt = constraints_from_config(config["constraints"])
+    assert [c.get_config() for c in rebuilt] == config["constraints"]
+
+
+def test_norm_constraint_value_is_the_quantized_norm():
+    inner = two_layer()
+    constraint = NormConstraint("d1", "l1", 1.0)
+    constraint.bind(inner)
+    value, g = constraint.evaluate()
+    quantized = hc.weight_tensors(inner.get_layer("d1"))[0].quantized().numpy()
+    assert float(value) == pytest.approx(np.abs(quantized).sum())
+    assert float(g) == pytest.approx(float(value) - 1.0)
+
+
+def test_unknown_layer_is_named_with_the_known_ones():
+    with pytest.raises(
+        ConfigError,
+        match=r"^constraint 'sparsity': unknown layer 'd7'; quantized layers: d0, d1$",
+    ):
+        MDMMModel(two_layer(), [SparsityConstraint(["d0", "d7"], 0.5)])
+    with pytest.raises(ConfigError, match="layer 'a0' is not a quantized layer"):
+        MDMMModel(two_layer(), [NormConstraint("a0", "l1", 1.0)])
+
+
+def test_sparsity_target_outside_unit_interval_is_rejected():
+    with pytest.raises(
+        ConfigError, match=r"constraint 'sparsity': sparsity target must be in \[0, 1\], got 1.5"
+    ):
+        SparsityConstraint("all", 1.5)
+    with pytest.raises(ConfigError, match="mode must be 'equal' or 'at_least', got 'most'"):
+        SparsityConstraint("all", 0.5, mode="most")
+
+
+def test_impossible_bops_budget_is_rejected_with_the_numbers():
+    inner = two_layer()
+    # d0: 256 MACs·(16+4+log2 8), d1: 32·(4+4+log2 32); unpruned adds 256·16·4 + 32·4·4
+    least = hc.minimum_bops(inner)
+    assert least == 6304
+    with pytest.raises(
+        ConfigError,
+        match=r"^constraint 'bops': max_bops 1000 is below the 6304 BOPs this architecture "
+        r"needs with every weight pruned \(unpruned: 23200\)$",
+    ):
+        MDMMModel(inner, [BopsConstraint(1000)])
+    with pytest.raises(ConfigError, match="max_bops must be > 0, got -1"):
+        BopsConstraint(-1)
+
+
+def test_duplicate_constraint_names_are_rejected():
+    with pytest.raises(ConfigError, match="repeated: sparsity"):
+        MDMMModel(two_layer(), [SparsityConstraint("d0", 0.5), SparsityConstraint("d1", 0.5)])
+
+
+def test_conv_layers_can_be_constrained():
+    inputs = keras.Input((5, 5, 1))
+    outputs = QConv2D(2, 3, kernel_quantizer=q(4), name="conv")(inputs)
+    constraint = SparsityConstraint("conv", 0.5)
+    constraint.bind(keras.Model(inputs, outputs))
+    value, g = constraint.evaluate()
+    assert float(g) == pytest.approx(float(value) - 0.5)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_backup_and_restore_resumes_the_multipliers(tmp_path):
+    """The trainer's callbacks work on the wrapper and a resumed run gets its λ back."""
+    x, y = regression_data(n=128)
+
+    def build():
+        model = MDMMModel(two_layer(), [SparsityConstraint("all", 0.5, name="sp")], 0.1, 10)
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        return model
+
+    def callbacks(extra):
+        return [
+            keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), save_freq="epoch"),
+            keras.callbacks.ModelCheckpoint(
+                str(tmp_path / "best.weights.h5"), save_best_only=True, save_weights_only=True
+            ),
+            keras.callbacks.CSVLogger(str(tmp_path / "history.csv"), append=True),
+            extra,
+        ]
+
+    saved = {}
+
+    def stop_after_first_epoch(epoch, logs):
+        saved["lambda"] = float(first.multipliers[0])
+        raise _Interrupt
+
+    first = build()
+    with pytest.raises(_Interrupt):
+        first.fit(
+            x,
+            y,
+            batch_size=32,
+            epochs=3,
+            validation_data=(x, y),
+            callbacks=callbacks(
+                keras.callbacks.LambdaCallback(on_epoch_end=stop_after_first_epoch)
+            ),
+            verbose=0,
+        )
+    assert saved["lambda"] != 0.0
+
+    def check_restored(epoch, logs):
+        saved.setdefault("restored", (epoch, float(second.multipliers[0])))
+
+    second = build()
+    second.fit(
+        x,
+        y,
+        batch_size=32,
+        epochs=3,
+        validation_data=(x, y),
+        callbacks=callbacks(keras.callbacks.LambdaCallback(on_epoch_begin=check_restored)),
+        verbose=0,
+    )
+    assert saved["restored"] == (1, pytest.approx(saved["lambda"]))
+    second.load_weights(str(tmp_path / "best.weights.h5"))
