@@ -22,7 +22,9 @@ def base_config() -> dict:
     return json.loads((CONFIGS / "pixel_2t.json").read_text())
 
 
-@pytest.mark.parametrize("name", ["pixel_2t.json", "pixel_20t.json", "pixel_2t_l1l2.json"])
+@pytest.mark.parametrize(
+    "name", ["pixel_2t.json", "pixel_20t.json", "pixel_2t_l1l2.json", "pixel_2t_mdmm.json"]
+)
 def test_shipped_configs_validate(name):
     config = load_config(CONFIGS / name)
     assert config.task.name == "smart_pixels"

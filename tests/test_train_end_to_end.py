@@ -142,3 +142,46 @@ def test_a_run_killed_mid_epoch_resumes_when_run_again(tmp_path, trained):
     training = json.loads((run / "metrics.json").read_text())["training"]
     # Restored from the mid-epoch backup: the finished first epoch was not trained again.
     assert training["resumed"] and training["first_epoch_of_this_process"] == 1
+
+
+def mdmm_config(tmp_path: Path, trained: Path, constraints: list) -> Path:
+    os.symlink(trained.parent / "simulated", tmp_path / "simulated")
+    path = small_config(tmp_path)
+    config = json.loads(path.read_text())
+    config["training"]["mdmm"] = {
+        "lambda_learning_rate": 0.1,
+        "damping": 10.0,
+        "constraints": constraints,
+    }
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_mdmm_run_logs_constraints_and_saves_a_plain_model(tmp_path, trained):
+    constraint = {"type": "sparsity", "name": "dense_0", "layers": "dense_0", "target": 0.5}
+    assert train_main([str(mdmm_config(tmp_path, trained, [constraint]))]) == 0
+    run = tmp_path / "run"
+    with (run / "history.csv").open() as handle:
+        columns = csv.DictReader(handle).fieldnames
+    for column in ("mdmm_dense_0_value", "mdmm_dense_0_lambda", "sparsity_dense_0", "bops"):
+        assert column in columns
+    hardware = json.loads((run / "metrics.json").read_text())["hardware"]
+    assert set(hardware["layers"]) == {
+        "separable_conv",
+        "pointwise_conv",
+        "dense_0",
+        "dense_1",
+        "gaussian_params",
+    }
+    assert 0 <= hardware["layers"]["dense_0"]["sparsity"] <= 1 and hardware["bops"] > 0
+    model = load_model(run / "model.h5")
+    assert type(model).__name__ == "Functional" and model.count_params() == 2029
+
+
+def test_mdmm_constraint_on_a_missing_layer_is_one_line(tmp_path, trained, capsys):
+    constraint = {"type": "sparsity", "layers": "dense_9", "target": 0.5}
+    assert train_main([str(mdmm_config(tmp_path, trained, [constraint]))]) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("smartml.train: error: ") and "dense_9" in message
+    assert "\n" not in message
+    assert not (tmp_path / "run" / "COMPLETE.json").exists()

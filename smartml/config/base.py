@@ -11,21 +11,15 @@ Every section forbids unknown keys, so a misspelled key is an error, not a silen
 default.
 """
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
+from pydantic import Field, SerializeAsAny
+
+from smartml.config.mdmm import MDMMConfig
+from smartml.config.strict import FiniteFloat, PositiveFloat, PositiveInt, StrictModel
 
 SCHEMA_VERSION = 1
-
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class StrictModel(BaseModel):
-    """Base of every schema section: unknown keys and NaN/inf are rejected."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+__all__ = ["FiniteFloat", "PositiveFloat", "PositiveInt", "StrictModel"]  # re-exported
 
 
 class TaskSection(StrictModel):
@@ -68,6 +62,9 @@ class TrainingConfig(StrictModel):
     device: str = Field("cpu", pattern=r"^(cpu|gpu(:[0-9]+)?)$")
     backup_every_batches: PositiveInt = Field(
         200, description="BackupAndRestore interval: a killed run resumes from here, mid-epoch"
+    )
+    mdmm: MDMMConfig | None = Field(
+        None, description="constraints (sparsity, BOPs, norms) trained by MDMM; null: none"
     )
     verbose: Literal[0, 1, 2] = Field(2, description="Keras fit verbosity: 1 bar, 2 line/epoch")
 

@@ -5,6 +5,7 @@ import math
 
 from smartml.backend import keras
 from smartml.config import TrainingConfig
+from smartml.training.hardware_cost import hardware_report, quantized_layers
 from smartml.training.run_directory import RunDirectory
 
 
@@ -28,6 +29,7 @@ def build_callbacks(
         # from the history so a resumed run does not overwrite a better checkpoint.
         checkpoint.best = best_validation_loss(run_dir)
     callbacks = [
+        HardwareCostLogger(),  # first: later callbacks log what it adds
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.BackupAndRestore(
             str(run_dir.backup),
@@ -53,14 +55,30 @@ def build_callbacks(
     return callbacks
 
 
+class HardwareCostLogger(keras.callbacks.Callback):
+    """Adds the quantized sparsity of each quantized layer (``sparsity_<layer>``) and
+    the total bit operations (``bops``) to every epoch's logs, so that history.csv
+    and TensorBoard follow them (see :mod:`smartml.training.hardware_cost`)."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        model = getattr(self.model, "inner", self.model)  # the MDMM wrapper's model
+        if logs is None or not quantized_layers(model):
+            return
+        report = hardware_report(model)
+        for name, layer in report["layers"].items():
+            logs[f"sparsity_{name}"] = layer["sparsity"]
+        logs["bops"] = report["bops"]
+
+
 def learning_rate_callback(training: TrainingConfig):
     """The callback that applies ``training.lr_schedule`` (None for constant).
 
-    >>> from smartml.config import TrainingConfig
-    >>> cb = learning_rate_callback(TrainingConfig(epochs=4, learning_rate=1.0,
-    ...     lr_schedule={"kind": "cosine", "min_learning_rate": 0.0}))
-    >>> [round(cb.schedule(epoch, 1.0), 3) for epoch in range(4)]
-    [1.0, 0.854, 0.5, 0.146]
+        >>> from smartml.config import TrainingConfig
+    from smartml.training.hardware_cost import hardware_report, quantized_layers
+        >>> cb = learning_rate_callback(TrainingConfig(epochs=4, learning_rate=1.0,
+        ...     lr_schedule={"kind": "cosine", "min_learning_rate": 0.0}))
+        >>> [round(cb.schedule(epoch, 1.0), 3) for epoch in range(4)]
+        [1.0, 0.854, 0.5, 0.146]
     """
     schedule = training.lr_schedule
     initial, floor, epochs = training.learning_rate, schedule.min_learning_rate, training.epochs

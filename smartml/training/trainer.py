@@ -10,9 +10,12 @@ import time
 
 from smartml.backend import keras, reraise_smartml_errors, select_device, tf
 from smartml.config import RunConfig, save_config
+from smartml.config.mdmm import MDMMConfig
 from smartml.evaluate import evaluate_run
 from smartml.registry import MODELS, TASKS
 from smartml.training.callbacks import build_callbacks, keep_last_row_per_epoch
+from smartml.training.hardware_cost import hardware_report, quantized_layers
+from smartml.training.mdmm import MDMMModel, constraints_from_config
 from smartml.training.run_directory import RunDirectory
 
 log = logging.getLogger("smartml.train")
@@ -32,12 +35,15 @@ def train(config: RunConfig) -> RunDirectory:
     task.prepare(fit=not resuming or not run_dir.normalization.is_file())
     train_data, validation_data = task.datasets()
     model = MODELS.get(config.model.name).build(config.model, task.input_shape, task.n_outputs)
-    model.compile(optimizer=keras.optimizers.Adam(config.training.learning_rate), loss=task.loss())
+    trainee = with_constraints(model, config.training.mdmm)
+    trainee.compile(
+        optimizer=keras.optimizers.Adam(config.training.learning_rate), loss=task.loss()
+    )
     log.info("model %s: %d parameters", config.model.name, model.count_params())
 
     fit_started = time.perf_counter()
     with tf.device(device), reraise_smartml_errors():
-        history = model.fit(
+        history = trainee.fit(
             train_data,
             validation_data=validation_data,
             epochs=config.training.epochs,
@@ -53,8 +59,8 @@ def train(config: RunConfig) -> RunDirectory:
         # BackupAndRestore found all epochs done; the previous process died after fit.
         log.info("all epochs were already trained")
     if run_dir.best_weights.is_file():
-        model.load_weights(str(run_dir.best_weights))
-    model.save(run_dir.model)
+        trainee.load_weights(str(run_dir.best_weights))
+    model.save(run_dir.model)  # the plain model: MDMM state is not needed to use it
 
     with reraise_smartml_errors():
         metrics = evaluate_run(run_dir, task, model)
@@ -65,10 +71,23 @@ def train(config: RunConfig) -> RunDirectory:
         "fit_seconds": round(fit_seconds, 1),
         "parameters": int(model.count_params()),
     }
+    if quantized_layers(model):
+        metrics["hardware"] = hardware_report(model)
     run_dir.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
     run_dir.mark_complete({"wall_seconds": round(time.perf_counter() - started, 1)})
     log.info("run complete: %s (%.0f s)", run_dir.path, time.perf_counter() - started)
     return run_dir
+
+
+def with_constraints(model: keras.Model, mdmm: MDMMConfig | None) -> keras.Model:
+    """The model to train: ``model`` itself, or wrapped for MDMM when constraints are
+    configured (an unknown layer or an impossible budget fails here, before training)."""
+    if mdmm is None:
+        return model
+    constraints = constraints_from_config([c.model_dump() for c in mdmm.constraints])
+    wrapped = MDMMModel(model, constraints, mdmm.lambda_learning_rate, mdmm.damping)
+    wrapped.build(model.input_shape)  # BackupAndRestore needs built weights to restore into
+    return wrapped
 
 
 def _cardinality_known(dataset: tf.data.Dataset) -> bool:
