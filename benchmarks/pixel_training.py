@@ -3,7 +3,7 @@
 Times ``model.fit`` on in-memory batches, so the figure is the model's cost alone
 (the input pipeline is measured by benchmarks/pixel_pipeline.py). Usage::
 
-    python benchmarks/pixel_training.py [--device cpu|gpu:0] [--batch-size 1024]
+    python benchmarks/pixel_training.py [--device cpu|gpu:0] [--batch-size 1024] [--mdmm]
 """
 
 import argparse
@@ -15,12 +15,25 @@ import numpy as np
 
 import smartml  # noqa: F401  (Keras 2 switch before TensorFlow)
 from smartml.backend import select_device, tf
+from smartml.config.mdmm import MDMMConfig
 from smartml.losses import MultivariateGaussianNLL
 from smartml.models.pixel_mdn import PixelMDN, PixelMDNConfig
+from smartml.training.trainer import with_constraints
+
+# 50% quantized sparsity of every quantized layer, as configs/pixel_2t_mdmm.json.
+LAYERS = ("separable_conv", "pointwise_conv", "dense_0", "dense_1", "gaussian_params")
+MDMM = MDMMConfig(
+    constraints=[
+        {"type": "sparsity", "name": name, "layers": name, "target": 0.5} for name in LAYERS
+    ]
+)
 
 
-def samples_per_second(time_slices: int, batch_size: int, steps: int, jit: bool) -> float:
+def samples_per_second(
+    time_slices: int, batch_size: int, steps: int, jit: bool, mdmm: bool
+) -> float:
     model = PixelMDN.build(PixelMDNConfig(), (13, 21, time_slices), 14)
+    model = with_constraints(model, MDMM if mdmm else None)
     model.compile(optimizer="adam", loss=MultivariateGaussianNLL(), jit_compile=jit)
     rng = np.random.default_rng(0)
     x = rng.exponential(1.0, (batch_size * 8, 13, 21, time_slices)).astype(np.float32)
@@ -38,6 +51,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--jit", action="store_true", help="XLA-compile the train step")
+    parser.add_argument(
+        "--mdmm", action="store_true", help="train with 50%% sparsity constraints on every layer"
+    )
     args = parser.parse_args()
     device = select_device(args.device)
     result = {
@@ -45,11 +61,12 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "batch_size": args.batch_size,
         "jit_compile": args.jit,
+        "mdmm": args.mdmm,
     }
     with tf.device(device):
         for slices in (2, 20):
             result[f"train_samples_per_s_{slices}t"] = round(
-                samples_per_second(slices, args.batch_size, args.steps, args.jit)
+                samples_per_second(slices, args.batch_size, args.steps, args.jit, args.mdmm)
             )
     print(json.dumps(result))
 

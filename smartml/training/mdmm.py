@@ -133,11 +133,26 @@ class Constraint:
         return resolved
 
 
+class WeightConstraint(Constraint):
+    """A constraint on the weight tensors of some layers (``self.layers``,
+    ``self.include_bias``), collected by :meth:`bind`."""
+
+    layers: LayerSpec
+    include_bias: bool
+
+    def bind(self, model: keras.Model) -> None:
+        self._tensors = [
+            tensor
+            for layer in self._resolve_layers(model, self.layers)
+            for tensor in hc.weight_tensors(layer, self.include_bias)
+        ]
+
+
 def _layers_config(layers: LayerSpec) -> str | list[str]:
     return layers if isinstance(layers, str) else list(layers)
 
 
-class SparsityConstraint(Constraint):
+class SparsityConstraint(WeightConstraint):
     """Fraction of the quantized weights of ``layers`` that are exactly zero.
 
     Args:
@@ -175,13 +190,6 @@ class SparsityConstraint(Constraint):
         self.include_bias, self.temperature = include_bias, float(temperature)
         self.kind = "equality" if mode == "equal" else "inequality"
         self._tensors: list[hc.WeightTensor] = []
-
-    def bind(self, model: keras.Model) -> None:
-        self._tensors = [
-            tensor
-            for layer in self._resolve_layers(model, self.layers)
-            for tensor in hc.weight_tensors(layer, self.include_bias)
-        ]
 
     def evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
         sparsity = hc.quantized_sparsity_tf(self._tensors, self.temperature)
@@ -264,7 +272,7 @@ class BopsConstraint(Constraint):
         }
 
 
-class NormConstraint(Constraint):
+class NormConstraint(WeightConstraint):
     """L1 or L2 norm of the quantized weights of ``layers`` at most ``max_value``.
 
     Args:
@@ -298,13 +306,6 @@ class NormConstraint(Constraint):
         self.layers, self.norm_kind, self.max_value = layers, kind, float(max_value)
         self.include_bias, self._user_scale = include_bias, scale
         self._tensors: list[hc.WeightTensor] = []
-
-    def bind(self, model: keras.Model) -> None:
-        self._tensors = [
-            tensor
-            for layer in self._resolve_layers(model, self.layers)
-            for tensor in hc.weight_tensors(layer, self.include_bias)
-        ]
 
     def evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
         if self.norm_kind == "l1":
