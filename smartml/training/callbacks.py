@@ -74,7 +74,6 @@ def learning_rate_callback(training: TrainingConfig):
     """The callback that applies ``training.lr_schedule`` (None for constant).
 
         >>> from smartml.config import TrainingConfig
-    from smartml.training.hardware_cost import hardware_report, quantized_layers
         >>> cb = learning_rate_callback(TrainingConfig(epochs=4, learning_rate=1.0,
         ...     lr_schedule={"kind": "cosine", "min_learning_rate": 0.0}))
         >>> [round(cb.schedule(epoch, 1.0), 3) for epoch in range(4)]
