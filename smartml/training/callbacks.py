@@ -73,11 +73,11 @@ class HardwareCostLogger(keras.callbacks.Callback):
 def learning_rate_callback(training: TrainingConfig):
     """The callback that applies ``training.lr_schedule`` (None for constant).
 
-        >>> from smartml.config import TrainingConfig
-        >>> cb = learning_rate_callback(TrainingConfig(epochs=4, learning_rate=1.0,
-        ...     lr_schedule={"kind": "cosine", "min_learning_rate": 0.0}))
-        >>> [round(cb.schedule(epoch, 1.0), 3) for epoch in range(4)]
-        [1.0, 0.854, 0.5, 0.146]
+    >>> from smartml.config import TrainingConfig
+    >>> cb = learning_rate_callback(TrainingConfig(epochs=4, learning_rate=1.0,
+    ...     lr_schedule={"kind": "cosine", "min_learning_rate": 0.0}))
+    >>> [round(cb.schedule(epoch, 1.0), 3) for epoch in range(4)]
+    [1.0, 0.854, 0.5, 0.146]
     """
     schedule = training.lr_schedule
     initial, floor, epochs = training.learning_rate, schedule.min_learning_rate, training.epochs
