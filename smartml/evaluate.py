@@ -1,7 +1,9 @@
-"""``python -m smartml.evaluate RUN_DIR``: judge a trained model on its test split.
+"""``python -m smartml.evaluate RUN_DIR [RUN_DIR ...]``: judge trained models.
 
-Writes metrics.json and plots/ in the run directory; training calls the same code
-at its end.
+With one run: evaluate its model on its test split, writing metrics.json and plots/
+in the run directory (training calls the same code at its end). With several:
+compare their metrics side by side (table printed and written as comparison.md,
+plot comparison.png, under ``--output``).
 """
 
 import argparse
@@ -10,6 +12,7 @@ import sys
 from pathlib import Path
 
 from smartml.cli import run_cli
+from smartml.errors import SmartmlError
 
 
 def evaluate_run(run_dir, task, model) -> dict:
@@ -27,8 +30,19 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m smartml.evaluate",
         description="Evaluate a complete run on its test split: metrics.json and plots/.",
     )
-    parser.add_argument("run_dir", type=Path, help="a run directory made by smartml.train")
+    parser.add_argument(
+        "run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run directories of smartml.train"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("runs/comparison"),
+        help="where a comparison of several runs is written (default runs/comparison)",
+    )
     args = parser.parse_args(argv)
+    if len(args.run_dirs) > 1:
+        return run_cli(lambda: compare_runs(args.run_dirs, args.output), "smartml.evaluate")
+    args.run_dir = args.run_dirs[0]
 
     def run() -> None:
         from smartml.config import load_config
@@ -48,6 +62,39 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(metrics, indent=2))
 
     return run_cli(run, "smartml.evaluate")
+
+
+def compare_runs(run_dirs: list[Path], output: Path) -> None:
+    from smartml.evaluation.run_comparison import comparison_table, plot_comparison
+    from smartml.training.run_directory import RunDirectory
+
+    runs = {}
+    for path in run_dirs:
+        runs[path.name] = _read_metrics(RunDirectory(path).require_complete().metrics)
+    first = next(iter(runs.values()))
+    targets = [
+        name for name, entry in first.items() if isinstance(entry, dict) and "pull_std" in entry
+    ]
+    missing = [name for name, metrics in runs.items() if any(t not in metrics for t in targets)]
+    if missing:
+        raise SmartmlError(
+            f"{missing[0]}: metrics.json lacks targets {targets}; compare runs of one task"
+        )
+    table = comparison_table(runs, targets)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "comparison.md").write_text(table + "\n")
+    plot_comparison(runs, targets, output / "comparison.png")
+    print(table)
+
+
+def _read_metrics(path: Path) -> dict:
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise SmartmlError(f"{path}: cannot read the run's metrics ({err})") from None
+    if not isinstance(metrics, dict):
+        raise SmartmlError(f"{path}: expected a JSON object")
+    return metrics
 
 
 if __name__ == "__main__":
