@@ -23,7 +23,15 @@ def base_config() -> dict:
 
 
 @pytest.mark.parametrize(
-    "name", ["pixel_2t.json", "pixel_20t.json", "pixel_2t_l1l2.json", "pixel_2t_mdmm.json"]
+    "name",
+    [
+        "pixel_2t.json",
+        "pixel_20t.json",
+        "pixel_2t_l1l2.json",
+        "pixel_2t_mdmm.json",
+        "pixel_2t_mdmm75.json",
+        "pixel_2t_mdmm90.json",
+    ],
 )
 def test_shipped_configs_validate(name):
     config = load_config(CONFIGS / name)
