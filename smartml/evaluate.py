@@ -70,7 +70,7 @@ def compare_runs(run_dirs: list[Path], output: Path) -> None:
 
     runs = {}
     for path in run_dirs:
-        runs[path.name] = _read_metrics(RunDirectory(path).require_complete().metrics)
+        runs[path.name] = RunDirectory.read_json(RunDirectory(path).require_complete().metrics)
     first = next(iter(runs.values()))
     targets = [
         name for name, entry in first.items() if isinstance(entry, dict) and "pull_std" in entry
@@ -85,16 +85,6 @@ def compare_runs(run_dirs: list[Path], output: Path) -> None:
     (output / "comparison.md").write_text(table + "\n")
     plot_comparison(runs, targets, output / "comparison.png")
     print(table)
-
-
-def _read_metrics(path: Path) -> dict:
-    try:
-        metrics = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise SmartmlError(f"{path}: cannot read the run's metrics ({err})") from None
-    if not isinstance(metrics, dict):
-        raise SmartmlError(f"{path}: expected a JSON object")
-    return metrics
 
 
 if __name__ == "__main__":

@@ -59,4 +59,4 @@ def test_cli_names_a_corrupt_metrics_file(tmp_path, capsys):
     b = fake_run(tmp_path, "b", metrics(2.0))
     (b / "metrics.json").write_text("{broken")
     assert evaluate_main([str(a), str(b), "--output", str(tmp_path / "cmp")]) == 2
-    assert f"{b / 'metrics.json'}: cannot read the run's metrics" in capsys.readouterr().err
+    assert f"{b / 'metrics.json'}: cannot read this run file" in capsys.readouterr().err

@@ -185,3 +185,15 @@ def test_mdmm_constraint_on_a_missing_layer_is_one_line(tmp_path, trained, capsy
     assert message.startswith("smartml.train: error: ") and "dense_9" in message
     assert "\n" not in message
     assert not (tmp_path / "run" / "COMPLETE.json").exists()
+
+
+def test_evaluate_names_a_corrupt_baseline_file(tmp_path, trained, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    (copy / "baseline.json").write_text("{oops")
+    assert evaluate_main([str(copy)]) == 2
+    message = capsys.readouterr().err.strip()
+    assert f"{copy / 'baseline.json'}: cannot read this run file" in message
+    assert "\n" not in message

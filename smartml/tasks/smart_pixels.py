@@ -62,7 +62,7 @@ class SmartPixelsTask(Task):
         else:
             self.normalization = PixelNormalization.load(self.run_dir.normalization)
             self.baseline = CentroidBaseline.from_dict(
-                json.loads(self.run_dir.baseline.read_text())
+                self.run_dir.read_json(self.run_dir.baseline)
             )
 
     def _fit_transforms(self) -> None:

@@ -48,6 +48,18 @@ class RunDirectory:
     backup = property(lambda self: self.path / "backup")
     marker = property(lambda self: self.path / COMPLETE_MARKER)
 
+    @staticmethod
+    def read_json(path: Path) -> dict:
+        """A JSON object the run wrote (metrics, baseline...); one-line error if it is
+        missing, unreadable or not an object."""
+        try:
+            content = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise RunDirectoryError(f"{path}: cannot read this run file ({err})") from None
+        if not isinstance(content, dict):
+            raise RunDirectoryError(f"{path}: expected a JSON object")
+        return content
+
     def is_complete(self) -> bool:
         return self.marker.is_file()
 
