@@ -280,3 +280,92 @@ def test_backup_and_restore_resumes_the_multipliers(tmp_path):
     )
     assert saved["restored"] == (1, pytest.approx(saved["lambda"]))
     second.load_weights(str(tmp_path / "best.weights.h5"))
+
+
+def test_violation_measures_the_miss_beyond_half_a_weight():
+    model = two_layer(hidden=4)  # d0: 8x4 = 32 kernel weights -> steps of 1/32
+    constraint = SparsityConstraint("d0", 0.5)
+    constraint.bind(model)
+    assert constraint.violation(0.5 + 1 / 64) == 0.0  # the nearest reachable values
+    assert constraint.violation(0.6) == pytest.approx(0.1 - 1 / 64)
+    at_least = SparsityConstraint("d0", 0.5, mode="at_least")
+    at_least.bind(model)
+    assert at_least.violation(0.9) == 0.0
+    bops = BopsConstraint(max_bops=1000.0)
+    assert bops.violation(1100.0) == pytest.approx(0.1) and bops.violation(900.0) == 0.0
+
+
+def test_checkpoint_and_early_stopping_follow_feasible_epochs_only(tmp_path):
+    """An epoch whose weights miss a constraint never becomes the best checkpoint, and
+    does not use up early-stopping patience."""
+    from smartml.config import TrainingConfig
+    from smartml.training.callbacks import FEASIBLE_VAL_LOSS, build_callbacks
+    from smartml.training.run_directory import RunDirectory
+
+    keras.utils.set_random_seed(0)
+    x, y = regression_data()
+    inner = two_layer()
+    model = MDMMModel(inner, [SparsityConstraint("all", 0.9, name="sp")], lambda_learning_rate=1e-6)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    training = TrainingConfig(
+        epochs=4,
+        early_stopping_patience=1,
+        mdmm={"constraints": [{"type": "sparsity", "target": 0.9}]},
+    )
+    run_dir = RunDirectory(tmp_path / "run")
+    run_dir.open_for_training()
+    history = model.fit(
+        x,
+        y,
+        epochs=4,
+        validation_data=(x[:64], y[:64]),
+        callbacks=build_callbacks(training, run_dir, resuming=False, batches_known=True),
+        verbose=0,
+    )
+    # λ barely moves: 90% sparsity is never reached, so no epoch is feasible.
+    assert history.history["mdmm_feasible"] == [0.0] * 4
+    assert all(np.isinf(history.history[FEASIBLE_VAL_LOSS]))
+    assert len(history.history["loss"]) == 4  # patience 1 did not stop it
+    assert not run_dir.best_weights.exists()
+
+
+DISTRIBUTED_SCRIPT = """
+import smartml
+import numpy as np
+from smartml.backend import keras, tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from test_mdmm import MDMMModel, SparsityConstraint, regression_data, two_layer
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+keras.utils.set_random_seed(0)
+x, y = regression_data(n=256)
+with strategy.scope():
+    model = MDMMModel(two_layer(), [SparsityConstraint("all", 0.5, name="sp")], 0.1, 10.0)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+history = model.fit(x, y, batch_size=64, epochs=3, verbose=0)
+print("REPLICAS", strategy.num_replicas_in_sync)
+print("LOSS_FINITE", bool(np.isfinite(history.history["loss"]).all()))
+print("LAMBDA", float(model.multipliers[0].numpy()))
+"""
+
+
+def test_mdmm_trains_under_a_distribution_strategy():
+    """Multipliers and the custom train_step work inside tf.distribute: two logical CPU
+    replicas (a fresh process, since devices are fixed once TensorFlow starts)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run(
+        [sys.executable, "-c", DISTRIBUTED_SCRIPT],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+    assert results["REPLICAS"] == "2"
+    assert results["LOSS_FINITE"] == "True"
+    assert float(results["LAMBDA"]) != 0.0  # λ was updated inside the replicated step

@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import Field, SerializeAsAny
 
+from smartml.config.export import ExportConfig
 from smartml.config.mdmm import MDMMConfig
 from smartml.config.strict import FiniteFloat, PositiveFloat, PositiveInt, StrictModel
 
@@ -66,6 +67,11 @@ class TrainingConfig(StrictModel):
     mdmm: MDMMConfig | None = Field(
         None, description="constraints (sparsity, BOPs, norms) trained by MDMM; null: none"
     )
+    initial_weights: str | None = Field(
+        None,
+        description="start from these weights: a complete run directory or its model.h5 "
+        "(same architecture), e.g. to prune a trained dense model with MDMM; null: random",
+    )
     verbose: Literal[0, 1, 2] = Field(2, description="Keras fit verbosity: 1 bar, 2 line/epoch")
 
 
@@ -85,6 +91,7 @@ class RunConfig(StrictModel):
     model: SerializeAsAny[ModelSection]
     training: TrainingConfig = TrainingConfig()
     output: OutputConfig = OutputConfig()
+    export: ExportConfig = ExportConfig()
 
     def run_dir(self) -> str:
         return self.output.dir or f"runs/{self.name}"

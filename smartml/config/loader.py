@@ -24,9 +24,10 @@ from smartml.config.base import (
     TaskSection,
     TrainingConfig,
 )
+from smartml.config.export import ExportConfig
 from smartml.errors import ConfigError
 
-_SECTIONS = ("schema_version", "name", "task", "data", "model", "training", "output")
+_SECTIONS = ("schema_version", "name", "task", "data", "model", "training", "output", "export")
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
@@ -103,6 +104,7 @@ def validate_config(raw: Any, source: str = "<config>") -> RunConfig:
         "model": _validate(model_builder.config_class, model_raw, source, "model"),
         "training": _validate(TrainingConfig, raw.get("training", {}), source, "training"),
         "output": _validate(OutputConfig, raw.get("output", {}), source, "output"),
+        "export": _validate(ExportConfig, raw.get("export", {}), source, "export"),
     }
     try:
         return RunConfig.model_validate(sections)

@@ -63,3 +63,11 @@ class MDMMConfig(StrictModel):
     constraints: list[ConstraintConfig] = Field(min_length=1)
     lambda_learning_rate: PositiveFloat = Field(0.01, description="multipliers' ascent step")
     damping: float = Field(1.0, ge=0, allow_inf_nan=False, description="c of (c/2)·Σ g²")
+    feasibility_tolerance: float = Field(
+        0.02,
+        ge=0,
+        allow_inf_nan=False,
+        description="an epoch counts as feasible (for the best checkpoint and early "
+        "stopping) when every sparsity is within this of its target and every budget "
+        "exceeded by at most this fraction",
+    )

@@ -3,6 +3,8 @@
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+import numpy as np
+
 from smartml.backend import keras, tf
 from smartml.config import RunConfig, StrictModel
 from smartml.training.run_directory import RunDirectory
@@ -49,3 +51,13 @@ class Task(ABC):
     def evaluate(self, model: keras.Model) -> dict:
         """Judge ``model`` on the test split: write plots under ``run_dir.plots`` and
         return the metrics (JSON-serialisable) that go into metrics.json."""
+
+    @abstractmethod
+    def test_set(self, max_examples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The test split as the model sees it: (model inputs, truth), at most
+        ``max_examples`` of them (all when None). Export runs it through firmware."""
+
+    @abstractmethod
+    def metrics_from_outputs(self, outputs: np.ndarray, truth: np.ndarray) -> dict:
+        """Task metrics (JSON-serialisable) of raw model ``outputs`` on the examples of
+        ``truth``; export compares those of firmware and of the Keras model."""

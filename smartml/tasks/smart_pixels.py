@@ -130,11 +130,22 @@ class SmartPixelsTask(Task):
         outputs = model.predict(
             self.normalization.transform_inputs(pixels), batch_size=PREDICT_BATCH, verbose=0
         )
+        return self._gaussian(outputs)
+
+    def _gaussian(self, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean, covariance = gaussian_from_outputs(outputs, len(TARGETS), self.loss().min_sigma)
         return (
             self.normalization.inverse_targets(mean),
             self.normalization.inverse_covariance(covariance),
         )
+
+    def test_set(self, max_examples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        pixels, truth = self.source.read_chunks(self.splits["test"], max_rows=max_examples)
+        return self.normalization.transform_inputs(pixels), truth
+
+    def metrics_from_outputs(self, outputs: np.ndarray, truth: np.ndarray) -> dict:
+        mean, covariance = self._gaussian(np.asarray(outputs, dtype=np.float32))
+        return target_metrics(truth, mean, covariance, TARGETS, TARGET_UNITS)
 
     def evaluate(self, model: keras.Model) -> dict:
         pixels, truth, final_slice = self.source.read_chunks(

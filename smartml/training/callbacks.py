@@ -8,6 +8,8 @@ from smartml.config import TrainingConfig
 from smartml.training.hardware_cost import hardware_report, quantized_layers
 from smartml.training.run_directory import RunDirectory
 
+FEASIBLE_VAL_LOSS = "val_loss_feasible"
+
 
 def build_callbacks(
     training: TrainingConfig, run_dir: RunDirectory, resuming: bool, batches_known: bool
@@ -17,17 +19,24 @@ def build_callbacks(
 
     BackupAndRestore saves every ``training.backup_every_batches`` batches when the
     number of batches per epoch is known (``batches_known``; Keras needs it to resume
-    mid-epoch), else at the end of every epoch."""
+    mid-epoch), else at the end of every epoch.
+
+    With MDMM constraints, the checkpoint and early stopping follow
+    ``val_loss_feasible``: the validation loss of epochs that end with every
+    constraint met (within ``mdmm.feasibility_tolerance``), infinite otherwise; early
+    stopping counts only feasible epochs. A constrained run that never becomes
+    feasible keeps its last weights."""
+    monitor = "val_loss" if training.mdmm is None else FEASIBLE_VAL_LOSS
     checkpoint = keras.callbacks.ModelCheckpoint(
         str(run_dir.best_weights),
-        monitor="val_loss",
+        monitor=monitor,
         save_best_only=True,
         save_weights_only=True,
     )
     if resuming:
         # The checkpoint's memory of the best loss is not part of the backup: take it
         # from the history so a resumed run does not overwrite a better checkpoint.
-        checkpoint.best = best_validation_loss(run_dir)
+        checkpoint.best = best_validation_loss(run_dir, monitor)
     callbacks = [
         HardwareCostLogger(),  # first: later callbacks log what it adds
         keras.callbacks.TerminateOnNaN(),
@@ -43,8 +52,8 @@ def build_callbacks(
     ]
     if training.early_stopping_patience > 0:
         callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss",
+            FiniteEarlyStopping(
+                monitor=monitor,
                 patience=training.early_stopping_patience,
                 restore_best_weights=False,
             )
@@ -58,7 +67,9 @@ def build_callbacks(
 class HardwareCostLogger(keras.callbacks.Callback):
     """Adds the quantized sparsity of each quantized layer (``sparsity_<layer>``) and
     the total bit operations (``bops``) to every epoch's logs, so that history.csv
-    and TensorBoard follow them (see :mod:`smartml.training.hardware_cost`)."""
+    and TensorBoard follow them (see :mod:`smartml.training.hardware_cost`); for an
+    MDMM model also ``mdmm_feasible`` (1 when every constraint is met at the end of
+    the epoch) and :data:`FEASIBLE_VAL_LOSS`."""
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         model = getattr(self.model, "inner", self.model)  # the MDMM wrapper's model
@@ -68,6 +79,22 @@ class HardwareCostLogger(keras.callbacks.Callback):
         for name, layer in report["layers"].items():
             logs[f"sparsity_{name}"] = layer["sparsity"]
         logs["bops"] = report["bops"]
+        if hasattr(self.model, "violations") and "val_loss" in logs:
+            tolerance = self.model.feasibility_tolerance
+            feasible = all(v <= tolerance for v in self.model.violations().values())
+            logs["mdmm_feasible"] = float(feasible)
+            logs[FEASIBLE_VAL_LOSS] = logs["val_loss"] if feasible else math.inf
+
+
+class FiniteEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping that ignores epochs whose monitored value is not finite (the
+    infeasible epochs of a constrained run): they neither improve nor use patience."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is not None and not math.isfinite(value):
+            return
+        super().on_epoch_end(epoch, logs)
 
 
 def learning_rate_callback(training: TrainingConfig):
@@ -118,10 +145,10 @@ def keep_last_row_per_epoch(history_csv) -> None:
         writer.writerows(sorted(latest.values(), key=lambda row: int(row["epoch"])))
 
 
-def best_validation_loss(run_dir: RunDirectory) -> float:
-    """Lowest ``val_loss`` in history.csv (inf when there is none yet)."""
+def best_validation_loss(run_dir: RunDirectory, monitor: str = "val_loss") -> float:
+    """Lowest ``monitor`` value in history.csv (inf when there is none yet)."""
     if not run_dir.history.is_file():
         return math.inf
     with run_dir.history.open() as handle:
-        values = [float(row["val_loss"]) for row in csv.DictReader(handle) if row.get("val_loss")]
+        values = [float(row[monitor]) for row in csv.DictReader(handle) if row.get(monitor)]
     return min(values, default=math.inf)

@@ -105,6 +105,11 @@ class Constraint:
     def get_config(self) -> dict:
         raise NotImplementedError
 
+    def violation(self, value: float) -> float:
+        """How far a reported ``value`` misses the constraint, ≥ 0: absolute for a
+        sparsity, relative to the budget for BOPs and norms."""
+        raise NotImplementedError
+
     def _resolve_layers(self, model: keras.Model, layers: LayerSpec) -> list:
         """The quantized layers named by ``layers`` ("all", a name, or a list of names)."""
         known = hc.quantized_layers(model)
@@ -196,6 +201,14 @@ class SparsityConstraint(WeightConstraint):
         violation = sparsity - self.target if self.mode == "equal" else self.target - sparsity
         return sparsity, self.scale * violation
 
+    def violation(self, value: float) -> float:
+        """Distance of the sparsity from the target beyond half a weight (a layer of
+        ``n`` weights can only reach multiples of ``1/n``)."""
+        miss = value - self.target
+        miss = abs(miss) if self.mode == "equal" else max(-miss, 0.0)
+        reachable = 0.5 / max(sum(t.size for t in self._tensors), 1)
+        return max(miss - reachable, 0.0)
+
     def get_config(self) -> dict:
         return {
             "type": "sparsity",
@@ -261,6 +274,9 @@ class BopsConstraint(Constraint):
         value = hc.bops_tf(self._groups, self.temperature)
         return value, self.scale * (value - self.max_bops)
 
+    def violation(self, value: float) -> float:
+        return max(value - self.max_bops, 0.0) / self.max_bops
+
     def get_config(self) -> dict:
         return {
             "type": "bops",
@@ -316,6 +332,9 @@ class NormConstraint(WeightConstraint):
             value = tf.sqrt(squares + 1e-12)
         return value, self.scale * (value - self.max_value)
 
+    def violation(self, value: float) -> float:
+        return max(value - self.max_value, 0.0) / self.max_value
+
     def get_config(self) -> dict:
         return {
             "type": "norm",
@@ -354,6 +373,8 @@ class MDMMModel(keras.Model):
         constraints: :class:`Constraint` objects; names must be distinct.
         lambda_learning_rate: ``η_λ``, step of the multipliers' gradient ascent.
         damping: ``c`` of the damping term ``(c/2)·Σ h_i²``.
+        feasibility_tolerance: largest :meth:`Constraint.violation` of a constraint
+            that counts as met (:meth:`violations`; used to pick checkpoints).
 
     Input / Output: those of ``inner`` (``call`` delegates to it).
 
@@ -370,6 +391,7 @@ class MDMMModel(keras.Model):
         constraints: Sequence[Constraint],
         lambda_learning_rate: float = 0.01,
         damping: float = 1.0,
+        feasibility_tolerance: float = 0.02,
         **kwargs,
     ) -> None:
         super().__init__(name=kwargs.pop("name", f"mdmm_{inner.name}"), **kwargs)
@@ -390,6 +412,7 @@ class MDMMModel(keras.Model):
             constraint.bind(inner)
         self.lambda_learning_rate = float(lambda_learning_rate)
         self.damping = float(damping)
+        self.feasibility_tolerance = float(feasibility_tolerance)
         # add_weight (not a bare tf.Variable) so that the multipliers are in
         # model.weights, hence in checkpoints, save_weights and BackupAndRestore.
         self.multipliers = [
@@ -409,6 +432,13 @@ class MDMMModel(keras.Model):
     def constraint_values(self) -> dict[str, tf.Tensor]:
         """The reported value of every constraint (sparsity, BOPs, norm), by name."""
         return {c.name: c.evaluate()[0] for c in self.constraints}
+
+    def violations(self) -> dict[str, float]:
+        """:meth:`Constraint.violation` of every constraint at the current weights."""
+        return {
+            c.name: c.violation(float(value))
+            for c, value in zip(self.constraints, self.constraint_values().values(), strict=True)
+        }
 
     def lagrangian_terms(self) -> tuple[list, list, tf.Tensor]:
         """Output: (values, g_i, Σ λ_i·g_i + (c/2)·Σ h_i²) at the current weights."""
@@ -459,6 +489,7 @@ class MDMMModel(keras.Model):
             "constraints": [c.get_config() for c in self.constraints],
             "lambda_learning_rate": self.lambda_learning_rate,
             "damping": self.damping,
+            "feasibility_tolerance": self.feasibility_tolerance,
         }
 
     def save(self, filepath, *args, **kwargs):

@@ -7,11 +7,14 @@ knows nothing else about either.
 import json
 import logging
 import time
+from pathlib import Path
 
 from smartml.backend import keras, reraise_smartml_errors, select_device, tf
 from smartml.config import RunConfig, save_config
 from smartml.config.mdmm import MDMMConfig
+from smartml.errors import ConfigError
 from smartml.evaluate import evaluate_run
+from smartml.models import load_model
 from smartml.registry import MODELS, TASKS
 from smartml.training.callbacks import build_callbacks, keep_last_row_per_epoch
 from smartml.training.hardware_cost import hardware_report, quantized_layers
@@ -35,6 +38,8 @@ def train(config: RunConfig) -> RunDirectory:
     task.prepare(fit=not resuming or not run_dir.normalization.is_file())
     train_data, validation_data = task.datasets()
     model = MODELS.get(config.model.name).build(config.model, task.input_shape, task.n_outputs)
+    if config.training.initial_weights and not resuming:
+        load_initial_weights(model, config.training.initial_weights)
     trainee = with_constraints(model, config.training.mdmm)
     trainee.compile(
         optimizer=keras.optimizers.Adam(config.training.learning_rate), loss=task.loss()
@@ -79,13 +84,38 @@ def train(config: RunConfig) -> RunDirectory:
     return run_dir
 
 
+def load_initial_weights(model: keras.Model, source: str) -> None:
+    """Copy the weights of a trained model of the same architecture into ``model``.
+
+    Args:
+        source: a complete run directory, or a model file saved by smartml.
+    """
+    path = Path(source)
+    if path.is_dir():
+        path = RunDirectory(path).require_complete().model
+    if not path.is_file():
+        raise ConfigError(f"training.initial_weights: {source}: no such run directory or file")
+    trained = load_model(path)
+    mine = [(w.name, tuple(w.shape)) for w in model.weights]
+    theirs = [(w.name, tuple(w.shape)) for w in trained.weights]
+    if mine != theirs:
+        raise ConfigError(
+            f"training.initial_weights: {path}: architecture differs from the configured model "
+            f"(weights {theirs} vs {mine})"
+        )
+    model.set_weights(trained.get_weights())
+    log.info("initial weights from %s", path)
+
+
 def with_constraints(model: keras.Model, mdmm: MDMMConfig | None) -> keras.Model:
     """The model to train: ``model`` itself, or wrapped for MDMM when constraints are
     configured (an unknown layer or an impossible budget fails here, before training)."""
     if mdmm is None:
         return model
     constraints = constraints_from_config([c.model_dump() for c in mdmm.constraints])
-    wrapped = MDMMModel(model, constraints, mdmm.lambda_learning_rate, mdmm.damping)
+    wrapped = MDMMModel(
+        model, constraints, mdmm.lambda_learning_rate, mdmm.damping, mdmm.feasibility_tolerance
+    )
     wrapped.build(model.input_shape)  # BackupAndRestore needs built weights to restore into
     return wrapped
 

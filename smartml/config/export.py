@@ -1,0 +1,85 @@
+"""Schema of the ``export`` block: defaults of ``python -m smartml.export`` for a run.
+
+Every key can also be given on the command line, which wins. Example::
+
+    "export": {"backend": "Catapult", "part": "nangate-45nm", "clock_period_ns": 25}
+"""
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from smartml.config.strict import PositiveFloat, PositiveInt, StrictModel
+
+BACKENDS = ("Vitis", "Vivado", "Catapult")
+DEFAULT_FPGA_PART = "xcvu13p-flga2577-2-e"
+DEFAULT_ASIC_LIBRARY = "nangate-45nm"
+# ASIC standard-cell libraries Catapult's hls4ml build script knows how to set up.
+ASIC_LIBRARIES = (
+    "nangate-45nm",
+    "saed32hvt_tt0p78v125c_beh",
+    "saed32lvt_tt0p78v125c_beh",
+    "saed32rvt_tt0p78v125c_beh",
+)
+# AMD/Xilinx part names: family+device, package, speed grade[, temperature grade],
+# e.g. xcvu13p-flga2577-2-e, xcu250-figd2104-2L-e, xc7z020clg400-1, xck26-sfvc784-2LV-c.
+FPGA_PART_PATTERN = re.compile(r"^xc[a-z0-9]+(-[a-z0-9]+){1,3}$", re.IGNORECASE)
+FIXED_PATTERN = re.compile(r"^u?fixed<\s*\d+\s*,\s*-?\d+\s*(,\s*[A-Z_]+\s*){0,2}>$")
+
+
+def is_fpga_part(part: str) -> bool:
+    return bool(FPGA_PART_PATTERN.match(part))
+
+
+class ExportConfig(StrictModel):
+    backend: Literal["Vitis", "Vivado", "Catapult"] = "Vitis"
+    part: str | None = Field(
+        None,
+        description="FPGA part (Vitis, Vivado; Catapult FPGA flow) or, for Catapult, an ASIC "
+        f"library ({', '.join(ASIC_LIBRARIES)}); default {DEFAULT_FPGA_PART} for the FPGA "
+        f"backends, {DEFAULT_ASIC_LIBRARY} for Catapult",
+    )
+    clock_period_ns: PositiveFloat = Field(25.0, description="40 MHz bunch crossings: 25 ns")
+    io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
+    strategy: Literal["Latency", "Resource"] = "Latency"
+    reuse_factor: PositiveInt = 1
+    output_dir: str = Field("firmware", description="projects go to <output_dir>/<run name>")
+    input_precision: str | None = Field(
+        None,
+        description="firmware input type, e.g. fixed<16,8>, for models without an input "
+        "quantizer; default: 16 bits with the integer bits the test inputs need",
+    )
+    agreement_threshold: float = Field(
+        0.999, ge=0, le=1, allow_inf_nan=False, description="minimum bit-identical fraction"
+    )
+    verify_clusters: PositiveInt | None = Field(
+        None, description="test-set inputs run through the C simulation; null: all"
+    )
+    testbench_vectors: PositiveInt = Field(
+        1000, description="input/output vectors written into the project's test bench"
+    )
+
+    @field_validator("input_precision")
+    @classmethod
+    def _fixed_point(cls, value: str | None) -> str | None:
+        if value is not None and not FIXED_PATTERN.match(value.strip()):
+            raise ValueError(f"expected a type like fixed<16,8> or ufixed<12,6>, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _known_part(self) -> "ExportConfig":
+        part = self.part
+        if part is None or is_fpga_part(part):
+            return self
+        if self.backend == "Catapult" and part in ASIC_LIBRARIES:
+            return self
+        expected = "an AMD/Xilinx part name such as xcvu13p-flga2577-2-e"
+        if self.backend == "Catapult":
+            expected += f" or an ASIC library ({', '.join(ASIC_LIBRARIES)})"
+        raise ValueError(f"unknown part {part!r} for {self.backend}: expected {expected}")
+
+    def resolved_part(self) -> str:
+        if self.part is not None:
+            return self.part
+        return DEFAULT_ASIC_LIBRARY if self.backend == "Catapult" else DEFAULT_FPGA_PART

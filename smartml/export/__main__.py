@@ -1,0 +1,113 @@
+"""``python -m smartml.export [RUN_DIR] --hls``: firmware for a trained run, verified.
+
+Without RUN_DIR the most recently completed run under ``runs/`` is exported. Settings
+come from the run's ``export`` block (see :mod:`smartml.config.export`), overridden by
+the options given here. Exit status: 0 when the C simulation agrees with QKeras on at
+least ``--threshold`` of the test outputs, 1 when it does not (the project and its
+report.json are written all the same), 2 for an error (one line).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from smartml.cli import run_cli
+
+OPTION_KEYS = {
+    "backend": "export.backend",
+    "part": "export.part",
+    "clock_period": "export.clock_period_ns",
+    "io_type": "export.io_type",
+    "strategy": "export.strategy",
+    "reuse_factor": "export.reuse_factor",
+    "output": "export.output_dir",
+    "input_precision": "export.input_precision",
+    "threshold": "export.agreement_threshold",
+    "verify_clusters": "export.verify_clusters",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m smartml.export",
+        description="Write an hls4ml project for a trained run under firmware/<run name>/, "
+        "compile its C++ emulation and verify it bit for bit against the QKeras model on "
+        "the run's test set (report.json).",
+    )
+    parser.add_argument(
+        "run_dir", nargs="?", type=Path, help="run directory (default: latest complete run)"
+    )
+    parser.add_argument("--hls", action="store_true", help="export an hls4ml project")
+    parser.add_argument("--backend", help="Vitis (default), Vivado or Catapult")
+    parser.add_argument("--part", help="FPGA part, or for Catapult an ASIC library")
+    parser.add_argument("--clock-period", type=float, metavar="NS", help="default 25 (40 MHz)")
+    parser.add_argument("--io-type", help="io_parallel (default) or io_stream")
+    parser.add_argument("--strategy", help="Latency (default) or Resource")
+    parser.add_argument("--reuse-factor", type=int, metavar="N", help="default 1")
+    parser.add_argument("--output", metavar="DIR", help="projects go to DIR/<run name>")
+    parser.add_argument("--input-precision", metavar="TYPE", help="e.g. fixed<16,8>")
+    parser.add_argument(
+        "--threshold", type=float, help="minimum bit-identical fraction (default 0.999)"
+    )
+    parser.add_argument(
+        "--verify-clusters", type=int, metavar="N", help="test inputs to simulate (default all)"
+    )
+    parser.add_argument("--build", action="store_true", help="run vendor synthesis if installed")
+    parser.add_argument("--runs", type=Path, default=Path("runs"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def overrides_from(args: argparse.Namespace) -> dict:
+    """Dotted ``export.*`` keys of the options that were given.
+
+    >>> overrides_from(parse_args(["--hls", "--backend", "Catapult", "--reuse-factor", "2"]))
+    {'export.backend': 'Catapult', 'export.reuse_factor': 2}
+    """
+    return {
+        key: getattr(args, option)
+        for option, key in OPTION_KEYS.items()
+        if getattr(args, option) is not None
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def run() -> int:
+        from smartml.config import load_config
+        from smartml.errors import SmartmlError
+        from smartml.export.exporter import export_run
+        from smartml.training.run_directory import RunDirectory
+
+        if not args.hls:
+            raise SmartmlError("choose what to export: --hls (an hls4ml project)")
+        if args.run_dir is None:
+            run_dir = RunDirectory.latest_complete(args.runs)
+        else:
+            run_dir = RunDirectory(args.run_dir).require_complete()
+        config = load_config(run_dir.config, overrides_from(args))
+        report = export_run(run_dir, config, build=args.build)
+        verification = report["verification"]
+        summary = {
+            "project": str(Path(config.export.output_dir) / config.name),
+            "bit_identical_fraction": verification["bit_identical_fraction"],
+            "max_difference_lsb": verification["max_difference_lsb"],
+            "passed": verification["passed"],
+        }
+        print(json.dumps(summary, indent=2))
+        if not verification["passed"]:
+            print(
+                f"smartml.export: firmware agrees with QKeras on "
+                f"{100 * verification['bit_identical_fraction']:.3f}% of the outputs, below "
+                f"the threshold of {100 * verification['threshold']:.3f}%; see report.json",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+
+    return run_cli(run, "smartml.export")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

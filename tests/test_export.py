@@ -1,0 +1,297 @@
+"""Export to hls4ml: precisions from QKeras quantizers, bit-exact C simulation for Vitis
+and Catapult, the command line, and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from qkeras import (
+    QActivation,
+    QConv2D,
+    QDense,
+    QSeparableConv2D,
+    quantized_bits,
+    quantized_relu,
+    quantized_tanh,
+)
+
+from smartml.backend import keras
+from smartml.export.__main__ import main as export_main
+from smartml.export.exporter import firmware_input_type
+from smartml.export.firmware_graph import widened_pooling_inputs
+from smartml.export.fixed_point import FixedType
+from smartml.export.hls4ml_keras2 import convert
+from smartml.export.qkeras_precision import (
+    ExportError,
+    hls_layer_config,
+    layer_precisions,
+    quantizer_type,
+)
+
+
+def q(bits, integer=0):
+    return quantized_bits(bits, integer, alpha=1)
+
+
+def small_pixel_model(seed: int = 0) -> keras.Model:
+    """The smart-pixel architecture in miniature: every layer kind of pixel_mdn."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((6, 7, 2), name="pixels")
+    x = QSeparableConv2D(
+        3, 3, depthwise_quantizer=q(4), pointwise_quantizer=q(4), bias_quantizer=q(4), name="sep"
+    )(inputs)
+    x = QActivation(quantized_tanh(4), name="sep_tanh")(x)
+    x = QConv2D(3, 1, kernel_quantizer=q(4), bias_quantizer=q(4), name="pw")(x)
+    x = QActivation(quantized_tanh(4), name="pw_tanh")(x)
+    x = keras.layers.AveragePooling2D(2, name="pool")(x)
+    x = QActivation(q(8), name="pool_q")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = QDense(8, kernel_quantizer=q(8), bias_quantizer=q(8), name="d0")(x)
+    x = QActivation(quantized_tanh(8), name="d0_tanh")(x)
+    outputs = QDense(5, kernel_quantizer=q(8), bias_quantizer=q(8), name="out")(x)
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 0.6, w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+INPUT_TYPE = FixedType(12, 4, signed=False)
+
+
+def firmware_inputs(n: int = 300, seed: int = 1) -> np.ndarray:
+    raw = np.random.default_rng(seed).exponential(2.0, (n, 6, 7, 2))
+    return INPUT_TYPE.quantize(raw).astype("float32")
+
+
+# -- precisions ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("quantizer", "hls"),
+    [
+        (quantized_bits(8, 3, alpha=1), "fixed<8,4,RND_CONV,SAT>"),
+        (quantized_bits(4, 0, alpha=1), "fixed<4,1,RND_CONV,SAT>"),
+        (quantized_bits(6, 2, keep_negative=False, alpha=1), "ufixed<6,2,RND_CONV,SAT>"),
+        (quantized_tanh(4), "fixed<4,1,RND_CONV,SAT>"),
+        (quantized_tanh(8), "fixed<8,1,RND_CONV,SAT>"),
+    ],
+)
+def test_quantizer_types_reproduce_qkeras_values(quantizer, hls):
+    """The numpy emulation of the derived type equals QKeras on a fine grid, ties
+    (half an LSB) and saturation included."""
+    fixed = quantizer_type(quantizer, "test")
+    assert fixed.hls() == hls
+    values = np.arange(-20.0, 20.0, 1 / 512, dtype=np.float32)
+    expected = np.asarray(quantizer(values))
+    np.testing.assert_array_equal(fixed.quantize(values), expected)
+
+
+def test_quantizers_without_a_fixed_point_equivalent_are_named():
+    with pytest.raises(ExportError, match=r"layer 'x'.*alpha='auto'"):
+        quantizer_type(quantized_bits(4, 0, alpha="auto"), "layer 'x'")
+    with pytest.raises(ExportError, match="quantized_relu is not supported"):
+        quantizer_type(quantized_relu(4), "layer 'x'")
+    with pytest.raises(ExportError, match="use_real_tanh"):
+        quantizer_type(quantized_tanh(4, use_real_tanh=True), "layer 'x'")
+
+
+def test_accumulators_are_exact_for_the_worst_case_input():
+    model = small_pixel_model()
+    types = {p.name: p.types for p in layer_precisions(model, INPUT_TYPE)}
+    kernel = np.asarray(
+        model.get_layer("out").kernel_quantizer_internal(model.get_layer("out").kernel)
+    )
+    bias = np.asarray(model.get_layer("out").bias_quantizer_internal(model.get_layer("out").bias))
+    bound = np.max(np.abs(kernel).sum(axis=0) * 1.0 + np.abs(bias))  # |tanh| <= 1
+    accum = types["out"]["accum"]
+    assert accum.max >= bound and -accum.min >= bound
+    assert accum.fractional == 7 + 7  # input (8-bit tanh) and weight grids multiply
+    assert types["sep_tanh"]["result"].hls() == "fixed<4,1,RND_CONV,SAT>"
+
+
+def test_unsupported_layers_are_named_with_the_supported_ones():
+    inputs = keras.Input((4,))
+    x = QDense(3, kernel_quantizer=q(4), bias_quantizer=q(4), name="ok")(inputs)
+    outputs = keras.layers.Dense(2, name="plain_dense")(x)
+    with pytest.raises(
+        ExportError, match=r"layer 'plain_dense' \(Dense\) is not supported.*QDense"
+    ):
+        layer_precisions(keras.Model(inputs, outputs), INPUT_TYPE)
+    activated = QDense(2, kernel_quantizer=q(4), bias_quantizer=q(4), activation="relu", name="act")
+    with pytest.raises(ExportError, match=r"layer 'act'.*activation 'relu'"):
+        layer_precisions(keras.Model(inputs, activated(inputs)), INPUT_TYPE)
+
+
+def test_widening_cast_changes_no_value():
+    model = small_pixel_model()
+    widened = widened_pooling_inputs(model, INPUT_TYPE)
+    assert "pool_input_cast" in [layer.name for layer in widened.layers]
+    x = firmware_inputs()
+    np.testing.assert_array_equal(widened.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_hls4ml_alone_would_pick_the_keras3_converter():
+    """Why smartml routes explicitly: `import keras` is Keras 3 beside TF 2.21."""
+    import keras as standalone_keras
+
+    assert int(standalone_keras.__version__.split(".")[0]) >= 3
+    assert keras.__version__.startswith("2.")  # smartml's keras is tf_keras
+
+
+# -- C simulation ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["Vitis", "Catapult"])
+def test_c_simulation_is_bit_identical_to_qkeras(tmp_path, backend):
+    model = small_pixel_model()
+    if backend == "Catapult":
+        model = widened_pooling_inputs(model, INPUT_TYPE)
+    precisions = layer_precisions(model, INPUT_TYPE)
+    hls_model = convert(
+        model,
+        hls_layer_config(precisions),
+        backend=backend,
+        part="nangate-45nm" if backend == "Catapult" else "xcvu13p-flga2577-2-e",
+        output_dir=str(tmp_path / "prj"),
+        project_name="small",
+        clock_period_ns=25.0,
+        io_type="io_parallel",
+        strategy="Latency",
+        reuse_factor=1,
+        default_precision="fixed<32,16>",
+    )
+    assert hls_model.__class__.__name__ == "ModelGraph"
+    hls_model.compile()
+    x = firmware_inputs()
+    firmware = np.asarray(hls_model.predict(x)).reshape(len(x), -1)
+    reference = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(firmware, reference)
+    assert np.unique(reference).size > 100  # the outputs are not trivially equal
+    assert (tmp_path / "prj" / "build_prj.tcl").is_file()
+
+
+def test_hls4ml_defaults_disagree_which_is_why_precisions_are_derived(tmp_path):
+    """Control: without the derived precisions the same model is not bit-exact."""
+    model = small_pixel_model()
+    hls_model = convert(
+        model,
+        {},
+        backend="Vitis",
+        part="xcvu13p-flga2577-2-e",
+        output_dir=str(tmp_path / "prj"),
+        project_name="small",
+        clock_period_ns=25.0,
+        io_type="io_parallel",
+        strategy="Latency",
+        reuse_factor=1,
+        default_precision="fixed<16,6>",
+    )
+    hls_model.compile()
+    x = firmware_inputs()
+    firmware = np.asarray(hls_model.predict(x)).reshape(len(x), -1)
+    assert (firmware == model.predict(x, verbose=0)).mean() < 0.5
+
+
+# -- command line ----------------------------------------------------------------------
+
+
+def test_export_requires_a_complete_run(tmp_path, capsys):
+    assert export_main([str(tmp_path / "nowhere"), "--hls"]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+    (tmp_path / "half").mkdir()
+    assert export_main([str(tmp_path / "half"), "--hls"]) == 2
+    assert "run is incomplete (COMPLETE.json missing)" in capsys.readouterr().err
+    assert export_main(["--hls", "--runs", str(tmp_path / "empty")]) == 2
+    assert "no complete run found" in capsys.readouterr().err
+
+
+def test_export_asks_for_a_format(tmp_path, capsys):
+    assert export_main([str(tmp_path), "--backend", "Vitis"]) == 2
+    assert "--hls" in capsys.readouterr().err
+
+
+def test_input_type_comes_from_the_quantizer_the_setting_or_the_data():
+    model = small_pixel_model()
+    inputs = np.array([[0.0, 5.5], [66.3, 1.0]])
+    derived, source = firmware_input_type(model, None, inputs)
+    assert derived.hls() == "ufixed<16,7,RND_CONV,SAT>" and source.startswith("derived")
+    chosen, source = firmware_input_type(model, "fixed<16,8>", inputs)
+    assert chosen.hls() == "fixed<16,8,RND_CONV,SAT>" and source == "export.input_precision"
+    with pytest.raises(ExportError, match=r"fixed<8,4>: 1 test inputs lie outside"):
+        firmware_input_type(model, "fixed<8,4>", inputs)
+    with pytest.raises(ExportError, match="NaN or inf"):
+        firmware_input_type(model, None, np.array([np.nan, 1.0]))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from test_train_end_to_end import small_config
+
+    from smartml.train import main as train_main
+
+    tmp_path = tmp_path_factory.mktemp("export")
+    assert train_main([str(small_config(tmp_path)), "--epochs", "1"]) == 0
+    return tmp_path / "run"
+
+
+@pytest.mark.slow
+def test_export_of_a_trained_run_writes_a_verified_project(tiny_run, tmp_path, capsys):
+    output = tmp_path / "firmware"
+    code = export_main([str(tiny_run), "--hls", "--output", str(output), "--build"])
+    assert code == 0, capsys.readouterr().err
+    project = output / "tiny"
+    report = json.loads((project / "report.json").read_text())
+    verification = report["verification"]
+    assert verification["bit_identical_fraction"] == 1.0 and verification["passed"]
+    test_clusters = json.loads((tiny_run / "metrics.json").read_text())["test_clusters"]
+    assert verification["clusters"] == test_clusters  # the run's whole test split
+    keras_x = verification["metrics_keras"]["x-midplane"]["robust_width"]
+    assert verification["metrics_firmware"]["x-midplane"]["robust_width"] == keras_x
+    assert report["input_precision"].startswith("ufixed<16,")
+    layers = {row["name"]: row for row in report["layers"]}
+    assert layers["dense_0"]["multiplications"] == 90 * 16
+    assert layers["dense_0"]["precision"]["weight"] == "fixed<8,1,RND_CONV,SAT>"
+    assert report["totals"]["parameters"] == 2029
+    assert report["synthesis"]["ran"] is False  # no vendor tool here
+    assert "vitis-run not found on PATH" in report["synthesis"]["message"]
+    assert (project / "build_prj.tcl").is_file()
+    assert (project / "tb_data" / "tb_input_features.dat").is_file()
+    assert [p.name for p in output.iterdir()] == ["tiny"]  # no staging folder left
+
+
+@pytest.mark.slow
+def test_export_fails_below_the_agreement_threshold(tiny_run, tmp_path, monkeypatch, capsys):
+    from smartml.export import exporter
+
+    real = exporter.compare_outputs
+
+    def pessimist(firmware, reference, lsb):
+        return {**real(firmware, reference, lsb), "bit_identical_fraction": 0.5}
+
+    monkeypatch.setattr(exporter, "compare_outputs", pessimist)
+    code = export_main(
+        [str(tiny_run), "--hls", "--output", str(tmp_path), "--verify-clusters", "50"]
+    )
+    assert code == 1
+    assert "50.000% of the outputs, below the threshold of 99.900%" in capsys.readouterr().err
+    assert (
+        json.loads((tmp_path / "tiny" / "report.json").read_text())["verification"]["passed"]
+        is False
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--backend", "Quartus"], "export.backend"),
+        (["--part", "not-a-part"], "unknown part 'not-a-part' for Vitis"),
+        (["--backend", "Catapult", "--part", "tsmc-7nm"], "ASIC library"),
+        (["--input-precision", "float32"], "expected a type like fixed<16,8>"),
+        (["--threshold", "1.5"], "export.agreement_threshold"),
+    ],
+)
+def test_bad_export_settings_are_named(tiny_run, tmp_path, capsys, option, message):
+    assert export_main([str(tiny_run), "--hls", "--output", str(tmp_path), *option]) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
