@@ -142,8 +142,11 @@ def test_hls4ml_alone_would_pick_the_keras3_converter():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["Vitis", "Catapult"])
-def test_c_simulation_is_bit_identical_to_qkeras(tmp_path, backend):
+@pytest.mark.parametrize(
+    ("backend", "io_type"),
+    [("Vitis", "io_parallel"), ("Catapult", "io_parallel"), ("Vitis", "io_stream")],
+)
+def test_c_simulation_is_bit_identical_to_qkeras(tmp_path, backend, io_type):
     model = small_pixel_model()
     if backend == "Catapult":
         model = widened_pooling_inputs(model, INPUT_TYPE)
@@ -156,7 +159,7 @@ def test_c_simulation_is_bit_identical_to_qkeras(tmp_path, backend):
         output_dir=str(tmp_path / "prj"),
         project_name="small",
         clock_period_ns=25.0,
-        io_type="io_parallel",
+        io_type=io_type,
         strategy="Latency",
         reuse_factor=1,
         default_precision="fixed<32,16>",
@@ -191,6 +194,24 @@ def test_hls4ml_defaults_disagree_which_is_why_precisions_are_derived(tmp_path):
     x = firmware_inputs()
     firmware = np.asarray(hls_model.predict(x)).reshape(len(x), -1)
     assert (firmware == model.predict(x, verbose=0)).mean() < 0.5
+
+
+def test_resource_strategy_with_depthwise_io_parallel_is_refused(tmp_path):
+    with pytest.raises(ExportError, match=r"layer 'sep': hls4ml 1.3 has no Resource strategy"):
+        convert(
+            small_pixel_model(),
+            {},
+            backend="Vitis",
+            part="xcvu13p-flga2577-2-e",
+            output_dir=str(tmp_path / "prj"),
+            project_name="small",
+            clock_period_ns=25.0,
+            io_type="io_parallel",
+            strategy="Resource",
+            reuse_factor=2,
+            default_precision="fixed<16,6>",
+        )
+    assert not (tmp_path / "prj").exists()
 
 
 # -- command line ----------------------------------------------------------------------
