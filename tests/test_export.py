@@ -243,6 +243,13 @@ def test_input_type_comes_from_the_quantizer_the_setting_or_the_data():
         firmware_input_type(model, "fixed<8,4>", inputs)
     with pytest.raises(ExportError, match="NaN or inf"):
         firmware_input_type(model, None, np.array([np.nan, 1.0]))
+    inputs_layer = keras.Input((3,))
+    quantized = QActivation(q(10, 5), name="adc")(inputs_layer)
+    with_adc = keras.Model(inputs_layer, QDense(2, kernel_quantizer=q(4), name="d")(quantized))
+    from_model, source = firmware_input_type(with_adc, "fixed<16,8>", inputs)
+    assert (
+        from_model.hls() == "fixed<10,6,RND_CONV,SAT>" and source == "model input quantizer 'adc'"
+    )
 
 
 @pytest.fixture(scope="module")
