@@ -22,15 +22,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", help="cpu or gpu:N (override training.device)")
     parser.add_argument("--output", help="run directory (override output.dir; default runs/<name>)")
     parser.add_argument("--seed", type=int, help="override training.seed")
+    parser.add_argument(
+        "--initial-weights",
+        metavar="RUN_DIR",
+        help="start from a trained run's weights (override training.initial_weights)",
+    )
     return parser.parse_args(argv)
 
 
 def overrides_from(args: argparse.Namespace) -> dict:
     """Dotted configuration keys for the options that were given.
 
-    >>> options = dict(epochs=3, batch_size=None, device=None, output="x", seed=None)
+    >>> options = dict(epochs=3, batch_size=None, device=None, output="x", seed=None,
+    ...                initial_weights="runs/pixel_2t")
     >>> overrides_from(argparse.Namespace(**options))
-    {'training.epochs': 3, 'output.dir': 'x'}
+    {'training.epochs': 3, 'output.dir': 'x', 'training.initial_weights': 'runs/pixel_2t'}
     """
     keys = {
         "epochs": "training.epochs",
@@ -38,6 +44,7 @@ def overrides_from(args: argparse.Namespace) -> dict:
         "device": "training.device",
         "output": "output.dir",
         "seed": "training.seed",
+        "initial_weights": "training.initial_weights",
     }
     return {
         key: getattr(args, option)

@@ -25,6 +25,7 @@ class RunContents:
     metrics: dict
     history: pd.DataFrame | None
     _model: object = field(default=None, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def model(self):
@@ -40,10 +41,36 @@ class RunContents:
         """Targets with resolution metrics, in metrics.json order."""
         return [k for k, v in self.metrics.items() if isinstance(v, dict) and "pull_std" in v]
 
+    @property
+    def hardware(self) -> dict | None:
+        """Per-layer quantized sparsity, MACs and BOPs with totals: the ``hardware``
+        block of metrics.json, or computed from the model for runs trained before it
+        was recorded (:func:`smartml.training.hardware_cost.hardware_report`); None
+        for a model without quantized layers."""
+        if "hardware" not in self._cache:
+            hardware = self.metrics.get("hardware")
+            if hardware is None:
+                from smartml.training import hardware_cost
+
+                if hardware_cost.quantized_layers(self.model):
+                    hardware = hardware_cost.hardware_report(self.model)
+            self._cache["hardware"] = hardware
+        return self._cache["hardware"]
+
 
 def open_run(path: str | Path) -> RunContents:
-    """Read a complete run directory; one-line errors for a missing or incomplete run
-    and unreadable files."""
+    """Read a complete run directory.
+
+    Args:
+        path: the run directory (``runs/<name>``).
+
+    Returns:
+        its :class:`RunContents`; the model is loaded on first use.
+
+    Raises:
+        RunDirectoryError: one line naming the directory when it is missing or
+            incomplete, or the file that is unreadable.
+    """
     run_dir = RunDirectory(path).require_complete()
     config = RunDirectory.read_json(run_dir.config)
     metrics = RunDirectory.read_json(run_dir.metrics)
@@ -52,13 +79,31 @@ def open_run(path: str | Path) -> RunContents:
     )
 
 
+def open_runs(paths: list) -> list[RunContents]:
+    """:func:`open_run` of each path; runs sharing a name are told apart by their path.
+
+    Args:
+        paths: two or more run directories.
+
+    Returns:
+        their :class:`RunContents`, in order, with distinct ``name``.
+    """
+    runs = [open_run(path) for path in paths]
+    names = [run.name for run in runs]
+    for run in runs:
+        if names.count(run.name) > 1:
+            run.name = f"{run.name} ({run.path})"
+    return runs
+
+
 def _history(run_dir: RunDirectory) -> pd.DataFrame | None:
     if not run_dir.history.is_file():
         return None
     try:
         history = pd.read_csv(run_dir.history)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise RunDirectoryError(f"{run_dir.history}: cannot read the history ({err})") from None
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RunDirectoryError(f"{run_dir.history}: cannot read the history ({message})") from None
     if "epoch" not in history.columns:
         raise RunDirectoryError(f"{run_dir.history}: no 'epoch' column; not a training history")
     return history

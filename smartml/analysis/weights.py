@@ -1,4 +1,11 @@
-"""Float and quantized weights of every quantized layer, and where the zeros are."""
+"""Float and quantized weights of every quantized layer, the quantized levels in use,
+and where the zeros are against the MDMM constraints of the run.
+
+The weights and their quantizers come from :mod:`smartml.training.hardware_cost`
+(:func:`~smartml.training.hardware_cost.weight_tensors`), the constraints are rebuilt
+with :func:`smartml.training.mdmm.constraints_from_config`, so what is shown here is
+what the training counted.
+"""
 
 from dataclasses import dataclass
 
@@ -28,11 +35,20 @@ class TensorWeights:
 
     @property
     def zero_fraction(self) -> float:
+        """Fraction of the quantized values that are exactly 0."""
         return float(np.mean(self.quantized_values == 0))
 
 
 def tensor_weights(model, include_bias: bool = True) -> list[TensorWeights]:
-    """Every weight tensor of the model's quantized layers, in layer order."""
+    """Every weight tensor of the model's quantized layers, in layer order.
+
+    Args:
+        model: a Keras model with QKeras layers (e.g. ``RunContents.model``).
+        include_bias: also the biases (as role ``bias``).
+
+    Returns:
+        one :class:`TensorWeights` per kernel (depthwise, pointwise, kernel) and bias.
+    """
     tensors = []
     for layer in hc.quantized_layers(model):
         for tensor in hc.weight_tensors(layer, include_bias=include_bias):
@@ -51,9 +67,45 @@ def tensor_weights(model, include_bias: bool = True) -> list[TensorWeights]:
     return tensors
 
 
+def levels_table(tensors: list[TensorWeights]) -> pd.DataFrame:
+    """The quantized values in use: one row per (layer, role, value).
+
+    Args:
+        tensors: from :func:`tensor_weights`.
+
+    Returns:
+        columns ``layer``, ``role``, ``value``, ``count`` and ``fraction`` (of the
+        tensor's entries).
+
+    >>> t = TensorWeights("d", "kernel", np.zeros(3), np.array([0.0, 0.5, 0.0]),
+    ...                   np.array([0.0, 0.5]), np.array([2, 1]))
+    >>> levels_table([t])[["value", "count"]].values.tolist()
+    [[0.0, 2.0], [0.5, 1.0]]
+    """
+    rows = [
+        {
+            "layer": t.layer,
+            "role": t.role,
+            "value": float(level),
+            "count": int(count),
+            "fraction": count / t.quantized_values.size,
+        }
+        for t in tensors
+        for level, count in zip(t.levels, t.counts, strict=True)
+    ]
+    return pd.DataFrame(rows, columns=["layer", "role", "value", "count", "fraction"])
+
+
 def sparsity_targets(config: dict, layer_names: list[str]) -> dict[str, float]:
-    """Target sparsity per layer from the run's ``training.mdmm`` sparsity
-    constraints (a constraint over several layers gives each its group target).
+    """Target sparsity per layer from the run's ``training.mdmm`` sparsity constraints.
+
+    Args:
+        config: the run's config.json as a dict.
+        layer_names: the quantized layers (what ``"all"`` means).
+
+    Returns:
+        ``{layer: target}``; a constraint over several layers gives each the group's
+        target (the constraint bounds their combined zero fraction).
 
     >>> cfg = {"training": {"mdmm": {"constraints": [
     ...     {"type": "sparsity", "layers": "all", "target": 0.5},
@@ -61,24 +113,27 @@ def sparsity_targets(config: dict, layer_names: list[str]) -> dict[str, float]:
     >>> sparsity_targets(cfg, ["d0", "d1"])
     {'d0': 0.5, 'd1': 0.8}
     """
-    mdmm = (config.get("training") or {}).get("mdmm") or {}
     targets = {}
-    for constraint in mdmm.get("constraints", []):
+    for constraint in _mdmm_constraints(config):
         if constraint.get("type") != "sparsity":
             continue
-        layers = constraint.get("layers", "all")
-        if layers == "all":
-            layers = layer_names
-        elif isinstance(layers, str):
-            layers = [layers]
-        for layer in layers:
+        for layer in _covered_layers(constraint.get("layers", "all"), layer_names):
             targets[layer] = float(constraint["target"])
     return targets
 
 
 def zero_fractions(tensors: list[TensorWeights], targets: dict[str, float]) -> pd.DataFrame:
-    """Per layer: kernel weights (biases excluded, as the constraints count them),
-    quantized zeros, their fraction and the MDMM target (NaN without one)."""
+    """Quantized zeros per layer against the MDMM targets.
+
+    Args:
+        tensors: from :func:`tensor_weights`.
+        targets: from :func:`sparsity_targets`.
+
+    Returns:
+        one row per layer: ``layer``, ``weights`` (kernel entries; biases excluded,
+        as the constraints count them by default), ``zeros`` (quantized to exactly
+        0), ``zero_fraction`` and ``target`` (NaN without one).
+    """
     rows = {}
     for tensor in tensors:
         if tensor.role == "bias":
@@ -90,3 +145,59 @@ def zero_fractions(tensors: list[TensorWeights], targets: dict[str, float]) -> p
     table["zero_fraction"] = table["zeros"] / table["weights"]
     table["target"] = [targets.get(layer, np.nan) for layer in table["layer"]]
     return table
+
+
+def constraint_table(model, config: dict) -> pd.DataFrame:
+    """Every MDMM constraint of the run evaluated on the trained weights.
+
+    Args:
+        model: the run's trained model.
+        config: its config.json as a dict.
+
+    Returns:
+        one row per constraint: ``constraint`` (its log name), ``type``, ``layers``,
+        ``bound`` (sparsity target, BOPs or norm budget), ``value`` (on the saved
+        weights), ``violation`` (how far it misses, as the training measures it) and
+        ``met`` (violation within ``training.mdmm.feasibility_tolerance``); empty for a
+        run without MDMM.
+    """
+    from smartml.training.mdmm import constraints_from_config
+
+    columns = ["constraint", "type", "layers", "bound", "value", "violation", "met"]
+    specs = _mdmm_constraints(config)
+    if not specs:
+        return pd.DataFrame(columns=columns)
+    tolerance = float(config["training"]["mdmm"].get("feasibility_tolerance", 0.02))
+    rows = []
+    for spec, constraint in zip(specs, constraints_from_config(specs), strict=True):
+        constraint.bind(model)
+        value = float(constraint.evaluate()[0])
+        violation = constraint.violation(value)
+        bound = spec.get("target", spec.get("max_bops", spec.get("max_value")))
+        rows.append(
+            {
+                "constraint": constraint.name,
+                "type": spec["type"],
+                "layers": _layers_text(spec.get("layers", "all")),
+                "bound": bound,
+                "value": value,
+                "violation": violation,
+                "met": violation <= tolerance,
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _mdmm_constraints(config: dict) -> list[dict]:
+    mdmm = (config.get("training") or {}).get("mdmm") or {}
+    return [dict(c) for c in mdmm.get("constraints", [])]
+
+
+def _covered_layers(layers, layer_names: list[str]) -> list[str]:
+    if layers == "all":
+        return list(layer_names)
+    return [layers] if isinstance(layers, str) else list(layers)
+
+
+def _layers_text(layers) -> str:
+    return layers if isinstance(layers, str) else ", ".join(layers)
