@@ -1,77 +1,168 @@
-"""The notebooks under notebooks/ run end to end on small runs, and are committed stripped."""
+"""The notebooks under notebooks/ run end to end on small runs, and are committed stripped.
+
+The module fixture trains three tiny runs (a plain one, one with an MDMM sparsity
+constraint, one on a thicker sensor) and writes a firmware report.json in the
+documented shape for the MDMM run. Each notebook is executed from a temporary copy,
+with its ``parameters`` cell replaced.
+"""
 
 import json
+import shutil
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
-from smartml.analysis.notebook_files import execute, is_stripped
+from smartml.analysis import notebook_files
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
+NAMES = ["weights_analysis.ipynb", "compare_runs.ipynb"]
 
 
-@pytest.mark.parametrize("name", ["weights_analysis.ipynb", "compare_runs.ipynb"])
-def test_committed_notebooks_are_stripped(name):
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_notebooks_are_stripped_and_have_a_parameters_cell(name):
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    assert is_stripped(notebook), (
-        f"notebooks/{name} has outputs: run "
+    assert notebook_files.is_stripped(notebook), (
+        f"notebooks/{name} holds outputs; strip it before committing: "
         f"python -m smartml.analysis.notebook_files strip notebooks/{name}"
     )
-    assert any("parameters" in c.metadata.get("tags", []) for c in notebook.cells)
+    tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].cell_type == "code"
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
 
 
-def tiny_run(tmp_path: Path, name: str, thickness_um: float = 100.0, mdmm=None) -> Path:
+def test_parameter_cells_name_the_documented_defaults():
+    def parameters(name):
+        notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+        cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+        namespace: dict = {}
+        exec(cell.source, namespace)
+        return {k: v for k, v in namespace.items() if not k.startswith("__")}
+
+    assert parameters("weights_analysis.ipynb") == {
+        "RUN_DIR": "runs/pixel_2t",
+        "REPORT_PATH": None,
+        "FIRMWARE_ROOT": "firmware",
+    }
+    assert set(parameters("compare_runs.ipynb")) == {"RUN_DIRS", "MAX_CLUSTERS", "BINS"}
+
+
+def tiny_run(root: Path, name: str, thickness_um: float = 100.0, mdmm=None) -> Path:
     from test_train_end_to_end import small_config
 
     from smartml.train import main as train_main
 
-    folder = tmp_path / name
+    folder = root / name
     folder.mkdir()
     path = small_config(folder)
     config = json.loads(path.read_text())
     config["name"] = name
-    config["data"]["path"] = str(tmp_path / f"simulated-{thickness_um:g}")
+    config["data"]["path"] = str(root / f"simulated-{thickness_um:g}")
+    config["data"]["simulation"].update(n_clusters=4000, clusters_per_file=2000, rows_per_group=250)
     config["data"]["simulation"]["sensor"]["thickness_um"] = thickness_um
     config["training"]["mdmm"] = mdmm
+    config["output"]["plots"] = False
     path.write_text(json.dumps(config))
     assert train_main([str(path), "--epochs", "2"]) == 0
     return folder / "run"
 
 
+def write_report(run: Path, firmware_root: Path) -> dict:
+    """A report.json in the shape ``python -m smartml.export --hls`` writes."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    hardware = metrics["hardware"]
+    report = {
+        "version": 1,
+        "run": "mdmm",
+        "run_dir": str(run),
+        "backend": "Vitis",
+        "part": "xcvu13p-flga2577-2-e",
+        "clock_period_ns": 25.0,
+        "io_type": "io_parallel",
+        "strategy": "Latency",
+        "reuse_factor": 1,
+        "input_precision": "fixed<16,8,RND_CONV,SAT>",
+        "layers": [
+            {
+                "name": name,
+                "class": "Dense",
+                "precision": {"weight": "fixed<8,1,RND_CONV,SAT>", "result": "fixed<18,4>"},
+                "parameters": entry["weights"],
+                "multiplications": entry["macs"],
+                "zero_weights": round(entry["sparsity"] * entry["weights"]),
+                "bops": entry["bops"],
+                "latency_cycles": 2,
+                "luts": 123,
+                "dsps": 0,
+            }
+            for name, entry in hardware["layers"].items()
+        ],
+        "totals": {"parameters": 2029, "bops": hardware["bops"], "luts": 4321, "dsps": 0},
+        "resource_estimate": {"tool": "test estimate", "limits": "none"},
+        "verification": {
+            "clusters": 400,
+            "outputs": 5600,
+            "bit_identical_fraction": 0.99875,
+            "max_difference_lsb": 1.0,
+            "output_lsb": 6.1e-05,
+            "threshold": 0.999,
+            "passed": False,
+            "metrics_keras": {t: metrics[t] for t in ("x-midplane", "cotBeta")},
+            "metrics_firmware": {t: metrics[t] for t in ("x-midplane", "cotBeta")},
+        },
+        "synthesis": None,
+        "timing_seconds": {"convert": 1.0, "compile": 10.0, "csim": 20.0},
+    }
+    path = firmware_root / "mdmm" / "report.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(report))
+    return report
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from smartml.export.__main__ import main as export_main
-
-    tmp_path = tmp_path_factory.mktemp("notebooks")
+    root = tmp_path_factory.mktemp("notebook_runs")
     sparsity = {
         "lambda_learning_rate": 0.1,
         "damping": 10.0,
-        "constraints": [{"type": "sparsity", "layers": "all", "target": 0.3}],
+        "constraints": [
+            {"type": "sparsity", "name": "dense_0", "layers": "dense_0", "target": 0.3}
+        ],
     }
     made = {
-        "plain": tiny_run(tmp_path, "plain"),
-        "mdmm": tiny_run(tmp_path, "mdmm", mdmm=sparsity),
-        "thick": tiny_run(tmp_path, "thick", thickness_um=150.0),
-        "firmware": tmp_path / "firmware",
+        "plain": tiny_run(root, "plain"),
+        "mdmm": tiny_run(root, "mdmm", mdmm=sparsity),
+        "thick": tiny_run(root, "thick", thickness_um=150.0),
+        "firmware": root / "firmware",
     }
-    exported = [str(made["mdmm"]), "--hls", "--output", str(made["firmware"])]
-    assert export_main([*exported, "--verify-clusters", "200"]) == 0
+    made["report"] = write_report(made["mdmm"], made["firmware"])
     return made
 
 
+def execute(name: str, parameters: dict, tmp_path: Path, monkeypatch):
+    """Execute a temporary copy of notebooks/<name>, from ``tmp_path``, and return it."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    copy = tmp_path / name
+    shutil.copy(NOTEBOOKS / name, copy)
+    executed = notebook_files.execute(
+        copy, parameters, tmp_path / f"executed_{name}", timeout=600, working_directory=tmp_path
+    )
+    errors = [o for o in outputs(executed) if o.output_type == "error"]
+    assert not errors, errors
+    return executed
+
+
 def outputs(notebook) -> list:
-    return [
-        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
-    ]
+    return [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
 
 
 def text_of(notebook) -> str:
     parts = []
     for output in outputs(notebook):
-        parts.append(output.get("text", ""))
-        parts.append(output.get("data", {}).get("text/plain", ""))
-        parts.append(output.get("data", {}).get("text/html", ""))
+        data = output.get("data", {})
+        parts += [output.get("text", ""), data.get("text/plain", ""), data.get("text/html", "")]
+        parts.append(data.get("text/markdown", ""))
     return "\n".join(parts)
 
 
@@ -79,42 +170,89 @@ def images(notebook) -> int:
     return sum("image/png" in output.get("data", {}) for output in outputs(notebook))
 
 
-@pytest.mark.slow
-def test_weights_analysis_runs_on_an_exported_mdmm_run(runs, tmp_path):
-    executed = execute(
-        NOTEBOOKS / "weights_analysis.ipynb",
-        {"RUN_DIR": str(runs["mdmm"]), "FIRMWARE_ROOT": str(runs["firmware"])},
-        tmp_path / "executed.ipynb",
+def html_tables(notebook) -> int:
+    return sum(
+        "<table" in output.get("data", {}).get("text/html", "") for output in outputs(notebook)
     )
-    assert not [o for o in outputs(executed) if o.output_type == "error"]
-    # histograms, levels, zeros vs targets, constraint histories, sparsity, BOPs
+
+
+@pytest.mark.slow
+def test_weights_analysis_of_an_exported_mdmm_run(runs, tmp_path, monkeypatch):
+    report = runs["firmware"] / "mdmm" / "report.json"
+    executed = execute(
+        "weights_analysis.ipynb",
+        # REPORT_PATH wins over FIRMWARE_ROOT (where firmware/mdmm/report.json is
+        # found is tested in test_analysis_firmware_report.py)
+        {"RUN_DIR": str(runs["mdmm"]), "REPORT_PATH": str(report), "FIRMWARE_ROOT": "nowhere"},
+        tmp_path,
+        monkeypatch,
+    )
+    # weights, levels, zeros vs targets, constraint history, sparsity history, BOPs history
     assert images(executed) == 6
+    # levels, zeros, constraints, layer costs, firmware metrics and layers
+    assert html_tables(executed) == 6
     text = text_of(executed)
-    assert "bit_identical_fraction': 1.0" in text and "keras_width" in text
-    assert (tmp_path / "executed.ipynb").is_file()
+    assert "mdmm (" in text and "2029 parameters, 5 quantized layers" in text
+    assert str(report) in text
+    assert "'bit_identical_fraction': 0.99875" in text and "'passed': False" in text
+    assert "'estimate_tool': 'test estimate'" in text and "keras_width" in text
+    assert "not exported" not in text
+    assert (tmp_path / "executed_weights_analysis.ipynb").is_file()
 
 
 @pytest.mark.slow
-def test_weights_analysis_says_when_a_run_was_not_exported(runs, tmp_path):
+def test_weights_analysis_of_a_plain_run_says_it_was_not_exported(runs, tmp_path, monkeypatch):
     executed = execute(
-        NOTEBOOKS / "weights_analysis.ipynb",
-        {"RUN_DIR": str(runs["plain"]), "FIRMWARE_ROOT": str(tmp_path)},
+        "weights_analysis.ipynb",
+        {"RUN_DIR": str(runs["plain"]), "FIRMWARE_ROOT": str(runs["firmware"])},
+        tmp_path,
+        monkeypatch,
     )
-    assert "not exported: run python -m smartml.export" in text_of(executed)
+    text = text_of(executed)
+    assert f"not exported: no {runs['firmware']}/plain/report.json" in text
+    assert "no MDMM constraints in this run" in text
+    # weights, levels, zeros, the note on the constraint history, sparsity and BOPs
+    assert images(executed) == 6
+    assert "BOPs" in text and "no quantized layers" not in text
 
 
 @pytest.mark.slow
-def test_compare_runs_shows_differences_metrics_and_angle_dependence(runs):
+def test_compare_runs_shows_differences_resolution_profiles_and_hardware(
+    runs, tmp_path, monkeypatch
+):
     executed = execute(
-        NOTEBOOKS / "compare_runs.ipynb",
+        "compare_runs.ipynb",
         {
             "RUN_DIRS": [str(runs[name]) for name in ("plain", "mdmm", "thick")],
-            "MAX_CLUSTERS": 400,
+            "MAX_CLUSTERS": 300,
+            "BINS": 3,
         },
+        tmp_path,
+        monkeypatch,
     )
-    assert not [o for o in outputs(executed) if o.output_type == "error"]
     text = text_of(executed)
-    assert "data.simulation.sensor.thickness_um" in text and "training.mdmm" in text
-    assert "x-midplane width" in text
-    # width bars, resolution vs cotBeta and cotAlpha, sparsity bars
-    assert images(executed) == 4
+    for key in ("data.simulation.sensor.thickness_um", "training.mdmm.constraints", "data.path"):
+        assert key in text
+    assert "| run | x-midplane width |" in text  # the smartml.evaluate table
+    assert "x-midplane pull std" in text and "minimum BOPs" in text
+    # width bars, stored profiles, vs cotBeta, vs cotAlpha, sparsity bars, BOPs bars
+    assert images(executed) == 6
+
+
+@pytest.mark.slow
+def test_predictions_of_the_whole_test_split_reproduce_metrics_json(runs):
+    from smartml.analysis import comparison
+    from smartml.analysis.run_contents import open_run
+
+    run = open_run(runs["mdmm"])
+    predictions = comparison.predict_test_split(run, max_clusters=None)
+    assert predictions.targets == run.targets
+    assert len(predictions.truth) == run.metrics["test_clusters"]
+    for k, target in enumerate(predictions.targets):
+        residual = predictions.mean[:, k] - predictions.truth[:, k]
+        low, high = np.quantile(residual, [0.158655254, 0.841344746])
+        assert (high - low) / 2 == pytest.approx(run.metrics[target]["robust_width"], rel=1e-4)
+        pulls = residual / predictions.sigma[:, k]
+        assert np.std(pulls) == pytest.approx(run.metrics[target]["pull_std"], rel=1e-4)
+    assert comparison.predict_test_split(run, max_clusters=None) is predictions  # cached
+    assert len(comparison.predict_test_split(run, max_clusters=50).truth) == 50

@@ -1,15 +1,21 @@
 """Analysis of finished runs, for the notebooks under ``notebooks/`` (and scripts).
 
-* :mod:`~smartml.analysis.run_contents`: open a run directory (config, metrics,
-  history, model);
+* :mod:`~smartml.analysis.run_contents`: open run directories (config, metrics,
+  history, model, hardware cost);
 * :mod:`~smartml.analysis.weights`: float and quantized weights per layer, the
-  quantized levels in use, zero fractions against MDMM targets;
-* :mod:`~smartml.analysis.histories`: constraint values, multipliers, per-layer
-  sparsity and BOPs per epoch;
-* :mod:`~smartml.analysis.firmware_report`: the export's report.json;
-* :mod:`~smartml.analysis.comparison`: several runs side by side (metrics, what
-  differs in their configs, resolution against the track angles);
-* :mod:`~smartml.analysis.figures`: the figures of all of the above;
-* :mod:`~smartml.analysis.notebook_files`: run a notebook with parameters; keep them in
-  git without outputs.
+  quantized levels in use, zero fractions against the MDMM targets, every MDMM
+  constraint evaluated on the trained weights, per-layer BOPs;
+* :mod:`~smartml.analysis.histories`: constraint values, multipliers λ, per-layer
+  sparsity and BOPs per epoch (history.csv);
+* :mod:`~smartml.analysis.firmware_report`: the export's report.json (agreement,
+  estimates, metrics of firmware and Keras);
+* :mod:`~smartml.analysis.comparison`: several runs side by side (what differs in their
+  configs, resolution and pulls, hardware cost, resolution against the track angles);
+* :mod:`~smartml.analysis.figures`: matplotlib figures of all of the above;
+* :mod:`~smartml.analysis.notebook_files`: run a notebook with other parameters, strip
+  notebooks before committing (``python -m smartml.analysis.notebook_files``).
+
+The measurements themselves are those of the training and evaluation
+(:mod:`smartml.training.hardware_cost`, :mod:`smartml.training.mdmm`,
+:mod:`smartml.evaluation`), so that a notebook shows what the run counted.
 """

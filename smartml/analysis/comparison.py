@@ -1,41 +1,119 @@
-"""Several runs side by side: metrics, what differs in their configurations, and
-resolution as a function of the track angles."""
+"""Several runs side by side: what differs in their configurations, resolution and
+pulls, per-layer sparsity and BOPs, and resolution as a function of the track angles.
+
+Everything but the angle dependence is read from what the runs stored (config.json,
+metrics.json); the angle dependence predicts the test split with each run's model
+(:func:`predict_test_split`, limited by ``max_clusters``).
+"""
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from smartml.analysis.run_contents import RunContents
+from smartml.errors import SmartmlError
 from smartml.evaluation.regression_metrics import robust_width
+from smartml.evaluation.run_comparison import comparison_table
 
 
 def metrics_table(runs: list[RunContents]) -> pd.DataFrame:
-    """One row per run: per target robust width, RMS, pull std; total sparsity, BOPs."""
+    """Resolution and pulls per target, total sparsity and BOPs, one row per run.
+
+    Args:
+        runs: from :func:`~smartml.analysis.run_contents.open_runs`.
+
+    Returns:
+        indexed by run name; per target ``<target> width`` (robust width of the
+        residuals), ``<target> RMS``, ``<target> bias``, ``<target> pull mean`` and
+        ``<target> pull std``; then ``sparsity`` and ``BOPs`` (see
+        :attr:`RunContents.hardware`; None for a model without quantized layers).
+    """
+    keys = {
+        "width": "robust_width",
+        "RMS": "rms",
+        "bias": "bias",
+        "pull mean": "pull_mean",
+        "pull std": "pull_std",
+    }
     rows = []
     for run in runs:
         row = {"run": run.name}
         for target in run.targets:
             entry = run.metrics[target]
-            row[f"{target} width"] = entry.get("robust_width")
-            row[f"{target} RMS"] = entry.get("rms")
-            row[f"{target} pull std"] = entry.get("pull_std")
-        hardware = run.metrics.get("hardware") or {}
+            row.update({f"{target} {label}": entry.get(key) for label, key in keys.items()})
+        hardware = run.hardware or {}
         row["sparsity"] = hardware.get("sparsity")
         row["BOPs"] = hardware.get("bops")
         rows.append(row)
     return pd.DataFrame(rows).set_index("run")
 
 
-def layer_sparsity_table(runs: list[RunContents]) -> pd.DataFrame:
-    """Quantized sparsity per layer (columns) and run (rows), from metrics.json."""
+def summary_markdown(runs: list[RunContents]) -> str:
+    """The table of ``python -m smartml.evaluate RUN_A RUN_B`` (Markdown), with the
+    sparsity and BOPs of runs that did not record them computed from their models.
+
+    Args:
+        runs: the runs to compare; the targets are those of the first.
+
+    Returns:
+        :func:`smartml.evaluation.run_comparison.comparison_table` of their metrics.
+    """
+    metrics = {run.name: {**run.metrics, "hardware": run.hardware} for run in runs}
+    return comparison_table(metrics, runs[0].targets)
+
+
+def hardware_table(runs: list[RunContents]) -> pd.DataFrame:
+    """Total hardware cost per run.
+
+    Args:
+        runs: the runs to compare.
+
+    Returns:
+        indexed by run name: ``sparsity`` (quantized, all kernels), ``MACs``, ``BOPs``,
+        ``minimum BOPs`` (every weight pruned) and ``BOPs / first`` (relative to the
+        first run); NaN for runs without quantized layers.
+    """
     rows = {}
     for run in runs:
-        layers = (run.metrics.get("hardware") or {}).get("layers", {})
+        hardware = run.hardware or {}
+        rows[run.name] = {
+            "sparsity": hardware.get("sparsity", np.nan),
+            "MACs": hardware.get("macs", np.nan),
+            "BOPs": hardware.get("bops", np.nan),
+            "minimum BOPs": hardware.get("minimum_bops", np.nan),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table["BOPs / first"] = table["BOPs"] / table["BOPs"].iloc[0]
+    return table
+
+
+def layer_sparsity_table(runs: list[RunContents]) -> pd.DataFrame:
+    """Quantized sparsity per layer.
+
+    Args:
+        runs: the runs to compare.
+
+    Returns:
+        rows: runs, columns: layers (NaN where a run lacks the layer); empty when no
+        run has quantized layers.
+    """
+    rows = {}
+    for run in runs:
+        layers = (run.hardware or {}).get("layers", {})
         rows[run.name] = {name: entry["sparsity"] for name, entry in layers.items()}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def flatten(config: dict, prefix: str = "") -> dict:
     """Dotted keys of a nested configuration.
+
+    Args:
+        config: e.g. a config.json as a dict.
+        prefix: prepended to every key.
+
+    Returns:
+        ``{"a.b": value}``; lists become their text, so that they compare as values.
 
     >>> flatten({"a": {"b": 1, "c": [1, 2]}, "d": None})
     {'a.b': 1, 'a.c': '[1, 2]', 'd': None}
@@ -51,34 +129,153 @@ def flatten(config: dict, prefix: str = "") -> dict:
 
 
 def config_differences(runs: list[RunContents], ignore=("name", "output.dir")) -> pd.DataFrame:
-    """The configuration keys whose values differ between the runs (rows: keys,
-    columns: runs); keys absent from a run show as None."""
+    """What differs between the runs' configurations.
+
+    Args:
+        runs: the runs to compare.
+        ignore: dotted keys not to list (they always differ).
+
+    Returns:
+        rows: the dotted keys (see :func:`flatten`) whose values differ, columns: the
+        runs; a key absent from a run (e.g. ``training.mdmm`` set in one, null in the
+        other) shows as None.
+    """
     flat = {run.name: flatten(run.config) for run in runs}
     keys = sorted({key for values in flat.values() for key in values} - set(ignore))
     differing = [k for k in keys if len({repr(values.get(k)) for values in flat.values()}) > 1]
     return pd.DataFrame(
-        {name: [values.get(k) for k in differing] for name, values in flat.items()}, index=differing
+        {name: [values.get(k) for k in differing] for name, values in flat.items()},
+        index=differing,
+        dtype=object,  # keep None for absent keys (not NaN), and ints as ints
     )
+
+
+def stored_profiles(runs: list[RunContents], target: str) -> dict[str, pd.DataFrame]:
+    """Resolution of ``target`` in bins of its own true value, from metrics.json
+    (``profile_vs_truth``, written by the evaluation: no model needed).
+
+    Args:
+        runs: the runs to compare.
+        target: e.g. ``cotBeta`` (resolution of cotβ against the true cotβ).
+
+    Returns:
+        ``{run name: DataFrame(centre, count, mean, robust_width)}`` (mean and width of
+        prediction − truth per bin), for the runs that stored a profile.
+    """
+    result = {}
+    for run in runs:
+        profile = (run.metrics.get(target) or {}).get("profile_vs_truth")
+        if profile:
+            result[run.name] = pd.DataFrame(
+                {
+                    "centre": profile["centres"],
+                    "count": profile["counts"],
+                    "mean": profile["mean"],
+                    "robust_width": profile["robust_width"],
+                }
+            )
+    return result
+
+
+@dataclass
+class Predictions:
+    """A run's predictions on (part of) its test split, in physical units.
+
+    Attributes:
+        targets: target names, the order of the last axis.
+        truth, mean: (n, k); ``covariance``: (n, k, k).
+    """
+
+    targets: list[str]
+    truth: np.ndarray
+    mean: np.ndarray
+    covariance: np.ndarray
+
+    @property
+    def sigma(self) -> np.ndarray:
+        """(n, k) predicted standard deviations."""
+        return np.sqrt(np.diagonal(self.covariance, axis1=1, axis2=2))
+
+
+def predict_test_split(run: RunContents, max_clusters: int | None = 20000) -> Predictions:
+    """Predict the first ``max_clusters`` clusters of the run's test split.
+
+    The run's own configuration, normalisation and data are used (the data is
+    simulated again if its cache is gone); the result is cached on ``run``.
+
+    Args:
+        run: a complete run.
+        max_clusters: at most this many test clusters (all when None).
+
+    Returns:
+        truth, predicted mean and covariance in physical units.
+
+    Raises:
+        SmartmlError: the run's task cannot predict (one line); data errors of the task.
+    """
+    key = ("predictions", max_clusters)
+    if key not in run._cache:
+        from smartml.config import load_config
+        from smartml.registry import TASKS
+        from smartml.training.run_directory import RunDirectory
+
+        run_dir = RunDirectory(run.path)
+        config = load_config(run_dir.config)
+        task = TASKS.get(config.task.name)(config, run_dir)
+        task.prepare(fit=False)
+        if not all(hasattr(task, name) for name in ("predict", "source", "normalization")):
+            raise SmartmlError(
+                f"{run.path}: task {config.task.name!r} has no predict/source/normalization; "
+                "cannot predict its test split for the analysis"
+            )
+        pixels, truth = task.source.read_chunks(task.splits["test"], max_rows=max_clusters)
+        mean, covariance = task.predict(run.model, pixels)
+        targets = list(task.normalization.target_names)
+        run._cache[key] = Predictions(targets, truth, mean, covariance)
+    return run._cache[key]
 
 
 def resolution_vs(
     run: RunContents, variable: str, bins: int = 8, max_clusters: int | None = 20000
 ) -> pd.DataFrame:
-    """Resolution of every target in bins of the true ``variable`` (e.g. ``cotBeta``),
-    from the run's model on its test split.
+    """Resolution of every target in bins of the true ``variable``, from the run's
+    model on its test split (:func:`predict_test_split`).
+
+    Args:
+        run: a complete run.
+        variable: a target name, e.g. ``cotBeta``.
+        bins: number of bins (equal numbers of clusters).
+        max_clusters: test clusters to predict.
+
+    Returns:
+        :func:`binned_resolution` of the predictions.
+    """
+    predictions = predict_test_split(run, max_clusters)
+    return binned_resolution(
+        predictions.truth,
+        predictions.mean,
+        predictions.sigma,
+        predictions.targets,
+        variable,
+        bins,
+    )
+
+
+def binned_resolution(truth, mean, sigma, targets, variable: str, bins: int) -> pd.DataFrame:
+    """Resolution and pull spread of every target in bins of the true ``variable``.
+
+    Bin edges are quantiles of the truth, so every bin holds the same number of
+    clusters (and its width the same statistical precision).
+
+    Args:
+        truth, mean, sigma: (n, k) arrays in physical units.
+        targets: the k target names.
+        variable: the target whose true value is binned.
+        bins: number of bins.
 
     Returns:
         one row per bin: ``low``, ``high``, ``n`` and per target ``<target> width``
         (robust width of prediction − truth) and ``<target> pull std``.
-    """
-    truth, mean, sigma, targets = _test_predictions(run, max_clusters)
-    return binned_resolution(truth, mean, sigma, targets, variable, bins)
-
-
-def binned_resolution(truth, mean, sigma, targets, variable: str, bins: int) -> pd.DataFrame:
-    """:func:`resolution_vs` on given arrays (n, k) of truth, mean and σ.
-
-    Bin edges are quantiles of the truth, so bins hold equal numbers of clusters.
     """
     column = targets.index(variable)
     edges = np.unique(np.quantile(truth[:, column], np.linspace(0, 1, bins + 1)))
@@ -94,18 +291,3 @@ def binned_resolution(truth, mean, sigma, targets, variable: str, bins: int) -> 
             row[f"{target} pull std"] = float(np.std(pulls)) if inside.any() else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _test_predictions(run: RunContents, max_clusters: int | None):
-    from smartml.config import load_config
-    from smartml.registry import TASKS
-    from smartml.training.run_directory import RunDirectory
-
-    run_dir = RunDirectory(run.path)
-    config = load_config(run_dir.config)
-    task = TASKS.get(config.task.name)(config, run_dir)
-    task.prepare(fit=False)
-    pixels, truth = task.source.read_chunks(task.splits["test"], max_rows=max_clusters)
-    mean, covariance = task.predict(run.model, pixels)
-    sigma = np.sqrt(np.diagonal(covariance, axis1=1, axis2=2))
-    return truth, mean, sigma, list(task.normalization.target_names)

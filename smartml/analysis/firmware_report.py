@@ -1,87 +1,196 @@
-"""The report.json that ``python -m smartml.export --hls`` writes beside a project."""
+"""The report.json that ``python -m smartml.export --hls`` writes beside an hls4ml project
+(``firmware/<run name>/report.json``): bit-exactness of the firmware against QKeras, the
+task metrics of both, and the per-layer estimates.
+
+Only the keys read here are required to have their documented shape; other keys are
+ignored, so reports of newer exporters still read.
+"""
 
 from pathlib import Path
 
 import pandas as pd
 
+from smartml.errors import RunDirectoryError
 from smartml.training.run_directory import RunDirectory
+
+LAYER_COLUMNS = (
+    "parameters",
+    "multiplications",
+    "zero_weights",
+    "bops",
+    "latency_cycles",
+    "luts",
+    "dsps",
+)
 
 
 def find_report(run_name: str, firmware_root: str | Path = "firmware") -> Path | None:
-    """``<firmware_root>/<run name>/report.json`` if the run was exported, else None."""
+    """Where the export of a run put its report.
+
+    Args:
+        run_name: the run's configured name (``RunContents.name``).
+        firmware_root: the export's output folder (``--output``, default ``firmware``).
+
+    Returns:
+        ``<firmware_root>/<run_name>/report.json`` if it exists, else None (not exported).
+    """
     path = Path(firmware_root) / run_name / "report.json"
     return path if path.is_file() else None
 
 
+def locate_report(
+    run_name: str, report_path: str | Path | None = None, firmware_root: str | Path = "firmware"
+) -> Path | None:
+    """The report to read: ``report_path`` when given, else :func:`find_report`.
+
+    Args:
+        run_name: the run's configured name.
+        report_path: an explicit report.json (the notebooks' ``REPORT_PATH``), or None.
+        firmware_root: where to look when ``report_path`` is None.
+
+    Returns:
+        the path, or None when the run was not exported.
+
+    Raises:
+        RunDirectoryError: ``report_path`` was given but does not exist.
+    """
+    if report_path is None:
+        return find_report(run_name, firmware_root)
+    path = Path(report_path)
+    if not path.is_file():
+        raise RunDirectoryError(f"{path}: no such report file")
+    return path
+
+
 def read_report(path: str | Path) -> dict:
-    """The report as a dict; one-line error naming the file if it is unreadable or
-    lacks the verification block."""
+    """Read and check a report.json.
+
+    Args:
+        path: the report file.
+
+    Returns:
+        the report as a dict.
+
+    Raises:
+        RunDirectoryError: one line naming the file when it is unreadable, not JSON, or
+            lacks the ``layers`` list (objects with a ``name``) or the
+            ``verification`` entry.
+    """
     report = RunDirectory.read_json(Path(path))
     if "verification" not in report or "layers" not in report:
-        from smartml.errors import RunDirectoryError
-
         raise RunDirectoryError(f"{path}: not an export report (no verification/layers)")
+    layers = report["layers"]
+    if not isinstance(layers, list) or not all(
+        isinstance(layer, dict) and "name" in layer for layer in layers
+    ):
+        raise RunDirectoryError(f"{path}: 'layers' must be a list of objects with a 'name'")
+    for key in ("verification", "totals", "timing_seconds"):
+        if report.get(key) is not None and not isinstance(report[key], dict):
+            raise RunDirectoryError(f"{path}: '{key}' must be an object")
     return report
 
 
 def agreement(report: dict) -> dict:
-    """Backend, part, input type and the bit-exactness figures, flat."""
-    verification = report["verification"]
+    """Export settings and the bit-exactness of the firmware C simulation.
+
+    Args:
+        report: from :func:`read_report`.
+
+    Returns:
+        a flat dict: backend, part, clock period, I/O type, strategy, reuse factor,
+        input precision; clusters and outputs compared, bit-identical fraction, largest
+        difference in output LSBs, the output LSB, the threshold and whether it passed
+        (None where the report has no verification).
+    """
+    verification = report.get("verification") or {}
+    settings = ("backend", "part", "clock_period_ns", "io_type", "strategy", "reuse_factor")
+    checks = (
+        "clusters",
+        "outputs",
+        "bit_identical_fraction",
+        "max_difference_lsb",
+        "output_lsb",
+        "threshold",
+        "passed",
+    )
     return {
-        "backend": report.get("backend"),
-        "part": report.get("part"),
+        **{key: report.get(key) for key in settings},
         "input_precision": report.get("input_precision"),
-        "clusters": verification.get("clusters"),
-        "bit_identical_fraction": verification.get("bit_identical_fraction"),
-        "max_difference_lsb": verification.get("max_difference_lsb"),
-        "passed": verification.get("passed"),
+        **{key: verification.get(key) for key in checks},
     }
 
 
 def layer_table(report: dict) -> pd.DataFrame:
-    """One row per layer: result precision, parameters, multiplications, zero
-    weights, BOPs, estimated latency and LUTs."""
+    """The per-layer estimates of the report.
+
+    Args:
+        report: from :func:`read_report`.
+
+    Returns:
+        one row per firmware layer: ``layer``, ``class``, the ``weight`` and
+        ``result`` precisions, then parameters, multiplications, zero weights, BOPs,
+        estimated latency (cycles), LUTs and DSPs (None where absent).
+    """
     rows = []
     for layer in report["layers"]:
+        precision = layer.get("precision") or {}
         rows.append(
             {
                 "layer": layer["name"],
                 "class": layer.get("class"),
-                "result": (layer.get("precision") or {}).get("result"),
-                **{
-                    key: layer.get(key)
-                    for key in (
-                        "parameters",
-                        "multiplications",
-                        "zero_weights",
-                        "bops",
-                        "latency_cycles",
-                        "luts",
-                    )
-                },
+                "weight": precision.get("weight"),
+                "result": precision.get("result"),
+                **{key: layer.get(key) for key in LAYER_COLUMNS},
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["layer", "class", "weight", "result", *LAYER_COLUMNS])
+
+
+def totals(report: dict) -> dict:
+    """Whole-model estimates and timings.
+
+    Args:
+        report: from :func:`read_report`.
+
+    Returns:
+        the ``totals`` entries (parameters ... DSPs), the estimate's tool, whether a
+        synthesis report is included, and the seconds of each export step as
+        ``seconds_<step>``.
+    """
+    summary = {key: (report.get("totals") or {}).get(key) for key in LAYER_COLUMNS}
+    summary["estimate_tool"] = (report.get("resource_estimate") or {}).get("tool")
+    summary["synthesis"] = report.get("synthesis") is not None
+    for step, seconds in (report.get("timing_seconds") or {}).items():
+        summary[f"seconds_{step}"] = seconds
+    return summary
 
 
 def metrics_side_by_side(report: dict) -> pd.DataFrame:
-    """Robust width and pull std per target, from firmware and from Keras."""
-    verification = report["verification"]
-    keras, firmware = (
-        verification.get("metrics_keras", {}),
-        verification.get("metrics_firmware", {}),
-    )
+    """Task metrics of the firmware and of the Keras model on the same clusters.
+
+    Args:
+        report: from :func:`read_report`.
+
+    Returns:
+        one row per target: robust width and pull std from Keras and from firmware
+        (empty when the report has no metrics).
+    """
+    verification = report.get("verification") or {}
+    keras = verification.get("metrics_keras") or {}
+    firmware = verification.get("metrics_firmware") or {}
     rows = []
     for target, entry in keras.items():
         if not isinstance(entry, dict) or "robust_width" not in entry:
             continue
+        other = firmware.get(target) or {}
         rows.append(
             {
                 "target": target,
                 "keras_width": entry["robust_width"],
-                "firmware_width": firmware.get(target, {}).get("robust_width"),
+                "firmware_width": other.get("robust_width"),
                 "keras_pull_std": entry.get("pull_std"),
-                "firmware_pull_std": firmware.get(target, {}).get("pull_std"),
+                "firmware_pull_std": other.get("pull_std"),
             }
         )
-    return pd.DataFrame(rows)
+    columns = ["target", "keras_width", "firmware_width", "keras_pull_std", "firmware_pull_std"]
+    return pd.DataFrame(rows, columns=columns)

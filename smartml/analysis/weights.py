@@ -96,6 +96,55 @@ def levels_table(tensors: list[TensorWeights]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["layer", "role", "value", "count", "fraction"])
 
 
+def levels_by_layer(tensors: list[TensorWeights], include_bias: bool = False) -> pd.DataFrame:
+    """How often each quantized value occurs in each layer.
+
+    Args:
+        tensors: from :func:`tensor_weights`.
+        include_bias: count the biases too (default: kernels only).
+
+    Returns:
+        index: every value in use somewhere, ascending; columns: layers; entries:
+        counts (0 where a layer does not use the value).
+
+    >>> t = TensorWeights("d", "kernel", np.zeros(3), np.array([0.0, 0.5, 0.0]),
+    ...                   np.array([0.0, 0.5]), np.array([2, 1]))
+    >>> levels_by_layer([t])["d"].to_dict()
+    {0.0: 2, 0.5: 1}
+    """
+    table = levels_table([t for t in tensors if include_bias or t.role != "bias"])
+    layers = list(dict.fromkeys(table["layer"]))
+    pivot = table.pivot_table(index="value", columns="layer", values="count", aggfunc="sum")
+    return pivot.reindex(columns=layers).fillna(0).astype(int)
+
+
+def layer_costs(hardware: dict) -> pd.DataFrame:
+    """The per-layer hardware cost of a run, with a total row.
+
+    Args:
+        hardware: ``RunContents.hardware`` (the ``hardware_report`` of the model).
+
+    Returns:
+        one row per quantized layer and ``total``: ``weights`` (kernel entries),
+        ``sparsity`` (quantized zeros), ``macs``, ``nonzero_macs`` and ``bops``.
+
+    >>> costs = layer_costs({"layers": {"d": {"weights": 4, "sparsity": 0.5, "macs": 4,
+    ...     "nonzero_macs": 2, "bops": 100.0}}, "sparsity": 0.5, "macs": 4, "bops": 100.0})
+    >>> costs.loc["total"].tolist()
+    [4.0, 0.5, 4.0, 2.0, 100.0]
+    """
+    columns = ["weights", "sparsity", "macs", "nonzero_macs", "bops"]
+    table = pd.DataFrame.from_dict(hardware["layers"], orient="index").reindex(columns=columns)
+    table.loc["total"] = [
+        table["weights"].sum(),
+        hardware["sparsity"],
+        hardware["macs"],
+        table["nonzero_macs"].sum(),
+        hardware["bops"],
+    ]
+    return table.astype({"weights": int, "macs": int, "nonzero_macs": int})
+
+
 def sparsity_targets(config: dict, layer_names: list[str]) -> dict[str, float]:
     """Target sparsity per layer from the run's ``training.mdmm`` sparsity constraints.
 
