@@ -256,3 +256,24 @@ def test_predictions_of_the_whole_test_split_reproduce_metrics_json(runs):
         assert np.std(pulls) == pytest.approx(run.metrics[target]["pull_std"], rel=1e-4)
     assert comparison.predict_test_split(run, max_clusters=None) is predictions  # cached
     assert len(comparison.predict_test_split(run, max_clusters=50).truth) == 50
+
+
+@pytest.mark.slow
+def test_weights_analysis_finds_a_real_export_by_run_name(runs, tmp_path, monkeypatch):
+    """End to end with the exporter: the report smartml.export writes is the one the
+    notebook reads, found under FIRMWARE_ROOT by the run's name."""
+    from smartml.export.__main__ import main as export_main
+
+    firmware = tmp_path / "exported"
+    exported = [str(runs["plain"]), "--hls", "--output", str(firmware)]
+    assert export_main([*exported, "--verify-clusters", "100"]) == 0
+    executed = execute(
+        "weights_analysis.ipynb",
+        {"RUN_DIR": str(runs["plain"]), "FIRMWARE_ROOT": str(firmware)},
+        tmp_path,
+        monkeypatch,
+    )
+    text = text_of(executed)
+    assert str(firmware / "plain" / "report.json") in text
+    assert "'bit_identical_fraction': 1.0" in text and "'passed': True" in text
+    assert "not exported" not in text
