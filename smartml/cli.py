@@ -1,5 +1,6 @@
 """What every command-line entry point shares: logging and turning errors into one line."""
 
+import argparse
 import logging
 import sys
 from collections.abc import Callable
@@ -21,3 +22,17 @@ def run_cli(main: Callable[[], int | None], prog: str) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def given_options(args: argparse.Namespace, keys: dict[str, str]) -> dict:
+    """Dotted configuration keys (``keys``: option -> key) of the options given.
+
+    >>> given_options(argparse.Namespace(epochs=3, seed=None), {"epochs": "training.epochs",
+    ...                                                       "seed": "training.seed"})
+    {'training.epochs': 3}
+    """
+    return {
+        key: getattr(args, option)
+        for option, key in keys.items()
+        if getattr(args, option) is not None
+    }

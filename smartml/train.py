@@ -7,7 +7,7 @@ run directory. Running the same command again after an interruption resumes the 
 import argparse
 import sys
 
-from smartml.cli import run_cli
+from smartml.cli import given_options, run_cli
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,11 +46,7 @@ def overrides_from(args: argparse.Namespace) -> dict:
         "seed": "training.seed",
         "initial_weights": "training.initial_weights",
     }
-    return {
-        key: getattr(args, option)
-        for option, key in keys.items()
-        if getattr(args, option) is not None
-    }
+    return given_options(args, keys)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,6 +58,23 @@ def small_pixel_model(seed: int = 0) -> keras.Model:
 INPUT_TYPE = FixedType(12, 4, signed=False)
 
 
+def convert_small(model, layer_config: dict, tmp_path, **settings):
+    """:func:`convert` into ``tmp_path/prj`` with the defaults of these tests."""
+    options = {
+        "backend": "Vitis",
+        "part": "xcvu13p-flga2577-2-e",
+        "clock_period_ns": 25.0,
+        "io_type": "io_parallel",
+        "strategy": "Latency",
+        "reuse_factor": 1,
+        "default_precision": "fixed<16,6>",
+        **settings,
+    }
+    return convert(
+        model, layer_config, output_dir=str(tmp_path / "prj"), project_name="small", **options
+    )
+
+
 def firmware_inputs(n: int = 300, seed: int = 1) -> np.ndarray:
     raw = np.random.default_rng(seed).exponential(2.0, (n, 6, 7, 2))
     return INPUT_TYPE.quantize(raw).astype("float32")
@@ -151,17 +168,13 @@ def test_c_simulation_is_bit_identical_to_qkeras(tmp_path, backend, io_type):
     if backend == "Catapult":
         model = widened_pooling_inputs(model, INPUT_TYPE)
     precisions = layer_precisions(model, INPUT_TYPE)
-    hls_model = convert(
+    hls_model = convert_small(
         model,
         hls_layer_config(precisions),
+        tmp_path,
         backend=backend,
         part="nangate-45nm" if backend == "Catapult" else "xcvu13p-flga2577-2-e",
-        output_dir=str(tmp_path / "prj"),
-        project_name="small",
-        clock_period_ns=25.0,
         io_type=io_type,
-        strategy="Latency",
-        reuse_factor=1,
         default_precision="fixed<32,16>",
     )
     assert hls_model.__class__.__name__ == "ModelGraph"
@@ -177,19 +190,7 @@ def test_c_simulation_is_bit_identical_to_qkeras(tmp_path, backend, io_type):
 def test_hls4ml_defaults_disagree_which_is_why_precisions_are_derived(tmp_path):
     """Control: without the derived precisions the same model is not bit-exact."""
     model = small_pixel_model()
-    hls_model = convert(
-        model,
-        {},
-        backend="Vitis",
-        part="xcvu13p-flga2577-2-e",
-        output_dir=str(tmp_path / "prj"),
-        project_name="small",
-        clock_period_ns=25.0,
-        io_type="io_parallel",
-        strategy="Latency",
-        reuse_factor=1,
-        default_precision="fixed<16,6>",
-    )
+    hls_model = convert_small(model, {}, tmp_path)
     hls_model.compile()
     x = firmware_inputs()
     firmware = np.asarray(hls_model.predict(x)).reshape(len(x), -1)
@@ -198,19 +199,7 @@ def test_hls4ml_defaults_disagree_which_is_why_precisions_are_derived(tmp_path):
 
 def test_resource_strategy_with_depthwise_io_parallel_is_refused(tmp_path):
     with pytest.raises(ExportError, match=r"layer 'sep': hls4ml 1.3 has no Resource strategy"):
-        convert(
-            small_pixel_model(),
-            {},
-            backend="Vitis",
-            part="xcvu13p-flga2577-2-e",
-            output_dir=str(tmp_path / "prj"),
-            project_name="small",
-            clock_period_ns=25.0,
-            io_type="io_parallel",
-            strategy="Resource",
-            reuse_factor=2,
-            default_precision="fixed<16,6>",
-        )
+        convert_small(small_pixel_model(), {}, tmp_path, strategy="Resource", reuse_factor=2)
     assert not (tmp_path / "prj").exists()
 
 

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from smartml.cli import run_cli
+from smartml.cli import given_options, run_cli
 
 OPTION_KEYS = {
     "backend": "export.backend",
@@ -64,11 +64,7 @@ def overrides_from(args: argparse.Namespace) -> dict:
     >>> overrides_from(parse_args(["--hls", "--backend", "Catapult", "--reuse-factor", "2"]))
     {'export.backend': 'Catapult', 'export.reuse_factor': 2}
     """
-    return {
-        key: getattr(args, option)
-        for option, key in OPTION_KEYS.items()
-        if getattr(args, option) is not None
-    }
+    return given_options(args, OPTION_KEYS)
 
 
 def main(argv: list[str] | None = None) -> int:
