@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+from report_files import EXPORT_SETTINGS
 
 from smartml.analysis import firmware_report
 from smartml.errors import RunDirectoryError
@@ -23,12 +24,7 @@ REPORT = {
     "version": 1,
     "run": "pixel_2t",
     "run_dir": "runs/pixel_2t",
-    "backend": "Vitis",
-    "part": "xcvu13p-flga2577-2-e",
-    "clock_period_ns": 25.0,
-    "io_type": "io_parallel",
-    "strategy": "Latency",
-    "reuse_factor": 1,
+    **EXPORT_SETTINGS,
     "input_precision": "fixed<16,8,RND_CONV,SAT>",
     "layers": [
         {
@@ -107,12 +103,7 @@ def test_an_explicit_report_path_that_does_not_exist_is_an_error(tmp_path):
 def test_agreement_and_totals_are_the_report_values(report_path):
     report = firmware_report.read_report(report_path)
     assert firmware_report.agreement(report) == {
-        "backend": "Vitis",
-        "part": "xcvu13p-flga2577-2-e",
-        "clock_period_ns": 25.0,
-        "io_type": "io_parallel",
-        "strategy": "Latency",
-        "reuse_factor": 1,
+        **EXPORT_SETTINGS,
         "input_precision": "fixed<16,8,RND_CONV,SAT>",
         "clusters": 30000,
         "outputs": 420000,

@@ -14,6 +14,7 @@ from qkeras import (
     quantized_relu,
     quantized_tanh,
 )
+from report_files import EXPORT_SETTINGS
 
 from smartml.backend import keras
 from smartml.export.__main__ import main as export_main
@@ -59,17 +60,8 @@ INPUT_TYPE = FixedType(12, 4, signed=False)
 
 
 def convert_small(model, layer_config: dict, tmp_path, **settings):
-    """:func:`convert` into ``tmp_path/prj`` with the defaults of these tests."""
-    options = {
-        "backend": "Vitis",
-        "part": "xcvu13p-flga2577-2-e",
-        "clock_period_ns": 25.0,
-        "io_type": "io_parallel",
-        "strategy": "Latency",
-        "reuse_factor": 1,
-        "default_precision": "fixed<16,6>",
-        **settings,
-    }
+    """:func:`convert` into ``tmp_path/prj`` with the export defaults."""
+    options = {**EXPORT_SETTINGS, "default_precision": "fixed<16,6>", **settings}
     return convert(
         model, layer_config, output_dir=str(tmp_path / "prj"), project_name="small", **options
     )
@@ -266,6 +258,8 @@ def test_export_of_a_trained_run_writes_a_verified_project(tiny_run, tmp_path, c
     keras_x = verification["metrics_keras"]["x-midplane"]["robust_width"]
     assert verification["metrics_firmware"]["x-midplane"]["robust_width"] == keras_x
     assert report["input_precision"].startswith("ufixed<16,")
+    # hand-written reports in other tests use the same settings block
+    assert {key: report[key] for key in EXPORT_SETTINGS} == EXPORT_SETTINGS
     layers = {row["name"]: row for row in report["layers"]}
     assert layers["dense_0"]["multiplications"] == 90 * 16
     assert layers["dense_0"]["precision"]["weight"] == "fixed<8,1,RND_CONV,SAT>"

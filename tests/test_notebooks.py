@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from report_files import EXPORT_SETTINGS
 
 from smartml.analysis import notebook_files
 
@@ -76,12 +77,7 @@ def write_report(run: Path, firmware_root: Path) -> dict:
         "version": 1,
         "run": "mdmm",
         "run_dir": str(run),
-        "backend": "Vitis",
-        "part": "xcvu13p-flga2577-2-e",
-        "clock_period_ns": 25.0,
-        "io_type": "io_parallel",
-        "strategy": "Latency",
-        "reuse_factor": 1,
+        **EXPORT_SETTINGS,
         "input_precision": "fixed<16,8,RND_CONV,SAT>",
         "layers": [
             {
