@@ -113,6 +113,27 @@ def test_overrides_win_and_the_resolved_config_round_trips(tmp_path):
             lambda c: c["data"].update(source="parquet"),
             "data: Value error, source 'parquet' needs data.path",
         ),
+        (
+            lambda c: c.update(export={"backnd": "Vitis"}),
+            "export.backnd: unknown key 'backnd'; did you mean 'backend'?",
+        ),
+        (
+            lambda c: c.update(export={"clock_period_ns": -5}),
+            "export.clock_period_ns: Input should be greater than 0",
+        ),
+        (
+            lambda c: c["training"].update(
+                mdmm={
+                    "feasibility_tolerance": -0.1,
+                    "constraints": [{"type": "sparsity", "target": 0.5}],
+                }
+            ),
+            "training.mdmm.feasibility_tolerance: Input should be greater than or equal to 0",
+        ),
+        (
+            lambda c: c["training"].update(initial_weights=3),
+            "training.initial_weights: Input should be a valid string",
+        ),
     ],
 )
 def test_bad_values_name_file_and_key(tmp_path, base_config, mutate, expected):
