@@ -22,8 +22,6 @@ class LineDataConfig(StrictModel):
 class LineTask(Task):
     """y = slope * x + noise, judged by the residual RMS."""
 
-    data_config = LineDataConfig
-
     def prepare(self, fit: bool) -> None:
         rng = np.random.default_rng(0)
         self.x = rng.uniform(-1, 1, (self.config.data.n_points, 1)).astype(np.float32)
@@ -56,8 +54,6 @@ class LinearConfig(ModelSection):
 
 
 class Linear:
-    config_class = LinearConfig
-
     @staticmethod
     def build(config, input_shape, n_outputs):
         inputs = keras.Input(input_shape)
@@ -66,11 +62,11 @@ class Linear:
 
 @pytest.fixture
 def line_components():
-    TASKS.register("line")(LineTask)
-    MODELS.register("linear")(Linear)
+    TASKS.register("line", implementation=f"{__name__}:LineTask")(LineDataConfig)
+    MODELS.register("linear", implementation=f"{__name__}:Linear")(LinearConfig)
     yield
-    TASKS._entries.pop("line")
-    MODELS._entries.pop("linear")
+    TASKS.unregister("line")
+    MODELS.unregister("linear")
 
 
 def test_registered_task_and_model_train_through_the_generic_trainer(tmp_path, line_components):

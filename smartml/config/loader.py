@@ -91,17 +91,17 @@ def validate_config(raw: Any, source: str = "<config>") -> RunConfig:
             f"{source}: schema_version: {version!r} is not supported; expected {SCHEMA_VERSION}"
         )
     task = _validate(TaskSection, raw["task"], source, "task")
-    task_spec = _lookup(TASKS, task.name, source, "task.name")
+    _lookup(TASKS, task.name, source, "task.name")
     model_raw = raw["model"]
     if not isinstance(model_raw, dict) or "name" not in model_raw:
         raise ConfigError(f"{source}: model.name: required; known: {', '.join(MODELS.names())}")
-    model_builder = _lookup(MODELS, model_raw["name"], source, "model.name")
+    _lookup(MODELS, model_raw["name"], source, "model.name")
     sections = {
         "schema_version": SCHEMA_VERSION,
         "name": raw["name"],
         "task": task,
-        "data": _validate(task_spec.data_config, raw["data"], source, "data"),
-        "model": _validate(model_builder.config_class, model_raw, source, "model"),
+        "data": _validate(TASKS.schema(task.name), raw["data"], source, "data"),
+        "model": _validate(MODELS.schema(model_raw["name"]), model_raw, source, "model"),
         "training": _validate(TrainingConfig, raw.get("training", {}), source, "training"),
         "output": _validate(OutputConfig, raw.get("output", {}), source, "output"),
         "export": _validate(ExportConfig, raw.get("export", {}), source, "export"),
@@ -125,7 +125,7 @@ def _import_registered_components() -> None:
 
 def _lookup(registry, name: Any, source: str, key: str):
     try:
-        return registry.get(name)
+        return registry.schema(name)
     except ConfigError as err:
         raise ConfigError(f"{source}: {key}: {err}") from None
 

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from smartml.config.base import FiniteFloat, PositiveFloat, PositiveInt, StrictModel
+from smartml.registry import TASKS
 
 N_TIME_SLICES = 20
 N_ROWS = 13
@@ -82,6 +83,7 @@ class SplitConfig(StrictModel):
         return self
 
 
+@TASKS.register("smart_pixels", implementation="smartml.tasks.smart_pixels:SmartPixelsTask")
 class PixelDataConfig(StrictModel):
     source: Literal["simulation", "parquet"] = "simulation"
     layout: Literal["parts", "recon3d"] = Field(

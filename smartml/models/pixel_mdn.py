@@ -69,6 +69,7 @@ class Regularization(StrictModel):
         return keras.regularizers.L2(self.activity_l2) if self.activity_l2 else None
 
 
+@MODELS.register("pixel_mdn", implementation="smartml.models.pixel_mdn:PixelMDN")
 class PixelMDNConfig(ModelSection):
     name: Literal["pixel_mdn"] = "pixel_mdn"
     filters: int = Field(5, ge=1, description="channels of both convolutions")
@@ -88,11 +89,8 @@ class PixelMDNConfig(ModelSection):
     regularization: Regularization = Regularization()
 
 
-@MODELS.register("pixel_mdn")
 class PixelMDN:
     """Builder of the smart-pixel MDN (registered as ``pixel_mdn``)."""
-
-    config_class = PixelMDNConfig
 
     @staticmethod
     def build(config: PixelMDNConfig, input_shape: tuple, n_outputs: int) -> keras.Model:

@@ -1,23 +1,20 @@
 """The interface every task implements; the trainer knows nothing else about tasks."""
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
 
 import numpy as np
 
 from smartml.backend import keras, tf
-from smartml.config import RunConfig, StrictModel
+from smartml.config import RunConfig
 from smartml.training.run_directory import RunDirectory
 
 
 class Task(ABC):
     """One detector problem, bound to a run configuration and its run directory.
 
-    Subclasses set :attr:`data_config` (the schema of the ``data`` section) and are
-    registered with ``@TASKS.register("name")``.
+    Subclasses are registered through the schema of their ``data`` section:
+    ``@TASKS.register("name", implementation="module:Class")``.
     """
-
-    data_config: ClassVar[type[StrictModel]]
 
     def __init__(self, config: RunConfig, run_dir: RunDirectory) -> None:
         self.config = config

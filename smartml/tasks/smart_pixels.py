@@ -26,7 +26,6 @@ from smartml.evaluation.centroid_baseline import CentroidBaseline
 from smartml.evaluation.regression_metrics import residual_profile, robust_width, target_metrics
 from smartml.evaluation.regression_plots import plot_regression
 from smartml.losses import MultivariateGaussianNLL, gaussian_from_outputs, n_mdn_outputs
-from smartml.registry import TASKS
 from smartml.tasks.base import Task
 
 log = logging.getLogger("smartml.smart_pixels")
@@ -38,10 +37,7 @@ FIT_CLUSTERS = 100_000
 PREDICT_BATCH = 8192
 
 
-@TASKS.register("smart_pixels")
 class SmartPixelsTask(Task):
-    data_config = PixelDataConfig
-
     def prepare(self, fit: bool) -> None:
         data: PixelDataConfig = self.config.data
         if data.source == "simulation":
