@@ -2,27 +2,53 @@
 
 With one run: evaluate its model on its test split, writing metrics.json and plots/
 in the run directory (training calls the same code at its end). With several:
-compare their metrics side by side (table printed and written as comparison.md,
-plot comparison.png, under ``--output``).
+compare them through their task's declared summary metrics (table printed and
+written as comparison.md, plot comparison.png, under ``--output``); runs of
+different tasks are refused.
 """
+
+from __future__ import annotations
 
 import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from smartml.cli import run_cli
 from smartml.errors import SmartmlError
 
+if TYPE_CHECKING:
+    from smartml.backend import keras
+    from smartml.tasks.base import Task
+    from smartml.training.run_directory import RunDirectory
 
-def evaluate_run(run_dir, task, model) -> dict:
-    """Evaluate ``model`` with ``task``; write metrics.json and the history plot."""
+
+def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
+    """Evaluate ``model`` with ``task``: the metrics (with the hardware cost of a
+    quantized model); figures and the history plot go to the run's plots/."""
+    from smartml.evaluation.figures import save_figures
     from smartml.evaluation.regression_plots import plot_history
+    from smartml.training.hardware_cost import hardware_report, quantized_layers
 
-    metrics = task.evaluate(model)
-    if task.config.output.plots and run_dir.history.is_file():
-        plot_history(run_dir.history, run_dir.plots)
+    plots = task.config.output.plots
+    metrics, figures = task.evaluate(model, figures=plots)
+    if quantized_layers(model):
+        metrics["hardware"] = hardware_report(model)
+    if plots:
+        save_figures(figures, run_dir.plots)
+        if run_dir.history.is_file():
+            plot_history(run_dir.history, run_dir.plots)
     return metrics
+
+
+def write_metrics(run_dir: RunDirectory, metrics: dict) -> None:
+    """Write metrics.json: the blocks of ``metrics`` replace their namesakes, every
+    other block already there (``training``...) is kept."""
+    from smartml.files import write_json_atomic
+
+    previous = run_dir.read_json(run_dir.metrics) if run_dir.metrics.is_file() else {}
+    write_json_atomic(run_dir.metrics, {**previous, **metrics})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,50 +67,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if len(args.run_dirs) > 1:
-        return run_cli(lambda: compare_runs(args.run_dirs, args.output), "smartml.evaluate")
-    args.run_dir = args.run_dirs[0]
+        return run_cli(lambda: compare(args.run_dirs, args.output), "smartml.evaluate")
 
     def run() -> None:
-        from smartml.config import load_config
-        from smartml.models import load_model
-        from smartml.registry import TASKS
-        from smartml.training.run_directory import RunDirectory
+        from smartml.tasks.loading import open_task
 
-        run_dir = RunDirectory(args.run_dir).require_complete()
-        config = load_config(run_dir.config)
-        task = TASKS.get(config.task.name)(config, run_dir)
-        task.prepare(fit=False)
-        metrics = evaluate_run(run_dir, task, load_model(run_dir.model))
-        previous = json.loads(run_dir.metrics.read_text()) if run_dir.metrics.is_file() else {}
-        if "training" in previous:
-            metrics["training"] = previous["training"]
-        run_dir.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
+        run_dir, task = open_task(args.run_dirs[0])
+        metrics = evaluate_run(run_dir, task, run_dir.load_model())
+        write_metrics(run_dir, metrics)
         print(json.dumps(metrics, indent=2))
 
     return run_cli(run, "smartml.evaluate")
 
 
-def compare_runs(run_dirs: list[Path], output: Path) -> None:
-    from smartml.evaluation.run_comparison import comparison_table, plot_comparison
-    from smartml.training.run_directory import RunDirectory
+def compare(run_dirs: list[Path], output: Path) -> None:
+    """Compare complete runs of one task through its summary metrics."""
+    from smartml.evaluation.run_comparison import compare_runs
+    from smartml.tasks.loading import open_task
 
-    runs = {}
-    for path in run_dirs:
-        runs[path.name] = RunDirectory.read_json(RunDirectory(path).require_complete().metrics)
-    first = next(iter(runs.values()))
-    targets = [
-        name for name, entry in first.items() if isinstance(entry, dict) and "pull_std" in entry
-    ]
-    missing = [name for name, metrics in runs.items() if any(t not in metrics for t in targets)]
-    if missing:
-        raise SmartmlError(
-            f"{missing[0]}: metrics.json lacks targets {targets}; compare runs of one task"
-        )
-    table = comparison_table(runs, targets)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "comparison.md").write_text(table + "\n")
-    plot_comparison(runs, targets, output / "comparison.png")
-    print(table)
+    tasks = [open_task(path, prepare=False) for path in run_dirs]
+    names = {task.config.task.name for _, task in tasks}
+    if len(names) > 1:
+        listing = ", ".join(f"{run_dir.path} ({task.config.task.name})" for run_dir, task in tasks)
+        raise SmartmlError(f"runs of different tasks cannot be compared: {listing}")
+    compare_runs(run_dirs, output, tasks[0][1].summary_metrics())
 
 
 if __name__ == "__main__":

@@ -1,60 +1,240 @@
-"""The interface every task implements; the trainer knows nothing else about tasks."""
+"""The contract every detector task fulfils; the trainer, the evaluator, the exporter,
+the notebooks and the comparisons know nothing else about tasks.
+
+A task declares
+
+- its **inputs**: named :class:`InputSpec` (``points (N, 3)``, ``mask (N,)``,
+  ``momentum (1,)``...), the names of the model's ``keras.Input`` layers;
+- its **output kind** (:mod:`smartml.outputs`): ``GaussianMDN``, ``Logits``,
+  ``PointRegression``..., which brings the loss, the decoding of raw outputs and the
+  metrics and figures of that kind;
+- the **files** its :meth:`Task.prepare` writes into the run directory
+  (normalisations, baselines: :attr:`Task.run_files`);
+- its **summary metrics** (what comparisons, notebooks and searches read) and its
+  **primary validation metric** (never computed on the test split).
+
+and provides the data: :meth:`Task.datasets` for training and :meth:`Task.examples`
+(inputs, targets and per-example auxiliary columns of any split) for everything else.
+:meth:`Task.evaluate` is a template: examples -> predict -> metrics by output kind ->
+the task's own metrics, figures and baselines.
+"""
+
+from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
+import pandas as pd
 
-from smartml.backend import keras, tf
-from smartml.config import RunConfig
-from smartml.training.run_directory import RunDirectory
+from smartml.errors import DataError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from smartml.backend import keras, tf
+    from smartml.config import RunConfig
+    from smartml.evaluation.summary import SummaryMetric
+    from smartml.outputs.base import OutputKind
+    from smartml.training.run_directory import RunDirectory
+
+SPLITS = ("train", "validation", "test")
+PREDICT_BATCH = 8192
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One named model input.
+
+    Args:
+        name: the ``keras.Input`` name, and the key of this input in every batch.
+        shape: shape of one example (no batch axis), e.g. ``(64, 3)``.
+        dtype: numpy/TensorFlow dtype name.
+        description: what it holds, in words (units included).
+
+    >>> InputSpec("momentum", (1,), description="track momentum / (GeV/c), standardised")
+    InputSpec(name='momentum', shape=(1,), dtype='float32', description='track momentum / (GeV/c), standardised')
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ValidationMetric:
+    """The number a hyperparameter search or a comparison of trainings optimises:
+    a Keras log key of the validation split (``val_loss``, ``val_auc``) at the epoch
+    whose weights were kept."""
+
+    key: str = "val_loss"
+    better: Literal["lower", "higher"] = "lower"
+
+
+@dataclass
+class Examples:
+    """Examples of one split, as the model and the evaluation see them.
+
+    Attributes:
+        inputs: model input name -> array ``(n, *spec.shape)``, in the units the model
+            takes (normalised).
+        targets: ``(n, k)`` regression truth in physical units, or ``(n,)`` integer
+            class labels.
+        aux: per-example columns that are neither input nor target (a track's
+            momentum, true values in physical units, a baseline's estimate), ``n`` rows.
+    """
+
+    inputs: dict[str, np.ndarray]
+    targets: np.ndarray
+    aux: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __post_init__(self) -> None:
+        sizes = {name: len(array) for name, array in self.inputs.items()}
+        sizes["targets"] = len(self.targets)
+        if len(self.aux.columns):
+            sizes["aux"] = len(self.aux)
+        if len(set(sizes.values())) > 1:
+            raise DataError(f"examples of different lengths: {sizes}")
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def head(self, n: int | None) -> Examples:
+        """The first ``n`` examples (all when ``n`` is None)."""
+        if n is None or n >= len(self):
+            return self
+        return Examples(
+            {name: array[:n] for name, array in self.inputs.items()},
+            self.targets[:n],
+            self.aux.iloc[:n].reset_index(drop=True),
+        )
 
 
 class Task(ABC):
     """One detector problem, bound to a run configuration and its run directory.
 
-    Subclasses are registered through the schema of their ``data`` section:
-    ``@TASKS.register("name", implementation="module:Class")``.
+    Subclasses are registered through the schema of their ``data`` section, in a
+    module without TensorFlow::
+
+        @TASKS.register("my_task", implementation="smartml.tasks.my_task.task:MyTask")
+        class MyDataConfig(StrictModel): ...
     """
+
+    #: Files :meth:`prepare` writes into the run directory with ``fit=True`` and reads
+    #: back with ``fit=False`` (the trainer refits when one is missing).
+    run_files: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: RunConfig, run_dir: RunDirectory) -> None:
         self.config = config
         self.run_dir = run_dir
 
+    # -- declarations --------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def inputs(self) -> dict[str, InputSpec]:
+        """The model's named inputs."""
+
+    @property
+    @abstractmethod
+    def output(self) -> OutputKind:
+        """The kind of the model's output (loss, decoding, metrics, figures)."""
+
+    def summary_metrics(self) -> list[SummaryMetric]:
+        """What a comparison table, a notebook and a search read from metrics.json."""
+        return self.output.summary_metrics()
+
+    def validation_metric(self) -> ValidationMetric:
+        """The primary validation metric (on the validation split, never the test)."""
+        return self.output.validation_metric()
+
+    # -- data ----------------------------------------------------------------------
+
     @abstractmethod
     def prepare(self, fit: bool) -> None:
-        """Make the data available and split it. With ``fit`` fit the normalisation
-        (and baselines) on the training split and save them in the run directory;
-        without, load them from there (evaluation, export, a resumed run)."""
-
-    @property
-    @abstractmethod
-    def input_shape(self) -> tuple[int, ...]:
-        """Shape of one model input, without the batch axis."""
-
-    @property
-    @abstractmethod
-    def n_outputs(self) -> int:
-        """Size of the model's output vector."""
-
-    @abstractmethod
-    def loss(self) -> keras.losses.Loss:
-        """The training loss (serialisable)."""
+        """Make the data available and split them. With ``fit``, fit what is learnt
+        from the training split (normalisations, baselines) and write
+        :attr:`run_files`; without, read them from the run directory."""
 
     @abstractmethod
     def datasets(self) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-        """Training and validation datasets of (inputs, targets) batches."""
+        """Training and validation batches of ``(inputs dict, targets)`` in model units."""
 
     @abstractmethod
-    def evaluate(self, model: keras.Model) -> dict:
-        """Judge ``model`` on the test split: write plots under ``run_dir.plots`` and
-        return the metrics (JSON-serialisable) that go into metrics.json."""
+    def examples(self, split: str, max_n: int | None = None) -> Examples:
+        """At most ``max_n`` examples (all when None) of ``split`` (:data:`SPLITS`)."""
 
-    @abstractmethod
-    def test_set(self, max_examples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The test split as the model sees it: (model inputs, truth), at most
-        ``max_examples`` of them (all when None). Export runs it through firmware."""
+    def run_file(self, name: str) -> Any:
+        """Path of one of the declared :attr:`run_files` in the run directory."""
+        if name not in self.run_files:
+            raise ValueError(f"{type(self).__name__}: {name!r} is not among its run_files")
+        return self.run_dir.path / name
 
-    @abstractmethod
-    def metrics_from_outputs(self, outputs: np.ndarray, truth: np.ndarray) -> dict:
-        """Task metrics (JSON-serialisable) of raw model ``outputs`` on the examples of
-        ``truth``; export compares those of firmware and of the Keras model."""
+    def has_run_files(self) -> bool:
+        return all(self.run_file(name).is_file() for name in self.run_files)
+
+    # -- prediction and evaluation -------------------------------------------------
+
+    def raw_outputs(self, model: keras.Model, examples: Examples) -> np.ndarray:
+        """The model's outputs for ``examples`` (float32, ``(n, n_outputs)``)."""
+        return np.asarray(model.predict(examples.inputs, batch_size=PREDICT_BATCH, verbose=0))
+
+    def decode(self, raw: np.ndarray) -> Any:
+        """Predictions in physical units from raw model outputs (the output kind's
+        decoding; tasks that scale their targets undo it here)."""
+        return self.output.decode(raw)
+
+    def predict(self, model: keras.Model, examples: Examples) -> Any:
+        """Decoded predictions of ``model`` for ``examples``."""
+        return self.decode(self.raw_outputs(model, examples))
+
+    def metrics_from_outputs(self, raw: np.ndarray, examples: Examples) -> dict:
+        """The output kind's metrics of raw outputs (firmware or Keras) on ``examples``."""
+        return self.output.metrics(examples.targets, self.decode(raw), examples.aux)
+
+    def evaluate(self, model: keras.Model, figures: bool = True) -> tuple[dict, dict[str, Figure]]:
+        """Judge ``model`` on the test split.
+
+        Returns:
+            (metrics for metrics.json, figures by file stem): the output kind's
+            metrics and figures, then the task's own (:meth:`task_metrics`,
+            :meth:`task_figures`: baselines, task-specific plots).
+        """
+        examples = self.examples("test")
+        if len(examples) == 0:
+            raise DataError(f"{self.run_dir.path}: the test split is empty; nothing to evaluate")
+        prediction = self.predict(model, examples)
+        metrics = self.output.metrics(examples.targets, prediction, examples.aux)
+        merge_metrics(metrics, self.task_metrics(examples, prediction))
+        metrics["test_examples"] = len(examples)
+        drawn: dict[str, Figure] = {}
+        if figures:
+            drawn = self.output.figures(
+                examples.targets, prediction, examples.aux, self.config.name
+            )
+            drawn.update(self.task_figures(examples, prediction))
+        return metrics, drawn
+
+    def task_metrics(self, examples: Examples, prediction: Any) -> dict:
+        """Metrics beyond the output kind's (baselines, profiles); none by default."""
+        return {}
+
+    def task_figures(self, examples: Examples, prediction: Any) -> dict[str, Figure]:
+        """Figures beyond the output kind's; none by default."""
+        return {}
+
+
+def merge_metrics(metrics: dict, extra: dict) -> dict:
+    """Add ``extra`` into ``metrics`` in place, merging nested blocks key by key.
+
+    >>> merge_metrics({"x": {"rms": 2.0}}, {"x": {"profile": [1]}, "n": 3})
+    {'x': {'rms': 2.0, 'profile': [1]}, 'n': 3}
+    """
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(metrics.get(key), dict):
+            merge_metrics(metrics[key], value)
+        else:
+            metrics[key] = value
+    return metrics

@@ -4,8 +4,8 @@
 
     runs/<name>/
       config.json          the resolved configuration (file + command-line overrides)
-      normalization.json   input/target transforms fitted on the training split
-      baseline.json        task baselines fitted on the training split (if any)
+      <task run files>     what the task fits on the training split (normalisations,
+                           baselines: declared by the task as ``run_files``)
       model.h5          architecture + best weights (load with smartml.models.load_model)
       history.csv          per-epoch losses and learning rate
       metrics.json         evaluation on the test split
@@ -27,7 +27,7 @@ from pathlib import Path
 from smartml.errors import RunDirectoryError
 
 COMPLETE_MARKER = "COMPLETE.json"
-_PRODUCTS = ("model.h5", "history.csv", "metrics.json", "baseline.json", "normalization.json")
+_PRODUCTS = ("model.h5", "history.csv", "metrics.json")
 
 
 class RunDirectory:
@@ -67,11 +67,12 @@ class RunDirectory:
         """An interrupted run left BackupAndRestore state behind."""
         return self.backup.is_dir() and any(self.backup.iterdir())
 
-    def open_for_training(self) -> bool:
+    def open_for_training(self, task_files: tuple[str, ...] = ()) -> bool:
         """Create (or reopen) the directory for a run; return True when resuming.
 
-        A fresh run removes the products of an earlier one, so nothing stale is left
-        beside the new files; an interrupted run keeps them and continues.
+        A fresh run removes the products of an earlier one (``task_files``: those the
+        task writes), so nothing stale is left beside the new files; an interrupted
+        run keeps them and continues.
         """
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -86,7 +87,7 @@ class RunDirectory:
         self.marker.unlink(missing_ok=True)
         resuming = self.is_resumable()
         if not resuming:
-            for name in _PRODUCTS:
+            for name in (*_PRODUCTS, *task_files):
                 (self.path / name).unlink(missing_ok=True)
             for folder in (self.plots, self.tensorboard, self.best_weights.parent):
                 shutil.rmtree(folder, ignore_errors=True)
@@ -100,6 +101,12 @@ class RunDirectory:
             json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary}, indent=2)
         )
         os.replace(temporary, self.marker)
+
+    def load_model(self):  # -> keras.Model (TensorFlow is imported only here)
+        """The run's saved model (architecture + kept weights)."""
+        from smartml.models import load_model
+
+        return load_model(self.model)
 
     def require_complete(self) -> "RunDirectory":
         if not self.path.is_dir():

@@ -4,7 +4,6 @@ It asks the task registry for the task and the model registry for the builder, a
 knows nothing else about either.
 """
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -13,12 +12,13 @@ from smartml.backend import keras, reraise_smartml_errors, select_device, tf
 from smartml.config import RunConfig, save_config
 from smartml.config.mdmm import MDMMConfig
 from smartml.errors import ConfigError
-from smartml.evaluate import evaluate_run
+from smartml.evaluate import evaluate_run, write_metrics
 from smartml.models import load_model
 from smartml.registry import MODELS, TASKS
 from smartml.training.callbacks import build_callbacks, keep_last_row_per_epoch
-from smartml.training.hardware_cost import hardware_report, quantized_layers
+from smartml.training.hardware_cost import hardware_report
 from smartml.training.mdmm import MDMMModel, constraints_from_config
+from smartml.tasks.base import Task
 from smartml.training.run_directory import RunDirectory
 
 log = logging.getLogger("smartml.train")
@@ -28,21 +28,23 @@ def train(config: RunConfig) -> RunDirectory:
     """Run a whole training as configured and return its (complete) run directory."""
     started = time.perf_counter()
     run_dir = RunDirectory(config.run_dir())
-    resuming = run_dir.open_for_training()
+    task = TASKS.get(config.task.name)(config, run_dir)
+    resuming = run_dir.open_for_training(task.run_files)
     device = select_device(config.training.device)
     keras.utils.set_random_seed(config.training.seed)
     save_config(config, run_dir.config)
     log.info("%s run in %s on %s", "resuming" if resuming else "starting", run_dir.path, device)
 
-    task = TASKS.get(config.task.name)(config, run_dir)
-    task.prepare(fit=not resuming or not run_dir.normalization.is_file())
+    task.prepare(fit=not resuming or not task.has_run_files())
     train_data, validation_data = task.datasets()
-    model = MODELS.get(config.model.name).build(config.model, task.input_shape, task.n_outputs)
+    model = build_model(config, task)
     if config.training.initial_weights and not resuming:
         load_initial_weights(model, config.training.initial_weights)
     trainee = with_constraints(model, config.training.mdmm)
     trainee.compile(
-        optimizer=keras.optimizers.Adam(config.training.learning_rate), loss=task.loss()
+        optimizer=keras.optimizers.Adam(config.training.learning_rate),
+        loss=task.output.loss(),
+        metrics=task.output.keras_metrics(),
     )
     log.info("model %s: %d parameters", config.model.name, model.count_params())
 
@@ -76,12 +78,42 @@ def train(config: RunConfig) -> RunDirectory:
         "fit_seconds": round(fit_seconds, 1),
         "parameters": int(model.count_params()),
     }
-    if quantized_layers(model):
-        metrics["hardware"] = hardware_report(model)
-    run_dir.metrics.write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(run_dir, metrics)
     run_dir.mark_complete({"wall_seconds": round(time.perf_counter() - started, 1)})
     log.info("run complete: %s (%.0f s)", run_dir.path, time.perf_counter() - started)
     return run_dir
+
+
+def build_model(config: RunConfig, task: Task) -> keras.Model:
+    """The configured model for ``task``, checked against the task's declarations:
+    one ``keras.Input`` per declared input (same name and shape) and an output of the
+    output kind's size."""
+    builder = MODELS.get(config.model.name)
+    model = builder.build(config.model, task.inputs, task.output)
+    check_model_matches_task(model, task, f"model {config.model.name!r}")
+    if builder.exportable:
+        hardware_report(model)  # an unsupported layer fails now, not after training
+    return model
+
+
+def check_model_matches_task(model: keras.Model, task: Task, what: str) -> None:
+    """Raise a one-line error when ``model`` does not take the task's inputs or does
+    not give its output size."""
+    declared = {name: tuple(spec.shape) for name, spec in task.inputs.items()}
+    actual = {layer.name: tuple(layer.input.shape[1:]) for layer in model_input_layers(model)}
+    if declared != actual:
+        raise ConfigError(f"{what}: takes inputs {actual}, the task declares {declared}")
+    n_outputs = int(model.output.shape[-1])
+    if n_outputs != task.output.n_outputs:
+        raise ConfigError(
+            f"{what}: gives {n_outputs} outputs, {type(task.output).__name__} needs "
+            f"{task.output.n_outputs}"
+        )
+
+
+def model_input_layers(model: keras.Model) -> list:
+    """The model's ``InputLayer``s in the order of ``model.inputs``."""
+    return [tensor._keras_history.layer for tensor in model.inputs]
 
 
 def load_initial_weights(model: keras.Model, source: str) -> None:

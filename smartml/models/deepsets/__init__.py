@@ -1,0 +1,1 @@
+"""A quantized DeepSets network for point clouds with a padding mask (see :mod:`.builder`)."""

@@ -1,0 +1,1 @@
+"""A quantized multilayer perceptron for tabular inputs (see :mod:`.builder`)."""

@@ -1,0 +1,38 @@
+"""The ``model`` section of ``quantized_mlp`` (no TensorFlow here)."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from smartml.config.base import ModelSection
+from smartml.config.common import FixedPoint, Regularization
+from smartml.registry import MODELS
+
+
+class ReluQuantizer(FixedPoint):
+    """``quantized_relu(bits, integer)``: values in [0, 2^integer) on a grid of
+    2^(integer - bits)."""
+
+    signed: Literal[False] = False
+
+
+@MODELS.register(
+    "quantized_mlp", implementation="smartml.models.quantized_mlp.builder:QuantizedMLP"
+)
+class QuantizedMLPConfig(ModelSection):
+    """QDense layers with quantized ReLUs on the concatenated rank-1 inputs.
+
+    Example: ``{"name": "quantized_mlp", "hidden_units": [32, 32]}``.
+    """
+
+    name: Literal["quantized_mlp"] = "quantized_mlp"
+    hidden_units: list[int] = Field(
+        default_factory=lambda: [32, 32], description="QDense widths before the output layer"
+    )
+    weights: FixedPoint = Field(
+        FixedPoint(bits=8, integer=0), description="quantized_bits of weights and biases"
+    )
+    activation: ReluQuantizer = Field(
+        ReluQuantizer(bits=8, integer=3), description="quantized_relu after each hidden layer"
+    )
+    regularization: Regularization = Regularization()

@@ -1,0 +1,136 @@
+"""A k-dimensional Gaussian prediction: mean and full covariance (an MDN with one component)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from smartml.errors import DataError
+from smartml.outputs.base import OutputKind, TargetScaling
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from smartml.backend import keras
+    from smartml.evaluation.summary import SummaryMetric
+
+DEFAULT_MIN_SIGMA = 1e-3
+
+
+@dataclass
+class GaussianPrediction:
+    """Means ``(n, k)`` and covariances ``(n, k, k)``, physical units."""
+
+    mean: np.ndarray
+    covariance: np.ndarray
+
+
+class GaussianMDN(OutputKind):
+    """Mean and Cholesky factor of a k-dimensional Gaussian, trained by its negative
+    log-likelihood (:class:`smartml.losses.MultivariateGaussianNLL`, whose docstring
+    gives the output order).
+
+    Args:
+        targets: the k target names (``"all"`` is reserved for the joint calibration).
+        units: their units ("" when dimensionless).
+        baselines: a classic estimate to show beside the network: target name ->
+            auxiliary column holding its prediction (NaN where it has none).
+        baseline_label: the estimate's name in legends.
+        min_sigma: floor added to the Cholesky diagonal (the loss's).
+
+    >>> kind = GaussianMDN(["x", "y"], ["µm", "µm"])
+    >>> kind.n_outputs
+    5
+    >>> kind.decode(np.array([[1.0, 0.0, 2.0, 0.0, 0.0]])).mean.tolist()
+    [[1.0, 2.0]]
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[str],
+        units: Sequence[str],
+        baselines: Mapping[str, str] | None = None,
+        baseline_label: str = "baseline",
+        min_sigma: float = DEFAULT_MIN_SIGMA,
+        bin_variables: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(bin_variables)
+        if len(targets) != len(units):
+            raise ValueError(f"{len(targets)} targets but {len(units)} units")
+        self.targets = list(targets)
+        self.units = list(units)
+        self.baselines = dict(baselines or {})
+        self.baseline_label = baseline_label
+        self.min_sigma = min_sigma
+
+    @property
+    def n_outputs(self) -> int:
+        from smartml.losses.gaussian_nll import n_mdn_outputs
+
+        return n_mdn_outputs(len(self.targets))
+
+    def loss(self) -> keras.losses.Loss:
+        from smartml.losses import MultivariateGaussianNLL
+
+        return MultivariateGaussianNLL(n_targets=len(self.targets), min_sigma=self.min_sigma)
+
+    def decode(self, raw: np.ndarray, scaling: TargetScaling | None = None) -> GaussianPrediction:
+        from smartml.losses.gaussian_nll import gaussian_from_outputs
+
+        mean, covariance = gaussian_from_outputs(raw, len(self.targets), self.min_sigma)
+        if scaling is not None:
+            mean = scaling.inverse_targets(mean)
+            covariance = scaling.inverse_covariance(covariance)
+        return GaussianPrediction(mean, covariance)
+
+    def metrics(
+        self, targets: np.ndarray, prediction: GaussianPrediction, aux: pd.DataFrame
+    ) -> dict:
+        from smartml.evaluation.gaussian import target_metrics
+
+        return target_metrics(
+            targets, prediction.mean, prediction.covariance, self.targets, self.units
+        )
+
+    def figures(
+        self,
+        targets: np.ndarray,
+        prediction: GaussianPrediction,
+        aux: pd.DataFrame,
+        run_name: str | None = None,
+    ) -> dict[str, Figure]:
+        from smartml.evaluation.gaussian_plots import gaussian_figures
+
+        return gaussian_figures(
+            targets,
+            prediction.mean,
+            prediction.covariance,
+            self.targets,
+            self.units,
+            baseline=self.baseline_predictions(aux),
+            baseline_label=self.baseline_label,
+            run_name=run_name,
+        )
+
+    def baseline_predictions(self, aux: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Target name -> the baseline's predictions, from the auxiliary columns."""
+        missing = [column for column in self.baselines.values() if column not in aux]
+        if missing:
+            raise DataError(f"examples lack the baseline columns {missing}")
+        return {target: aux[column].to_numpy() for target, column in self.baselines.items()}
+
+    def summary_metrics(self) -> list[SummaryMetric]:
+        from smartml.evaluation.summary import SummaryMetric
+
+        summary = []
+        for target, unit in zip(self.targets, self.units, strict=True):
+            summary += [
+                SummaryMetric(f"{target}.robust_width", f"{target} width", unit, "lower"),
+                SummaryMetric(f"{target}.rms", f"{target} RMS", unit, "lower"),
+                SummaryMetric(f"{target}.pull_std", f"{target} pull std", "", "one"),
+            ]
+        return summary

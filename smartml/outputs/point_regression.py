@@ -1,0 +1,95 @@
+"""k predicted values per example, trained by the mean squared error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from smartml.outputs.base import OutputKind, TargetScaling
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from smartml.backend import keras
+    from smartml.evaluation.summary import SummaryMetric
+
+
+class PointRegression(OutputKind):
+    """One value per target, judged by bias, RMS, robust width and relative error
+    (:mod:`smartml.evaluation.point_regression`), overall and per bin of the
+    :attr:`bin_variables`.
+
+    Args:
+        targets: the k target names; ``units``: theirs ("" when dimensionless).
+
+    >>> kind = PointRegression(["log10_weight"], [""])
+    >>> kind.n_outputs, kind.decode(np.array([[0.5]])).tolist()
+    (1, [[0.5]])
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[str],
+        units: Sequence[str],
+        bin_variables: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(bin_variables)
+        if len(targets) != len(units):
+            raise ValueError(f"{len(targets)} targets but {len(units)} units")
+        self.targets = list(targets)
+        self.units = list(units)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.targets)
+
+    def loss(self) -> keras.losses.Loss:
+        from smartml.backend import keras
+
+        return keras.losses.MeanSquaredError()
+
+    def decode(self, raw: np.ndarray, scaling: TargetScaling | None = None) -> np.ndarray:
+        values = np.asarray(raw, dtype=np.float64).reshape(len(raw), self.n_outputs)
+        return values if scaling is None else scaling.inverse_targets(values)
+
+    def metrics(self, targets: np.ndarray, prediction: np.ndarray, aux: pd.DataFrame) -> dict:
+        from smartml.evaluation.point_regression import binned_residuals, point_metrics
+
+        truth = np.asarray(targets, dtype=np.float64).reshape(len(targets), self.n_outputs)
+        metrics = point_metrics(truth, prediction, self.targets, self.units)
+        for variable, (values, _unit) in self.binned_variables(aux).items():
+            for axis, name in enumerate(self.targets):
+                residual = prediction[:, axis] - truth[:, axis]
+                table = binned_residuals(values, residual)
+                metrics[name][f"vs_{variable}"] = table.to_dict(orient="list")
+        return metrics
+
+    def figures(
+        self,
+        targets: np.ndarray,
+        prediction: np.ndarray,
+        aux: pd.DataFrame,
+        run_name: str | None = None,
+    ) -> dict[str, Figure]:
+        from smartml.evaluation.point_regression import point_regression_figures
+
+        truth = np.asarray(targets, dtype=np.float64).reshape(len(targets), self.n_outputs)
+        variables = self.binned_variables(aux) or None
+        return point_regression_figures(
+            truth, prediction, self.targets, self.units, variables, run_name
+        )
+
+    def summary_metrics(self) -> list[SummaryMetric]:
+        from smartml.evaluation.summary import SummaryMetric
+
+        summary = []
+        for target, unit in zip(self.targets, self.units, strict=True):
+            summary += [
+                SummaryMetric(f"{target}.robust_width", f"{target} width", unit, "lower"),
+                SummaryMetric(f"{target}.rms", f"{target} RMS", unit, "lower"),
+                SummaryMetric(f"{target}.bias", f"{target} bias", unit, "zero"),
+            ]
+        return summary

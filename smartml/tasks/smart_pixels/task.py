@@ -1,0 +1,164 @@
+"""Smart pixels: track position and angles, with a full covariance, from one cluster.
+
+Data: parquet clusters (:mod:`~smartml.tasks.smart_pixels.parquet_reader`), by default
+written by the built-in simulator (:mod:`~smartml.tasks.smart_pixels.simulator`) and
+cached. Targets (:data:`~smartml.tasks.smart_pixels.layout.TARGETS`) are standardised
+and the pixel charge scaled (:mod:`~smartml.tasks.smart_pixels.normalization`), both
+fitted on the training split. The output is a 4-D Gaussian
+(:class:`~smartml.outputs.gaussian_mdn.GaussianMDN`). Evaluation reports resolutions
+and pulls in physical units beside a charge-centroid baseline fitted on the training
+split and evaluated on the same test clusters, and residual profiles against truth.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from smartml.backend import tf
+from smartml.data.pipeline import make_dataset
+from smartml.evaluation.gaussian import residual_profile, robust_width
+from smartml.files import read_json_object, write_json_atomic
+from smartml.outputs.gaussian_mdn import GaussianMDN, GaussianPrediction
+from smartml.tasks.base import Examples, InputSpec, Task
+from smartml.tasks.smart_pixels.centroid_baseline import CentroidBaseline
+from smartml.tasks.smart_pixels.layout import N_COLUMNS, N_ROWS, TARGET_UNITS, TARGETS
+from smartml.tasks.smart_pixels.normalization import PixelNormalization
+from smartml.tasks.smart_pixels.parquet_reader import PixelParquetSource
+from smartml.tasks.smart_pixels.schema import PixelDataConfig
+from smartml.tasks.smart_pixels.simulator import ensure_simulated
+
+log = logging.getLogger("smartml.smart_pixels")
+
+DEFAULT_SIMULATION_ROOT = Path("data/simulated")
+# Clusters of the training split that fit the normalisation and the baseline: enough
+# for per-mille statistical precision on the scales.
+FIT_CLUSTERS = 100_000
+NORMALIZATION = "normalization.json"
+BASELINE = "baseline.json"
+BASELINE_COLUMNS = {"x-midplane": "centroid_x", "y-midplane": "centroid_y"}
+
+
+class SmartPixelsTask(Task):
+    """Cluster images ``pixels (13, 21, T)`` -> Gaussian over (x, y, cot α, cot β)."""
+
+    run_files = (NORMALIZATION, BASELINE)
+
+    @property
+    def inputs(self) -> dict[str, InputSpec]:
+        shape = (N_ROWS, N_COLUMNS, len(self.config.data.time_slices))
+        description = "pixel charge / its training-split standard deviation, per time slice"
+        return {"pixels": InputSpec("pixels", shape, description=description)}
+
+    @property
+    def output(self) -> GaussianMDN:
+        return GaussianMDN(
+            TARGETS, TARGET_UNITS, baselines=BASELINE_COLUMNS, baseline_label="charge centroid"
+        )
+
+    def prepare(self, fit: bool) -> None:
+        data: PixelDataConfig = self.config.data
+        if data.source == "simulation":
+            root = Path(data.path) if data.path else DEFAULT_SIMULATION_ROOT
+            path, labels_path = ensure_simulated(data.simulation, root), None
+        else:
+            path = Path(data.path)
+            labels_path = Path(data.labels_path) if data.labels_path else None
+        self.source = PixelParquetSource(data, path, labels_path)
+        self.splits = self.source.split(seed=data.split.seed)
+        log.info(
+            "data %s: %s row groups (train/validation/test)",
+            path,
+            "/".join(str(len(self.splits[name])) for name in ("train", "validation", "test")),
+        )
+        if fit:
+            self._fit_transforms()
+        else:
+            self.normalization = PixelNormalization.load(self.run_file(NORMALIZATION))
+            self.baseline = CentroidBaseline.from_dict(
+                read_json_object(self.run_file(BASELINE), "centroid baseline")
+            )
+
+    def _fit_transforms(self) -> None:
+        """Normalisation and centroid baseline from the first training clusters,
+        streamed one row group at a time (20 time slices of 100k clusters would not
+        fit comfortably in memory at once)."""
+        final_slices, positions = [], []
+
+        def batches():
+            for x, y, final_slice in self.source.iter_chunks(
+                self.splits["train"], max_rows=FIT_CLUSTERS, with_final_slice=True
+            ):
+                final_slices.append(final_slice)
+                positions.append(y[:, :2])
+                yield x, y
+
+        self.normalization = PixelNormalization.fit_batches(batches(), TARGETS)
+        self.normalization.save(self.run_file(NORMALIZATION))
+        sensor = self.config.data.simulation.sensor
+        self.baseline = CentroidBaseline.fit(
+            np.concatenate(final_slices),
+            np.concatenate(positions),
+            sensor.pitch_x_um,
+            sensor.pitch_y_um,
+        )
+        write_json_atomic(self.run_file(BASELINE), self.baseline.to_dict())
+
+    def datasets(self) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+        training = self.config.training
+
+        def dataset(split: str, shuffle: bool) -> tf.data.Dataset:
+            return make_dataset(
+                self.source,
+                self.splits[split],
+                self.normalization.transform,
+                batch_size=training.batch_size,
+                shuffle=shuffle,
+                seed=training.seed,
+                shuffle_buffer=training.shuffle_buffer,
+            )
+
+        return dataset("train", True), dataset("validation", False)
+
+    def examples(self, split: str, max_n: int | None = None) -> Examples:
+        pixels, truth, final_slice = self.source.read_chunks(
+            self.splits[split], max_rows=max_n, with_final_slice=True
+        )
+        centroid = self.baseline.predict(final_slice)
+        aux = pd.DataFrame({column: centroid[:, axis] for axis, column in enumerate(BASELINE_COLUMNS.values())})
+        return Examples({"pixels": self.normalization.transform_inputs(pixels)}, truth, aux)
+
+    def decode(self, raw: np.ndarray) -> GaussianPrediction:
+        return self.output.decode(raw, self.normalization)
+
+    def task_metrics(self, examples: Examples, prediction: GaussianPrediction) -> dict:
+        """Residual profiles against each target's truth, and the centroid baseline."""
+        truth = examples.targets
+        metrics: dict = {}
+        for axis, name in enumerate(TARGETS):
+            residual = prediction.mean[:, axis] - truth[:, axis]
+            metrics[name] = {"profile_vs_truth": residual_profile(truth[:, axis], residual)}
+        baseline = self.output.baseline_predictions(examples.aux)
+        metrics["centroid_baseline"] = _baseline_metrics(truth, baseline)
+        return metrics
+
+
+def _baseline_metrics(truth: np.ndarray, baseline: dict[str, np.ndarray]) -> dict:
+    """Resolution of the baseline, per target it predicts, on the clusters it can measure."""
+    result = {}
+    for name, prediction in baseline.items():
+        residual = prediction - truth[:, TARGETS.index(name)]
+        usable = np.isfinite(residual)
+        residual = residual[usable]
+        result[name] = {
+            "bias": float(residual.mean()),
+            "rms": float(np.sqrt(np.mean(residual**2))),
+            "std": float(residual.std()),
+            "robust_width": robust_width(residual),
+            "n": int(usable.sum()),
+            "n_without_charge": int((~usable).sum()),
+        }
+    return result
