@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> None:
         from smartml.config import load_config
-        from smartml.models import load_model
+        from smartml.models.saved import load_model
         from smartml.registry import TASKS
         from smartml.training.run_directory import RunDirectory
 

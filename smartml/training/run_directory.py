@@ -6,7 +6,7 @@
       config.json          the resolved configuration (file + command-line overrides)
       normalization.json   input/target transforms fitted on the training split
       baseline.json        task baselines fitted on the training split (if any)
-      model.h5          architecture + best weights (load with smartml.models.load_model)
+      model.h5          architecture + best weights (load with smartml.models.saved.load_model)
       history.csv          per-epoch losses and learning rate
       metrics.json         evaluation on the test split
       plots/               PNG figures
