@@ -44,6 +44,7 @@ class PixelMDN:
         Returns:
             an uncompiled functional ``keras.Model``.
         """
+
         def conv_q():
             return quantized_bits_of(config.conv_weights)
 
