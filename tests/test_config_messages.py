@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import pytest
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Discriminator, Field, Tag, ValidationError, create_model
 
 from smartml.config import StrictModel, load_config
 from smartml.config.messages import describe, locate
@@ -126,7 +126,7 @@ class Channel(StrictModel):
 
 
 class CalibrationData(StrictModel):
-    channels: dict[str, Channel] = {}
+    channels: dict[str, Channel] = Field(default_factory=dict)
 
 
 @pytest.fixture
@@ -147,19 +147,9 @@ def test_dict_values_of_a_registered_task_are_named_by_their_key(
 
 
 # Two sections whose classes share a name: a lookup by class name would mix them up.
-def _first_settings() -> type[BaseModel]:
-    class Settings(StrictModel):
-        alpha: int = 0
-
-    return Settings
-
-
-def _second_settings() -> type[BaseModel]:
-    class Settings(StrictModel):
-        beta: int = 0
-        gamma: int = 0
-
-    return Settings
+FirstSettings = create_model("Settings", __base__=StrictModel, alpha=(int, 0))
+SecondSettings = create_model("Settings", __base__=StrictModel, beta=(int, 0), gamma=(int, 0))
+assert FirstSettings.__name__ == SecondSettings.__name__
 
 
 class Cut(StrictModel):
@@ -172,12 +162,23 @@ class Window(StrictModel):
     width: float = 1.0
 
 
+def first_letter_of_kind(value) -> str:
+    return (value["kind"] if isinstance(value, dict) else value.kind)[0]
+
+
+# A callable discriminator: pydantic names the member by its Tag ("c", "w").
+Probe = Annotated[
+    Annotated[Cut, Tag("c")] | Annotated[Window, Tag("w")], Discriminator(first_letter_of_kind)
+]
+
+
 class Detector(StrictModel):
-    first: _first_settings() = Field(default_factory=_first_settings())  # type: ignore[valid-type]
-    second: _second_settings() | None = None  # type: ignore[valid-type]
+    first: FirstSettings = FirstSettings()  # type: ignore[valid-type]
+    second: SecondSettings | None = None  # type: ignore[valid-type]
     selections: tuple[Annotated[Cut | Window, Field(discriminator="kind")], ...] = ()
     fallback: Cut | Window | None = None
-    layers: dict[str, list[Channel]] = {}
+    probes: list[Probe] = Field(default_factory=list)
+    layers: dict[str, list[Channel]] = Field(default_factory=dict)
 
 
 @pytest.mark.parametrize(
@@ -191,6 +192,7 @@ class Detector(StrictModel):
             ["kind", "width"],
         ),
         ({"layers": {"l0": [{}, {"gane": 1}]}}, "layers.l0[1].gane", ["gain", "offset"]),
+        ({"probes": [{"kind": "window", "widht": 1}]}, "probes[0].widht", ["kind", "width"]),
         ({"extra": 1}, "extra", [*Detector.model_fields]),
     ],
 )

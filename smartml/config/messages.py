@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 from pydantic.fields import FieldInfo
 
 _SEQUENCES = (list, tuple, set, frozenset, Sequence)
@@ -126,7 +126,11 @@ def unknown_key_message(key: str, known: Sequence[str]) -> str:
     "unknown key 'dampng'; did you mean 'damping'?"
     >>> unknown_key_message("x", ["low", "high"])
     "unknown key 'x'; expected one of: low, high"
+    >>> unknown_key_message("x", [])
+    "unknown key 'x'"
     """
+    if not known:
+        return f"unknown key {key!r}"
     close = difflib.get_close_matches(key, list(known), n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(known)}"
     return f"unknown key {key!r}; {hint}"
@@ -176,10 +180,13 @@ def _not_none(union: Any) -> list[Any]:
 
 
 def _member(members: list[Any], tag: Any, discriminator: str | None) -> Any:
-    """The union member pydantic tried under ``tag``: the one whose discriminator
-    field admits it, or whose class name or type label it is; None when unknown."""
+    """The union member pydantic tried under ``tag``: the one marked ``Tag(tag)``, whose
+    discriminator field admits it, or whose class name or type label it is; None when
+    unknown."""
     for member in members:
         inner, _ = _unwrap(member, None)
+        if tag in _tags(member):
+            return inner
         if discriminator and _is_model(inner):
             field = inner.model_fields.get(discriminator)
             if field is not None and tag in _literal_values(field.annotation):
@@ -187,6 +194,13 @@ def _member(members: list[Any], tag: Any, discriminator: str | None) -> Any:
         elif not discriminator and tag in (getattr(inner, "__name__", None), repr(inner)):
             return inner
     return None
+
+
+def _tags(member: Any) -> list[str]:
+    """Tags given with ``Annotated[X, Tag("t")]`` (callable discriminators use them)."""
+    if get_origin(member) is not Annotated:
+        return []
+    return [item.tag for item in get_args(member)[1:] if isinstance(item, Tag)]
 
 
 def _literal_values(annotation: Any) -> tuple:
