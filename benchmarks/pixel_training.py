@@ -17,7 +17,8 @@ import smartml  # noqa: F401  (Keras 2 switch before TensorFlow)
 from smartml.backend import select_device, tf
 from smartml.config.mdmm import MDMMConfig
 from smartml.losses import MultivariateGaussianNLL
-from smartml.models.pixel_mdn import PixelMDN, PixelMDNConfig
+from smartml.models.pixel_mdn.builder import PixelMDN
+from smartml.models.pixel_mdn.schema import PixelMDNConfig
 from smartml.training.trainer import with_constraints
 
 # 50% quantized sparsity of every quantized layer, as configs/pixel_2t_mdmm.json.

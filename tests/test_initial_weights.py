@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from smartml.errors import ConfigError, RunDirectoryError
-from smartml.models.pixel_mdn import PixelMDN, PixelMDNConfig
+from smartml.models.pixel_mdn.builder import PixelMDN
+from smartml.models.pixel_mdn.schema import PixelMDNConfig
 from smartml.training.trainer import load_initial_weights
 
 

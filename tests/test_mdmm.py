@@ -8,7 +8,7 @@ from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
 from smartml.backend import keras, tf
 from smartml.errors import ConfigError
-from smartml.models import load_model
+from smartml.models.saved import load_model
 from smartml.training import hardware_cost as hc
 from smartml.training.mdmm import (
     BopsConstraint,

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from qkeras import QActivation, QConv2D, QDense, QSeparableConv2D
 
-from smartml.models import load_model
-from smartml.models.pixel_mdn import PixelMDN, PixelMDNConfig
+from smartml.models.pixel_mdn.builder import PixelMDN
+from smartml.models.pixel_mdn.schema import PixelMDNConfig
+from smartml.models.saved import load_model
 
 
 def build(input_shape=(13, 21, 2), **settings):

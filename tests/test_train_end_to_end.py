@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from smartml.evaluate import main as evaluate_main
-from smartml.models import load_model
+from smartml.models.saved import load_model
 from smartml.train import main as train_main
 
 pytestmark = pytest.mark.slow

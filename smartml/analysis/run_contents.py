@@ -31,7 +31,7 @@ class RunContents:
     def model(self):
         """The trained Keras model (loaded on first use)."""
         if self._model is None:
-            from smartml.models import load_model
+            from smartml.models.saved import load_model
 
             self._model = load_model(RunDirectory(self.path).model)
         return self._model

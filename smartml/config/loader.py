@@ -4,12 +4,13 @@ Validation happens in two steps so that a new task or model brings its own schem
 without touching this file: the envelope (``schema_version``, ``name``, ``task``,
 ``training``, ``output``) first, then ``data`` against the schema of the task named
 in ``task.name`` and ``model`` against the schema of the model named in
-``model.name``. Any failure raises :class:`~smartml.errors.ConfigError` with one line
-naming the file, the dotted key path and what was expected.
+``model.name``. The schemas come from the registries
+(:mod:`smartml.config.registered`), so validation imports no TensorFlow. Any failure
+raises :class:`~smartml.errors.ConfigError` with one line naming the file, the key
+path as written (:mod:`smartml.config.messages`) and what was expected.
 """
 
 import copy
-import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,24 @@ from smartml.config.base import (
     TrainingConfig,
 )
 from smartml.config.export import ExportConfig
+from smartml.config.messages import describe, unknown_key_message
+from smartml.config.registered import fill_registries
 from smartml.errors import ConfigError
+from smartml.registry import Registry
 
-_SECTIONS = ("schema_version", "name", "task", "data", "model", "training", "output", "export")
+# "$schema" points an editor at the JSON Schema (python -m smartml.config schema); ignored.
+EDITOR_SCHEMA_KEY = "$schema"
+_SECTIONS = (
+    "schema_version",
+    "name",
+    "task",
+    "data",
+    "model",
+    "training",
+    "output",
+    "export",
+    EDITOR_SCHEMA_KEY,
+)
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
@@ -73,15 +89,21 @@ def apply_overrides(raw: Any, overrides: dict[str, Any]) -> Any:
 
 
 def validate_config(raw: Any, source: str = "<config>") -> RunConfig:
-    """Validate an already parsed configuration (``source`` names it in errors)."""
-    from smartml.registry import MODELS, TASKS
+    """Validate an already parsed configuration.
 
-    _import_registered_components()
+    Args:
+        raw: the parsed JSON object.
+        source: names the configuration in error messages (its file).
+
+    Returns:
+        the validated configuration; a ``"$schema"`` key is accepted and dropped.
+    """
+    tasks, models = fill_registries()
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a JSON object at the top level")
     for key in raw:
         if key not in _SECTIONS:
-            raise ConfigError(f"{source}: {key}: {_unknown_key_message(key, _SECTIONS)}")
+            raise ConfigError(f"{source}: {key}: {unknown_key_message(key, _SECTIONS)}")
     for key in ("name", "task", "data", "model"):
         if key not in raw:
             raise ConfigError(f"{source}: {key}: required section is missing")
@@ -91,17 +113,17 @@ def validate_config(raw: Any, source: str = "<config>") -> RunConfig:
             f"{source}: schema_version: {version!r} is not supported; expected {SCHEMA_VERSION}"
         )
     task = _validate(TaskSection, raw["task"], source, "task")
-    _lookup(TASKS, task.name, source, "task.name")
+    data_schema = _lookup(tasks, task.name, source, "task.name")
     model_raw = raw["model"]
     if not isinstance(model_raw, dict) or "name" not in model_raw:
-        raise ConfigError(f"{source}: model.name: required; known: {', '.join(MODELS.names())}")
-    _lookup(MODELS, model_raw["name"], source, "model.name")
+        raise ConfigError(f"{source}: model.name: required; known: {', '.join(models.names())}")
+    model_schema = _lookup(models, model_raw["name"], source, "model.name")
     sections = {
         "schema_version": SCHEMA_VERSION,
         "name": raw["name"],
         "task": task,
-        "data": _validate(TASKS.schema(task.name), raw["data"], source, "data"),
-        "model": _validate(MODELS.schema(model_raw["name"]), model_raw, source, "model"),
+        "data": _validate(data_schema, raw["data"], source, "data"),
+        "model": _validate(model_schema, model_raw, source, "model"),
         "training": _validate(TrainingConfig, raw.get("training", {}), source, "training"),
         "output": _validate(OutputConfig, raw.get("output", {}), source, "output"),
         "export": _validate(ExportConfig, raw.get("export", {}), source, "export"),
@@ -109,7 +131,7 @@ def validate_config(raw: Any, source: str = "<config>") -> RunConfig:
     try:
         return RunConfig.model_validate(sections)
     except ValidationError as err:
-        raise ConfigError(_describe(err, source, "")) from None
+        raise ConfigError(describe(err, RunConfig, source, "")) from None
 
 
 def save_config(config: RunConfig, path: str | Path) -> None:
@@ -117,13 +139,8 @@ def save_config(config: RunConfig, path: str | Path) -> None:
     Path(path).write_text(json.dumps(config.model_dump(mode="json"), indent=2) + "\n")
 
 
-def _import_registered_components() -> None:
-    # Importing the packages fills the registries (their modules use the decorators).
-    import smartml.models
-    import smartml.tasks  # noqa: F401
-
-
-def _lookup(registry, name: Any, source: str, key: str):
+def _lookup(registry: Registry, name: Any, source: str, key: str) -> type:
+    """The schema registered as ``name``; an unknown name is reported at ``key``."""
     try:
         return registry.schema(name)
     except ConfigError as err:
@@ -134,59 +151,4 @@ def _validate(schema: type[StrictModel], value: Any, source: str, prefix: str) -
     try:
         return schema.model_validate(value)
     except ValidationError as err:
-        raise ConfigError(_describe(err, source, prefix)) from None
-
-
-def _describe(err: ValidationError, source: str, prefix: str) -> str:
-    """One line for the first schema violation: file, dotted key, what was expected."""
-    first = err.errors()[0]
-    location = [prefix] if prefix else []
-    location += [f"[{part}]" if isinstance(part, int) else str(part) for part in first["loc"]]
-    key = ".".join(location).replace(".[", "[") or "(top level)"
-    if first["type"] == "extra_forbidden":
-        known = _known_keys(err, first["loc"])
-        message = _unknown_key_message(str(first["loc"][-1]), known)
-    elif first["type"] == "missing":
-        message = "required key is missing"
-    else:
-        message = f"{first['msg']} (got {first['input']!r})"
-    more = len(err.errors()) - 1
-    suffix = f" (and {more} more problem{'s' * (more > 1)})" if more else ""
-    return f"{source}: {key}: {message}{suffix}"
-
-
-def _known_keys(err: ValidationError, loc: tuple) -> list[str]:
-    schema = _schema_at(err.title, loc[:-1])
-    return list(schema.model_fields) if schema is not None else []
-
-
-def _schema_at(title: str, loc: tuple) -> type[StrictModel] | None:
-    """The pydantic class at ``loc`` below the class named ``title``."""
-    schema = _ALL_SCHEMAS().get(title)
-    for part in loc:
-        if schema is None or isinstance(part, int):
-            continue
-        field = schema.model_fields.get(str(part))
-        annotation = getattr(field, "annotation", None)
-        schema = (
-            annotation
-            if isinstance(annotation, type) and issubclass(annotation, StrictModel)
-            else None
-        )
-    return schema
-
-
-def _ALL_SCHEMAS() -> dict[str, type[StrictModel]]:
-    found: dict[str, type[StrictModel]] = {}
-    pending: list[type] = [StrictModel]
-    while pending:
-        cls = pending.pop()
-        found[cls.__name__] = cls
-        pending.extend(cls.__subclasses__())
-    return found
-
-
-def _unknown_key_message(key: str, known) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(known)}"
-    return f"unknown key {key!r}{hint}"
+        raise ConfigError(describe(err, schema, source, prefix)) from None

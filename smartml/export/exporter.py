@@ -69,7 +69,7 @@ def export_run(run_dir: RunDirectory, config: RunConfig, build: bool = False) ->
         ExportError: unsupported layer or quantizer, or an input type that cannot hold
             the data.
     """
-    from smartml.models import load_model
+    from smartml.models.saved import load_model
     from smartml.registry import TASKS
 
     started = time.perf_counter()

@@ -1,9 +1,12 @@
 """Model builders, registered by name in :data:`smartml.registry.MODELS`.
 
-Importing this package registers every builder it contains.
+Each model is a package with a ``schema`` module (its ``model`` section, registered
+with the dotted path of its builder; no TensorFlow) and a ``builder`` module (Keras).
+Importing this package imports the schemas only, which fills the registry; a builder
+is imported when :meth:`smartml.registry.Registry.get` first asks for it. Saved
+models load with :func:`smartml.models.saved.load_model`.
 """
 
-from smartml.models import pixel_mdn  # noqa: F401  (registers "pixel_mdn")
-from smartml.models.custom_objects import custom_objects, load_model
-
-__all__ = ["custom_objects", "load_model"]
+from smartml.models.pixel_mdn import schema as _pixel_mdn_schema  # noqa: F401  (registers it)
+from smartml.models.quantized_mlp import schema as _quantized_mlp_schema  # noqa: F401
+from smartml.models.deepsets import schema as _deepsets_schema  # noqa: F401

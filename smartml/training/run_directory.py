@@ -6,7 +6,7 @@
       config.json          the resolved configuration (file + command-line overrides)
       <task run files>     what the task fits on the training split (normalisations,
                            baselines: declared by the task as ``run_files``)
-      model.h5          architecture + best weights (load with smartml.models.load_model)
+      model.h5          architecture + best weights (load with smartml.models.saved.load_model)
       history.csv          per-epoch losses and learning rate
       metrics.json         evaluation on the test split
       plots/               PNG figures
@@ -104,7 +104,7 @@ class RunDirectory:
 
     def load_model(self):  # -> keras.Model (TensorFlow is imported only here)
         """The run's saved model (architecture + kept weights)."""
-        from smartml.models import load_model
+        from smartml.models.saved import load_model
 
         return load_model(self.model)
 

@@ -13,7 +13,7 @@ from smartml.config import RunConfig, save_config
 from smartml.config.mdmm import MDMMConfig
 from smartml.errors import ConfigError
 from smartml.evaluate import evaluate_run, write_metrics
-from smartml.models import load_model
+from smartml.models.saved import load_model
 from smartml.registry import MODELS, TASKS
 from smartml.training.callbacks import build_callbacks, keep_last_row_per_epoch
 from smartml.training.hardware_cost import hardware_report

@@ -1,4 +1,7 @@
-"""Loading saved models: QKeras layers and quantizers, plus smartml's own objects."""
+"""Loading saved models: QKeras layers and quantizers, plus smartml's own objects.
+
+This module imports TensorFlow; :mod:`smartml.models` itself does not.
+"""
 
 from pathlib import Path
 
@@ -10,7 +13,11 @@ from smartml.losses import MultivariateGaussianNLL
 
 
 def custom_objects() -> dict:
-    """Every class a saved smartml model may reference, by its serialised name."""
+    """Every class a saved smartml model may reference, by its serialised name.
+
+    Returns:
+        serialised name -> class, for ``keras.models.load_model(custom_objects=...)``.
+    """
     objects: dict = {}
     _add_supported_quantized_objects(objects)
     objects["smartml>MultivariateGaussianNLL"] = MultivariateGaussianNLL
@@ -23,6 +30,13 @@ def load_model(path: str | Path, compile: bool = False) -> keras.Model:
 
     Models are saved as HDF5 (``.h5``): QKeras layers do not round-trip through the
     ``.keras`` format of tf_keras 2.21 (QActivation fails to deserialise).
+
+    Args:
+        path: the ``.h5`` file (a run directory's ``model.h5``).
+        compile: also restore the loss and optimizer.
+
+    Returns:
+        the model.
     """
     path = Path(path)
     if not path.is_file():

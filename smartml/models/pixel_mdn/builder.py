@@ -16,77 +16,19 @@ quantizer is ``quantized_bits(bits, integer, alpha=1)``: fixed point with the st
 number of bits and integer bits, no per-channel scale, so the firmware can use the
 values exactly as trained.
 
->>> from smartml.models.pixel_mdn import PixelMDN, PixelMDNConfig
+>>> from smartml.models.pixel_mdn.builder import PixelMDN
+>>> from smartml.models.pixel_mdn.schema import PixelMDNConfig
 >>> model = PixelMDN.build(PixelMDNConfig(), input_shape=(13, 21, 2), n_outputs=14)
 >>> model.count_params()
 2029
 """
 
-from typing import Literal
-
-from pydantic import Field
-from qkeras import QActivation, QConv2D, QDense, QSeparableConv2D, quantized_bits, quantized_tanh
+from qkeras import QActivation, QConv2D, QDense, QSeparableConv2D, quantized_tanh
 
 from smartml.backend import keras
-from smartml.config.base import ModelSection, StrictModel
-from smartml.registry import MODELS
-
-
-class FixedPoint(StrictModel):
-    """A QKeras ``quantized_bits`` fixed-point format: ``bits`` in all, ``integer`` of
-    them above the binary point (sign excluded when ``signed``)."""
-
-    bits: int = Field(ge=1, le=32)
-    integer: int = Field(0, ge=0, le=31)
-    signed: bool = True
-
-    def quantizer(self) -> quantized_bits:
-        return quantized_bits(
-            self.bits,
-            self.integer,
-            keep_negative=self.signed,
-            alpha=1,
-            use_stochastic_rounding=False,
-        )
-
-
-class Regularization(StrictModel):
-    """Penalties added to the loss (the smart-pixels L1/L2 baseline uses
-    ``kernel_l1 = kernel_l2 = activity_l2 = 0.01``). Kernel penalties apply to every
-    weight tensor of the quantized layers (depthwise, pointwise, kernel), activity
-    penalties to their outputs."""
-
-    kernel_l1: float = Field(0.0, ge=0, allow_inf_nan=False)
-    kernel_l2: float = Field(0.0, ge=0, allow_inf_nan=False)
-    activity_l2: float = Field(0.0, ge=0, allow_inf_nan=False)
-
-    def kernel(self):
-        if self.kernel_l1 == self.kernel_l2 == 0:
-            return None
-        return keras.regularizers.L1L2(l1=self.kernel_l1, l2=self.kernel_l2)
-
-    def activity(self):
-        return keras.regularizers.L2(self.activity_l2) if self.activity_l2 else None
-
-
-@MODELS.register("pixel_mdn", implementation="smartml.models.pixel_mdn:PixelMDN")
-class PixelMDNConfig(ModelSection):
-    name: Literal["pixel_mdn"] = "pixel_mdn"
-    filters: int = Field(5, ge=1, description="channels of both convolutions")
-    kernel_size: int = Field(3, ge=1, description="separable convolution kernel (square)")
-    pool_size: int = Field(3, ge=1)
-    hidden_units: list[int] = Field(default_factory=lambda: [16, 16], description="QDense widths")
-    conv_weights: FixedPoint = FixedPoint(bits=4, integer=0)
-    conv_activation_bits: int = Field(4, ge=2, le=16, description="quantized_tanh bits")
-    pool_output: FixedPoint = FixedPoint(bits=8, integer=0)
-    dense_weights: FixedPoint = FixedPoint(bits=8, integer=0)
-    dense_activation_bits: int = Field(8, ge=2, le=16, description="quantized_tanh bits")
-    input_quantizer: FixedPoint | None = Field(
-        None,
-        description="the sensor ADC: quantizes the normalised charge before the first layer, "
-        "in training and in firmware alike; null for none",
-    )
-    regularization: Regularization = Regularization()
+from smartml.models.pixel_mdn.schema import PixelMDNConfig
+from smartml.models.quantizers import quantized_bits_of
+from smartml.models.regularizers import activity_regularizer, kernel_regularizer
 
 
 class PixelMDN:
@@ -102,8 +44,12 @@ class PixelMDN:
         Returns:
             an uncompiled functional ``keras.Model``.
         """
-        conv_q = config.conv_weights.quantizer
-        dense_q = config.dense_weights.quantizer
+
+        def conv_q():
+            return quantized_bits_of(config.conv_weights)
+
+        def dense_q():
+            return quantized_bits_of(config.dense_weights)
 
         def conv_tanh():
             return quantized_tanh(config.conv_activation_bits)
@@ -115,23 +61,23 @@ class PixelMDN:
 
         def regularized() -> dict:
             return {
-                "kernel_regularizer": penalties.kernel(),
-                "activity_regularizer": penalties.activity(),
+                "kernel_regularizer": kernel_regularizer(penalties),
+                "activity_regularizer": activity_regularizer(penalties),
             }
 
         inputs = keras.Input(shape=input_shape, name="pixels")
         x = inputs
         if config.input_quantizer is not None:
-            x = QActivation(config.input_quantizer.quantizer(), name="input_quantizer")(x)
+            x = QActivation(quantized_bits_of(config.input_quantizer), name="input_quantizer")(x)
         x = QSeparableConv2D(
             config.filters,
             config.kernel_size,
             depthwise_quantizer=conv_q(),
             pointwise_quantizer=conv_q(),
             bias_quantizer=conv_q(),
-            depthwise_regularizer=penalties.kernel(),
-            pointwise_regularizer=penalties.kernel(),
-            activity_regularizer=penalties.activity(),
+            depthwise_regularizer=kernel_regularizer(penalties),
+            pointwise_regularizer=kernel_regularizer(penalties),
+            activity_regularizer=activity_regularizer(penalties),
             name="separable_conv",
         )(x)
         x = QActivation(conv_tanh(), name="separable_conv_tanh")(x)
@@ -145,7 +91,7 @@ class PixelMDN:
         )(x)
         x = QActivation(conv_tanh(), name="pointwise_conv_tanh")(x)
         x = keras.layers.AveragePooling2D(config.pool_size, name="pool")(x)
-        x = QActivation(config.pool_output.quantizer(), name="pool_quantizer")(x)
+        x = QActivation(quantized_bits_of(config.pool_output), name="pool_quantizer")(x)
         x = keras.layers.Flatten(name="flatten")(x)
         for index, units in enumerate(config.hidden_units):
             x = QDense(
