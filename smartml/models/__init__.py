@@ -7,6 +7,6 @@ is imported when :meth:`smartml.registry.Registry.get` first asks for it. Saved
 models load with :func:`smartml.models.saved.load_model`.
 """
 
+from smartml.models.deepsets import schema as _deepsets_schema  # noqa: F401
 from smartml.models.pixel_mdn import schema as _pixel_mdn_schema  # noqa: F401  (registers it)
 from smartml.models.quantized_mlp import schema as _quantized_mlp_schema  # noqa: F401
-from smartml.models.deepsets import schema as _deepsets_schema  # noqa: F401

@@ -121,7 +121,9 @@ def _sorted_inputs(
 
     points = named("points_input", config.points_input)
     if len(points.shape) != 2:
-        raise ConfigError(f"model.points_input: {points.name!r} has shape {points.shape}; expected (N, F)")
+        raise ConfigError(
+            f"model.points_input: {points.name!r} has shape {points.shape}; expected (N, F)"
+        )
     mask = named("mask_input", config.mask_input) if config.mask_input else None
     if mask is not None and tuple(mask.shape) != (points.shape[0],):
         raise ConfigError(

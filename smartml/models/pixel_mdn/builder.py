@@ -18,32 +18,56 @@ values exactly as trained.
 
 >>> from smartml.models.pixel_mdn.builder import PixelMDN
 >>> from smartml.models.pixel_mdn.schema import PixelMDNConfig
->>> model = PixelMDN.build(PixelMDNConfig(), input_shape=(13, 21, 2), n_outputs=14)
+>>> from smartml.outputs.gaussian_mdn import GaussianMDN
+>>> from smartml.tasks.base import InputSpec
+>>> model = PixelMDN.build(PixelMDNConfig(), {"pixels": InputSpec("pixels", (13, 21, 2))},
+...                        GaussianMDN(["x", "y", "cot_alpha", "cot_beta"], ["", "", "", ""]))
 >>> model.count_params()
 2029
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from qkeras import QActivation, QConv2D, QDense, QSeparableConv2D, quantized_tanh
 
 from smartml.backend import keras
+from smartml.errors import ConfigError
 from smartml.models.pixel_mdn.schema import PixelMDNConfig
 from smartml.models.quantizers import quantized_bits_of
 from smartml.models.regularizers import activity_regularizer, kernel_regularizer
+
+if TYPE_CHECKING:
+    from smartml.outputs.base import OutputKind
+    from smartml.tasks.base import InputSpec
 
 
 class PixelMDN:
     """Builder of the smart-pixel MDN (registered as ``pixel_mdn``)."""
 
+    exportable = True
+
     @staticmethod
-    def build(config: PixelMDNConfig, input_shape: tuple, n_outputs: int) -> keras.Model:
+    def build(
+        config: PixelMDNConfig, inputs: dict[str, InputSpec], output: OutputKind
+    ) -> keras.Model:
         """Args:
             config: the ``model`` section.
-            input_shape: (13, 21, T).
-            n_outputs: size of the last layer (14 for the 4-target Gaussian).
+            inputs: one image input, (13, 21, T).
+            output: its ``n_outputs`` is the last layer's size (14 for the 4-target
+                Gaussian).
 
         Returns:
             an uncompiled functional ``keras.Model``.
         """
+        if len(inputs) != 1 or len(next(iter(inputs.values())).shape) != 3:
+            shapes = {name: spec.shape for name, spec in inputs.items()}
+            raise ConfigError(
+                f"model pixel_mdn: takes one (rows, columns, slices) image, got {shapes}"
+            )
+        image = next(iter(inputs.values()))
+        n_outputs = output.n_outputs
 
         def conv_q():
             return quantized_bits_of(config.conv_weights)
@@ -65,8 +89,8 @@ class PixelMDN:
                 "activity_regularizer": activity_regularizer(penalties),
             }
 
-        inputs = keras.Input(shape=input_shape, name="pixels")
-        x = inputs
+        tensor = keras.Input(shape=image.shape, name=image.name)
+        x = tensor
         if config.input_quantizer is not None:
             x = QActivation(quantized_bits_of(config.input_quantizer), name="input_quantizer")(x)
         x = QSeparableConv2D(
@@ -109,4 +133,4 @@ class PixelMDN:
             name="gaussian_params",
             **regularized(),
         )(x)
-        return keras.Model(inputs, outputs, name="pixel_mdn")
+        return keras.Model(tensor, outputs, name="pixel_mdn")

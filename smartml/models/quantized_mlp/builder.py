@@ -29,8 +29,8 @@ from qkeras import QActivation, QDense, quantized_relu
 
 from smartml.backend import keras
 from smartml.errors import ConfigError
-from smartml.models.quantizers import quantized_bits_of
 from smartml.models.quantized_mlp.schema import QuantizedMLPConfig
+from smartml.models.quantizers import quantized_bits_of
 from smartml.models.regularizers import activity_regularizer, kernel_regularizer
 
 if TYPE_CHECKING:

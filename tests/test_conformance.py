@@ -1,0 +1,211 @@
+"""The conformance suite: every registered task goes through the whole product.
+
+For each task in :data:`CASES`: train two epochs on tiny data in a separate process,
+kill it (SIGKILL) in the middle of the second epoch and run the same command again,
+which resumes and completes; evaluate the run again; train a second run and compare
+the two through the task's summary metrics; export an exportable model and check the
+C simulation is bit-identical to QKeras; run both notebooks on the runs.
+
+Adding a task = adding its case here. The three ``toy_*`` tasks
+(``tests/conformance_tasks.py``) have the shapes of the coming tasks: masked
+multi-input point classification, tabular point regression, tabular binary
+classification.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import conformance_tasks  # noqa: F401  (registers the toy tasks)
+from smartml.evaluate import main as evaluate_main
+from smartml.train import main as train_main
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).parents[1]
+TESTS = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Case:
+    """One task with a tiny configuration of a model that serves it."""
+
+    task: str
+    data: dict
+    model: dict
+    batch_size: int
+    exportable: bool = True
+
+
+PIXEL_DATA = {
+    "time_slices": [0, 19],
+    "simulation": {"n_clusters": 3000, "clusters_per_file": 1000, "rows_per_group": 250},
+}
+
+CASES = [
+    Case(
+        "smart_pixels",
+        PIXEL_DATA,
+        {"name": "pixel_mdn", "filters": 2, "hidden_units": [8]},
+        batch_size=64,
+    ),
+    Case(
+        "toy_rings",
+        {"n_examples": 3000},
+        {"name": "deepsets", "point_units": [8, 8], "head_units": [8]},
+        batch_size=32,
+    ),
+    Case("toy_weights", {"n_examples": 3000}, {"name": "quantized_mlp", "hidden_units": [8, 8]}, 32),
+    Case("toy_signal", {"n_examples": 3000}, {"name": "quantized_mlp", "hidden_units": [8]}, 32),
+]
+
+
+def write_config(directory: Path, case: Case, name: str, seed: int) -> Path:
+    data = json.loads(json.dumps(case.data))
+    if case.task == "smart_pixels":
+        data["path"] = str(directory.parent / "simulated")
+    config = {
+        "name": name,
+        "task": {"name": case.task},
+        "data": data,
+        "model": case.model,
+        "training": {
+            "epochs": 2,
+            "batch_size": case.batch_size,
+            "verbose": 0,
+            "seed": seed,
+            "backup_every_batches": 5,
+        },
+        "output": {"dir": str(directory / name)},
+    }
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def history_epochs(run: Path) -> list[int]:
+    if not (run / "history.csv").is_file():
+        return []
+    with (run / "history.csv").open() as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def train_command(config: Path) -> list[str]:
+    program = (
+        "import sys, conformance_tasks; from smartml.train import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    return [sys.executable, "-c", program, str(config)]
+
+
+def subprocess_environment() -> dict:
+    paths = [str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
+def train_killed_and_resumed(config: Path, run: Path) -> subprocess.CompletedProcess:
+    """Start training, SIGKILL it once epoch 0 is logged and epoch 1 is under way,
+    then run the same command again."""
+    command, environment = train_command(config), subprocess_environment()
+    process = subprocess.Popen(
+        command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if history_epochs(run) == [0] and (run / "backup").is_dir():
+            time.sleep(0.5)
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "training ended before it could be interrupted"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (run / "COMPLETE.json").exists()
+    return subprocess.run(
+        command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[case.task for case in CASES])
+def runs(request, tmp_path_factory):
+    """(case, first run, second run): the first killed and resumed, the second plain."""
+    case: Case = request.param
+    directory = tmp_path_factory.mktemp(case.task) / "runs"
+    directory.mkdir()
+    first = directory / "first"
+    resumed = train_killed_and_resumed(write_config(directory, case, "first", 1), first)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming run" in resumed.stderr
+    assert train_main([str(write_config(directory, case, "second", 2))]) == 0
+    return case, first, directory / "second"
+
+
+def test_killed_run_resumed_and_completed(runs):
+    _, first, _ = runs
+    assert history_epochs(first) == [0, 1]
+    assert (first / "COMPLETE.json").is_file()
+    training = json.loads((first / "metrics.json").read_text())["training"]
+    assert training["resumed"] and training["first_epoch_of_this_process"] == 1
+
+
+def test_declared_run_files_and_summary_metrics_are_written(runs):
+    from smartml.tasks.loading import open_task
+
+    _, first, _ = runs
+    run_dir, task = open_task(first, prepare=False)
+    for name in task.run_files:
+        assert (first / name).is_file(), name
+    metrics = json.loads((first / "metrics.json").read_text())
+    for summary in task.summary_metrics():
+        value = summary.value(metrics)
+        assert value is not None and math.isfinite(value), summary.key
+    assert any((first / "plots").glob("*.png"))
+
+
+def test_evaluate_again_keeps_every_block(runs, capsys):
+    _, first, _ = runs
+    before = json.loads((first / "metrics.json").read_text())
+    assert evaluate_main([str(first)]) == 0
+    after = json.loads((first / "metrics.json").read_text())
+    assert set(after) == set(before)
+    assert after["training"] == before["training"]
+
+
+def test_two_runs_compare_through_the_summary_metrics(runs, tmp_path, capsys):
+    from smartml.tasks.loading import open_task
+
+    _, first, second = runs
+    assert evaluate_main([str(first), str(second), "--output", str(tmp_path)]) == 0
+    table = (tmp_path / "comparison.md").read_text()
+    _, task = open_task(first, prepare=False)
+    for summary in task.summary_metrics():
+        assert summary.label in table
+    assert "first" in table and "second" in table
+    assert (tmp_path / "comparison.png").is_file()
+
+
+def test_export_is_bit_identical_in_c_simulation(runs, tmp_path, capsys):
+    """An exportable model's firmware computes exactly what QKeras does; a model that
+    cannot be exported is refused with one line."""
+    from smartml.export.__main__ import main as export_main
+
+    case, first, _ = runs
+    arguments = [str(first), "--hls", "--output", str(tmp_path), "--verify-clusters", "200"]
+    if not case.exportable:
+        assert export_main(arguments) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+        return
+    assert export_main(arguments) == 0
+    report = json.loads((tmp_path / "first" / "report.json").read_text())
+    assert report["verification"]["bit_identical_fraction"] == 1.0
+    assert report["verification"]["passed"]
