@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from smartml.data.normalization import PixelNormalization
 from smartml.errors import DataError, RunDirectoryError
+from smartml.tasks.smart_pixels.normalization import PixelNormalization
 
 TARGETS = ("x-midplane", "y-midplane", "cotAlpha", "cotBeta")
 

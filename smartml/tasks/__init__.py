@@ -2,7 +2,10 @@
 
 A task owns what is specific to one detector problem: where its data come from, how
 they are normalised, its loss, and how a trained model is judged (metrics, plots,
-baselines). The trainer sees only the :class:`~smartml.tasks.base.Task` interface.
+baselines). Each task is a package ``smartml/tasks/<task>/``; only its ``schema``
+module is imported here (it registers the task without importing TensorFlow), the
+task class is imported on first use. The trainer sees only the
+:class:`~smartml.tasks.base.Task` interface.
 """
 
-from smartml.tasks import smart_pixels  # noqa: F401  (registers "smart_pixels")
+from smartml.tasks.smart_pixels import schema  # noqa: F401  (registers "smart_pixels")

@@ -1,9 +1,9 @@
 """Smart pixels: track position and angles, with a full covariance, from one cluster.
 
-Data: parquet clusters (:mod:`smartml.data.pixel_parquet`), by default written by the
-built-in simulator (:mod:`smartml.data.pixel_simulator`) and cached. Targets
-(:data:`~smartml.data.pixel_layout.TARGETS`) are standardised, pixel charge scaled
-(:mod:`smartml.data.normalization`), both fitted on the training split. The model
+Data: parquet clusters (:mod:`.parquet_reader`), by default written by the
+built-in simulator (:mod:`.simulator`) and cached. Targets
+(:data:`~smartml.tasks.smart_pixels.layout.TARGETS`) are standardised, pixel charge
+scaled (:mod:`.normalization`), both fitted on the training split. The model
 outputs a 4-D Gaussian (:mod:`smartml.losses.gaussian_nll`). Evaluation reports
 resolutions and pulls in physical units beside a charge-centroid baseline fitted on
 the training split and evaluated on the same test clusters.
@@ -16,17 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from smartml.backend import keras, tf
-from smartml.config.smart_pixels import PixelDataConfig
-from smartml.data.normalization import PixelNormalization
-from smartml.data.pixel_layout import TARGET_UNITS, TARGETS
-from smartml.data.pixel_parquet import PixelParquetSource
-from smartml.data.pixel_pipeline import make_dataset
-from smartml.data.pixel_simulator import ensure_simulated
-from smartml.evaluation.centroid_baseline import CentroidBaseline
+from smartml.data.pipeline import make_dataset
 from smartml.evaluation.regression_metrics import residual_profile, robust_width, target_metrics
 from smartml.evaluation.regression_plots import plot_regression
 from smartml.losses import MultivariateGaussianNLL, gaussian_from_outputs, n_mdn_outputs
 from smartml.tasks.base import Task
+from smartml.tasks.smart_pixels.centroid_baseline import CentroidBaseline
+from smartml.tasks.smart_pixels.layout import TARGET_UNITS, TARGETS
+from smartml.tasks.smart_pixels.normalization import PixelNormalization
+from smartml.tasks.smart_pixels.parquet_reader import PixelParquetSource
+from smartml.tasks.smart_pixels.schema import PixelDataConfig
+from smartml.tasks.smart_pixels.simulator import ensure_simulated
 
 log = logging.getLogger("smartml.smart_pixels")
 
@@ -101,23 +101,15 @@ class SmartPixelsTask(Task):
         training = self.config.training
 
         def dataset(split: str, shuffle: bool) -> tf.data.Dataset:
-            chunks = self.splits[split]
-            dataset = make_dataset(
+            return make_dataset(
                 self.source,
-                chunks,
-                self.normalization,
+                self.splits[split],
+                self.normalization.transform,
                 batch_size=training.batch_size,
                 shuffle=shuffle,
                 seed=training.seed,
                 shuffle_buffer=training.shuffle_buffer,
             )
-            if self.config.data.contained_only:
-                return dataset  # rows per chunk are known only after reading
-            # Row counts come from the parquet metadata. Stating the number of batches
-            # lets Keras resume an interrupted run in the middle of an epoch.
-            rows = sum(chunk.n_rows for chunk in chunks)
-            batches = -(-rows // training.batch_size)
-            return dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
         return dataset("train", True), dataset("validation", False)
 
