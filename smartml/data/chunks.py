@@ -22,7 +22,7 @@ from one split into another.
 {'train': 8, 'validation': 1, 'test': 1}
 >>> capped = split_chunks(chunks, {"train": 0.8, "validation": 0.1, "test": 0.1}, 0, max_rows=25)
 >>> [sum(chunk.n_rows for chunk in part) for part in capped.values()]
-[20, 2, 3]
+[21, 2, 2]
 """
 
 from collections.abc import Mapping, Sequence

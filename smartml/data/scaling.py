@@ -168,10 +168,10 @@ def finite_numbers(
 
     >>> finite_numbers({"scale": 2.5}, "scale", None, True, "f.json")
     2.5
-    >>> finite_numbers({"scale": [1, -1]}, "scale", 2, True, "f.json")
+    >>> finite_numbers({"s": "x"}, "s", None, False, "f")
     Traceback (most recent call last):
     ...
-    smartml.errors.RunDirectoryError: f.json: key 'scale' must be a list of 2 numbers, finite and > 0; got [1, -1]
+    smartml.errors.RunDirectoryError: f: key 's' must be a number, finite; got 'x'
     """
     value = content[key]
     values = [value] if length is None else value
