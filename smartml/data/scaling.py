@@ -74,7 +74,8 @@ class TargetScaling:
                 would be 0), each naming the target.
             ValueError: the number of target columns differs from the names.
         """
-        targets = [np.asarray(y, np.float64).reshape(len(y), -1) for y in batches]
+        # Empty batches (a chunk emptied by a cut) are skipped: (0, -1) has no shape.
+        targets = [np.asarray(y, np.float64).reshape(len(y), -1) for y in batches if len(y)]
         if sum(len(y) for y in targets) == 0:
             raise DataError("cannot fit the normalisation: there are no training examples")
         y = np.concatenate(targets)

@@ -94,7 +94,8 @@ class PixelNormalization:
             n_values += x.size
             total += float(np.sum(x, dtype=np.float64))
             total_squares += float(np.sum(np.square(x), dtype=np.float64))
-            targets.append(np.asarray(y, np.float64).reshape(len(x), -1))
+            if len(y):  # a chunk may be emptied by the contained_only cut
+                targets.append(np.asarray(y, np.float64).reshape(len(x), -1))
         if sum(len(y) for y in targets) == 0:
             raise DataError("cannot fit the normalisation: there are no training clusters")
         charge_scale = _charge_scale(n_values, total, total_squares)
