@@ -85,12 +85,12 @@ def measure(directory: Path, slices: list[int], batch_size: int, shuffle_buffer:
     rates = []
     for shuffle, epochs in ((False, 1), (True, 2)):
         dataset = make_dataset(
-            source, chunks, normalization, batch_size, shuffle, 1, shuffle_buffer
+            source, chunks, normalization.transform, batch_size, shuffle, 1, shuffle_buffer
         )
         for _ in range(epochs):
             start, n = time.perf_counter(), 0
-            for x, _y in dataset:
-                n += int(x.shape[0])
+            for _inputs, y in dataset:
+                n += int(y.shape[0])
             rates.append(n / (time.perf_counter() - start))
     return {
         "time_slices": len(slices),

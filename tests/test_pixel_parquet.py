@@ -420,3 +420,20 @@ def test_chunk_of_another_source_is_rejected(pixel_parts, tmp_path):
     source = parts_source(pixel_parts.directory)
     stranger = Chunk(tmp_path / "part.0.parquet", 0, 3)
     assert "not one of the files" in data_error(source.read_chunk, stranger)
+
+
+# -- the ChunkSource protocol ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("contained_only", [False, True])
+def test_read_examples_is_read_chunk_keyed_by_the_model_input(pixel_parts, contained_only):
+    source = parts_source(pixel_parts.directory, time_slices=[4, 19], contained_only=contained_only)
+    assert source.input_specs == {"pixels": ((13, 21, 2), np.dtype(np.float32))}
+    assert source.target_spec == ((4,), np.dtype(np.float32))
+    assert source.rows_are_exact is not contained_only
+    inputs, y = source.read_examples(source.chunks[4])
+    x, expected_y = source.read_chunk(source.chunks[4])
+    assert list(inputs) == ["pixels"]
+    np.testing.assert_array_equal(inputs["pixels"], x)
+    np.testing.assert_array_equal(y, expected_y)
+    assert (len(y) == source.chunks[4].n_rows) or contained_only
