@@ -3,7 +3,7 @@
 Writes a temporary ``parts`` dataset of random, realistically sparse clusters
 (~15-30 charged pixels of 273 per slice, cumulative in time), then, in a fresh
 process per configuration (so peak memory is the pipeline's own), iterates
-:func:`smartml.data.pixel_pipeline.make_dataset` for 2 and 20 time slices and prints
+:func:`smartml.data.pipeline.make_dataset` for 2 and 20 time slices and prints
 one JSON object: clusters/s of the raw reader (one thread) and of the pipeline
 (unshuffled, as for validation; shuffled, first epoch, which fills the shuffle
 buffer, and a later one) and the peak RSS before and after the pipeline ran.
@@ -66,11 +66,11 @@ def peak_rss_mb() -> int:
 
 def measure(directory: Path, slices: list[int], batch_size: int, shuffle_buffer: int) -> dict:
     """Run in a fresh process: reader and pipeline throughput, peak RSS."""
-    from smartml.config.smart_pixels import PixelDataConfig
-    from smartml.data.normalization import PixelNormalization
-    from smartml.data.pixel_layout import TARGETS
-    from smartml.data.pixel_parquet import PixelParquetSource
-    from smartml.data.pixel_pipeline import make_dataset
+    from smartml.data.pipeline import make_dataset
+    from smartml.tasks.smart_pixels.layout import TARGETS
+    from smartml.tasks.smart_pixels.normalization import PixelNormalization
+    from smartml.tasks.smart_pixels.parquet_reader import PixelParquetSource
+    from smartml.tasks.smart_pixels.schema import PixelDataConfig
 
     config = PixelDataConfig(source="parquet", path=str(directory), time_slices=slices)
     source = PixelParquetSource(config, directory)
@@ -85,12 +85,12 @@ def measure(directory: Path, slices: list[int], batch_size: int, shuffle_buffer:
     rates = []
     for shuffle, epochs in ((False, 1), (True, 2)):
         dataset = make_dataset(
-            source, chunks, normalization, batch_size, shuffle, 1, shuffle_buffer
+            source, chunks, normalization.transform, batch_size, shuffle, 1, shuffle_buffer
         )
         for _ in range(epochs):
             start, n = time.perf_counter(), 0
-            for x, _y in dataset:
-                n += int(x.shape[0])
+            for _inputs, y in dataset:
+                n += int(y.shape[0])
             rates.append(n / (time.perf_counter() - start))
     return {
         "time_slices": len(slices),

@@ -38,9 +38,9 @@ import pyarrow.parquet as pq  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from smartml.config.smart_pixels import SimulationConfig  # noqa: E402
-from smartml.data import pixel_simulator  # noqa: E402
-from smartml.data.pixel_simulator import simulate_clusters, write_dataset  # noqa: E402
+from smartml.tasks.smart_pixels import simulator as pixel_simulator  # noqa: E402
+from smartml.tasks.smart_pixels.schema import SimulationConfig  # noqa: E402
+from smartml.tasks.smart_pixels.simulator import simulate_clusters, write_dataset  # noqa: E402
 
 pa.set_cpu_count(1)
 pa.set_io_thread_count(1)

@@ -2,7 +2,7 @@
 
 The content is random but valid: sparse, non-negative, cumulative-in-time pixel
 charges (electrons) and finite labels, in the layout of
-:mod:`smartml.data.pixel_layout`. Every writer returns what it wrote, in file order,
+:mod:`smartml.tasks.smart_pixels.layout`. Every writer returns what it wrote, in file order,
 so a test can compare a reader's output with the truth.
 
 ``tests/conftest.py`` puts this directory on ``sys.path`` (pytest runs with
@@ -20,7 +20,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from smartml.data.pixel_layout import EXTRA_LABELS, N_PIXEL_COLUMNS, PIXELS_PER_SLICE, TARGETS
+from smartml.tasks.smart_pixels.layout import (
+    EXTRA_LABELS,
+    N_PIXEL_COLUMNS,
+    PIXELS_PER_SLICE,
+    TARGETS,
+)
 
 N_SLICES = N_PIXEL_COLUMNS // PIXELS_PER_SLICE
 N_ROWS, N_COLUMNS = 13, 21

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from smartml.evaluation.centroid_baseline import CentroidBaseline, charge_centroid
+from smartml.tasks.smart_pixels.centroid_baseline import CentroidBaseline, charge_centroid
 
 PITCH_X, PITCH_Y = 50.0, 12.5
 N_ROWS, N_COLUMNS = 13, 21

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from smartml.data.normalization import PixelNormalization
 from smartml.errors import DataError, RunDirectoryError
+from smartml.tasks.smart_pixels.normalization import PixelNormalization
 
 TARGETS = ("x-midplane", "y-midplane", "cotAlpha", "cotBeta")
 
@@ -219,3 +219,12 @@ def test_load_rejects_nan_written_as_a_json_literal(tmp_path, fitted):
     path = tmp_path / "normalization.json"
     path.write_text(text)
     assert "NaN" in text and "key 'charge_scale'" in load_error(path)
+
+
+def test_chunks_emptied_by_a_cut_are_skipped_when_fitting():
+    x, y = sparse_charges(60, 3), targets(60, 4)
+    empty = (np.zeros((0, 13, 21, 2), np.float32), np.zeros((0, 4), np.float32))
+    streamed = PixelNormalization.fit_batches([(x[:30], y[:30]), empty, (x[30:], y[30:])], TARGETS)
+    whole = PixelNormalization.fit(x, y, TARGETS)
+    assert streamed.charge_scale == pytest.approx(whole.charge_scale, rel=1e-12)
+    np.testing.assert_allclose(streamed.target_std, whole.target_std, rtol=1e-12)

@@ -8,15 +8,11 @@ import pyarrow.parquet as pq
 import pytest
 from pixel_files import pixel_table, random_clusters, write_parts, write_table
 
-from smartml.config.smart_pixels import PixelDataConfig
-from smartml.data.pixel_layout import TARGETS, pixel_columns
-from smartml.data.pixel_parquet import (
-    Chunk,
-    PixelParquetSource,
-    border_pixel_indices,
-    split_counts,
-)
+from smartml.data.chunks import Chunk, split_counts
 from smartml.errors import ConfigError, DataError
+from smartml.tasks.smart_pixels.layout import TARGETS, pixel_columns
+from smartml.tasks.smart_pixels.parquet_reader import PixelParquetSource, border_pixel_indices
+from smartml.tasks.smart_pixels.schema import PixelDataConfig
 
 
 def parts_source(directory: Path, **data) -> PixelParquetSource:
@@ -63,18 +59,18 @@ def test_images_put_rows_along_axis_1_and_time_last(tmp_path):
     pixels[0, 5 * 273 + 3 * 21 + 17] = 1234.0
     write_table(tmp_path / "part.0.parquet", pixel_table(pixels, np.ones((1, 4))), 1)
     x, _ = parts_source(tmp_path, time_slices=[0, 5]).read_chunks(
-        [Chunk(tmp_path / "part.0.parquet", None, 0, 1)]
+        [Chunk(tmp_path / "part.0.parquet", 0, 1)]
     )
     assert x[0, 3, 17, 1] == 1234.0 and np.count_nonzero(x) == 1
 
 
 def test_chunks_are_row_groups_in_natural_file_order(pixel_parts):
     source = parts_source(pixel_parts.directory)
-    names = [chunk.pixel_file.name for chunk in source.chunks]
+    names = [chunk.source_file.name for chunk in source.chunks]
     assert names == ["part.1.parquet"] * 3 + ["part.2.parquet"] * 3 + ["part.10.parquet"] * 3
-    assert [c.row_group for c in source.chunks] == [0, 1, 2] * 3
+    assert [c.index for c in source.chunks] == [0, 1, 2] * 3
     assert [c.n_rows for c in source.chunks] == [15, 15, 10] * 3
-    assert all(c.label_file is None for c in source.chunks)
+    assert all(source.labels_file(c) is None for c in source.chunks)
     assert source.n_clusters == 120
 
 
@@ -82,7 +78,7 @@ def test_recon3d_labels_are_aligned_by_row_not_by_row_group(pixel_recon3d):
     # pixel row groups of 20 rows, label row groups of 15: every chunk but the first
     # of a file starts inside a label row group
     source = recon3d_source(pixel_recon3d, time_slices=[3, 19])
-    assert [c.label_file.name for c in source.chunks[:2]] == ["labels_d17301.parquet"] * 2
+    assert [source.labels_file(c).name for c in source.chunks[:2]] == ["labels_d17301.parquet"] * 2
     x, y = source.read_chunks(source.chunks)
     np.testing.assert_array_equal(x, pixel_recon3d.images([3, 19]))
     np.testing.assert_array_equal(y, pixel_recon3d.labels)
@@ -183,7 +179,7 @@ def test_read_chunks_of_nothing_has_the_right_shapes(pixel_parts):
 def test_shortened_chunk_reads_the_first_rows_of_its_row_group(pixel_parts):
     source = parts_source(pixel_parts.directory)
     second = source.chunks[1]  # rows 15..29 of part.1
-    _, y = source.read_chunk(Chunk(second.pixel_file, None, second.row_group, 4))
+    _, y = source.read_chunk(Chunk(second.source_file, second.index, 4))
     np.testing.assert_array_equal(y, pixel_parts.labels[15:19])
 
 
@@ -240,7 +236,7 @@ def test_max_clusters_caps_each_split_with_a_prefix_of_its_chunks(pixel_parts):
         assert sum(c.n_rows for c in chunks) == min(shares[name], sum(c.n_rows for c in full[name]))
         assert chunks[:-1] == full[name][: len(chunks) - 1]  # a prefix...
         last, original = chunks[-1], full[name][len(chunks) - 1]
-        assert (last.pixel_file, last.row_group) == (original.pixel_file, original.row_group)
+        assert (last.source_file, last.index) == (original.source_file, original.index)
         assert last.n_rows <= original.n_rows  # ...whose last chunk may be shortened
 
 
@@ -422,5 +418,22 @@ def test_file_deleted_after_opening(tmp_path):
 
 def test_chunk_of_another_source_is_rejected(pixel_parts, tmp_path):
     source = parts_source(pixel_parts.directory)
-    stranger = Chunk(tmp_path / "part.0.parquet", None, 0, 3)
+    stranger = Chunk(tmp_path / "part.0.parquet", 0, 3)
     assert "not one of the files" in data_error(source.read_chunk, stranger)
+
+
+# -- the ChunkSource protocol ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("contained_only", [False, True])
+def test_read_examples_is_read_chunk_keyed_by_the_model_input(pixel_parts, contained_only):
+    source = parts_source(pixel_parts.directory, time_slices=[4, 19], contained_only=contained_only)
+    assert source.input_specs == {"pixels": ((13, 21, 2), np.dtype(np.float32))}
+    assert source.target_spec == ((4,), np.dtype(np.float32))
+    assert source.rows_are_exact is not contained_only
+    inputs, y = source.read_examples(source.chunks[4])
+    x, expected_y = source.read_chunk(source.chunks[4])
+    assert list(inputs) == ["pixels"]
+    np.testing.assert_array_equal(inputs["pixels"], x)
+    np.testing.assert_array_equal(y, expected_y)
+    assert (len(y) == source.chunks[4].n_rows) or contained_only

@@ -6,12 +6,12 @@ import pytest
 from pixel_files import pixel_table, random_clusters, write_table
 
 from smartml.backend import keras, reraise_smartml_errors, tf, unwrap_smartml_error
-from smartml.config.smart_pixels import PixelDataConfig
-from smartml.data.normalization import PixelNormalization
-from smartml.data.pixel_layout import TARGETS
-from smartml.data.pixel_parquet import PixelParquetSource
-from smartml.data.pixel_pipeline import make_dataset
+from smartml.data.pipeline import make_dataset
 from smartml.errors import DataError
+from smartml.tasks.smart_pixels.layout import TARGETS
+from smartml.tasks.smart_pixels.normalization import PixelNormalization
+from smartml.tasks.smart_pixels.parquet_reader import PixelParquetSource
+from smartml.tasks.smart_pixels.schema import PixelDataConfig
 
 TIME_SLICES = [19, 0, 4]
 
@@ -32,8 +32,9 @@ def normalization(source) -> PixelNormalization:
 def epoch(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """One full iteration: all x, all y and the batch sizes."""
     xs, ys = [], []
-    for x, y in dataset:
-        xs.append(x.numpy())
+    for inputs, y in dataset:
+        assert list(inputs) == ["pixels"]
+        xs.append(inputs["pixels"].numpy())
         ys.append(y.numpy())
     return np.concatenate(xs), np.concatenate(ys), [len(y) for y in ys]
 
@@ -44,15 +45,16 @@ def sorted_by_targets(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def test_element_shapes_are_static(source, normalization):
-    dataset = make_dataset(source, source.chunks, normalization, 16, True, 0, 64)
-    x_spec, y_spec = dataset.element_spec
+    dataset = make_dataset(source, source.chunks, normalization.transform, 16, True, 0, 64)
+    inputs_spec, y_spec = dataset.element_spec
+    x_spec = inputs_spec["pixels"]
     assert x_spec.shape.as_list() == [None, 13, 21, 3] and x_spec.dtype == tf.float32
     assert y_spec.shape.as_list() == [None, 4] and y_spec.dtype == tf.float32
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_one_epoch_is_every_cluster_once_normalised(source, normalization, pixel_parts, shuffle):
-    dataset = make_dataset(source, source.chunks, normalization, 16, shuffle, 3, 64)
+    dataset = make_dataset(source, source.chunks, normalization.transform, 16, shuffle, 3, 64)
     x, y, sizes = epoch(dataset)
     assert sizes == [16] * 7 + [8]  # 120 clusters
     expected_x = normalization.transform_inputs(pixel_parts.images(TIME_SLICES))
@@ -68,7 +70,7 @@ def test_one_epoch_is_every_cluster_once_normalised(source, normalization, pixel
 
 def test_only_the_given_chunks_are_read(source, normalization, pixel_parts):
     chunks = source.split(seed=1)["validation"] + source.split(seed=1)["test"]
-    _, y, _ = epoch(make_dataset(source, chunks, normalization, 7, True, 0, 64))
+    _, y, _ = epoch(make_dataset(source, chunks, normalization.transform, 7, True, 0, 64))
     expected = normalization.transform_targets(source.read_chunks(chunks)[1])
     np.testing.assert_array_equal(
         sorted_by_targets(y, y)[1], sorted_by_targets(expected, expected)[1]
@@ -77,7 +79,7 @@ def test_only_the_given_chunks_are_read(source, normalization, pixel_parts):
 
 def test_shuffled_order_changes_every_epoch_and_is_fixed_by_the_seed(source, normalization):
     def two_epochs(seed):
-        dataset = make_dataset(source, source.chunks, normalization, 32, True, seed, 64)
+        dataset = make_dataset(source, source.chunks, normalization.transform, 32, True, seed, 64)
         return epoch(dataset)[1], epoch(dataset)[1]
 
     first, second = two_epochs(seed=5)
@@ -89,13 +91,13 @@ def test_shuffled_order_changes_every_epoch_and_is_fixed_by_the_seed(source, nor
 
 
 def test_unshuffled_order_is_the_same_every_epoch(source, normalization):
-    dataset = make_dataset(source, source.chunks[:3], normalization, 8, False, 0)
+    dataset = make_dataset(source, source.chunks[:3], normalization.transform, 8, False, 0)
     np.testing.assert_array_equal(epoch(dataset)[1], epoch(dataset)[1])
 
 
 def test_new_iterators_always_start_a_full_epoch(source, normalization):
     """What BackupAndRestore relies on: no state left behind by an abandoned epoch."""
-    dataset = make_dataset(source, source.chunks, normalization, 16, True, 2, 64)
+    dataset = make_dataset(source, source.chunks, normalization.transform, 16, True, 2, 64)
     abandoned = iter(dataset)
     next(abandoned)
     assert sum(epoch(dataset)[2]) == 120
@@ -103,8 +105,9 @@ def test_new_iterators_always_start_a_full_epoch(source, normalization):
 
 
 def test_keras_fits_on_the_dataset(source, normalization):
-    dataset = make_dataset(source, source.chunks, normalization, 32, True, 0, 64)
-    model = keras.Sequential([keras.layers.Flatten(input_shape=(13, 21, 3)), keras.layers.Dense(4)])
+    dataset = make_dataset(source, source.chunks, normalization.transform, 32, True, 0, 64)
+    pixels = keras.Input((13, 21, 3), name="pixels")
+    model = keras.Model(pixels, keras.layers.Dense(4)(keras.layers.Flatten()(pixels)))
     model.compile(optimizer="adam", loss="mse")
     history = model.fit(dataset, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
@@ -112,7 +115,7 @@ def test_keras_fits_on_the_dataset(source, normalization):
 
 def test_empty_chunk_list_is_an_error(source, normalization):
     with pytest.raises(DataError, match="no chunks"):
-        make_dataset(source, [], normalization, 16, True, 0)
+        make_dataset(source, [], normalization.transform, 16, True, 0)
 
 
 def test_a_bad_chunk_raises_the_data_error_naming_the_file(tmp_path, normalization):
@@ -121,7 +124,7 @@ def test_a_bad_chunk_raises_the_data_error_naming_the_file(tmp_path, normalizati
     write_table(tmp_path / "part.0.parquet", pixel_table(pixels, labels), 4)
     config = PixelDataConfig(source="parquet", path=str(tmp_path), time_slices=[5])
     bad_source = PixelParquetSource(config, tmp_path)
-    dataset = make_dataset(bad_source, bad_source.chunks, normalization, 4, False, 0)
+    dataset = make_dataset(bad_source, bad_source.chunks, normalization.transform, 4, False, 0)
     with pytest.raises(tf.errors.OpError) as caught:
         epoch(dataset)
     original = unwrap_smartml_error(caught.value)
@@ -151,6 +154,6 @@ def test_null_label_through_the_pipeline(tmp_path, normalization):
     write_table(tmp_path / "part.0.parquet", table, 4)
     config = PixelDataConfig(source="parquet", path=str(tmp_path), time_slices=TIME_SLICES)
     bad_source = PixelParquetSource(config, tmp_path)
-    dataset = make_dataset(bad_source, bad_source.chunks, normalization, 4, True, 0, 8)
+    dataset = make_dataset(bad_source, bad_source.chunks, normalization.transform, 4, True, 0, 8)
     with pytest.raises(DataError, match="row 1, column 'cotAlpha'"), reraise_smartml_errors():
         epoch(dataset)

@@ -14,9 +14,15 @@ import pyarrow.parquet as pq
 import pytest
 from scipy.stats import norm
 
-from smartml.config.smart_pixels import SimulationConfig
-from smartml.data.pixel_layout import EXTRA_LABELS, N_PIXEL_COLUMNS, TARGETS, natural_sort_key
-from smartml.data.pixel_simulator import (
+from smartml.errors import ConfigError, DataError
+from smartml.tasks.smart_pixels.layout import (
+    EXTRA_LABELS,
+    N_PIXEL_COLUMNS,
+    TARGETS,
+    natural_sort_key,
+)
+from smartml.tasks.smart_pixels.schema import SimulationConfig
+from smartml.tasks.smart_pixels.simulator import (
     MANIFEST_NAME,
     SIMULATOR_VERSION,
     drift_model,
@@ -26,7 +32,6 @@ from smartml.data.pixel_simulator import (
     simulation_dir,
     write_dataset,
 )
-from smartml.errors import ConfigError, DataError
 
 LABELS = [*TARGETS, *EXTRA_LABELS]
 THICKNESS_UM = 100.0
@@ -442,14 +447,14 @@ def test_no_noise_means_empty_pixels_stay_empty(perpendicular_sample):
 
 def test_ensure_simulated_writes_once_then_reuses(tmp_path, caplog):
     config = config_with(**TINY)
-    with caplog.at_level(logging.INFO, logger="smartml.data.pixel_simulator"):
+    with caplog.at_level(logging.INFO, logger="smartml.tasks.smart_pixels.simulator"):
         directory = ensure_simulated(config, tmp_path)
     assert directory == simulation_dir(config, tmp_path)
     assert any("simulating 30" in r.message for r in caplog.records)
     assert any("clusters/s" in r.message for r in caplog.records)
     mtimes = {p.name: p.stat().st_mtime_ns for p in directory.iterdir()}
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="smartml.data.pixel_simulator"):
+    with caplog.at_level(logging.INFO, logger="smartml.tasks.smart_pixels.simulator"):
         assert ensure_simulated(config, tmp_path) == directory
     assert not caplog.records
     assert {p.name: p.stat().st_mtime_ns for p in directory.iterdir()} == mtimes

@@ -3,7 +3,8 @@
 - :mod:`smartml.evaluation.regression_metrics`: resolution, pulls, covariance
   calibration (Mahalanobis d²) and residual profiles of a Gaussian regression;
 - :mod:`smartml.evaluation.regression_plots`: the matching PNG plots and the
-  training-history plot;
-- :mod:`smartml.evaluation.centroid_baseline`: the charge-centroid position
-  estimate that a smart-pixel network has to beat.
+  training-history plot.
+
+Task-specific baselines live in their task's package (e.g.
+:mod:`smartml.tasks.smart_pixels.centroid_baseline`).
 """

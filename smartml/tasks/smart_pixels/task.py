@@ -25,10 +25,10 @@ from smartml.files import read_json_object, write_json_atomic
 from smartml.outputs.gaussian_mdn import GaussianMDN, GaussianPrediction
 from smartml.tasks.base import Examples, InputSpec, Task
 from smartml.tasks.smart_pixels.centroid_baseline import CentroidBaseline
-from smartml.tasks.smart_pixels.layout import N_COLUMNS, N_ROWS, TARGET_UNITS, TARGETS
+from smartml.tasks.smart_pixels.layout import TARGET_UNITS, TARGETS
 from smartml.tasks.smart_pixels.normalization import PixelNormalization
 from smartml.tasks.smart_pixels.parquet_reader import PixelParquetSource
-from smartml.tasks.smart_pixels.schema import PixelDataConfig
+from smartml.tasks.smart_pixels.schema import N_COLUMNS, N_ROWS, PixelDataConfig
 from smartml.tasks.smart_pixels.simulator import ensure_simulated
 
 log = logging.getLogger("smartml.smart_pixels")

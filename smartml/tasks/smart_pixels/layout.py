@@ -24,7 +24,7 @@ layout). The regression targets, in this order:
 import re
 from pathlib import Path
 
-from smartml.config.smart_pixels import N_COLUMNS, N_ROWS, N_TIME_SLICES
+from smartml.tasks.smart_pixels.schema import N_COLUMNS, N_ROWS, N_TIME_SLICES
 
 PIXELS_PER_SLICE = N_ROWS * N_COLUMNS
 N_PIXEL_COLUMNS = N_TIME_SLICES * PIXELS_PER_SLICE

@@ -1,16 +1,18 @@
 """Schema of the ``data`` section of the smart-pixels task.
 
 The data are clusters in the public smart-pixels parquet layout (see
-:mod:`smartml.data.pixel_parquet`); by default they come from the built-in sensor
-simulator (:mod:`smartml.data.pixel_simulator`), written once to a cache directory
-and reused by every later run with the same simulation settings.
+:mod:`smartml.tasks.smart_pixels.parquet_reader`); by default they come from the
+built-in sensor simulator (:mod:`smartml.tasks.smart_pixels.simulator`), written once
+to a cache directory and reused by every later run with the same simulation settings.
+Imports no TensorFlow: validating a configuration imports this module.
 """
 
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from smartml.config.base import FiniteFloat, PositiveFloat, PositiveInt, StrictModel
+from smartml.config.common import SplitConfig
+from smartml.config.strict import FiniteFloat, PositiveFloat, PositiveInt, StrictModel
 from smartml.registry import TASKS
 
 N_TIME_SLICES = 20
@@ -66,24 +68,7 @@ class SimulationConfig(StrictModel):
     tracks: TrackConfig = TrackConfig()
 
 
-class SplitConfig(StrictModel):
-    """Fractions of row groups in each split, assigned after a shuffle seeded with
-    ``seed`` (a data setting, so that ``--seed`` changes the training, not the test set)."""
-
-    seed: int = Field(0, ge=0)
-    train: float = Field(0.8, gt=0, lt=1)
-    validation: float = Field(0.1, gt=0, lt=1)
-    test: float = Field(0.1, gt=0, lt=1)
-
-    @model_validator(mode="after")
-    def _sums_to_one(self) -> "SplitConfig":
-        total = self.train + self.validation + self.test
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"train + validation + test must be 1, got {total:g}")
-        return self
-
-
-@TASKS.register("smart_pixels", implementation="smartml.tasks.smart_pixels:SmartPixelsTask")
+@TASKS.register("smart_pixels", implementation="smartml.tasks.smart_pixels.task:SmartPixelsTask")
 class PixelDataConfig(StrictModel):
     source: Literal["simulation", "parquet"] = "simulation"
     layout: Literal["parts", "recon3d"] = Field(

@@ -7,7 +7,7 @@ charge is deflected by the magnetic field (Lorentz drift), so the raw y centroid
 is shifted by tens of µm; along both axes charge sharing and thresholds compress
 the centroid towards pixel centres, which the slope partly corrects.
 
-Coordinates follow :mod:`smartml.data.pixel_layout`: rows run along x (pitch
+Coordinates follow :mod:`smartml.tasks.smart_pixels.layout`: rows run along x (pitch
 ``pitch_x_um``), columns along y (pitch ``pitch_y_um``), and positions are in µm
 relative to the centre of the window, the centre of pixel
 (``n_rows // 2``, ``n_columns // 2``), i.e. pixel (6, 10) of the 13x21 window.

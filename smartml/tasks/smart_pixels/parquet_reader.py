@@ -1,4 +1,4 @@
-"""Reader of smart-pixel clusters stored as parquet (see :mod:`smartml.data.pixel_layout`).
+"""Reader of smart-pixel clusters stored as parquet (see :mod:`.layout`).
 
 Two directory layouts, both as written by PixelAV and the public smart-pixels data:
 
@@ -11,23 +11,23 @@ Two directory layouts, both as written by PixelAV and the public smart-pixels da
 
 Nothing reads the whole dataset. Opening a source reads only file footers (and
 checks them: rows, pixel and label columns and their types); data are read one row
-group at a time (a :class:`Chunk`), and only the columns of the selected time slices
-plus the four targets. NaN or inf in what is read raises a :class:`DataError`
-naming the file, row group, row and column.
+group at a time (a :class:`~smartml.data.chunks.Chunk` whose ``index`` is the row
+group), and only the columns of the selected time slices plus the four targets. NaN
+or inf in what is read raises a :class:`DataError` naming the file, row group, row
+and column. :class:`PixelParquetSource` is a
+:class:`~smartml.data.source.ChunkSource` (input ``"pixels"``, 4 targets) for the
+streaming pipeline :func:`smartml.data.pipeline.make_dataset`.
 
-**Splits.** :meth:`PixelParquetSource.split` shuffles the chunks with a seeded
-permutation and cuts it into consecutive train / validation / test slices with the
-configured fractions (rounded; each split gets at least one chunk). The split
+**Splits.** :meth:`PixelParquetSource.split` is
+:func:`~smartml.data.chunks.split_chunks` of the row groups with the configured
+fractions: a seeded permutation cut into train / validation / test. The split
 depends only on the seed and the files, so the test set is the same on every run.
 
 **max_clusters.** The cap is shared out between the splits with the same fractions
-(``split_counts(max_clusters, ...)``), and each split keeps its chunks, in their
-permuted order, until its share is reached; the last chunk kept may be cut short
-(a :class:`Chunk` with fewer rows than its row group uses the group's first rows).
-A capped split is thus always a prefix of the uncapped one: changing the cap never
-moves a cluster from one split into another, and runs with different caps (same
-seed and files) never test on each other's training clusters. The cap counts
-clusters before the ``contained_only`` cut.
+and each split keeps a prefix of its chunks (see :mod:`smartml.data.chunks`):
+changing the cap never moves a cluster from one split into another, and runs with
+different caps (same seed and files) never test on each other's training clusters.
+The cap counts clusters before the ``contained_only`` cut.
 
 **Row groups.** A row group is read whole, so memory while reading (and in the
 tf.data pipeline, a few row groups at a time) grows with the row-group size:
@@ -37,35 +37,33 @@ tf.data pipeline, a few row groups at a time) grows with the row-group size:
 **contained_only.** Keeps the clusters whose final time slice (slice 19, the whole
 cluster, read as its 64 border columns when not among the selected slices) has no
 charge (a non-zero value) on the window's border: rows 0 and 12, columns 0 and 20.
-
->>> split_counts(10, [0.8, 0.1, 0.1])
-[8, 1, 1]
->>> split_counts(4, [0.1, 0.45, 0.45])
-[1, 1, 2]
 """
 
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from smartml.config.smart_pixels import N_COLUMNS, N_ROWS, N_TIME_SLICES, PixelDataConfig
-from smartml.data.pixel_layout import (
+from smartml.config.common import SPLIT_NAMES
+from smartml.data.chunks import Chunk, split_chunks
+from smartml.data.source import ArraySpec, Inputs, take_examples
+from smartml.errors import ConfigError, DataError
+from smartml.tasks.smart_pixels.layout import (
     N_PIXEL_COLUMNS,
     PIXELS_PER_SLICE,
     TARGETS,
     natural_sort_key,
     pixel_columns,
 )
-from smartml.errors import ConfigError, DataError
+from smartml.tasks.smart_pixels.normalization import INPUT_NAME
+from smartml.tasks.smart_pixels.schema import N_COLUMNS, N_ROWS, N_TIME_SLICES, PixelDataConfig
 
 FINAL_SLICE = N_TIME_SLICES - 1
-SPLIT_NAMES = ("train", "validation", "test")
 PARTS_PATTERN = "part.*.parquet"
 RECON3D_PREFIX, LABELS_PREFIX = "recon3D", "labels"
 # Open files kept for reuse: reopening a 5460-column file costs 10-40 ms of footer
@@ -75,43 +73,12 @@ IDLE_OPEN_FILES = 8
 
 
 @dataclass(frozen=True)
-class Chunk:
-    """One unit of reading: the first ``n_rows`` rows of a row group of a pixel file."""
-
-    pixel_file: Path
-    label_file: Path | None  # None in the ``parts`` layout (labels in the pixel file)
-    row_group: int
-    n_rows: int
-
-
-@dataclass(frozen=True)
 class _FileInfo:
     """What the footers told us about one pixel file (and its labels file)."""
 
     group_starts: np.ndarray  # first row of each row group, plus the total at the end
+    label_file: Path | None  # None in the ``parts`` layout (labels in the pixel file)
     label_group_starts: np.ndarray | None
-
-
-def split_counts(total: int, fractions: Sequence[float]) -> list[int]:
-    """Sizes of consecutive splits of ``total`` items with the given fractions.
-
-    Every split but the first is ``round(total * fraction)``, at least 1; the first
-    (train) takes the rest. If that leaves it empty, the largest other split gives
-    items back.
-
-    Args:
-        total: number of items, at least ``len(fractions)``.
-        fractions: one per split, summing to 1.
-
-    Returns:
-        The sizes, summing to ``total``, each at least 1.
-    """
-    if total < len(fractions):
-        raise ValueError(f"{total} items cannot fill {len(fractions)} splits")
-    others = [max(1, round(total * fraction)) for fraction in fractions[1:]]
-    while total - sum(others) < 1:
-        others[others.index(max(others))] -= 1
-    return [total - sum(others), *others]
 
 
 def border_pixel_indices() -> np.ndarray:
@@ -210,7 +177,8 @@ class PixelParquetSource:
         labels_path: the labels directory (``recon3d`` layout only).
 
     Attributes:
-        chunks: every non-empty row group, files in natural order, groups ascending.
+        chunks: every non-empty row group (``Chunk(pixel file, row group, rows)``),
+            files in natural order, groups ascending.
         time_slices: the selected slices, in the configured order (the last axis of x).
     """
 
@@ -232,8 +200,7 @@ class PixelParquetSource:
             self._files[pixel_file] = info
             sizes = np.diff(info.group_starts)
             self.chunks += [
-                Chunk(pixel_file, label_file, int(group), int(sizes[group]))
-                for group in np.flatnonzero(sizes)
+                Chunk(pixel_file, int(group), int(sizes[group])) for group in np.flatnonzero(sizes)
             ]
         self._open_files = _OpenFilePool(IDLE_OPEN_FILES)
 
@@ -241,6 +208,33 @@ class PixelParquetSource:
     def n_clusters(self) -> int:
         """Clusters in all files (before any cut)."""
         return sum(chunk.n_rows for chunk in self.chunks)
+
+    # -- the ChunkSource protocol ------------------------------------------------------
+
+    @property
+    def input_specs(self) -> dict[str, ArraySpec]:
+        """One input, ``"pixels"``: (13, 21, T) float32 charge in electrons."""
+        shape = (N_ROWS, N_COLUMNS, len(self.time_slices))
+        return {INPUT_NAME: ArraySpec(shape, np.dtype(np.float32))}
+
+    @property
+    def target_spec(self) -> ArraySpec:
+        """(4,) float32 targets in ``TARGETS`` order, physical units."""
+        return ArraySpec((len(TARGETS),), np.dtype(np.float32))
+
+    @property
+    def rows_are_exact(self) -> bool:
+        """True unless ``contained_only`` drops clusters while reading."""
+        return not self.config.contained_only
+
+    def read_examples(self, chunk: Chunk) -> tuple[Inputs, np.ndarray]:
+        """:meth:`read_chunk` as ``({"pixels": x}, y)``."""
+        x, y = self.read_chunk(chunk)
+        return {INPUT_NAME: x}, y
+
+    def labels_file(self, chunk: Chunk) -> Path | None:
+        """The labels file of a chunk (``recon3d``), None when labels are in the pixel file."""
+        return self._info(chunk).label_file
 
     # -- opening ---------------------------------------------------------------------
 
@@ -253,7 +247,7 @@ class PixelParquetSource:
         _check_pixel_columns(pixel_file, schema)
         if label_file is None:
             _check_label_columns(pixel_file, schema)
-            return _FileInfo(_group_starts(metadata), None)
+            return _FileInfo(_group_starts(metadata), None, None)
         if not label_file.is_file():
             raise DataError(f"{pixel_file}: its labels file {label_file} does not exist")
         with _open_parquet(label_file) as parquet:
@@ -264,7 +258,7 @@ class PixelParquetSource:
                 f"{pixel_file.name} has {metadata.num_rows}; they must be row-aligned"
             )
         _check_label_columns(label_file, label_schema)
-        return _FileInfo(_group_starts(metadata), _group_starts(label_metadata))
+        return _FileInfo(_group_starts(metadata), label_file, _group_starts(label_metadata))
 
     # -- splitting -------------------------------------------------------------------
 
@@ -275,32 +269,14 @@ class PixelParquetSource:
             ``{"train": [...], "validation": [...], "test": [...]}``, each in permuted
             order and capped by ``max_clusters`` as described in the module docstring.
         """
-        fractions = [getattr(self.config.split, name) for name in SPLIT_NAMES]
-        if len(self.chunks) < len(SPLIT_NAMES):
-            raise DataError(
-                f"{self.path}: only {len(self.chunks)} row group(s) in all files, but the "
-                f"train/validation/test split needs at least {len(SPLIT_NAMES)}; write "
-                "smaller row groups or more files"
-            )
-        order = np.random.default_rng(seed).permutation(len(self.chunks))
-        ends = np.cumsum(split_counts(len(self.chunks), fractions))
-        pieces = np.split(order, ends[:-1])
-        splits = {
-            name: [self.chunks[i] for i in piece]
-            for name, piece in zip(SPLIT_NAMES, pieces, strict=True)
-        }
         cap = self.config.max_clusters
-        if cap is None:
-            return splits
-        if cap < len(SPLIT_NAMES):
+        if cap is not None and cap < len(SPLIT_NAMES) <= len(self.chunks):
             raise ConfigError(
                 f"data.max_clusters: {cap} cannot give each of train/validation/test a cluster"
             )
-        shares = split_counts(cap, fractions)
-        return {
-            name: _take_rows(splits[name], share)
-            for name, share in zip(SPLIT_NAMES, shares, strict=True)
-        }
+        return split_chunks(
+            self.chunks, self.config.split.fractions(), seed, cap, str(self.path), "row group"
+        )
 
     # -- reading ---------------------------------------------------------------------
 
@@ -321,25 +297,23 @@ class PixelParquetSource:
         Raises:
             DataError: the file cannot be read, or a value read is NaN, inf or null.
         """
-        info = self._files.get(chunk.pixel_file)
-        if info is None:
-            raise DataError(f"{chunk.pixel_file}: not one of the files of this source")
-        start = int(info.group_starts[chunk.row_group])
+        info = self._info(chunk)
+        start = int(info.group_starts[chunk.index])
         extra_names = self._extra_pixel_names(with_final_slice)
-        label_names = list(TARGETS) if chunk.label_file is None else []
+        label_names = list(TARGETS) if info.label_file is None else []
         table = self._read(
-            chunk.pixel_file, [chunk.row_group], self._pixel_names + extra_names + label_names
+            chunk.source_file, [chunk.index], self._pixel_names + extra_names + label_names
         ).slice(0, chunk.n_rows)
 
         def columns(first: int, names: list[str]) -> np.ndarray:
             values = _matrix(table.select(list(range(first, first + len(names)))))
-            _check_finite(values, names, chunk.pixel_file, chunk.row_group, start)
+            _check_finite(values, names, chunk.source_file, chunk.index, start)
             return values
 
         n_pixels = len(self._pixel_names)
         x = columns(0, self._pixel_names).reshape(-1, N_ROWS, N_COLUMNS, len(self.time_slices))
         extra = columns(n_pixels, extra_names)
-        if chunk.label_file is None:
+        if info.label_file is None:
             y = columns(n_pixels + len(extra_names), label_names)
         else:
             y = self._offset_labels(chunk, info, start)
@@ -357,15 +331,9 @@ class PixelParquetSource:
         """Yield :meth:`read_chunk` of each chunk in turn, stopping after ``max_rows``
         clusters in all (counted after the ``contained_only`` cut; the last is cut short).
         Memory is one chunk at a time, e.g. to fit a normalisation on a large split."""
-        remaining = np.inf if max_rows is None else max_rows
-        for chunk in chunks:
-            if remaining <= 0:
-                return
-            arrays = self.read_chunk(chunk, with_final_slice)
-            if len(arrays[0]) > remaining:
-                arrays = tuple(array[: int(remaining)] for array in arrays)
-            remaining -= len(arrays[0])
-            yield arrays
+        yield from take_examples(
+            (self.read_chunk(chunk, with_final_slice) for chunk in chunks), max_rows
+        )
 
     def read_chunks(
         self, chunks: Sequence[Chunk], max_rows: int | None = None, with_final_slice: bool = False
@@ -377,6 +345,12 @@ class PixelParquetSource:
         return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
 
     # -- reading helpers -------------------------------------------------------------
+
+    def _info(self, chunk: Chunk) -> _FileInfo:
+        info = self._files.get(chunk.source_file)
+        if info is None:
+            raise DataError(f"{chunk.source_file}: not one of the files of this source")
+        return info
 
     def _extra_pixel_names(self, with_final_slice: bool) -> list[str]:
         """Columns of slice 19 to read beside the selected slices, if it is not one."""
@@ -409,9 +383,9 @@ class PixelParquetSource:
         starts = info.label_group_starts
         first = int(np.searchsorted(starts, start, side="right")) - 1
         last = int(np.searchsorted(starts, start + chunk.n_rows, side="left"))
-        table = self._read(chunk.label_file, list(range(first, last)), list(TARGETS))
+        table = self._read(info.label_file, list(range(first, last)), list(TARGETS))
         labels = _matrix(table.slice(start - int(starts[first]), chunk.n_rows))
-        _check_finite(labels, TARGETS, chunk.label_file, None, start)
+        _check_finite(labels, TARGETS, info.label_file, None, start)
         return labels
 
     def _read(self, path: Path, row_groups: list[int], columns: list[str]) -> pa.Table:
@@ -457,17 +431,6 @@ class _OpenFilePool:
                 evicted = self._idle.pop(0)[1] if len(self._idle) > self._capacity else None
             if evicted is not None:
                 evicted.close()
-
-
-def _take_rows(chunks: list[Chunk], budget: int) -> list[Chunk]:
-    """The leading chunks holding ``budget`` rows, the last one shortened if needed."""
-    taken = []
-    for chunk in chunks:
-        if budget <= 0:
-            break
-        taken.append(replace(chunk, n_rows=min(chunk.n_rows, budget)))
-        budget -= chunk.n_rows
-    return taken
 
 
 def _matrix(table: pa.Table) -> np.ndarray:

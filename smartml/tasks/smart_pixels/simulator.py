@@ -1,11 +1,12 @@
 """Built-in smart-pixel cluster simulator: tracks -> ionisation -> drift -> time slices.
 
 The public smart-pixels dataset was made with PixelAV; this module writes clusters in
-exactly its parquet layout (:mod:`smartml.data.pixel_layout`) from a fast, vectorised
+exactly its parquet layout (:mod:`smartml.tasks.smart_pixels.layout`) from a fast, vectorised
 physics model, so that every run config has data without a download. All numbers
-below are for the default :class:`~smartml.config.smart_pixels.SimulationConfig`.
+below are for the default
+:class:`~smartml.tasks.smart_pixels.schema.SimulationConfig`.
 
->>> from smartml.config.smart_pixels import SensorConfig, SimulationConfig
+>>> from smartml.tasks.smart_pixels.schema import SensorConfig, SimulationConfig
 >>> pixels, labels = simulate_clusters(SimulationConfig(), 3, np.random.default_rng(0))
 >>> pixels.shape, pixels.dtype, list(labels.columns[:4])
 ((3, 20, 13, 21), dtype('float32'), ['x-midplane', 'y-midplane', 'cotAlpha', 'cotBeta'])
@@ -126,19 +127,15 @@ Files
 -----
 :func:`write_dataset` writes ``part.<i>.parquet`` files (``parts`` layout: float32
 pixel columns "0".."5459" then the label columns, row groups of ``rows_per_group``) and
-a ``simulation.json`` manifest into a temporary sibling directory renamed into place
+a ``simulation.json`` manifest into a hidden sibling directory renamed into place
 at the end, so a half-written dataset never looks complete. :func:`ensure_simulated`
-caches one dataset per simulation settings under ``root`` (:func:`simulation_dir`).
+caches one dataset per simulation settings under ``root`` (:func:`simulation_dir`),
+through the generic dataset cache :mod:`smartml.data.cache`.
 """
 
-import hashlib
-import json
 import logging
 import math
-import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,7 +147,16 @@ import pyarrow.parquet as pq
 from scipy.special import ndtr, ndtri
 
 from smartml import __version__
-from smartml.config.smart_pixels import (
+from smartml.data import cache
+from smartml.data.cache import cache_dir, ensure_cached, write_cached
+from smartml.errors import ConfigError, DataError
+from smartml.tasks.smart_pixels.layout import (
+    EXTRA_LABELS,
+    N_PIXEL_COLUMNS,
+    PIXELS_PER_SLICE,
+    TARGETS,
+)
+from smartml.tasks.smart_pixels.schema import (
     N_COLUMNS,
     N_ROWS,
     N_TIME_SLICES,
@@ -158,13 +164,6 @@ from smartml.config.smart_pixels import (
     SimulationConfig,
     TrackConfig,
 )
-from smartml.data.pixel_layout import (
-    EXTRA_LABELS,
-    N_PIXEL_COLUMNS,
-    PIXELS_PER_SLICE,
-    TARGETS,
-)
-from smartml.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +171,7 @@ log = logging.getLogger(__name__)
 # old cached datasets are then simulated again instead of silently reused.
 SIMULATOR_VERSION = 1
 MANIFEST_NAME = "simulation.json"
+CACHE_PREFIX = "pixelsim"
 LABEL_COLUMNS = (*TARGETS, *EXTRA_LABELS)
 # Clusters simulated together: large enough that numpy's per-call overhead vanishes,
 # small enough that a batch's arrays (~50 MB) stay near the caches; 500-1000 measured
@@ -679,16 +679,60 @@ def _write_part(path: Path, config: SimulationConfig, n: int, rng: np.random.Gen
             writer.write_table(_cluster_table(pixels, labels, schema), row_group_size=rows)
 
 
-def _manifest(config: SimulationConfig, sizes: list[int], seconds: float) -> dict:
+def _settings(config: SimulationConfig) -> dict:
+    """What identifies a simulated dataset: its manifest's first keys and its cache key."""
     return {
         "format": "smartml-pixel-simulation",
         "simulator_version": SIMULATOR_VERSION,
-        "smartml_version": __version__,
         "config": config.model_dump(mode="json"),
+    }
+
+
+def _simulate_into(config: SimulationConfig, directory: Path) -> dict:
+    """Write the part files into ``directory``; return the manifest's details.
+
+    File ``i`` is drawn from its own stream ``SeedSequence(config.seed).spawn(n)[i]``.
+    """
+    _check_tracks(config)
+    log.info(
+        "simulating %d smart-pixel clusters (seed %d) into %s",
+        config.n_clusters,
+        config.seed,
+        directory,
+    )
+    started = time.perf_counter()
+    sizes = _part_sizes(config)
+    streams = np.random.SeedSequence(config.seed).spawn(len(sizes))
+    for index, (size, stream) in enumerate(zip(sizes, streams, strict=True)):
+        _write_part(
+            directory / f"part.{index}.parquet", config, size, np.random.default_rng(stream)
+        )
+    seconds = time.perf_counter() - started
+    log.info(
+        "simulated %d clusters in %.1f s (%.0f clusters/s including parquet writing)",
+        config.n_clusters,
+        seconds,
+        config.n_clusters / max(seconds, 1e-9),
+    )
+    return {
+        "smartml_version": __version__,
         "n_clusters": sum(sizes),
         "files": [{"name": f"part.{i}.parquet", "clusters": size} for i, size in enumerate(sizes)],
         "seconds": round(seconds, 3),
         "clusters_per_second": round(sum(sizes) / max(seconds, 1e-9), 1),
+    }
+
+
+_OWN_FILE = re.compile(r"part\.\d+\.parquet|" + re.escape(MANIFEST_NAME))
+
+
+def _cache_options() -> dict:
+    """How the generic cache writes a simulated dataset (manifest, messages, replacing)."""
+    return {
+        "manifest_name": MANIFEST_NAME,
+        "what": "the simulated dataset",
+        "error": DataError,
+        "owned": _OWN_FILE.fullmatch,
     }
 
 
@@ -698,9 +742,10 @@ def write_dataset(config: SimulationConfig, directory: Path) -> Path:
     Files hold ``clusters_per_file`` clusters each (the last one the rest) in row
     groups of ``rows_per_group``. File ``i`` is drawn from its own stream
     ``SeedSequence(config.seed).spawn(n_files)[i]``, so the output is bit-identical
-    for the same config. Everything is written into a temporary sibling directory,
-    with a ``simulation.json`` manifest last, and renamed into place at the end; an
-    existing ``directory`` is replaced only if it holds nothing but such files.
+    for the same config. Everything is written into a hidden sibling directory, with
+    a ``simulation.json`` manifest last, and renamed into place at the end
+    (:func:`smartml.data.cache.write_cached`); an existing ``directory`` is replaced
+    only if it holds nothing but such files.
 
     Args:
         config: the simulation settings.
@@ -713,66 +758,13 @@ def write_dataset(config: SimulationConfig, directory: Path) -> Path:
         DataError: if the directory cannot be written (one line naming it).
         ConfigError: if the track settings cannot produce clusters.
     """
-    directory = Path(directory)
     _check_tracks(config)
-    staging = _make_staging_dir(directory)
-    try:
-        started = time.perf_counter()
-        sizes = _part_sizes(config)
-        streams = np.random.SeedSequence(config.seed).spawn(len(sizes))
-        for index, (size, stream) in enumerate(zip(sizes, streams, strict=True)):
-            _write_part(
-                staging / f"part.{index}.parquet", config, size, np.random.default_rng(stream)
-            )
-        manifest = _manifest(config, sizes, time.perf_counter() - started)
-        (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
-        _move_into_place(staging, directory)
-    except OSError as err:
-        raise DataError(
-            f"cannot write the simulated dataset to {directory}: {_reason(err)}"
-        ) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return directory
-
-
-def _reason(err: OSError) -> str:
-    return err.strerror or str(err).splitlines()[0]
-
-
-def _make_staging_dir(directory: Path) -> Path:
-    try:
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
-    except OSError as err:
-        raise DataError(
-            f"cannot write the simulated dataset to {directory}: {_reason(err)}"
-        ) from None
-
-
-_OWN_FILE = re.compile(r"part\.\d+\.parquet|" + re.escape(MANIFEST_NAME))
-
-
-def _move_into_place(staging: Path, directory: Path) -> None:
-    """Rename ``staging`` to ``directory``, replacing an old simulated dataset there."""
-    if not directory.exists():
-        os.rename(staging, directory)
-        return
-    if not directory.is_dir():
-        raise DataError(
-            f"cannot write the simulated dataset to {directory}: it exists and is not a directory"
-        )
-    foreign = sorted(p.name for p in directory.iterdir() if not _OWN_FILE.fullmatch(p.name))
-    if foreign:
-        raise DataError(
-            f"cannot write the simulated dataset to {directory}: it exists and holds other "
-            f"files ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); "
-            "remove them or choose another path"
-        )
-    old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
-    os.rename(directory, old / "dataset")
-    os.rename(staging, directory)
-    shutil.rmtree(old, ignore_errors=True)
+    return write_cached(
+        directory,
+        _settings(config),
+        lambda staging: _simulate_into(config, staging),
+        **_cache_options(),
+    )
 
 
 def simulation_dir(config: SimulationConfig, root: Path) -> Path:
@@ -784,35 +776,12 @@ def simulation_dir(config: SimulationConfig, root: Path) -> Path:
     >>> simulation_dir(SimulationConfig(), Path("data")).name.startswith("pixelsim-")
     True
     """
-    key = json.dumps(
-        {"simulator_version": SIMULATOR_VERSION, "simulation": config.model_dump(mode="json")},
-        sort_keys=True,
-    )
-    return Path(root) / f"pixelsim-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    return cache_dir(root, CACHE_PREFIX, _settings(config))
 
 
 def read_manifest(directory: Path) -> dict | None:
     """The manifest of a simulated dataset, or None if absent or unreadable."""
-    try:
-        manifest = json.loads((Path(directory) / MANIFEST_NAME).read_text())
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
-
-
-def _is_complete(directory: Path, config: SimulationConfig) -> bool:
-    manifest = read_manifest(directory)
-    if manifest is None:
-        return False
-    if manifest.get("simulator_version") != SIMULATOR_VERSION:
-        return False
-    if manifest.get("config") != config.model_dump(mode="json"):
-        return False
-    files = manifest.get("files")
-    return isinstance(files, list) and all(
-        isinstance(entry, dict) and (directory / str(entry.get("name"))).is_file()
-        for entry in files
-    )
+    return cache.read_manifest(directory, MANIFEST_NAME)
 
 
 def ensure_simulated(config: SimulationConfig, root: Path) -> Path:
@@ -828,21 +797,11 @@ def ensure_simulated(config: SimulationConfig, root: Path) -> Path:
     Returns:
         :func:`simulation_dir` of ``config`` under ``root``.
     """
-    directory = simulation_dir(config, root)
-    if _is_complete(directory, config):
-        return directory
-    log.info(
-        "simulating %d smart-pixel clusters (seed %d) into %s",
-        config.n_clusters,
-        config.seed,
-        directory,
+    _check_tracks(config)
+    return ensure_cached(
+        root,
+        CACHE_PREFIX,
+        _settings(config),
+        lambda staging: _simulate_into(config, staging),
+        **_cache_options(),
     )
-    write_dataset(config, directory)
-    manifest = read_manifest(directory) or {}
-    log.info(
-        "simulated %d clusters in %.1f s (%.0f clusters/s including parquet writing)",
-        config.n_clusters,
-        manifest.get("seconds", float("nan")),
-        manifest.get("clusters_per_second", float("nan")),
-    )
-    return directory

@@ -1,0 +1,157 @@
+"""A cache of generated datasets, one directory per settings, published atomically.
+
+A simulator (or any slow conversion) writes its dataset once per settings into
+``root/<prefix>-<12 hex>``, where the hex digits hash the settings; every later run
+with the same settings reuses it. A dataset directory holds the writer's files and
+a manifest (JSON) written last, holding the settings, the files and whatever the
+writer reports. It counts as complete only when its manifest matches the settings
+and lists files that exist; anything else (an interrupted run, a damaged file
+list, other settings) is written again. The directory is filled under a hidden
+name and renamed into place (:func:`smartml.files.publish_directory`), so a
+half-written dataset never looks complete.
+
+>>> import tempfile
+>>> root = Path(tempfile.mkdtemp())
+>>> def write(directory):
+...     (directory / "rows.txt").write_text("1 2 3")
+...     return {"rows": 3}
+>>> first = ensure_cached(root, "toy", {"version": 1, "n": 3}, write)
+>>> first.name.startswith("toy-"), read_manifest(first)["rows"]
+(True, 3)
+>>> ensure_cached(root, "toy", {"version": 1, "n": 3}, write) == first  # reused
+True
+"""
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from smartml.errors import DataError, SmartmlError
+from smartml.files import publish_directory, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+Writer = Callable[[Path], dict[str, Any] | None]
+
+
+def _as_json(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings as they read back from JSON (tuples become lists...)."""
+    return json.loads(json.dumps(settings, allow_nan=False))
+
+
+def cache_dir(root: str | Path, prefix: str, settings: dict[str, Any]) -> Path:
+    """The directory of ``settings`` under ``root``: ``root/<prefix>-<12 hex>``.
+
+    Args:
+        root: the cache root.
+        prefix: names the kind of dataset (e.g. ``"pixelsim"``).
+        settings: JSON-serialisable; include a format/generator version, so that
+            changing the generator gives a new directory.
+
+    >>> cache_dir("data", "toy", {"n": 3}) == cache_dir("data", "toy", {"n": 3})
+    True
+    >>> cache_dir("data", "toy", {"n": 3}) == cache_dir("data", "toy", {"n": 4})
+    False
+    """
+    key = json.dumps(settings, sort_keys=True, allow_nan=False)
+    return Path(root) / f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def read_manifest(directory: str | Path, manifest_name: str = MANIFEST_NAME) -> dict | None:
+    """The manifest of a dataset directory, or None if absent, unreadable or not an object."""
+    try:
+        manifest = json.loads((Path(directory) / manifest_name).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def is_cached(
+    directory: str | Path, settings: dict[str, Any], manifest_name: str = MANIFEST_NAME
+) -> bool:
+    """Whether ``directory`` holds a complete dataset of exactly these settings."""
+    manifest = read_manifest(directory, manifest_name)
+    if manifest is None:
+        return False
+    if any(manifest.get(key) != value for key, value in _as_json(settings).items()):
+        return False
+    files = manifest.get("files")
+    return isinstance(files, list) and all(
+        isinstance(entry, dict) and (Path(directory) / str(entry.get("name"))).is_file()
+        for entry in files
+    )
+
+
+def write_cached(
+    directory: str | Path,
+    settings: dict[str, Any],
+    write: Writer,
+    manifest_name: str = MANIFEST_NAME,
+    what: str = "the dataset",
+    error: type[SmartmlError] = DataError,
+    owned: Callable[[str], bool] | None = None,
+) -> Path:
+    """Write a dataset and its manifest into ``directory``, atomically.
+
+    Args:
+        directory: where the dataset goes (replaced if it exists and ``owned``
+            accepts every name in it, see :func:`~smartml.files.publish_directory`).
+        settings: stored at the top of the manifest.
+        write: ``write(staging)`` writes the files into the staging directory and
+            returns details for the manifest (or None). Unless it reports
+            ``"files"`` (a list of objects with a ``"name"``), every file it wrote
+            is listed.
+        manifest_name: the manifest's file name.
+        what: names the dataset in messages.
+        error: raised on OSError, one line naming the directory.
+        owned: names that an existing ``directory`` may hold to be replaced.
+
+    Returns:
+        ``directory``.
+    """
+    directory = Path(directory)
+    settings = _as_json(settings)
+    with publish_directory(directory, what, error, owned) as staging:
+        started = time.perf_counter()
+        details = write(staging) or {}
+        clash = sorted(set(details) & set(settings))
+        if clash:
+            raise ValueError(f"the writer's details repeat the settings' key '{clash[0]}'")
+        files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+        manifest = {
+            **settings,
+            "files": [{"name": name} for name in files],
+            "seconds": round(time.perf_counter() - started, 3),
+            **details,
+        }
+        write_json_atomic(staging / manifest_name, manifest, error)
+    return directory
+
+
+def ensure_cached(
+    root: str | Path,
+    prefix: str,
+    settings: dict[str, Any],
+    write: Writer,
+    manifest_name: str = MANIFEST_NAME,
+    what: str = "the dataset",
+    error: type[SmartmlError] = DataError,
+    owned: Callable[[str], bool] | None = None,
+) -> Path:
+    """The cached dataset of ``settings`` under ``root``, written first if needed.
+
+    Args: as :func:`cache_dir` and :func:`write_cached`.
+
+    Returns:
+        :func:`cache_dir` of the settings.
+    """
+    directory = cache_dir(root, prefix, settings)
+    if is_cached(directory, settings, manifest_name):
+        return directory
+    log.info("writing %s into %s", what, directory)
+    return write_cached(directory, settings, write, manifest_name, what, error, owned)

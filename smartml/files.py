@@ -1,0 +1,182 @@
+"""Files written whole or not at all, and JSON objects read with one-line errors.
+
+A crash (or Ctrl-C, or a full disk) must never leave a file or a directory that
+looks finished but is not: :func:`write_json_atomic` writes a temporary file beside
+the destination and renames it into place; :func:`publish_directory` does the same
+for a whole directory (a simulated dataset, a firmware project). A rename within
+one file system is atomic, so a reader sees the old content or the new, never half.
+
+>>> import tempfile
+>>> root = Path(tempfile.mkdtemp())
+>>> write_json_atomic(root / "settings.json", {"bits": 8})
+>>> read_json_object(root / "settings.json", "settings file")
+{'bits': 8}
+>>> with publish_directory(root / "dataset", what="the dataset") as staging:
+...     _ = (staging / "part.0.txt").write_text("rows")
+>>> sorted(p.name for p in root.iterdir())
+['dataset', 'settings.json']
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from smartml.errors import SmartmlError
+
+
+def _reason(error: OSError) -> str:
+    """The one-line cause of an OSError ('Permission denied', 'No space left ...')."""
+    return error.strerror or (str(error).splitlines() or [type(error).__name__])[0]
+
+
+def read_json_object(
+    path: str | Path, what: str, error: type[SmartmlError] = SmartmlError
+) -> dict[str, Any]:
+    """Read a file that must hold one JSON object.
+
+    Args:
+        path: the file.
+        what: what the file is, for the message (e.g. ``"normalisation file"``).
+        error: the :class:`~smartml.errors.SmartmlError` subclass to raise.
+
+    Returns:
+        The object as a dict (NaN and Infinity literals are accepted, as by
+        :func:`json.loads`; callers that need finite numbers check their keys).
+
+    Raises:
+        error: one line naming the file when it is missing, unreadable, not JSON or
+            not a JSON object.
+    """
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, expected the {what}") from None
+    except OSError as err:
+        raise error(f"{path}: cannot read the {what} ({_reason(err)})") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: the {what} is not UTF-8 text") from None
+    except json.JSONDecodeError as err:
+        raise error(f"{path}: not valid JSON ({err}); expected the {what}") from None
+    if not isinstance(content, dict):
+        raise error(f"{path}: expected a JSON object ({what}), found a {type(content).__name__}")
+    return content
+
+
+def write_json_atomic(
+    path: str | Path, content: Any, error: type[SmartmlError] = SmartmlError
+) -> None:
+    """Write ``content`` as indented, standard JSON, replacing ``path`` atomically.
+
+    Args:
+        path: the destination; its directory must exist.
+        content: JSON-serialisable data without NaN or inf (not standard JSON).
+        error: the :class:`~smartml.errors.SmartmlError` subclass to raise.
+
+    Raises:
+        error: one line naming the file when it cannot be written.
+        ValueError: ``content`` holds NaN/inf or is not JSON-serialisable.
+    """
+    path = Path(path)
+    text = json.dumps(content, indent=2, allow_nan=False) + "\n"
+    temporary = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+        ) as handle:
+            temporary = Path(handle.name)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())  # the data reach the disk before the rename does
+        os.replace(temporary, path)
+    except OSError as err:
+        raise error(f"{path}: cannot write ({_reason(err)})") from None
+    finally:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)  # gone already after a successful rename
+
+
+def _check_replaceable(
+    destination: Path, what: str, error: type[SmartmlError], owned: Callable[[str], bool] | None
+) -> None:
+    """Refuse to replace a file, or a directory holding entries that are not ours."""
+    if not destination.exists():
+        return
+    if not destination.is_dir():
+        raise error(f"cannot write {what} to {destination}: it exists and is not a directory")
+    if owned is None:
+        return
+    foreign = sorted(entry.name for entry in destination.iterdir() if not owned(entry.name))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise error(
+            f"cannot write {what} to {destination}: it exists and holds other files "
+            f"({shown}); remove them or choose another path"
+        )
+
+
+def _move_into_place(staging: Path, destination: Path) -> None:
+    """Rename ``staging`` to ``destination``, swapping out an old directory there."""
+    if not destination.exists():
+        os.rename(staging, destination)
+        return
+    # Move the old one aside first: renaming onto a non-empty directory fails.
+    old = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
+    os.rename(destination, old / "previous")
+    os.rename(staging, destination)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def publish_directory(
+    destination: str | Path,
+    what: str,
+    error: type[SmartmlError] = SmartmlError,
+    owned: Callable[[str], bool] | None = None,
+) -> Iterator[Path]:
+    """Fill a hidden staging directory, then rename it to ``destination``.
+
+    The staging directory (``.<name>.partial-*`` beside ``destination``) is renamed
+    into place only when the block ends without an exception; otherwise it is
+    removed and ``destination`` is left as it was.
+
+    Args:
+        destination: the directory to create or replace; its parents are created.
+        what: what is written, for messages (e.g. ``"the simulated dataset"``).
+        error: the :class:`~smartml.errors.SmartmlError` subclass to raise.
+        owned: when given, an existing ``destination`` is replaced only if every
+            entry name in it satisfies ``owned`` (checked before the block runs and
+            again before the swap); when None, an existing directory is replaced.
+
+    Returns:
+        A context manager yielding the staging directory (a :class:`Path`).
+
+    Raises:
+        error: one line, ``cannot write <what> to <destination>: <reason>``, when the
+            destination is a file or holds foreign entries, or on any OSError while
+            staging (including inside the block) or renaming.
+    """
+    destination = Path(destination)
+    _check_replaceable(destination, what, error, owned)
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent)
+        )
+    except OSError as err:
+        raise error(f"cannot write {what} to {destination}: {_reason(err)}") from None
+    try:
+        yield staging
+        _check_replaceable(destination, what, error, owned)
+        _move_into_place(staging, destination)
+    except OSError as err:
+        raise error(f"cannot write {what} to {destination}: {_reason(err)}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already after the swap

@@ -1,0 +1,113 @@
+"""smartml.data.cache: one directory per settings, written once, atomically."""
+
+import json
+
+import pytest
+
+from smartml.data.cache import (
+    MANIFEST_NAME,
+    cache_dir,
+    ensure_cached,
+    is_cached,
+    read_manifest,
+    write_cached,
+)
+from smartml.errors import DataError
+
+SETTINGS = {"generator_version": 2, "config": {"n_events": 3, "seed": 1, "ranges": (0.5, 2.0)}}
+
+
+class CountingWriter:
+    """Writes two files (one in a sub-directory) and counts its calls."""
+
+    def __init__(self, details=None, fail=False):
+        self.calls, self.details, self.fail = 0, details, fail
+
+    def __call__(self, directory):
+        self.calls += 1
+        (directory / "events.0.h5").write_bytes(b"\x00" * 10)
+        (directory / "meta").mkdir()
+        (directory / "meta" / "units.txt").write_text("GeV")
+        if self.fail:
+            raise RuntimeError("generator crashed")
+        return self.details
+
+
+def test_cache_dir_is_a_stable_hash_of_the_settings(tmp_path):
+    directory = cache_dir(tmp_path, "richsim", SETTINGS)
+    assert directory.parent == tmp_path and directory.name.startswith("richsim-")
+    assert len(directory.name) == len("richsim-") + 12
+    reordered = {"config": dict(reversed(SETTINGS["config"].items())), "generator_version": 2}
+    assert cache_dir(tmp_path, "richsim", reordered) == directory
+    other = {**SETTINGS, "generator_version": 3}
+    assert cache_dir(tmp_path, "richsim", other) != directory
+    assert cache_dir(tmp_path, "other", SETTINGS) != directory
+
+
+def test_written_once_then_reused(tmp_path):
+    writer = CountingWriter(details={"n_events": 3})
+    directory = ensure_cached(tmp_path, "richsim", SETTINGS, writer)
+    assert directory == cache_dir(tmp_path, "richsim", SETTINGS)
+    mtimes = {p: p.stat().st_mtime_ns for p in directory.rglob("*")}
+    assert ensure_cached(tmp_path, "richsim", SETTINGS, writer) == directory
+    assert writer.calls == 1
+    assert {p: p.stat().st_mtime_ns for p in directory.rglob("*")} == mtimes
+    assert [p.name for p in tmp_path.iterdir()] == [directory.name]  # no staging left
+
+
+def test_manifest_holds_settings_files_and_details(tmp_path):
+    directory = ensure_cached(tmp_path, "richsim", SETTINGS, CountingWriter({"n_events": 3}))
+    manifest = json.loads((directory / MANIFEST_NAME).read_text())
+    assert manifest["generator_version"] == 2
+    assert manifest["config"] == {"n_events": 3, "seed": 1, "ranges": [0.5, 2.0]}
+    assert manifest["files"] == [{"name": "events.0.h5"}, {"name": "meta/units.txt"}]
+    assert manifest["n_events"] == 3 and manifest["seconds"] >= 0
+    assert read_manifest(directory) == manifest
+    assert is_cached(directory, SETTINGS)  # tuples compare as the lists JSON holds
+
+
+@pytest.mark.parametrize("damage", ["other settings", "missing file", "bad json", "no manifest"])
+def test_damaged_datasets_are_written_again(tmp_path, damage):
+    writer = CountingWriter()
+    directory = ensure_cached(tmp_path, "richsim", SETTINGS, writer)
+    manifest_path = directory / MANIFEST_NAME
+    if damage == "other settings":
+        manifest = json.loads(manifest_path.read_text())
+        manifest["config"]["seed"] = 99
+        manifest_path.write_text(json.dumps(manifest))
+    elif damage == "missing file":
+        (directory / "meta" / "units.txt").unlink()
+    elif damage == "bad json":
+        manifest_path.write_text("{not json")
+    else:
+        manifest_path.unlink()
+    assert not is_cached(directory, SETTINGS)
+    ensure_cached(tmp_path, "richsim", SETTINGS, writer)
+    assert writer.calls == 2 and is_cached(directory, SETTINGS)
+
+
+def test_a_failing_writer_leaves_nothing_behind(tmp_path):
+    with pytest.raises(RuntimeError, match="generator crashed"):
+        ensure_cached(tmp_path, "richsim", SETTINGS, CountingWriter(fail=True))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_details_may_not_overwrite_the_settings(tmp_path):
+    with pytest.raises(ValueError, match="'generator_version'"):
+        write_cached(tmp_path / "d", SETTINGS, CountingWriter({"generator_version": 1}))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_root_is_a_one_line_data_error(tmp_path):
+    blocker = tmp_path / "not_a_directory"
+    blocker.write_text("a file where the cache root should be")
+    with pytest.raises(DataError) as caught:
+        ensure_cached(blocker, "richsim", SETTINGS, CountingWriter(), what="the RICH events")
+    message = str(caught.value)
+    assert message.startswith("cannot write the RICH events to") and str(blocker) in message
+    assert "\n" not in message
+
+
+def test_settings_must_be_json(tmp_path):
+    with pytest.raises(ValueError):
+        ensure_cached(tmp_path, "richsim", {"x": float("nan")}, CountingWriter())
