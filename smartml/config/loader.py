@@ -29,6 +29,7 @@ from smartml.config.export import ExportConfig
 from smartml.config.messages import describe, unknown_key_message
 from smartml.config.registered import fill_registries
 from smartml.errors import ConfigError
+from smartml.files import write_json_atomic
 from smartml.registry import Registry
 
 # "$schema" points an editor at the JSON Schema (python -m smartml.config schema); ignored.
@@ -136,7 +137,7 @@ def validate_config(raw: Any, source: str = "<config>") -> RunConfig:
 
 def save_config(config: RunConfig, path: str | Path) -> None:
     """Write the resolved configuration as JSON; :func:`load_config` reads it back."""
-    Path(path).write_text(json.dumps(config.model_dump(mode="json"), indent=2) + "\n")
+    write_json_atomic(path, config.model_dump(mode="json"), ConfigError)
 
 
 def _lookup(registry: Registry, name: Any, source: str, key: str) -> type:

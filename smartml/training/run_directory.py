@@ -18,13 +18,12 @@
 A directory without ``COMPLETE.json`` is never taken for a finished run.
 """
 
-import json
-import os
 import shutil
 import time
 from pathlib import Path
 
 from smartml.errors import RunDirectoryError
+from smartml.files import read_json_object, write_json_atomic
 
 COMPLETE_MARKER = "COMPLETE.json"
 _PRODUCTS = ("model.h5", "history.csv", "metrics.json")
@@ -52,13 +51,7 @@ class RunDirectory:
     def read_json(path: Path) -> dict:
         """A JSON object the run wrote (metrics, baseline...); one-line error if it is
         missing, unreadable or not an object."""
-        try:
-            content = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise RunDirectoryError(f"{path}: cannot read this run file ({err})") from None
-        if not isinstance(content, dict):
-            raise RunDirectoryError(f"{path}: expected a JSON object")
-        return content
+        return read_json_object(path, "run file", RunDirectoryError)
 
     def is_complete(self) -> bool:
         return self.marker.is_file()
@@ -96,11 +89,8 @@ class RunDirectory:
 
     def mark_complete(self, summary: dict) -> None:
         """Write the completion marker, atomically, as the very last step of a run."""
-        temporary = self.marker.with_suffix(".tmp")
-        temporary.write_text(
-            json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary}, indent=2)
-        )
-        os.replace(temporary, self.marker)
+        finished = {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary}
+        write_json_atomic(self.marker, finished, RunDirectoryError)
 
     def load_model(self):  # -> keras.Model (TensorFlow is imported only here)
         """The run's saved model (architecture + kept weights)."""
