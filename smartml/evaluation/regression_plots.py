@@ -1,72 +1,71 @@
-"""PNG plots of a Gaussian regression and of a training history.
+"""Figures of a Gaussian regression and of a training history.
 
-:func:`plot_regression` draws, for each target,
+:func:`gaussian_figures` draws, for each target (file-safe name ``<t>``),
 
-- ``residual_<target>.png``: residual histogram (baseline overlaid when given),
-  with the robust width (half the central 68.27% interval) of each in the legend;
-- ``pull_<target>.png``: pull histogram against the unit Gaussian;
-- ``profile_<target>.png``: mean residual ± robust width in bins of the true value;
-- ``sigma_<target>.png``: distribution of the predicted σ, with the observed
-  robust width of the residuals marked;
+- ``residual_<t>``: residual histogram (baseline overlaid when given), with the
+  robust width (half the central 68.27% interval) of each in the legend;
+- ``pull_<t>``: pull histogram against the unit Gaussian;
+- ``profile_<t>``: bias and robust width of the residual in bins of the true value;
+- ``sigma_<t>``: distribution of the predicted σ, with the observed robust width
+  of the residuals marked;
 
-and ``mahalanobis_d2.png``, the d² = rᵀ C⁻¹ r histogram against the χ²(k) pdf.
-Target names are made filename-safe (characters other than letters, digits, ``.``,
-``_`` and ``-`` become ``_``). Conventions are those of
-:mod:`smartml.evaluation.regression_metrics`.
-
-:func:`plot_history` draws the loss curves (and the learning rate) of a Keras
-``CSVLogger`` file.
-
-The figures are drawn on the Agg canvas directly, without pyplot: nothing is shown,
-no figure is left registered with pyplot, and the backend of an interactive session
-(a notebook) that imports this module is left alone.
+and ``mahalanobis_d2``, the d² = rᵀ C⁻¹ r histogram against the χ²(k) pdf.
+:func:`history_figures` draws the loss curves (and the learning rate) of a Keras
+``CSVLogger`` file. Conventions are those of :mod:`smartml.evaluation.gaussian`;
+:func:`smartml.evaluation.figures.save_figures` writes the figures as PNG files.
 """
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy import stats
 
-from smartml.evaluation.regression_metrics import (
-    check_names,
+from smartml.evaluation.checks import EvaluationError, check_names
+from smartml.evaluation.figures import (
+    axis_label,
+    central_range,
+    filename_safe,
+    legend_above_data,
+    new_axes,
+    save_figures,
+    step_histogram,
+    title,
+    with_unit,
+)
+from smartml.evaluation.gaussian import (
     check_predictions,
     covariance_calibration,
     mahalanobis_squared,
-    residual_profile,
+)
+from smartml.evaluation.point_regression import (
+    MODEL_LABEL,
+    profile_or_none,
+    residual_histogram_figure,
+    resolution_figure,
     robust_width,
 )
 
-HISTOGRAM_BINS = 100
-# Histogram ranges span the central 99% of the values, so that a few outliers do not
-# squeeze the core of the distribution into a couple of bins.
-RANGE_QUANTILES = (0.005, 0.995)
 PULL_RANGE = (-5.0, 5.0)
-DPI = 120
-# Factor on the y range of histograms, to leave room for a legend above the data.
-LEGEND_HEADROOM = 1.35
-MODEL_LABEL = "model"
 LEARNING_RATE_COLUMNS = ("lr", "learning_rate")
-_PROFILE_KEYS = ("centres", "mean", "robust_width")
+# The column the best checkpoint follows: a constrained (MDMM) run logs the
+# validation loss of its feasible epochs (infinite otherwise) beside val_loss.
+BEST_EPOCH_COLUMNS = ("val_loss_feasible", "val_loss")
 
 
-def plot_regression(
+def gaussian_figures(
     y_true: np.ndarray,
     mean: np.ndarray,
     cov: np.ndarray,
     names: Sequence[str],
     units: Sequence[str],
-    out_dir: Path,
     baseline: Mapping[str, np.ndarray] | None = None,
     baseline_label: str = "baseline",
-) -> list[Path]:
-    """Write the residual, pull, profile, σ and d² plots of a Gaussian regression.
+    run_name: str | None = None,
+) -> dict[str, Figure]:
+    """The residual, pull, profile, σ and d² figures of a Gaussian regression.
 
     Args:
         y_true: (n, k) true values, physical units.
@@ -74,269 +73,115 @@ def plot_regression(
         cov: (n, k, k) predicted covariances.
         names: the k target names, e.g. ``TARGETS``.
         units: the k units, e.g. ``TARGET_UNITS`` ("" for dimensionless).
-        out_dir: directory for the PNG files, created if needed.
         baseline: optional map from a target name to (n,) baseline predictions of
-            that target on the same clusters (e.g. the charge centroid for the
+            that target on the same examples (e.g. the charge centroid for the
             positions); NaN entries (no prediction) are skipped.
         baseline_label: legend label of the baseline.
+        run_name: shown in the titles.
 
     Returns:
-        Paths of the written files: four per target, then ``mahalanobis_d2.png``.
+        ``{name: Figure}``: four per target, then ``mahalanobis_d2``.
 
     Raises:
-        ValueError: invalid predictions (see ``check_predictions``), names or
+        EvaluationError: invalid predictions (see ``check_predictions``), names or
             baseline, named in the message.
     """
     y_true, mean, cov = check_predictions(y_true, mean, cov)
     check_names(names, units, y_true.shape[1])
     baseline = _checked_baseline(baseline, names, y_true.shape[0])
-    file_stems = _filename_safe_names(names)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
+    stems = filename_safe(names)
     sigmas = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
-    written = []
-    for i, (name, unit, stem) in enumerate(zip(names, units, file_stems, strict=True)):
-        target = _Target(name, unit, baseline_label)
-        written += _plot_target(
-            target, y_true[:, i], mean[:, i], sigmas[:, i], baseline.get(name), out_dir, stem
+    figures = {}
+    for i, (name, unit, stem) in enumerate(zip(names, units, stems, strict=True)):
+        residual = mean[:, i] - y_true[:, i]
+        residuals = {MODEL_LABEL: residual}
+        if name in baseline:
+            residuals[baseline_label] = baseline[name] - y_true[:, i]
+        figures[f"residual_{stem}"] = residual_histogram_figure(residuals, name, unit, run_name)
+        figures[f"pull_{stem}"] = pull_figure(residual / sigmas[:, i], name, run_name)
+        profiles = {
+            label: profile_or_none(y_true[:, i], values) for label, values in residuals.items()
+        }
+        figures[f"profile_{stem}"] = resolution_figure(
+            {label: p for label, p in profiles.items() if p is not None},
+            name,
+            unit,
+            f"true {name}",
+            unit,
+            run_name,
         )
-    written.append(_save(_d2_figure(y_true, mean, cov), out_dir / "mahalanobis_d2.png"))
-    return written
+        figures[f"sigma_{stem}"] = sigma_figure(sigmas[:, i], residual, name, unit, run_name)
+    figures["mahalanobis_d2"] = d2_figure(y_true, mean, cov, run_name)
+    return figures
 
 
-def plot_history(history_csv: Path, out_dir: Path) -> list[Path]:
-    """Plot the training history written by a Keras ``CSVLogger``.
-
-    Args:
-        history_csv: CSV with a header ``epoch,loss,val_loss,...``; ``val_loss``
-            and the learning rate (column ``lr`` or ``learning_rate``) are
-            optional, ``loss`` is required.
-        out_dir: directory for the PNG files, created if needed.
-
-    Returns:
-        ``[out_dir / "loss.png"]``, plus ``out_dir / "learning_rate.png"`` when
-        the file has a learning-rate column.
-
-    Raises:
-        ValueError: the file is missing, unreadable, empty or has no ``loss``
-            column; the message names the file.
-    """
-    history_csv = Path(history_csv)
-    history = _read_history(history_csv)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    epochs = history["epoch"] if "epoch" in history else pd.Series(np.arange(len(history)))
-
-    written = [_save(_loss_figure(epochs, history, history_csv.name), out_dir / "loss.png")]
-    lr_column = next((c for c in LEARNING_RATE_COLUMNS if c in history), None)
-    if lr_column is not None:
-        figure = _learning_rate_figure(epochs, history[lr_column], lr_column, history_csv.name)
-        written.append(_save(figure, out_dir / "learning_rate.png"))
-    return written
-
-
-@dataclass(frozen=True)
-class _Target:
-    """Labels shared by the plots of one target."""
-
-    name: str
-    unit: str
-    baseline_label: str
-
-    def axis_label(self, quantity: str) -> str:
-        return f"{quantity} [{self.unit}]" if self.unit else quantity
-
-    def value(self, number: float) -> str:
-        return f"{number:.3g} {self.unit}".rstrip()
-
-
-def _plot_target(
-    target: _Target,
-    truth: np.ndarray,
-    mean: np.ndarray,
-    sigma: np.ndarray,
-    baseline: np.ndarray | None,
-    out_dir: Path,
-    stem: str,
-) -> list[Path]:
-    """The four plots of one target; returns their paths."""
-    residual = mean - truth
-    baseline_residual = None if baseline is None else baseline - truth
-    figures = {
-        "residual": _residual_figure(residual, baseline_residual, target),
-        "pull": _pull_figure(residual / sigma, target),
-        "profile": _profile_figure(truth, residual, baseline_residual, target),
-        "sigma": _sigma_figure(sigma, residual, target),
-    }
-    return [_save(figure, out_dir / f"{kind}_{stem}.png") for kind, figure in figures.items()]
-
-
-def _loss_figure(epochs: pd.Series, history: pd.DataFrame, title: str) -> Figure:
-    figure, axes = _new_axes()
-    axes.plot(epochs, history["loss"], marker=".", label="loss (training)")
-    if "val_loss" in history:
-        axes.plot(epochs, history["val_loss"], marker=".", label="val_loss (validation)")
-    axes.set(xlabel="epoch", ylabel="loss", title=title)
-    axes.legend()
-    return figure
-
-
-def _learning_rate_figure(
-    epochs: pd.Series, learning_rate: pd.Series, column: str, title: str
-) -> Figure:
-    figure, axes = _new_axes()
-    axes.plot(epochs, learning_rate, marker=".")
-    # Schedules multiply the rate: a log axis shows them as straight lines.
-    if (learning_rate > 0).all():
-        axes.set_yscale("log")
-    axes.set(xlabel="epoch", ylabel=f"learning rate ({column})", title=title)
-    return figure
-
-
-def _residual_figure(
-    residual: np.ndarray, baseline_residual: np.ndarray | None, target: _Target
-) -> Figure:
-    figure, axes = _new_axes()
-    samples = [(MODEL_LABEL, residual)]
-    if baseline_residual is not None:
-        samples.append((target.baseline_label, baseline_residual[np.isfinite(baseline_residual)]))
-    samples = [(label, values) for label, values in samples if values.size]
-    value_range = _central_range(np.concatenate([values for _, values in samples]))
-    for label, values in samples:
-        axes.hist(
-            values,
-            bins=HISTOGRAM_BINS,
-            range=value_range,
-            histtype="step",
-            linewidth=1.5,
-            label=f"{label}: width68 {target.value(robust_width(values))}, "
-            f"bias {target.value(float(np.mean(values)))}",
-        )
-    axes.set(
-        xlabel=target.axis_label(f"{target.name} residual (prediction − truth)"),
-        ylabel="clusters",
-        title=target.name,
-    )
-    _legend_above_data(axes)
-    return figure
-
-
-def _pull_figure(pull: np.ndarray, target: _Target) -> Figure:
-    figure, axes = _new_axes()
-    axes.hist(
+def pull_figure(pull: np.ndarray, name: str, run_name: str | None = None) -> Figure:
+    """Density of the pulls of one target against the unit Gaussian."""
+    figure, axes = new_axes()
+    step_histogram(
+        axes,
         pull,
-        bins=HISTOGRAM_BINS,
-        range=PULL_RANGE,
-        density=True,
-        histtype="step",
-        linewidth=1.5,
+        PULL_RANGE,
         label=f"{MODEL_LABEL}: mean {np.mean(pull):.3f}, width68 {robust_width(pull):.3f}, "
         f"std {np.std(pull):.3f}",
+        density=True,
     )
     grid = np.linspace(*PULL_RANGE, 400)
     axes.plot(grid, stats.norm.pdf(grid), linestyle="--", label="unit Gaussian")
     outside = float(np.mean((pull < PULL_RANGE[0]) | (pull > PULL_RANGE[1])))
     axes.set(
-        xlabel=f"{target.name} pull (residual / predicted σ)",
+        xlabel=f"{name} pull (residual / predicted σ)",
         ylabel="density",
-        title=f"{target.name} ({outside:.2%} outside the axis)",
+        title=title(f"pull of {name} ({outside:.2%} outside the axis)", run_name),
     )
-    _legend_above_data(axes)
+    legend_above_data(axes)
     return figure
 
 
-def _profile_figure(
-    truth: np.ndarray,
-    residual: np.ndarray,
-    baseline_residual: np.ndarray | None,
-    target: _Target,
+def sigma_figure(
+    sigma: np.ndarray, residual: np.ndarray, name: str, unit: str, run_name: str | None = None
 ) -> Figure:
-    figure, axes = _new_axes()
-    axes.axhline(0.0, color="grey", linewidth=0.8)
-    model_profile = _profile_or_none(truth, residual)
-    if model_profile is not None:
-        centres, means, widths = (np.asarray(model_profile[key]) for key in _PROFILE_KEYS)
-        axes.plot(centres, means, marker="o", label=f"{MODEL_LABEL}: mean residual")
-        axes.fill_between(
-            centres, means - widths, means + widths, alpha=0.3, label=f"{MODEL_LABEL}: ± width68"
-        )
-    if baseline_residual is not None:
-        has_value = np.isfinite(baseline_residual)
-        baseline_profile = _profile_or_none(truth[has_value], baseline_residual[has_value])
-        if baseline_profile is not None:
-            centres, means, widths = (np.asarray(baseline_profile[key]) for key in _PROFILE_KEYS)
-            axes.errorbar(
-                centres,
-                means,
-                yerr=widths,
-                marker="s",
-                linestyle="none",
-                capsize=2,
-                label=f"{target.baseline_label}: mean ± width68",
-            )
-    axes.set(
-        xlabel=target.axis_label(f"true {target.name}"),
-        ylabel=target.axis_label(f"{target.name} residual"),
-        title=target.name,
-    )
-    if axes.get_legend_handles_labels()[0]:
-        axes.legend(fontsize="small")
-    else:
-        axes.text(0.5, 0.5, "too few clusters per bin", ha="center", transform=axes.transAxes)
-    return figure
-
-
-def _profile_or_none(truth: np.ndarray, residual: np.ndarray) -> dict | None:
-    """The residual profile, or None where there is nothing to bin."""
-    if truth.size == 0 or np.ptp(truth) == 0:
-        return None
-    try:
-        profile = residual_profile(truth, residual)
-    except ValueError:  # truth concentrated on one value between its 1% and 99% quantiles
-        return None
-    return profile if profile["centres"] else None
-
-
-def _sigma_figure(sigma: np.ndarray, residual: np.ndarray, target: _Target) -> Figure:
-    figure, axes = _new_axes()
-    axes.hist(
+    """Distribution of the predicted σ of one target, the observed width marked."""
+    figure, axes = new_axes()
+    step_histogram(
+        axes,
         sigma,
-        bins=HISTOGRAM_BINS,
-        range=(0.0, _central_range(sigma)[1]),
-        histtype="step",
-        linewidth=1.5,
-        label=f"predicted σ: mean {target.value(float(np.mean(sigma)))}",
+        (0.0, central_range(sigma)[1]),
+        label=f"predicted σ: mean {with_unit(float(np.mean(sigma)), unit)}",
     )
     observed = robust_width(residual)
     axes.axvline(
         observed,
         color="black",
         linestyle="--",
-        label=f"observed residual width68 {target.value(observed)}",
+        label=f"observed residual width68 {with_unit(observed, unit)}",
     )
-    axes.set(xlabel=target.axis_label(f"predicted σ of {target.name}"), ylabel="clusters")
-    axes.set_title(target.name)
-    _legend_above_data(axes)
+    axes.set(
+        xlabel=axis_label(f"predicted σ of {name}", unit),
+        ylabel="examples",
+        title=title(f"predicted uncertainty of {name}", run_name),
+    )
+    legend_above_data(axes)
     return figure
 
 
-def _d2_figure(y_true: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> Figure:
+def d2_figure(
+    y_true: np.ndarray, mean: np.ndarray, cov: np.ndarray, run_name: str | None = None
+) -> Figure:
+    """Density of d² = rᵀ C⁻¹ r against the χ²(k) pdf."""
     d2 = mahalanobis_squared(y_true, mean, cov)
     calibration = covariance_calibration(y_true, mean, cov)
     k = calibration["k"]
     upper = float(stats.chi2.ppf(0.999, k))
-    figure, axes = _new_axes()
-    axes.hist(
+    figure, axes = new_axes()
+    step_histogram(
+        axes,
         d2,
-        bins=HISTOGRAM_BINS,
-        range=(0.0, upper),
-        density=True,
-        histtype="step",
-        linewidth=1.5,
+        (0.0, upper),
         label=f"{MODEL_LABEL}: mean {calibration['d2_mean']:.2f}, "
         f"below χ² 68%/95% quantiles {calibration['d2_fraction_below_chi2_68']:.3f}"
         f"/{calibration['d2_fraction_below_chi2_95']:.3f}",
+        density=True,
     )
     grid = np.linspace(0.0, upper, 400)[1:]  # the χ²(1) pdf diverges at 0
     axes.plot(
@@ -345,9 +190,96 @@ def _d2_figure(y_true: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> Figure:
     axes.set(
         xlabel="d² = rᵀ C⁻¹ r (squared Mahalanobis distance)",
         ylabel="density",
-        title=f"covariance calibration, {k} targets",
+        title=title(f"covariance calibration of {k} targets", run_name),
     )
-    _legend_above_data(axes)
+    legend_above_data(axes)
+    return figure
+
+
+def history_figures(history_csv: Path, run_name: str | None = None) -> dict[str, Figure]:
+    """The training history written by a Keras ``CSVLogger``.
+
+    Args:
+        history_csv: CSV with a header ``epoch,loss,val_loss,...``; ``val_loss``
+            and the learning rate (column ``lr`` or ``learning_rate``) are
+            optional, ``loss`` is required.
+        run_name: shown in the titles.
+
+    Returns:
+        ``{"loss": Figure}`` (the best epoch marked: lowest ``val_loss_feasible``
+        when the run logged it, else lowest ``val_loss``), plus
+        ``"learning_rate"`` when the file has a learning-rate column.
+
+    Raises:
+        EvaluationError: the file is missing, unreadable, empty or has no ``loss``
+            column; the message names the file.
+    """
+    history = _read_history(Path(history_csv))
+    epochs = history["epoch"] if "epoch" in history else pd.Series(np.arange(len(history)))
+    figures = {"loss": loss_figure(epochs, history, run_name)}
+    lr_column = next((c for c in LEARNING_RATE_COLUMNS if c in history), None)
+    if lr_column is not None:
+        figures["learning_rate"] = learning_rate_figure(epochs, history[lr_column], run_name)
+    return figures
+
+
+def plot_history(history_csv: Path, out_dir: Path, run_name: str | None = None) -> list[Path]:
+    """Write :func:`history_figures` as ``loss.png`` (and ``learning_rate.png``).
+
+    Returns:
+        the written paths.
+    """
+    return save_figures(history_figures(history_csv, run_name), out_dir)
+
+
+def loss_figure(epochs: pd.Series, history: pd.DataFrame, run_name: str | None = None) -> Figure:
+    """Training and validation loss per epoch, the best epoch marked."""
+    figure, axes = new_axes()
+    axes.plot(epochs, history["loss"], marker=".", label="training loss")
+    if "val_loss" in history:
+        axes.plot(epochs, history["val_loss"], marker=".", label="validation loss")
+    best = best_epoch(history)
+    if best is not None:
+        column, row = best
+        axes.axvline(
+            epochs.iloc[row],
+            color="black",
+            linestyle=":",
+            label=f"best epoch {epochs.iloc[row]:g} (lowest {column})",
+        )
+    axes.set(xlabel="epoch", ylabel="loss", title=title("loss per epoch", run_name))
+    axes.legend()
+    return figure
+
+
+def best_epoch(history: pd.DataFrame) -> tuple[str, int] | None:
+    """The column the best checkpoint follows and the row of its lowest finite value.
+
+    >>> best_epoch(pd.DataFrame({"val_loss": [3.0, 1.0, 2.0],
+    ...                          "val_loss_feasible": [3.0, np.inf, 2.0]}))
+    ('val_loss_feasible', 2)
+    """
+    for column in BEST_EPOCH_COLUMNS:
+        if column in history:
+            values = history[column].to_numpy(dtype=np.float64)
+            finite = np.isfinite(values)
+            if finite.any():
+                return column, int(np.flatnonzero(finite)[np.argmin(values[finite])])
+    return None
+
+
+def learning_rate_figure(
+    epochs: pd.Series, learning_rate: pd.Series, run_name: str | None = None
+) -> Figure:
+    """The learning rate per epoch (log axis when positive)."""
+    figure, axes = new_axes()
+    axes.plot(epochs, learning_rate, marker=".")
+    # Schedules multiply the rate: a log axis shows them as straight lines.
+    if (learning_rate > 0).all():
+        axes.set_yscale("log")
+    axes.set(
+        xlabel="epoch", ylabel="learning rate", title=title("learning rate per epoch", run_name)
+    )
     return figure
 
 
@@ -359,61 +291,29 @@ def _checked_baseline(
     checked = {}
     for name, values in baseline.items():
         if name not in names:
-            raise ValueError(f"baseline has target {name!r}, which is not one of {list(names)}")
+            raise EvaluationError(
+                f"baseline has target {name!r}, which is not one of {list(names)}"
+            )
         values = np.asarray(values, dtype=np.float64)
         if values.shape != (n,):
-            raise ValueError(f"baseline[{name!r}] must have shape ({n},), got {values.shape}")
+            raise EvaluationError(f"baseline[{name!r}] must have shape ({n},), got {values.shape}")
         checked[name] = values
     return checked
 
 
-def _filename_safe_names(names: Sequence[str]) -> list[str]:
-    stems = [re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "target" for name in names]
-    if len(set(stems)) != len(stems):
-        raise ValueError(
-            f"names {list(names)} give clashing file names {stems}; rename the targets"
-        )
-    return stems
-
-
-def _central_range(values: np.ndarray) -> tuple[float, float]:
-    low, high = np.quantile(values, RANGE_QUANTILES)
-    if high <= low:  # a (nearly) constant sample: give it a visible width
-        pad = max(abs(low), 1.0) * 0.01
-        low, high = low - pad, high + pad
-    return float(low), float(high)
-
-
 def _read_history(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise ValueError(f"{path}: training history file not found")
+        raise EvaluationError(f"{path}: training history file not found")
     try:
         history = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         reason = " ".join(str(error).split())
-        raise ValueError(f"{path}: cannot read as a CSV file ({reason})") from None
+        raise EvaluationError(f"{path}: cannot read as a CSV file ({reason})") from None
     if "loss" not in history.columns:
-        raise ValueError(
+        raise EvaluationError(
             f"{path}: no 'loss' column (columns: {list(history.columns)}); "
             "expected a Keras CSVLogger file with columns epoch,loss,val_loss,..."
         )
     if history.empty:
-        raise ValueError(f"{path}: the training history has no epochs")
+        raise EvaluationError(f"{path}: the training history has no epochs")
     return history.apply(pd.to_numeric, errors="coerce")
-
-
-def _legend_above_data(axes: Axes) -> None:
-    """Legend in the top margin, so that it never hides the peak of a histogram."""
-    axes.set_ylim(top=axes.get_ylim()[1] * LEGEND_HEADROOM)
-    axes.legend(loc="upper right", fontsize="small")
-
-
-def _new_axes() -> tuple[Figure, Axes]:
-    figure = Figure(figsize=(6.4, 4.8), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure, figure.subplots()
-
-
-def _save(figure: Figure, path: Path) -> Path:
-    figure.savefig(path, dpi=DPI)
-    return path
