@@ -76,7 +76,7 @@ def test_plot_shows_each_metric_relative_to_the_first_run():
     # width and RMS scale with the run, the pull std (1 in every run) does not.
     np.testing.assert_allclose(heights["b"], [1.5, 1.5, 1.0] * 2)
     np.testing.assert_allclose(heights["c"], [0.5, 0.5, 1.0] * 2)
-    assert [t.get_text() for t in metric_axes.get_xticklabels()][0] == "x width ↓"
+    assert metric_axes.get_xticklabels()[0].get_text() == "x width ↓"
     assert metric_axes.get_ylabel() == "value / value of a"
     (sparsity_bars,) = sparsity_axes.containers
     assert sparsity_bars.get_label() == "b"

@@ -25,7 +25,7 @@ def require_finite(name: str, array: np.ndarray) -> None:
     >>> require_finite("x", np.array([1.0, np.nan]))
     Traceback (most recent call last):
     ...
-    smartml.evaluation.checks.EvaluationError: x contains 1 NaN or inf values (first at index [1]); all values must be finite
+    smartml.evaluation.checks.EvaluationError: x contains 1 NaN or inf values ...
     """
     bad = ~np.isfinite(array)
     if bad.any():
