@@ -499,14 +499,18 @@ def efficiency_figure(
         run_name: shown in the title.
     """
     figure, axes = new_axes()
-    half_width = (frame["high"] - frame["low"]) / 2.0
+    centre = frame["centre"].to_numpy(dtype=np.float64)
+    half_width = (frame["high"] - frame["low"]).to_numpy(dtype=np.float64) / 2.0
     for name in class_names:
-        efficiency = frame[f"{name} efficiency"]
+        efficiency, low, high = (
+            frame[f"{name} {column}"].to_numpy(dtype=np.float64)
+            for column in ("efficiency", "low", "high")
+        )
         axes.errorbar(
-            frame["centre"],
+            centre,
             efficiency,
             xerr=half_width,
-            yerr=[efficiency - frame[f"{name} low"], frame[f"{name} high"] - efficiency],
+            yerr=[efficiency - low, high - efficiency],
             marker="o",
             linestyle="none",
             capsize=2,
