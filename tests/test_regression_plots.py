@@ -35,7 +35,7 @@ def assert_png_files(paths: list[Path], out_dir: Path, expected_names: set[str])
     assert plt.get_fignums() == []
 
 
-def plot_regression(*args, **kwargs) -> list[Path]:
+def write_gaussian_figures(*args, **kwargs) -> list[Path]:
     """gaussian_figures written by save_figures, as the evaluation of a task does."""
     out_dir = args[5]
     return save_figures(gaussian_figures(*args[:5], **kwargs), out_dir)
@@ -51,7 +51,7 @@ def test_plots_with_a_baseline(tmp_path):
     centroid_x[:20] = np.nan  # clusters without charge have no centroid
     baseline = {"x-midplane": centroid_x, "y-midplane": y_true[:, 1] + 3.0}
     out_dir = tmp_path / "plots" / "test"  # created, parents included
-    paths = plot_regression(
+    paths = write_gaussian_figures(
         y_true, mean, cov, NAMES, UNITS, out_dir, baseline=baseline, baseline_label="centroid"
     )
     assert_png_files(paths, out_dir, expected_files(NAMES))
@@ -61,13 +61,13 @@ def test_plots_with_a_baseline(tmp_path):
 def test_plots_without_a_baseline_and_with_correlations(tmp_path):
     y_true, mean, cov = predictions()
     cov[:, 0, 2] = cov[:, 2, 0] = 0.5 * np.sqrt(cov[:, 0, 0] * cov[:, 2, 2])
-    paths = plot_regression(y_true, mean, cov, NAMES, UNITS, tmp_path)
+    paths = write_gaussian_figures(y_true, mean, cov, NAMES, UNITS, tmp_path)
     assert_png_files(paths, tmp_path, expected_files(NAMES))
 
 
 def test_a_single_target_with_an_awkward_name(tmp_path):
     y_true, mean, cov = predictions(k=1)
-    paths = plot_regression(y_true, mean, cov, ["cot β / x"], ["µm"], tmp_path)
+    paths = write_gaussian_figures(y_true, mean, cov, ["cot β / x"], ["µm"], tmp_path)
     assert_png_files(paths, tmp_path, expected_files(["cot_x"]))
 
 
@@ -75,7 +75,7 @@ def test_an_all_nan_baseline_and_constant_truth_still_plot(tmp_path):
     y_true, mean, cov = predictions(k=2)
     y_true[:, 1] = 7.0  # a target that does not vary in this sample: no profile bins
     baseline = {"x-midplane": np.full(len(y_true), np.nan)}
-    paths = plot_regression(
+    paths = write_gaussian_figures(
         y_true, mean, cov, ["x-midplane", "t"], ["µm", ""], tmp_path, baseline=baseline
     )
     assert_png_files(paths, tmp_path, expected_files(["x-midplane", "t"]))
@@ -84,7 +84,7 @@ def test_an_all_nan_baseline_and_constant_truth_still_plot(tmp_path):
 def test_the_figures_are_released_even_when_pyplot_is_in_use(tmp_path):
     plt.figure()  # a figure of the caller's own must stay open, and be the only one
     try:
-        plot_regression(*predictions(k=1), ["x"], [""], tmp_path)
+        write_gaussian_figures(*predictions(k=1), ["x"], [""], tmp_path)
         assert len(plt.get_fignums()) == 1
     finally:
         plt.close("all")
@@ -101,7 +101,7 @@ def test_the_figures_are_released_even_when_pyplot_is_in_use(tmp_path):
 )
 def test_bad_arguments_raise_before_writing(tmp_path, baseline, names, match):
     with pytest.raises(ValueError, match=match):
-        plot_regression(*predictions(), names, UNITS, tmp_path / "out", baseline=baseline)
+        write_gaussian_figures(*predictions(), names, UNITS, tmp_path / "out", baseline=baseline)
     assert not (tmp_path / "out").exists()
 
 
@@ -109,7 +109,7 @@ def test_bad_predictions_are_rejected(tmp_path):
     y_true, mean, cov = predictions()
     cov[3, 1, 1] = -1.0
     with pytest.raises(ValueError, match="cov has 1 non-positive variances"):
-        plot_regression(y_true, mean, cov, NAMES, UNITS, tmp_path)
+        write_gaussian_figures(y_true, mean, cov, NAMES, UNITS, tmp_path)
 
 
 def write_history(path: Path, header: str, rows: int = 5) -> Path:

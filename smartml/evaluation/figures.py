@@ -6,7 +6,7 @@ notebook) is left alone. A plot function returns its Figure (a notebook displays
 it); :func:`save_figures` writes a ``{name: Figure}`` dict as PNG files.
 
 >>> figure, axes = new_axes()
->>> axes.set_title(title("residual of x", run_name="pixel_2t"))
+>>> _ = axes.set_title(title("residual of x", run_name="pixel_2t"))
 >>> figure.axes[0].get_title()
 'residual of x — pixel_2t'
 """
