@@ -9,12 +9,10 @@ plot comparison.png, under ``--output``).
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from smartml.cli import run_cli
 from smartml.errors import SmartmlError
-from smartml.evaluation.summary import SummaryMetric
 
 
 def evaluate_run(run_dir, task, model) -> dict:
@@ -66,61 +64,27 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(run, "smartml.evaluate")
 
 
-def compare_runs(run_dirs: list[Path], output: Path, summary: Sequence[SummaryMetric]) -> None:
-    """Compare complete runs of one task through its summary metrics.
-
-    Prints the table and writes ``comparison.md`` and ``comparison.png`` to
-    ``output``. Runs are labelled by folder name, or ``parent/name`` where names
-    repeat.
-
-    Args:
-        run_dirs: two or more complete run directories.
-        output: directory for the table and the plot, created if needed.
-        summary: the task's declared summary metrics.
-
-    Raises:
-        SmartmlError: one line: an incomplete run, an unreadable file, runs of
-            different tasks, a run without one of the summary metrics, a run given
-            twice.
-    """
-    from smartml.evaluation.figures import save_figures
-    from smartml.evaluation.run_comparison import comparison_table, plot_comparison, run_labels
+def compare_runs(run_dirs: list[Path], output: Path) -> None:
+    from smartml.evaluation.run_comparison import comparison_table, plot_comparison
     from smartml.training.run_directory import RunDirectory
 
-    labels = run_labels(run_dirs)
-    if len(set(labels)) != len(labels):
-        raise SmartmlError(f"a run directory is given twice: {[str(p) for p in run_dirs]}")
-    directories = [RunDirectory(path).require_complete() for path in run_dirs]
-    _require_one_task(labels, directories)
-    runs = {
-        label: RunDirectory.read_json(run_dir.metrics)
-        for label, run_dir in zip(labels, directories, strict=True)
-    }
-    for label, metrics in runs.items():
-        missing = [metric.key for metric in summary if metric.value(metrics) is None]
-        if missing:
-            raise SmartmlError(
-                f"{label}: metrics.json lacks {', '.join(missing)}; compare runs of one task"
-            )
-    table = comparison_table(runs, summary)
+    runs = {}
+    for path in run_dirs:
+        runs[path.name] = RunDirectory.read_json(RunDirectory(path).require_complete().metrics)
+    first = next(iter(runs.values()))
+    targets = [
+        name for name, entry in first.items() if isinstance(entry, dict) and "pull_std" in entry
+    ]
+    missing = [name for name, metrics in runs.items() if any(t not in metrics for t in targets)]
+    if missing:
+        raise SmartmlError(
+            f"{missing[0]}: metrics.json lacks targets {targets}; compare runs of one task"
+        )
+    table = comparison_table(runs, targets)
     output.mkdir(parents=True, exist_ok=True)
     (output / "comparison.md").write_text(table + "\n")
-    save_figures({"comparison": plot_comparison(runs, summary)}, output)
+    plot_comparison(runs, targets, output / "comparison.png")
     print(table)
-
-
-def _require_one_task(labels: list[str], directories: list) -> None:
-    """Refuse runs whose config.json names different tasks (runs without one pass)."""
-    from smartml.training.run_directory import RunDirectory
-
-    tasks = {}
-    for label, run_dir in zip(labels, directories, strict=True):
-        if run_dir.config.is_file():
-            task = RunDirectory.read_json(run_dir.config).get("task")
-            tasks[label] = task.get("name") if isinstance(task, dict) else task
-    if len(set(tasks.values())) > 1:
-        described = ", ".join(f"{label}: {task}" for label, task in tasks.items())
-        raise SmartmlError(f"runs of different tasks cannot be compared ({described})")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ PIXEL_SUMMARY = tuple(
     for metric in (
         SummaryMetric(f"{key}.robust_width", f"{label} width", unit),
         SummaryMetric(f"{key}.rms", f"{label} RMS", unit),
-        SummaryMetric(f"{key}.pull_std", f"{label} pull std"),
+        SummaryMetric(f"{key}.pull_std", f"{label} pull std", better="one"),
     )
 )
 

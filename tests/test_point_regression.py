@@ -80,6 +80,9 @@ def test_binned_residuals_show_the_resolution_growing_with_the_weight():
         assert frame.loc[b, "robust_width"] == pytest.approx(robust_width(residual[in_bin]))
         assert frame.loc[b, "rms"] == pytest.approx(np.sqrt(np.mean(residual[in_bin] ** 2)))
     np.testing.assert_allclose(frame["robust_width"], 0.05 * frame["centre"], rtol=0.1)
+    default = binned_residuals(y_true[:, 0], residual)
+    assert len(default) == 10
+    assert default["count"].tolist() == [2000] * 10
 
 
 def test_figures_show_the_computed_numbers():

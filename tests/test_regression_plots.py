@@ -9,8 +9,9 @@ import pytest
 
 from smartml.evaluation.figures import save_figures
 from smartml.evaluation.gaussian import mahalanobis_squared
+from smartml.evaluation.gaussian_plots import gaussian_figures
+from smartml.evaluation.history_plots import history_figures, plot_history
 from smartml.evaluation.point_regression import robust_width
-from smartml.evaluation.regression_plots import gaussian_figures, history_figures, plot_history
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAMES = ("x-midplane", "y-midplane", "cotAlpha", "cotBeta")

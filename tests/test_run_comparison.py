@@ -8,8 +8,12 @@ import pytest
 from summary_files import CLASSIFIER_SUMMARY, PIXEL_SUMMARY
 
 from smartml.cli import run_cli
-from smartml.evaluate import compare_runs
-from smartml.evaluation.run_comparison import comparison_table, plot_comparison, run_labels
+from smartml.evaluation.run_comparison import (
+    compare_runs,
+    comparison_table,
+    plot_comparison,
+    run_labels,
+)
 from smartml.evaluation.summary import SummaryMetric
 
 TWO_TARGETS = [m for m in PIXEL_SUMMARY if m.key.split(".")[0] in ("x-midplane", "y-midplane")]
@@ -17,7 +21,7 @@ TWO_TARGETS = [m for m in PIXEL_SUMMARY if m.key.split(".")[0] in ("x-midplane",
 
 def metrics(width: float, sparsity: float | None = None) -> dict:
     result = {
-        t: {"robust_width": width, "rms": width * 1.2, "pull_std": 1.0}
+        t: {"robust_width": width, "rms": width * 1.2, "pull_std": 1.0 + width / 10}
         for t in ("x-midplane", "y-midplane", "cotAlpha", "cotBeta")
     }
     result["test_clusters"] = 10
@@ -32,13 +36,11 @@ def classifier_metrics(auc: float, misid: float) -> dict:
     return {"roc": {"auc": auc}, "operating_points": {"efficiency_90": point}}
 
 
-def fake_run(root, name: str, content: dict, task: str | None = None):
+def fake_run(root, name: str, content: dict):
     run = root / name
     run.mkdir(parents=True)
     (run / "metrics.json").write_text(json.dumps(content))
     (run / "COMPLETE.json").write_text("{}")
-    if task is not None:
-        (run / "config.json").write_text(json.dumps({"name": name, "task": {"name": task}}))
     return run
 
 
@@ -51,10 +53,10 @@ def test_table_has_a_row_per_run_with_units_and_sparsity_when_known():
     table = comparison_table({"dense": metrics(2.0), "mdmm": metrics(3.0, 0.5)}, TWO_TARGETS)
     rows = table.splitlines()
     assert rows[0] == (
-        "| run | x width [µm] ↓ | x RMS [µm] ↓ | x pull std ↓ | y width [µm] ↓ | y RMS [µm] ↓ "
-        "| y pull std ↓ | sparsity | BOPs |"
+        "| run | x width [µm] ↓ | x RMS [µm] ↓ | x pull std →1 | y width [µm] ↓ | y RMS [µm] ↓ "
+        "| y pull std →1 | sparsity | BOPs |"
     )
-    assert rows[2].startswith("| dense | 2 | 2.4 | 1 | 2 |") and rows[2].endswith("| – | – |")
+    assert rows[2].startswith("| dense | 2 | 2.4 | 1.2 | 2 |") and rows[2].endswith("| – | – |")
     assert rows[3].endswith("| 0.500 (0.500) | 123 |")
 
 
@@ -73,11 +75,11 @@ def test_plot_shows_each_metric_relative_to_the_first_run():
     metric_axes, sparsity_axes = figure.axes
     heights = {c.get_label(): [bar.get_height() for bar in c] for c in metric_axes.containers}
     np.testing.assert_allclose(heights["a"], [1.0] * 6)
-    # width and RMS scale with the run, the pull std (1 in every run) does not.
-    np.testing.assert_allclose(heights["b"], [1.5, 1.5, 1.0] * 2)
-    np.testing.assert_allclose(heights["c"], [0.5, 0.5, 1.0] * 2)
+    # The pull std compares by its distance from 1: 0.3 / 0.2 for b.
+    np.testing.assert_allclose(heights["b"], [1.5] * 6)
+    np.testing.assert_allclose(heights["c"], [0.5] * 6)
     assert metric_axes.get_xticklabels()[0].get_text() == "x width ↓"
-    assert metric_axes.get_ylabel() == "value / value of a"
+    assert metric_axes.get_ylabel().startswith("relative to a")
     (sparsity_bars,) = sparsity_axes.containers
     assert sparsity_bars.get_label() == "b"
     assert [bar.get_height() for bar in sparsity_bars] == [0.4]
@@ -98,7 +100,7 @@ def test_summary_metric_reads_dotted_paths_and_refuses_non_numbers():
     assert metric.value({"roc": {"auc": None}}) is None
     with pytest.raises(ValueError, match=r"metrics.json key 'roc.auc' holds dict"):
         metric.value({"roc": {"auc": {"value": 1}}})
-    with pytest.raises(ValueError, match="better must be 'lower' or 'higher'"):
+    with pytest.raises(ValueError, match="better must be one of 'lower', 'higher', 'zero', 'one'"):
         SummaryMetric("a", "a", better="smaller")
     with pytest.raises(ValueError, match="must be a dotted path"):
         SummaryMetric("a..b", "a")
@@ -116,7 +118,7 @@ def test_command_compares_runs(tmp_path, capsys):
     a = fake_run(tmp_path, "a", metrics(2.0))
     b = fake_run(tmp_path, "b", metrics(3.0, 0.5))
     assert compare([a, b], tmp_path / "cmp") == 0
-    assert "| b | 3 | 3.6 | 1 |" in capsys.readouterr().out
+    assert "| b | 3 | 3.6 | 1.3 |" in capsys.readouterr().out
     assert (tmp_path / "cmp" / "comparison.md").read_text().startswith("| run | x width [µm]")
     assert (tmp_path / "cmp" / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -132,8 +134,8 @@ def test_command_keeps_runs_of_the_same_name_apart(tmp_path, capsys):
 
 
 def test_command_compares_classifiers(tmp_path, capsys):
-    a = fake_run(tmp_path, "a", classifier_metrics(0.9, 0.1), task="rich")
-    b = fake_run(tmp_path, "b", classifier_metrics(0.95, 0.05), task="rich")
+    a = fake_run(tmp_path, "a", classifier_metrics(0.9, 0.1))
+    b = fake_run(tmp_path, "b", classifier_metrics(0.95, 0.05))
     assert compare([a, b], tmp_path / "cmp", CLASSIFIER_SUMMARY) == 0
     assert "| b | 0.95 | 0.05 |" in capsys.readouterr().out
 
@@ -145,13 +147,6 @@ def test_command_refuses_runs_of_other_tasks_and_incomplete_runs(tmp_path, capsy
     err = capsys.readouterr().err
     assert "other: metrics.json lacks x-midplane.robust_width, x-midplane.rms" in err
     assert "; compare runs of one task" in err
-    pixels = fake_run(tmp_path, "pixels", metrics(2.0), task="smart_pixels")
-    rich = fake_run(tmp_path, "rich", metrics(2.0), task="rich")
-    assert compare([pixels, rich], tmp_path / "cmp") == 2
-    assert (
-        "runs of different tasks cannot be compared (pixels: smart_pixels, rich: rich)"
-        in capsys.readouterr().err
-    )
     (tmp_path / "half").mkdir()
     assert compare([a, tmp_path / "half"], tmp_path / "cmp") == 2
     assert "COMPLETE.json missing" in capsys.readouterr().err

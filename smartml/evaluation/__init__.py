@@ -5,8 +5,9 @@
 - :mod:`~smartml.evaluation.point_regression`: bias, RMS, robust width, relative
   error and ratio of a point regression, per bin, and its figures;
 - :mod:`~smartml.evaluation.gaussian`: pulls, coverage, d² calibration and residual
-  profiles of a Gaussian (MDN) regression; :mod:`~smartml.evaluation.regression_plots`
-  its figures and the training-history figures;
+  profiles of a Gaussian (MDN) regression; :mod:`~smartml.evaluation.gaussian_plots`
+  its figures;
+- :mod:`~smartml.evaluation.history_plots`: loss and learning rate per epoch;
 - :mod:`~smartml.evaluation.classification`: ROC and AUC, operating points,
   confusion matrix, efficiency per bin with Clopper–Pearson intervals, figures;
 - :mod:`~smartml.evaluation.figures`: shared figure helpers, ``save_figures``;

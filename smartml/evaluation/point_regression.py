@@ -57,6 +57,7 @@ ONE_SIGMA_HIGH_QUANTILE = float(stats.norm.cdf(1.0))  # 0.84134
 ONE_SIGMA_COVERAGE = ONE_SIGMA_HIGH_QUANTILE - ONE_SIGMA_LOW_QUANTILE  # 0.68269
 RESOLUTION_COLUMNS = ("bias", "rms", "std", "robust_width")
 MIN_BIN_COUNT = 10
+DEFAULT_BINS = 10
 PROFILE_BINS = 20
 MODEL_LABEL = "model"
 
@@ -190,7 +191,11 @@ def ratio_histogram(truth, prediction, bins: int = HISTOGRAM_BINS, value_range=N
 
 
 def binned_residuals(
-    variable, residual, edges: np.ndarray, min_count: int = MIN_BIN_COUNT
+    variable,
+    residual,
+    edges: np.ndarray | None = None,
+    min_count: int = MIN_BIN_COUNT,
+    bins: int = DEFAULT_BINS,
 ) -> pd.DataFrame:
     """Bias, RMS, standard deviation and robust width of the residual per bin.
 
@@ -198,8 +203,9 @@ def binned_residuals(
         variable: (n,) the binned variable (the truth, or e.g. an angle).
         residual: (n,) prediction − truth.
         edges: bin edges (:mod:`smartml.evaluation.binning`); values outside are
-            not used.
+            not used. By default ``bins`` bins of equal population.
         min_count: bins with fewer examples are left out.
+        bins: the number of bins when ``edges`` is not given.
 
     Returns:
         :func:`smartml.evaluation.binning.per_bin` frame with the columns
@@ -207,6 +213,8 @@ def binned_residuals(
     """
     variable = finite_vector("variable", variable)
     residual = same_shape("residual", residual, "variable", variable)
+    if edges is None:
+        edges = binning.equal_population_edges(variable, bins, name="variable")
 
     def statistic(key: str):
         return lambda rows: residual_statistics(residual[rows])[key]

@@ -25,11 +25,12 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from smartml.evaluation.figures import new_axes
-from smartml.evaluation.summary import SummaryMetric
+from smartml.errors import SmartmlError
+from smartml.evaluation.figures import new_axes, save_figures
+from smartml.evaluation.summary import TARGET_VALUES, SummaryMetric
 
 MISSING = "–"
-ARROWS = {"lower": "↓", "higher": "↑"}
+ARROWS = {"lower": "↓", "higher": "↑", "zero": "→0", "one": "→1"}
 BAR_SPAN = 0.8  # of the unit spacing between groups of bars
 
 
@@ -38,8 +39,8 @@ def comparison_table(runs: dict[str, dict], summary: Sequence[SummaryMetric]) ->
 
     Args:
         runs: ``{run label: metrics.json as a dict}``, in the order of the rows.
-        summary: the metrics to show; the header gives each one's unit and an arrow
-            for the better direction (↓ lower, ↑ higher).
+        summary: the metrics to show; the header gives each one's unit and what is
+            better (↓ lower, ↑ higher, →0 closer to 0, →1 closer to 1).
 
     Returns:
         the table; a missing value is "–". When any run has a ``hardware`` block,
@@ -60,36 +61,46 @@ def comparison_table(runs: dict[str, dict], summary: Sequence[SummaryMetric]) ->
 
 
 def relative_values(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -> np.ndarray:
-    """Each run's summary metrics divided by the first run's.
+    r"""Each run's summary metrics relative to the first run's.
+
+    A ``lower``/``higher`` metric is divided by the first run's value; a metric
+    best at a target value (``zero``, ``one``) compares distances from it,
+    \|v − target\| / \|first − target\|, so that below 1 is better as for ``lower``.
 
     Returns:
-        (runs, metrics) array; NaN where a value is missing or the first run's is 0.
+        (runs, metrics) array; NaN where a value is missing or the first run's
+        (distance) is 0.
 
     >>> from smartml.evaluation.summary import SummaryMetric
-    >>> relative_values({"a": {"w": 2.0}, "b": {"w": 3.0}}, [SummaryMetric("w", "w")])
-    array([[1. ],
-           [1.5]])
+    >>> summary = [SummaryMetric("w", "w"), SummaryMetric("p", "p", better="one")]
+    >>> relative_values({"a": {"w": 2.0, "p": 1.2}, "b": {"w": 3.0, "p": 0.9}}, summary)
+    array([[1. , 1. ],
+           [1.5, 0.5]])
     """
     values = np.array(
         [[_or_nan(metric.value(metrics)) for metric in summary] for metrics in runs.values()],
         dtype=np.float64,
     ).reshape(len(runs), len(summary))
+    for column, metric in enumerate(summary):
+        if metric.better in TARGET_VALUES:
+            values[:, column] = np.abs(values[:, column] - TARGET_VALUES[metric.better])
     first = values[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(first != 0, values / np.where(first != 0, first, 1.0), np.nan)
+    usable = np.isfinite(first) & (first != 0)
+    return np.where(usable, values / np.where(usable, first, 1.0), np.nan)
 
 
 def plot_comparison(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -> Figure:
-    """Each summary metric relative to the first run, and the per-layer sparsity.
+    """Each summary metric relative to the first run (:func:`relative_values`), and
+    the per-layer sparsity.
 
     Args:
         runs: ``{run label: metrics.json as a dict}``.
         summary: the metrics to show.
 
     Returns:
-        a Figure: one bar per run and metric (value / first run's value, so 1 for
-        the first run); when a run has a ``hardware`` block, a second panel with
-        each layer's quantized sparsity (runs without it are left out there).
+        a Figure: one bar per run and metric (1 for the first run); when a run
+        has a ``hardware`` block, a second panel with each layer's quantized
+        sparsity (runs without it are left out there).
     """
     with_hardware = any(metrics.get("hardware") for metrics in runs.values())
     figure, axes = new_axes(2 if with_hardware else 1, size=(11.0 if with_hardware else 6.4, 4.5))
@@ -98,6 +109,45 @@ def plot_comparison(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -> 
     if sparsity_axes is not None:
         _sparsity_bars(sparsity_axes, runs)
     return figure
+
+
+def compare_runs(run_dirs: Sequence[Path], output: Path, summary: Sequence[SummaryMetric]) -> None:
+    """Compare complete runs of one task through its summary metrics.
+
+    Prints the table and writes ``comparison.md`` and ``comparison.png`` to
+    ``output``. Runs are labelled by :func:`run_labels`. That the runs are of one
+    task is the caller's to check (it knows their tasks).
+
+    Args:
+        run_dirs: two or more complete run directories.
+        output: directory for the table and the plot, created if needed.
+        summary: the task's declared summary metrics.
+
+    Raises:
+        SmartmlError: one line: an incomplete run, an unreadable metrics.json, a
+            run without one of the summary metrics, a run given twice.
+    """
+    from smartml.training.run_directory import RunDirectory
+
+    labels = run_labels(run_dirs)
+    if len(set(labels)) != len(labels):
+        raise SmartmlError(f"a run directory is given twice: {[str(p) for p in run_dirs]}")
+    runs = {
+        label: RunDirectory.read_json(RunDirectory(path).require_complete().metrics)
+        for label, path in zip(labels, run_dirs, strict=True)
+    }
+    for label, metrics in runs.items():
+        missing = [metric.key for metric in summary if metric.value(metrics) is None]
+        if missing:
+            raise SmartmlError(
+                f"{label}: metrics.json lacks {', '.join(missing)}; compare runs of one task"
+            )
+    table = comparison_table(runs, summary)
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "comparison.md").write_text(table + "\n")
+    save_figures({"comparison": plot_comparison(runs, summary)}, output)
+    print(table)
 
 
 def run_labels(run_dirs: Sequence[Path]) -> list[str]:
@@ -135,7 +185,7 @@ def _relative_bars(axes: Axes, runs: dict[str, dict], summary: Sequence[SummaryM
     axes.axhline(1.0, color="grey", linewidth=0.8)
     labels = [f"{metric.label} {ARROWS[metric.better]}" for metric in summary]
     axes.set_xticks(np.arange(len(summary)), labels, rotation=20, ha="right")
-    axes.set_ylabel(f"value / value of {names[0]}")
+    axes.set_ylabel(f"relative to {names[0]} (distance from target for →0, →1)")
     axes.set_title("summary metrics relative to the first run")
     axes.legend(fontsize="small")
 

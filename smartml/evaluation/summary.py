@@ -1,8 +1,9 @@
 """The few numbers that summarise a run: what comparisons, notebooks and searches read.
 
 A task declares its summary metrics as a list of :class:`SummaryMetric`, each a
-dotted path into its metrics.json with a label, a unit and whether lower or higher
-is better.
+dotted path into its metrics.json with a label, a unit and which values are better:
+``lower``, ``higher``, or closer to a target value: ``zero`` (a bias), ``one`` (a
+pull width).
 
 >>> width = SummaryMetric("x.robust_width", "x width", "µm")
 >>> width.value({"x": {"robust_width": 6.07}}), width.value({"y": {}})
@@ -16,6 +17,10 @@ from typing import Literal
 
 from smartml.evaluation.checks import EvaluationError
 
+Better = Literal["lower", "higher", "zero", "one"]
+# Where "zero"/"one" metrics are best; "lower"/"higher" have no target.
+TARGET_VALUES = {"zero": 0.0, "one": 1.0}
+
 
 @dataclass(frozen=True)
 class SummaryMetric:
@@ -25,21 +30,21 @@ class SummaryMetric:
         key: dotted path into metrics.json, e.g. ``"x.robust_width"`` or ``"roc.auc"``.
         label: shown in tables, e.g. ``"x width"``.
         unit: e.g. ``"µm"``; "" for dimensionless numbers.
-        better: ``"lower"`` or ``"higher"``.
+        better: ``"lower"``, ``"higher"``, ``"zero"`` or ``"one"`` (closest to).
     """
 
     key: str  # dotted path into metrics.json, e.g. "x.robust_width" or "roc.auc"
     label: str  # "x width" ; shown in tables
     unit: str = ""  # "µm"
-    better: Literal["lower", "higher"] = "lower"
+    better: Better = "lower"
 
     def __post_init__(self) -> None:
         if not self.key or any(not part for part in self.key.split(".")):
             raise EvaluationError(f"summary metric key {self.key!r} must be a dotted path a.b.c")
-        if self.better not in ("lower", "higher"):
+        if self.better not in ("lower", "higher", *TARGET_VALUES):
             raise EvaluationError(
-                f"summary metric {self.key!r}: better must be 'lower' or 'higher', "
-                f"got {self.better!r}"
+                f"summary metric {self.key!r}: better must be one of 'lower', 'higher', "
+                f"'zero', 'one'; got {self.better!r}"
             )
 
     def value(self, metrics: dict) -> float | None:
