@@ -28,7 +28,7 @@ def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
     """Evaluate ``model`` with ``task``: the metrics (with the hardware cost of a
     quantized model); figures and the history plot go to the run's plots/."""
     from smartml.evaluation.figures import save_figures
-    from smartml.evaluation.regression_plots import plot_history
+    from smartml.evaluation.history_plots import plot_history
     from smartml.training.hardware_cost import hardware_report, quantized_layers
 
     plots = task.config.output.plots

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from smartml.evaluation.regression_metrics import (
+from smartml.evaluation.gaussian import (
     covariance_calibration,
     mahalanobis_squared,
     pulls,
     residual_profile,
-    robust_width,
     target_metrics,
 )
+from smartml.evaluation.point_regression import robust_width
 
 NAMES = ("x-midplane", "y-midplane", "cotAlpha", "cotBeta")
 UNITS = ("µm", "µm", "", "")

@@ -1,10 +1,22 @@
-"""Evaluation of trained models: metrics, plots and classic baselines.
+"""Evaluation of trained models by output kind: metrics, figures, comparisons.
 
-- :mod:`smartml.evaluation.regression_metrics`: resolution, pulls, covariance
-  calibration (Mahalanobis d²) and residual profiles of a Gaussian regression;
-- :mod:`smartml.evaluation.regression_plots`: the matching PNG plots and the
-  training-history plot.
+- :mod:`~smartml.evaluation.binning`: the one helper for every per-bin quantity
+  (edges, bin assignment, a function per bin -> DataFrame);
+- :mod:`~smartml.evaluation.point_regression`: bias, RMS, robust width, relative
+  error and ratio of a point regression, per bin, and its figures;
+- :mod:`~smartml.evaluation.gaussian`: pulls, coverage, d² calibration and residual
+  profiles of a Gaussian (MDN) regression; :mod:`~smartml.evaluation.gaussian_plots`
+  its figures;
+- :mod:`~smartml.evaluation.history_plots`: loss and learning rate per epoch;
+- :mod:`~smartml.evaluation.classification`: ROC and AUC, operating points,
+  confusion matrix, efficiency per bin with Clopper–Pearson intervals, figures;
+- :mod:`~smartml.evaluation.figures`: shared figure helpers, ``save_figures``;
+- :mod:`~smartml.evaluation.summary`: ``SummaryMetric``, the numbers a task declares
+  for comparisons; :mod:`~smartml.evaluation.run_comparison`: table and plot of
+  several runs through them;
+- :mod:`~smartml.evaluation.centroid_baseline`: the charge-centroid position
+  estimate that a smart-pixel network has to beat.
 
-Task-specific baselines live in their task's package (e.g.
-:mod:`smartml.tasks.smart_pixels.centroid_baseline`).
+Plot functions return :class:`matplotlib.figure.Figure` objects; errors are one-line
+:class:`~smartml.evaluation.checks.EvaluationError` (a ``SmartmlError``).
 """

@@ -1,81 +1,224 @@
-"""Side-by-side comparison of finished runs, from their metrics.json.
+"""Side-by-side comparison of finished runs, through their declared summary metrics.
 
-For each run: per target the robust width (half the central 68.27% interval) and
-RMS of the residuals and the pull standard deviation; the quantized sparsity of
-each layer and the total BOPs when the run recorded them (``hardware`` block).
+Each run is its metrics.json; what is compared is a list of
+:class:`~smartml.evaluation.summary.SummaryMetric` (the task's declaration), so
+runs of any output kind compare alike. When a run recorded its hardware cost
+(``hardware`` block: quantized sparsity per layer, BOPs) the table and the plot
+show it too.
 
->>> runs = {"a": {"x": {"robust_width": 2.0, "rms": 2.5, "pull_std": 1.0}},
-...         "b": {"x": {"robust_width": 3.0, "rms": 3.5, "pull_std": 0.9}}}
->>> print(comparison_table(runs, ["x"]))
-| run | x width | x RMS | x pull std | sparsity | BOPs |
-| --- | --- | --- | --- | --- | --- |
-| a | 2 | 2.5 | 1 | – | – |
-| b | 3 | 3.5 | 0.9 | – | – |
+>>> from smartml.evaluation.summary import SummaryMetric
+>>> summary = [SummaryMetric("x.robust_width", "x width", "µm"),
+...            SummaryMetric("roc.auc", "AUC", better="higher")]
+>>> runs = {"a": {"x": {"robust_width": 2.0}, "roc": {"auc": 0.9}},
+...         "b": {"x": {"robust_width": 3.0}}}
+>>> print(comparison_table(runs, summary))
+| run | x width [µm] ↓ | AUC ↑ |
+| --- | --- | --- |
+| a | 2 | 0.9 |
+| b | 3 | – |
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from smartml.errors import SmartmlError
+from smartml.evaluation.figures import new_axes, save_figures
+from smartml.evaluation.summary import TARGET_VALUES, SummaryMetric
+
 MISSING = "–"
+ARROWS = {"lower": "↓", "higher": "↑", "zero": "→0", "one": "→1"}
+BAR_SPAN = 0.8  # of the unit spacing between groups of bars
 
 
-def comparison_table(runs: dict[str, dict], targets: list[str]) -> str:
-    """Markdown table: one row per run (``runs`` maps a name to its metrics.json)."""
-    header = ["run"]
-    for target in targets:
-        header += [f"{target} width", f"{target} RMS", f"{target} pull std"]
-    header += ["sparsity", "BOPs"]
+def comparison_table(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -> str:
+    """Markdown table: one row per run, one column per summary metric.
+
+    Args:
+        runs: ``{run label: metrics.json as a dict}``, in the order of the rows.
+        summary: the metrics to show; the header gives each one's unit and what is
+            better (↓ lower, ↑ higher, →0 closer to 0, →1 closer to 1).
+
+    Returns:
+        the table; a missing value is "–". When any run has a ``hardware`` block,
+        the columns ``sparsity`` (total, then per layer) and ``BOPs`` follow.
+    """
+    header = ["run"] + [f"{metric.header} {ARROWS[metric.better]}" for metric in summary]
+    with_hardware = any(metrics.get("hardware") for metrics in runs.values())
+    if with_hardware:
+        header += ["sparsity", "BOPs"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for name, metrics in runs.items():
-        cells = [name]
-        for target in targets:
-            entry = metrics.get(target, {})
-            cells += [_number(entry.get(key)) for key in ("robust_width", "rms", "pull_std")]
-        hardware = metrics.get("hardware")
-        cells += [_sparsity_cell(hardware), _number(hardware and hardware["bops"])]
+    for label, metrics in runs.items():
+        cells = [label] + [_number(metric.value(metrics)) for metric in summary]
+        if with_hardware:
+            hardware = metrics.get("hardware")
+            cells += [_sparsity_cell(hardware), _number(hardware and hardware["bops"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def plot_comparison(runs: dict[str, dict], targets: list[str], path: Path) -> Path:
-    """Two panels: each target's robust width relative to the first run, and each
-    layer's quantized sparsity (runs without a hardware block are left out there)."""
-    figure = Figure(figsize=(11, 4.5))
-    FigureCanvasAgg(figure)
-    widths, sparsity = figure.subplots(1, 2)
+def relative_values(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -> np.ndarray:
+    r"""Each run's summary metrics relative to the first run's.
+
+    A ``lower``/``higher`` metric is divided by the first run's value; a metric
+    best at a target value (``zero``, ``one``) compares distances from it,
+    \|v − target\| / \|first − target\|, so that below 1 is better as for ``lower``.
+
+    Returns:
+        (runs, metrics) array; NaN where a value is missing or the first run's
+        (distance) is 0.
+
+    >>> from smartml.evaluation.summary import SummaryMetric
+    >>> summary = [SummaryMetric("w", "w"), SummaryMetric("p", "p", better="one")]
+    >>> relative_values({"a": {"w": 2.0, "p": 1.2}, "b": {"w": 3.0, "p": 0.9}}, summary)
+    array([[1. , 1. ],
+           [1.5, 0.5]])
+    """
+    values = np.array(
+        [[_or_nan(metric.value(metrics)) for metric in summary] for metrics in runs.values()],
+        dtype=np.float64,
+    ).reshape(len(runs), len(summary))
+    for column, metric in enumerate(summary):
+        if metric.better in TARGET_VALUES:
+            values[:, column] = np.abs(values[:, column] - TARGET_VALUES[metric.better])
+    first = values[0]
+    usable = np.isfinite(first) & (first != 0)
+    return np.where(usable, values / np.where(usable, first, 1.0), np.nan)
+
+
+def plot_comparison(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -> Figure:
+    """Each summary metric relative to the first run (:func:`relative_values`), and
+    the per-layer sparsity.
+
+    Args:
+        runs: ``{run label: metrics.json as a dict}``.
+        summary: the metrics to show.
+
+    Returns:
+        a Figure: one bar per run and metric (1 for the first run); when a run
+        has a ``hardware`` block, a second panel with each layer's quantized
+        sparsity (runs without it are left out there).
+    """
+    with_hardware = any(metrics.get("hardware") for metrics in runs.values())
+    figure, axes = new_axes(2 if with_hardware else 1, size=(11.0 if with_hardware else 6.4, 4.5))
+    metric_axes, sparsity_axes = (axes[0], axes[1]) if with_hardware else (axes, None)
+    _relative_bars(metric_axes, runs, summary)
+    if sparsity_axes is not None:
+        _sparsity_bars(sparsity_axes, runs)
+    return figure
+
+
+def compare_runs(run_dirs: Sequence[Path], output: Path, summary: Sequence[SummaryMetric]) -> None:
+    """Compare complete runs of one task through its summary metrics.
+
+    Prints the table and writes ``comparison.md`` and ``comparison.png`` to
+    ``output``. Runs are labelled by :func:`run_labels`. That the runs are of one
+    task is the caller's to check (it knows their tasks).
+
+    Args:
+        run_dirs: two or more complete run directories.
+        output: directory for the table and the plot, created if needed.
+        summary: the task's declared summary metrics.
+
+    Raises:
+        SmartmlError: one line: an incomplete run, an unreadable metrics.json, a
+            run without one of the summary metrics, a run given twice.
+    """
+    from smartml.training.run_directory import RunDirectory
+
+    labels = run_labels(run_dirs)
+    if len(set(labels)) != len(labels):
+        raise SmartmlError(f"a run directory is given twice: {[str(p) for p in run_dirs]}")
+    runs = {
+        label: RunDirectory.read_json(RunDirectory(path).require_complete().metrics)
+        for label, path in zip(labels, run_dirs, strict=True)
+    }
+    for label, metrics in runs.items():
+        missing = [metric.key for metric in summary if metric.value(metrics) is None]
+        if missing:
+            raise SmartmlError(
+                f"{label}: metrics.json lacks {', '.join(missing)}; compare runs of one task"
+            )
+    table = comparison_table(runs, summary)
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "comparison.md").write_text(table + "\n")
+    save_figures({"comparison": plot_comparison(runs, summary)}, output)
+    print(table)
+
+
+def run_labels(run_dirs: Sequence[Path]) -> list[str]:
+    """A unique, short label per run directory: its name, or as many parent folders
+    as it takes to tell apart directories of the same name.
+
+    >>> run_labels([Path("a/x"), Path("b/x"), Path("a/y")])
+    ['a/x', 'b/x', 'y']
+    """
+    parts = [Path(path).resolve().parts for path in run_dirs]
+    labels = []
+    for own in parts:
+        depth = 1
+        while depth < len(own) and any(
+            other != own and other[-depth:] == own[-depth:] for other in parts
+        ):
+            depth += 1
+        labels.append("/".join(own[-depth:]))
+    return labels
+
+
+def _relative_bars(axes: Axes, runs: dict[str, dict], summary: Sequence[SummaryMetric]) -> None:
     names = list(runs)
-    offsets = (np.arange(len(names)) - (len(names) - 1) / 2) * 0.8 / len(names)
-    first = runs[names[0]]
-    for index, (offset, name) in enumerate(zip(offsets, names, strict=True)):
-        color = f"C{index}"  # the same run has the same colour in both panels
-        ratios = [
-            runs[name][target]["robust_width"] / first[target]["robust_width"] for target in targets
-        ]
-        widths.bar(
-            np.arange(len(targets)) + offset, ratios, 0.8 / len(names), label=name, color=color
+    width = BAR_SPAN / len(names)
+    ratios = relative_values(runs, summary)
+    for index, name in enumerate(names):
+        # The same run has the same colour in both panels.
+        axes.bar(
+            _positions(len(summary), index, len(names)),
+            ratios[index],
+            width,
+            label=name,
+            color=f"C{index}",
         )
+    axes.axhline(1.0, color="grey", linewidth=0.8)
+    labels = [f"{metric.label} {ARROWS[metric.better]}" for metric in summary]
+    axes.set_xticks(np.arange(len(summary)), labels, rotation=20, ha="right")
+    axes.set_ylabel(f"relative to {names[0]} (distance from target for →0, →1)")
+    axes.set_title("summary metrics relative to the first run")
+    axes.legend(fontsize="small")
+
+
+def _sparsity_bars(axes: Axes, runs: dict[str, dict]) -> None:
+    names = list(runs)
+    for index, name in enumerate(names):
         hardware = runs[name].get("hardware")
-        if hardware:
-            layers = list(hardware["layers"])
-            values = [hardware["layers"][layer]["sparsity"] for layer in layers]
-            positions = np.arange(len(layers)) + offset
-            sparsity.bar(positions, values, 0.8 / len(names), label=name, color=color)
-            sparsity.set_xticks(np.arange(len(layers)), layers, rotation=30, ha="right")
-    widths.axhline(1.0, color="grey", linewidth=0.8)
-    widths.set_xticks(np.arange(len(targets)), targets)
-    widths.set_ylabel(f"robust width / {names[0]}")
-    widths.legend(fontsize="small")
-    sparsity.set_ylabel("quantized sparsity")
-    sparsity.set_ylim(0, 1)
-    if sparsity.has_data():
-        sparsity.legend(fontsize="small")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    return path
+        if not hardware:
+            continue
+        layers = list(hardware["layers"])
+        values = [hardware["layers"][layer]["sparsity"] for layer in layers]
+        axes.bar(
+            _positions(len(layers), index, len(names)),
+            values,
+            BAR_SPAN / len(names),
+            label=name,
+            color=f"C{index}",
+        )
+        axes.set_xticks(np.arange(len(layers)), layers, rotation=30, ha="right")
+    axes.set_ylabel("quantized sparsity")
+    axes.set_ylim(0, 1)
+    axes.set_title("fraction of zero weights per layer")
+    axes.legend(fontsize="small")
+
+
+def _positions(n_groups: int, index: int, n_runs: int) -> np.ndarray:
+    offset = (index - (n_runs - 1) / 2) * BAR_SPAN / n_runs
+    return np.arange(n_groups) + offset
+
+
+def _or_nan(value: float | None) -> float:
+    return np.nan if value is None else value
 
 
 def _number(value) -> str:

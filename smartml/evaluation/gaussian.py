@@ -1,5 +1,9 @@
 """Resolution, pulls and covariance calibration of a Gaussian regression.
 
+The residual statistics (bias, RMS, robust width) are those of
+:mod:`smartml.evaluation.point_regression`; this module adds what a predicted
+covariance makes measurable.
+
 The model predicts, for each of ``n`` clusters, a ``k``-dimensional Gaussian: a
 mean vector and a full covariance matrix. Everything here works in physical units
 (after un-normalisation) with
@@ -11,9 +15,7 @@ mean vector and a full covariance matrix. Everything here works in physical unit
 Conventions, used by every function:
 
 - residual = mean − truth (so a positive bias means the model overshoots);
-- the *robust width* of a sample is half the width of its central 68.27% interval,
-  (q84.135 − q15.865) / 2. It equals σ for a Gaussian and, unlike the RMS, hardly
-  moves when a few clusters are badly mis-measured (δ-rays, merged clusters);
+- the *robust width*: :func:`~smartml.evaluation.point_regression.robust_width`;
 - pull = residual / sqrt(cov_ii): standard normal if the predicted variance of
   target i is honest;
 - d² = rᵀ C⁻¹ r (squared Mahalanobis distance of the whole residual vector): χ²(k)
@@ -37,35 +39,27 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-# Central 68.27% interval of a unit Gaussian: the ±1σ quantiles.
-ONE_SIGMA_LOW_QUANTILE = float(stats.norm.cdf(-1.0))  # 0.15866
-ONE_SIGMA_HIGH_QUANTILE = float(stats.norm.cdf(1.0))  # 0.84134
-ONE_SIGMA_COVERAGE = ONE_SIGMA_HIGH_QUANTILE - ONE_SIGMA_LOW_QUANTILE  # 0.68269
+from smartml.evaluation import binning
+from smartml.evaluation.checks import (
+    EvaluationError,
+    check_names,
+    finite_vector,
+    require_finite,
+    same_shape,
+)
+from smartml.evaluation.point_regression import (
+    ONE_SIGMA_COVERAGE,
+    binned_residuals,
+    residual_statistics,
+    robust_width,
+)
+
 TWO_SIGMA_LEVEL = 0.95
 # Key of the whole-vector calibration entry in target_metrics(); no target may use it.
 ALL_TARGETS_KEY = "all"
 # Off-diagonal asymmetry tolerated in cov, relative to sqrt(C_ii C_jj): float32 model
 # outputs that went through un-normalisation are symmetric only to rounding.
 SYMMETRY_RTOL = 1e-5
-
-
-def robust_width(values: np.ndarray) -> float:
-    """Half the width of the central 68.27% interval of ``values``.
-
-    Args:
-        values: 1-D sample, finite, not empty.
-
-    Returns:
-        (q84.135 − q15.865) / 2: σ for a Gaussian sample.
-
-    >>> robust_width(np.array([-1.0, 0.0, 1.0]))
-    0.6826894921370859
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        raise ValueError("values is empty; robust_width needs at least one value")
-    low, high = np.quantile(values, [ONE_SIGMA_LOW_QUANTILE, ONE_SIGMA_HIGH_QUANTILE])
-    return float((high - low) / 2.0)
 
 
 def check_predictions(
@@ -82,7 +76,7 @@ def check_predictions(
         ``(y_true, mean, cov)`` as float64, ``cov`` exactly symmetrised.
 
     Raises:
-        ValueError: one line naming the argument at fault: a wrong shape, a NaN or
+        EvaluationError: one line naming the argument at fault: a wrong shape, a NaN or
             inf, a non-positive variance, an asymmetric or non-positive-definite
             covariance.
 
@@ -93,35 +87,18 @@ def check_predictions(
     mean = np.asarray(mean, dtype=np.float64)
     cov = np.asarray(cov, dtype=np.float64)
     if y_true.ndim != 2 or y_true.shape[0] == 0 or y_true.shape[1] == 0:
-        raise ValueError(f"y_true must have shape (n, k) with n, k >= 1, got {y_true.shape}")
+        raise EvaluationError(f"y_true must have shape (n, k) with n, k >= 1, got {y_true.shape}")
     n, k = y_true.shape
     if mean.shape != (n, k):
-        raise ValueError(f"mean must have the shape of y_true {(n, k)}, got {mean.shape}")
+        raise EvaluationError(f"mean must have the shape of y_true {(n, k)}, got {mean.shape}")
     if cov.shape != (n, k, k):
-        raise ValueError(f"cov must have shape (n, k, k) = {(n, k, k)}, got {cov.shape}")
+        raise EvaluationError(f"cov must have shape (n, k, k) = {(n, k, k)}, got {cov.shape}")
     for name, array in (("y_true", y_true), ("mean", mean), ("cov", cov)):
-        _require_finite(name, array)
+        require_finite(name, array)
     _require_positive_variances(cov)
     cov = _symmetrised(cov)
     _require_positive_definite(cov)
     return y_true, mean, cov
-
-
-def check_names(names: Sequence[str], units: Sequence[str], n_targets: int) -> None:
-    """Check that ``names`` and ``units`` describe ``n_targets`` targets.
-
-    Raises:
-        ValueError: a wrong length, a repeated or reserved name, a non-string entry.
-    """
-    for label, values in (("names", names), ("units", units)):
-        if isinstance(values, str) or len(values) != n_targets:
-            raise ValueError(f"{label} must be a list of {n_targets} strings, got {values!r}")
-        if not all(isinstance(value, str) for value in values):
-            raise ValueError(f"{label} must contain only strings, got {values!r}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"names must be unique, got {list(names)!r}")
-    if ALL_TARGETS_KEY in names:
-        raise ValueError(f"names must not contain {ALL_TARGETS_KEY!r} (reserved), got {names!r}")
 
 
 def pulls(y_true: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -222,7 +199,7 @@ def target_metrics(
         :func:`covariance_calibration` of the full covariance.
     """
     y_true, mean, cov = check_predictions(y_true, mean, cov)
-    check_names(names, units, y_true.shape[1])
+    check_names(names, units, y_true.shape[1], reserved=(ALL_TARGETS_KEY,))
     residuals = mean - y_true
     sigmas = _predicted_sigmas(cov)
     target_pulls = residuals / sigmas
@@ -265,21 +242,17 @@ def residual_profile(
     >>> profile["counts"], [round(m, 2) for m in profile["mean"]]
     ([250, 250, 250, 251], [0.25, 0.75, 1.25, 1.75])
     """
-    truth, residual = _profile_inputs(truth, residual)
-    edges = _profile_edges(truth, bins, quantile_range)
-    inside = (truth >= edges[0]) & (truth <= edges[-1])
-    # searchsorted puts a value equal to the last edge into bin `bins`: fold it back.
-    bin_of = np.minimum(np.searchsorted(edges, truth[inside], side="right") - 1, bins - 1)
-    residual = residual[inside]
-    counts = np.bincount(bin_of, minlength=bins)
-    kept = np.flatnonzero(counts >= min_entries)
+    truth = finite_vector("truth", truth)
+    residual = same_shape("residual", residual, "truth", truth)
+    edges = binning.equal_width_edges(truth, bins, quantile_range, name="truth")
+    frame = binned_residuals(truth, residual, edges, min_count=max(min_entries, 1))
     return {
         "edges": edges.tolist(),
-        "bin_index": kept.tolist(),
-        "centres": ((edges[kept] + edges[kept + 1]) / 2.0).tolist(),
-        "counts": counts[kept].tolist(),
-        "mean": [float(np.mean(residual[bin_of == b])) for b in kept],
-        "robust_width": [robust_width(residual[bin_of == b]) for b in kept],
+        "bin_index": frame.index.tolist(),
+        "centres": frame["centre"].tolist(),
+        "counts": frame["count"].tolist(),
+        "mean": frame["bias"].tolist(),
+        "robust_width": frame["robust_width"].tolist(),
     }
 
 
@@ -287,11 +260,7 @@ def _one_target_metrics(
     residual: np.ndarray, pull: np.ndarray, sigma: np.ndarray, unit: str
 ) -> dict:
     return {
-        "bias": float(np.mean(residual)),
-        "rms": float(np.sqrt(np.mean(residual**2))),
-        "std": float(np.std(residual)),
-        "robust_width": robust_width(residual),
-        "mae": float(np.mean(np.abs(residual))),
+        **residual_statistics(residual),
         "unit": unit,
         "pull_mean": float(np.mean(pull)),
         "pull_std": float(np.std(pull)),
@@ -306,22 +275,12 @@ def _predicted_sigmas(cov: np.ndarray) -> np.ndarray:
     return np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
 
 
-def _require_finite(name: str, array: np.ndarray) -> None:
-    bad = ~np.isfinite(array)
-    if bad.any():
-        first = np.argwhere(bad)[0].tolist()
-        raise ValueError(
-            f"{name} contains {int(bad.sum())} NaN or inf values (first at index {first}); "
-            "all values must be finite"
-        )
-
-
 def _require_positive_variances(cov: np.ndarray) -> None:
     variances = np.diagonal(cov, axis1=1, axis2=2)
     bad = variances <= 0
     if bad.any():
         cluster, target = np.argwhere(bad)[0].tolist()
-        raise ValueError(
+        raise EvaluationError(
             f"cov has {int(bad.sum())} non-positive variances on its diagonal "
             f"(first: cluster {cluster}, target {target}); variances must be > 0"
         )
@@ -334,7 +293,7 @@ def _symmetrised(cov: np.ndarray) -> np.ndarray:
     asymmetric = np.abs(cov - transposed) > SYMMETRY_RTOL * scale
     if asymmetric.any():
         cluster = int(np.argwhere(asymmetric)[0][0])
-        raise ValueError(
+        raise EvaluationError(
             f"cov is not symmetric for {int(asymmetric.any(axis=(1, 2)).sum())} clusters "
             f"(first: cluster {cluster}); covariance matrices must be symmetric"
         )
@@ -348,36 +307,7 @@ def _require_positive_definite(cov: np.ndarray) -> None:
         # Cholesky only says that some matrix failed: find which, for the message.
         bad = np.linalg.eigvalsh(cov).min(axis=1) <= 0
         first = int(np.argmax(bad)) if bad.any() else -1
-        raise ValueError(
+        raise EvaluationError(
             f"cov is not positive definite for {max(int(bad.sum()), 1)} clusters "
             f"(first: cluster {first}); covariance matrices must be positive definite"
         ) from None
-
-
-def _profile_inputs(truth: np.ndarray, residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    truth = np.asarray(truth, dtype=np.float64)
-    residual = np.asarray(residual, dtype=np.float64)
-    if truth.ndim != 1 or truth.size == 0:
-        raise ValueError(f"truth must be a non-empty 1-D array, got shape {truth.shape}")
-    if residual.shape != truth.shape:
-        raise ValueError(
-            f"residual must have the shape of truth {truth.shape}, got {residual.shape}"
-        )
-    _require_finite("truth", truth)
-    _require_finite("residual", residual)
-    return truth, residual
-
-
-def _profile_edges(truth: np.ndarray, bins: int, quantile_range: tuple[float, float]) -> np.ndarray:
-    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 1:
-        raise ValueError(f"bins must be a positive integer, got {bins!r}")
-    low_q, high_q = quantile_range
-    if not 0.0 <= low_q < high_q <= 1.0:
-        raise ValueError(f"quantile_range must satisfy 0 <= low < high <= 1, got {quantile_range}")
-    low, high = np.quantile(truth, [low_q, high_q])
-    if not high > low:
-        raise ValueError(
-            f"truth has no spread between its {quantile_range} quantiles (all near {low:g}); "
-            "cannot bin it"
-        )
-    return np.linspace(low, high, int(bins) + 1)
