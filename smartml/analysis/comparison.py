@@ -13,35 +13,27 @@ import pandas as pd
 
 from smartml.analysis.run_contents import RunContents
 from smartml.errors import SmartmlError
-from smartml.evaluation.regression_metrics import robust_width
+from smartml.evaluation import binning
+from smartml.evaluation.point_regression import robust_width
 from smartml.evaluation.run_comparison import comparison_table
 
 
 def metrics_table(runs: list[RunContents]) -> pd.DataFrame:
-    """Resolution and pulls per target, total sparsity and BOPs, one row per run.
+    """The task's summary metrics, total sparsity and BOPs, one row per run.
 
     Args:
-        runs: from :func:`~smartml.analysis.run_contents.open_runs`.
+        runs: from :func:`~smartml.analysis.run_contents.open_runs` (of one task).
 
     Returns:
-        indexed by run name; per target ``<target> width`` (robust width of the
-        residuals), ``<target> RMS``, ``<target> bias``, ``<target> pull mean`` and
-        ``<target> pull std``; then ``sparsity`` and ``BOPs`` (see
+        indexed by run name; one column per summary metric (its header: label and
+        unit, e.g. ``x-midplane width [µm]``), then ``sparsity`` and ``BOPs`` (see
         :attr:`RunContents.hardware`; None for a model without quantized layers).
     """
-    keys = {
-        "width": "robust_width",
-        "RMS": "rms",
-        "bias": "bias",
-        "pull mean": "pull_mean",
-        "pull std": "pull_std",
-    }
+    summary = _one_task_summary(runs)
     rows = []
     for run in runs:
         row = {"run": run.name}
-        for target in run.targets:
-            entry = run.metrics[target]
-            row.update({f"{target} {label}": entry.get(key) for label, key in keys.items()})
+        row.update({metric.header: metric.value(run.metrics) for metric in summary})
         hardware = run.hardware or {}
         row["sparsity"] = hardware.get("sparsity")
         row["BOPs"] = hardware.get("bops")
@@ -54,13 +46,23 @@ def summary_markdown(runs: list[RunContents]) -> str:
     sparsity and BOPs of runs that did not record them computed from their models.
 
     Args:
-        runs: the runs to compare; the targets are those of the first.
+        runs: the runs to compare, of one task.
 
     Returns:
         :func:`smartml.evaluation.run_comparison.comparison_table` of their metrics.
     """
     metrics = {run.name: {**run.metrics, "hardware": run.hardware} for run in runs}
-    return comparison_table(metrics, runs[0].targets)
+    return comparison_table(metrics, _one_task_summary(runs))
+
+
+def _one_task_summary(runs: list[RunContents]) -> list:
+    tasks = {run.config.get("task", {}).get("name") for run in runs}
+    if len(tasks) > 1:
+        listing = ", ".join(
+            f"{run.name} ({run.config.get('task', {}).get('name')})" for run in runs
+        )
+        raise SmartmlError(f"runs of different tasks cannot be compared: {listing}")
+    return runs[0].summary
 
 
 def hardware_table(runs: list[RunContents]) -> pd.DataFrame:
@@ -198,40 +200,39 @@ class Predictions:
 
 
 def predict_test_split(run: RunContents, max_clusters: int | None = 20000) -> Predictions:
-    """Predict the first ``max_clusters`` clusters of the run's test split.
+    """Predict the first ``max_clusters`` examples of the run's test split.
 
-    The run's own configuration, normalisation and data are used (the data is
-    simulated again if its cache is gone); the result is cached on ``run``.
+    The run's own configuration, run files and data are used (simulated data are
+    simulated again if their cache is gone); the result is cached on ``run``.
 
     Args:
-        run: a complete run.
-        max_clusters: at most this many test clusters (all when None).
+        run: a complete run of a Gaussian regression task.
+        max_clusters: at most this many test examples (all when None).
 
     Returns:
         truth, predicted mean and covariance in physical units.
 
     Raises:
-        SmartmlError: the run's task cannot predict (one line); data errors of the task.
+        SmartmlError: the run's task is not a Gaussian regression (one line); data
+            errors of the task.
     """
     key = ("predictions", max_clusters)
     if key not in run._cache:
-        from smartml.config import load_config
-        from smartml.registry import TASKS
-        from smartml.training.run_directory import RunDirectory
+        from smartml.outputs.gaussian_mdn import GaussianMDN
+        from smartml.tasks.loading import open_task
 
-        run_dir = RunDirectory(run.path)
-        config = load_config(run_dir.config)
-        task = TASKS.get(config.task.name)(config, run_dir)
-        task.prepare(fit=False)
-        if not all(hasattr(task, name) for name in ("predict", "source", "normalization")):
+        _, task = open_task(run.path)
+        if not isinstance(task.output, GaussianMDN):
             raise SmartmlError(
-                f"{run.path}: task {config.task.name!r} has no predict/source/normalization; "
-                "cannot predict its test split for the analysis"
+                f"{run.path}: task {run.config['task']['name']!r} predicts "
+                f"{type(task.output).__name__}, not a Gaussian; resolutions and pulls against "
+                "a variable need a Gaussian regression"
             )
-        pixels, truth = task.source.read_chunks(task.splits["test"], max_rows=max_clusters)
-        mean, covariance = task.predict(run.model, pixels)
-        targets = list(task.normalization.target_names)
-        run._cache[key] = Predictions(targets, truth, mean, covariance)
+        examples = task.examples("test", max_clusters)
+        prediction = task.predict(run.model, examples)
+        run._cache[key] = Predictions(
+            list(task.output.targets), examples.targets, prediction.mean, prediction.covariance
+        )
     return run._cache[key]
 
 
@@ -277,17 +278,14 @@ def binned_resolution(truth, mean, sigma, targets, variable: str, bins: int) -> 
         one row per bin: ``low``, ``high``, ``n`` and per target ``<target> width``
         (robust width of prediction − truth) and ``<target> pull std``.
     """
-    column = targets.index(variable)
-    edges = np.unique(np.quantile(truth[:, column], np.linspace(0, 1, bins + 1)))
-    index = np.clip(np.searchsorted(edges, truth[:, column], side="right") - 1, 0, len(edges) - 2)
-    rows = []
-    for b in range(len(edges) - 1):
-        inside = index == b
-        row = {"low": edges[b], "high": edges[b + 1], "n": int(inside.sum())}
-        for k, target in enumerate(targets):
-            residual = mean[inside, k] - truth[inside, k]
-            row[f"{target} width"] = robust_width(residual) if inside.any() else np.nan
-            pulls = residual / sigma[inside, k]
-            row[f"{target} pull std"] = float(np.std(pulls)) if inside.any() else np.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
+    values = truth[:, targets.index(variable)]
+    residual = mean - truth
+    pull = residual / sigma
+    functions = {}
+    for k, target in enumerate(targets):
+        functions[f"{target} width"] = lambda rows, k=k: robust_width(residual[rows, k])
+        functions[f"{target} pull std"] = lambda rows, k=k: float(np.std(pull[rows, k]))
+    edges = binning.equal_population_edges(values, bins, variable)
+    table = binning.per_bin(values, edges, functions, min_count=1)
+    table = table.rename(columns={"count": "n"}).drop(columns="centre").reset_index(drop=True)
+    return table

@@ -1,12 +1,19 @@
 """One finished run directory, read for analysis."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from smartml.errors import RunDirectoryError
 from smartml.training.run_directory import RunDirectory
+
+if TYPE_CHECKING:
+    from smartml.evaluation.summary import SummaryMetric
+    from smartml.tasks.base import Task
 
 
 @dataclass
@@ -37,9 +44,23 @@ class RunContents:
         return self._model
 
     @property
-    def targets(self) -> list[str]:
-        """Targets with resolution metrics, in metrics.json order."""
-        return [k for k, v in self.metrics.items() if isinstance(v, dict) and "pull_std" in v]
+    def task(self) -> Task:
+        """The run's task, bound to its configuration (data not prepared)."""
+        if "task" not in self._cache:
+            from smartml.tasks.loading import open_task
+
+            self._cache["task"] = open_task(self.path, prepare=False)[1]
+        return self._cache["task"]
+
+    @property
+    def summary(self) -> list[SummaryMetric]:
+        """The task's summary metrics (what tables of several runs show)."""
+        return self.task.summary_metrics()
+
+    @property
+    def regression_targets(self) -> list[str]:
+        """The targets of a regression task (Gaussian or point), none for a classifier."""
+        return list(getattr(self.task.output, "targets", []))
 
     @property
     def hardware(self) -> dict | None:

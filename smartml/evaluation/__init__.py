@@ -14,8 +14,6 @@
 - :mod:`~smartml.evaluation.summary`: ``SummaryMetric``, the numbers a task declares
   for comparisons; :mod:`~smartml.evaluation.run_comparison`: table and plot of
   several runs through them;
-- :mod:`~smartml.evaluation.centroid_baseline`: the charge-centroid position
-  estimate that a smart-pixel network has to beat.
 
 Plot functions return :class:`matplotlib.figure.Figure` objects; errors are one-line
 :class:`~smartml.evaluation.checks.EvaluationError` (a ``SmartmlError``).
