@@ -7,6 +7,7 @@ metrics.json); the angle dependence predicts the test split with each run's mode
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ def metrics_table(runs: list[RunContents]) -> pd.DataFrame:
     }
     rows = []
     for run in runs:
-        row = {"run": run.name}
+        row: dict[str, Any] = {"run": run.name}
         for target in run.targets:
             entry = run.metrics[target]
             row.update({f"{target} {label}": entry.get(key) for label, key in keys.items()})

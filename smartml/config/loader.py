@@ -11,8 +11,9 @@ naming the file, the dotted key path and what was expected.
 import copy
 import difflib
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -26,6 +27,11 @@ from smartml.config.base import (
 )
 from smartml.config.export import ExportConfig
 from smartml.errors import ConfigError
+
+if TYPE_CHECKING:
+    from smartml.registry import Registry
+
+Schema = TypeVar("Schema", bound=StrictModel)
 
 _SECTIONS = ("schema_version", "name", "task", "data", "model", "training", "output", "export")
 
@@ -123,14 +129,14 @@ def _import_registered_components() -> None:
     import smartml.tasks  # noqa: F401
 
 
-def _lookup(registry, name: Any, source: str, key: str):
+def _lookup(registry: "Registry", name: Any, source: str, key: str) -> type:
     try:
         return registry.schema(name)
     except ConfigError as err:
         raise ConfigError(f"{source}: {key}: {err}") from None
 
 
-def _validate(schema: type[StrictModel], value: Any, source: str, prefix: str) -> StrictModel:
+def _validate(schema: type[Schema], value: Any, source: str, prefix: str) -> Schema:
     try:
         return schema.model_validate(value)
     except ValidationError as err:
@@ -155,12 +161,12 @@ def _describe(err: ValidationError, source: str, prefix: str) -> str:
     return f"{source}: {key}: {message}{suffix}"
 
 
-def _known_keys(err: ValidationError, loc: tuple) -> list[str]:
+def _known_keys(err: ValidationError, loc: tuple[int | str, ...]) -> list[str]:
     schema = _schema_at(err.title, loc[:-1])
     return list(schema.model_fields) if schema is not None else []
 
 
-def _schema_at(title: str, loc: tuple) -> type[StrictModel] | None:
+def _schema_at(title: str, loc: tuple[int | str, ...]) -> type[StrictModel] | None:
     """The pydantic class at ``loc`` below the class named ``title``."""
     schema = _ALL_SCHEMAS().get(title)
     for part in loc:
@@ -186,7 +192,7 @@ def _ALL_SCHEMAS() -> dict[str, type[StrictModel]]:
     return found
 
 
-def _unknown_key_message(key: str, known) -> str:
+def _unknown_key_message(key: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(key, list(known), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(known)}"
     return f"unknown key {key!r}{hint}"

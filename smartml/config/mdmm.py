@@ -13,7 +13,8 @@ TensorFlow). A new constraint type is one more registered schema here and its cl
 ``MDMMConfig.constraints`` is the discriminated union of every registered schema.
 
 >>> MDMMConfig.model_validate({"constraints": [{"type": "bops", "max_bops": 1e5}]}).constraints
-[BopsConstraintConfig(type='bops', name=None, max_bops=100000.0, scale=None, default_bits=16, temperature=0.5)]
+[BopsConstraintConfig(type='bops', name=None, max_bops=100000.0, scale=None,
+                      default_bits=16, temperature=0.5)]
 >>> MDMM_CONSTRAINTS.names()
 ['bops', 'norm', 'sparsity']
 """

@@ -190,7 +190,7 @@ def _target_moments(y: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np
     bad = ~np.isfinite(y).all(axis=0)
     if bad.any():
         raise DataError(
-            f"cannot fit the normalisation: target '{names[np.argmax(bad)]}' has NaN or inf"
+            f"cannot fit the normalisation: target '{names[int(np.argmax(bad))]}' has NaN or inf"
         )
     mean, std = y.mean(axis=0), y.std(axis=0)
     # A target that does not vary cannot be standardised (and cannot be learnt).

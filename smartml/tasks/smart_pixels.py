@@ -22,6 +22,7 @@ from smartml.data.pixel_layout import TARGET_UNITS, TARGETS
 from smartml.data.pixel_parquet import PixelParquetSource
 from smartml.data.pixel_pipeline import make_dataset
 from smartml.data.pixel_simulator import ensure_simulated
+from smartml.errors import ConfigError
 from smartml.evaluation.centroid_baseline import CentroidBaseline
 from smartml.evaluation.regression_metrics import residual_profile, robust_width, target_metrics
 from smartml.evaluation.regression_plots import plot_regression
@@ -38,13 +39,21 @@ PREDICT_BATCH = 8192
 
 
 class SmartPixelsTask(Task):
+    @property
+    def data(self) -> PixelDataConfig:
+        """The ``data`` section (validated against this task's schema by the loader)."""
+        data = self.config.data
+        if not isinstance(data, PixelDataConfig):
+            raise ConfigError(f"data: expected the smart_pixels schema, got {type(data).__name__}")
+        return data
+
     def prepare(self, fit: bool) -> None:
-        data: PixelDataConfig = self.config.data
+        data = self.data
         if data.source == "simulation":
             root = Path(data.path) if data.path else DEFAULT_SIMULATION_ROOT
             path, labels_path = ensure_simulated(data.simulation, root), None
         else:
-            path = Path(data.path)
+            path = Path(data.path or "")  # the schema requires a path for parquet
             labels_path = Path(data.labels_path) if data.labels_path else None
         self.source = PixelParquetSource(data, path, labels_path)
         self.splits = self.source.split(seed=data.split.seed)
@@ -77,7 +86,7 @@ class SmartPixelsTask(Task):
 
         self.normalization = PixelNormalization.fit_batches(batches(), TARGETS)
         self.normalization.save(self.run_dir.normalization)
-        sensor = self.config.data.simulation.sensor
+        sensor = self.data.simulation.sensor
         self.baseline = CentroidBaseline.fit(
             np.concatenate(final_slices),
             np.concatenate(positions),
@@ -88,7 +97,7 @@ class SmartPixelsTask(Task):
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return (13, 21, len(self.config.data.time_slices))
+        return (13, 21, len(self.data.time_slices))
 
     @property
     def n_outputs(self) -> int:
@@ -111,7 +120,7 @@ class SmartPixelsTask(Task):
                 seed=training.seed,
                 shuffle_buffer=training.shuffle_buffer,
             )
-            if self.config.data.contained_only:
+            if self.data.contained_only:
                 return dataset  # rows per chunk are known only after reading
             # Row counts come from the parquet metadata. Stating the number of batches
             # lets Keras resume an interrupted run in the middle of an epoch.

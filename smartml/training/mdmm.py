@@ -71,12 +71,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
-import smartml.config.mdmm  # noqa: F401  (registers the constraint types)
 from smartml.backend import keras, tf
+from smartml.config.mdmm import ConstraintConfig  # (importing it registers the types)
 from smartml.errors import ConfigError
 from smartml.registry import MDMM_CONSTRAINTS
 from smartml.training import hardware_cost as hc
@@ -369,10 +369,12 @@ def constraint_from_config(config: Mapping[str, Any]) -> Constraint:
     >>> constraint_from_config({"type": "sparsity", "target": 2})
     Traceback (most recent call last):
     ...
-    smartml.errors.ConfigError: constraint 'sparsity': target: Input should be less than or equal to 1 (got 2)
+    smartml.errors.ConfigError: constraint 'sparsity': target: Input should be less than or
+    equal to 1 (got 2)
     """
-    kind = config.get("type")
-    schema = MDMM_CONSTRAINTS.schema(kind)
+    kind = str(config.get("type", ""))
+    # Every MDMM_CONSTRAINTS schema is a ConstraintConfig (registered in smartml.config.mdmm).
+    schema = cast(type[ConstraintConfig], MDMM_CONSTRAINTS.schema(kind))
     try:
         settings = schema.model_validate(dict(config))
     except ValidationError as err:

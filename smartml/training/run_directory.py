@@ -23,6 +23,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from smartml.errors import RunDirectoryError
 
@@ -46,10 +47,13 @@ class RunDirectory:
     tensorboard = property(lambda self: self.path / "tensorboard")
     best_weights = property(lambda self: self.path / "checkpoints" / "best.weights.h5")
     backup = property(lambda self: self.path / "backup")
-    marker = property(lambda self: self.path / COMPLETE_MARKER)
+
+    @property
+    def marker(self) -> Path:
+        return self.path / COMPLETE_MARKER
 
     @staticmethod
-    def read_json(path: Path) -> dict:
+    def read_json(path: Path) -> dict[str, Any]:
         """A JSON object the run wrote (metrics, baseline...); one-line error if it is
         missing, unreadable or not an object."""
         try:
@@ -93,7 +97,7 @@ class RunDirectory:
         self.plots.mkdir(exist_ok=True)
         return resuming
 
-    def mark_complete(self, summary: dict) -> None:
+    def mark_complete(self, summary: dict[str, Any]) -> None:
         """Write the completion marker, atomically, as the very last step of a run."""
         temporary = self.marker.with_suffix(".tmp")
         temporary.write_text(
