@@ -543,6 +543,8 @@ class MDMMModel(keras.Model):
         mirrored weights only, so this guards against float drift rather than changing
         it) and the multipliers, aggregated ONLY_FIRST_REPLICA, take one update.
         """
+        if not violations:
+            return
         g = tf.stop_gradient(tf.stack(violations))
         g = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN, g)
         for i, (constraint, multiplier) in enumerate(
