@@ -78,7 +78,9 @@ def unwrap_smartml_error(error: BaseException) -> SmartmlError | None:
     if isinstance(error, SmartmlError):
         return error
     match = _WRAPPED_ERROR.search(str(error))
-    cls = getattr(errors, match.group(1), None) if match else None
+    if match is None:
+        return None
+    cls = getattr(errors, match.group(1), None)
     if not (isinstance(cls, type) and issubclass(cls, SmartmlError)):
         return None
     return cls(match.group(2).strip())

@@ -4,6 +4,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from smartml.errors import SmartmlError
 
@@ -24,7 +25,7 @@ def run_cli(main: Callable[[], int | None], prog: str) -> int:
         return 130
 
 
-def given_options(args: argparse.Namespace, keys: dict[str, str]) -> dict:
+def given_options(args: argparse.Namespace, keys: dict[str, str]) -> dict[str, Any]:
     """Dotted configuration keys (``keys``: option -> key) of the options given.
 
     >>> given_options(argparse.Namespace(epochs=3, seed=None), {"epochs": "training.epochs",

@@ -104,3 +104,4 @@ class Registry:
 
 TASKS = Registry("task")
 MODELS = Registry("model")
+MDMM_CONSTRAINTS = Registry("MDMM constraint")

@@ -1,9 +1,8 @@
-"""smartml.analysis: weights, targets, histories, reports, comparisons, notebook files."""
+"""smartml.analysis: weights, targets, histories, reports, comparisons."""
 
 import json
 import math
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,10 +10,9 @@ from matplotlib.figure import Figure
 from qkeras import QDense, quantized_bits
 
 from smartml.analysis import comparison, figures, firmware_report, histories, weights
-from smartml.analysis.notebook_files import is_stripped, strip, with_parameters
 from smartml.analysis.run_contents import open_run
 from smartml.backend import keras
-from smartml.errors import RunDirectoryError, SmartmlError
+from smartml.errors import RunDirectoryError
 
 
 def tiny_model() -> keras.Model:
@@ -154,19 +152,3 @@ def test_figures_are_figures():
         figures.grouped_bars(pd.DataFrame({"a": [1.0, 2.0]}, index=["r1", "r2"]), "y"),
     ):
         assert isinstance(figure, Figure) and figure.axes
-
-
-def test_notebook_parameters_and_stripping():
-    notebook = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell('RUN_DIR = "runs/a"\nMAX = 3')
-    cell.metadata["tags"] = ["parameters"]
-    output = nbformat.v4.new_code_cell("1 + 1")
-    output.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"})]
-    output.execution_count = 1
-    notebook.cells = [cell, output]
-    with_parameters(notebook, {"RUN_DIR": "runs/b"})
-    assert notebook.cells[0].source == "MAX = 3\nRUN_DIR = 'runs/b'"
-    with pytest.raises(SmartmlError, match="unknown notebook parameter 'RUN'; known: MAX, RUN_DIR"):
-        with_parameters(notebook, {"RUN": 1})
-    assert not is_stripped(notebook)
-    assert is_stripped(strip(notebook)) and notebook.cells[1].outputs == []

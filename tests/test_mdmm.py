@@ -1,20 +1,26 @@
 """MDMM constrained training: multipliers, logs, checkpoints, convergence, bad inputs."""
 
 import csv
+import json
+from typing import Literal
 
 import numpy as np
+import pydantic
 import pytest
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
 from smartml.backend import keras, tf
+from smartml.config.mdmm import ConstraintConfig, NormConstraintConfig, registered_constraint_union
 from smartml.errors import ConfigError
 from smartml.models.saved import load_model
+from smartml.registry import MDMM_CONSTRAINTS
 from smartml.training import hardware_cost as hc
 from smartml.training.mdmm import (
     BopsConstraint,
     MDMMModel,
     NormConstraint,
     SparsityConstraint,
+    WeightConstraint,
     constraints_from_config,
 )
 
@@ -161,6 +167,78 @@ def test_constraints_round_trip_through_their_config():
     assert config["lambda_learning_rate"] == 0.02 and config["damping"] == 3
     rebuilt = constraints_from_config(config["constraints"])
     assert [c.get_config() for c in rebuilt] == config["constraints"]
+
+
+def test_model_config_round_trips_through_json_with_its_constraints():
+    x, _ = regression_data(n=16)
+    constraints = [
+        SparsityConstraint(["d0", "d1"], 0.3, mode="at_least", name="s"),
+        BopsConstraint(20000.0, default_bits=8),
+        NormConstraint("d1", "l1", 5.0),
+    ]
+    model = MDMMModel(two_layer(), constraints, 0.03, damping=2.5, feasibility_tolerance=0.05)
+    config = json.loads(json.dumps(model.get_config()))
+    restored = MDMMModel.from_config(config)
+    assert restored.get_config() == model.get_config()
+    assert [type(c) for c in restored.constraints] == [type(c) for c in constraints]
+    assert [v.name for v in restored.multipliers] == [v.name for v in model.multipliers]
+    assert [layer.name for layer in restored.inner.layers] == [
+        layer.name for layer in model.inner.layers
+    ]
+    restored.inner.set_weights(model.inner.get_weights())
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert float(restored.constraint_values()["bops"]) == float(model.constraint_values()["bops"])
+
+
+def test_constraint_types_come_from_the_registry():
+    assert MDMM_CONSTRAINTS.names() == ["bops", "norm", "sparsity"]
+    assert MDMM_CONSTRAINTS.get("sparsity") is SparsityConstraint
+    assert MDMM_CONSTRAINTS.schema("norm") is NormConstraintConfig
+    with pytest.raises(ConfigError, match="unknown MDMM constraint 'sparse'; known: bops, norm"):
+        constraints_from_config([{"type": "sparse", "target": 0.5}])
+    with pytest.raises(ConfigError, match="constraint 'b': max_bops: Input should be greater"):
+        constraints_from_config([{"type": "bops", "name": "b", "max_bops": -1}])
+
+
+def test_a_newly_registered_constraint_type_is_validated_and_built():
+    """A new type is a registered schema plus its class: the config union and
+    constraints_from_config pick it up from the registry."""
+
+    @MDMM_CONSTRAINTS.register("max_weight", implementation=f"{__name__}:MaxWeightConstraint")
+    class MaxWeightConfig(ConstraintConfig):
+        type: Literal["max_weight"]
+        layers: str = "all"
+        bound: float
+
+    try:
+        union = registered_constraint_union()
+        parsed = pydantic.TypeAdapter(union).validate_python({"type": "max_weight", "bound": 2})
+        assert isinstance(parsed, MaxWeightConfig)
+        (constraint,) = constraints_from_config([{"type": "max_weight", "bound": 0.25}])
+        assert isinstance(constraint, MaxWeightConstraint) and constraint.bound == 0.25
+        inner = two_layer()
+        constraint.bind(inner)
+        value, g = constraint.evaluate()
+        expected = max(
+            float(np.max(np.abs(q(4)(inner.get_layer(name).kernel).numpy())))
+            for name in ("d0", "d1")
+        )
+        assert float(value) == pytest.approx(expected)
+        assert float(g) == pytest.approx(expected - 0.25)
+    finally:
+        MDMM_CONSTRAINTS.unregister("max_weight")
+
+
+class MaxWeightConstraint(WeightConstraint):
+    """Largest |quantized weight| at most ``bound`` (registered by the test above)."""
+
+    def __init__(self, bound: float, layers: str = "all", name: str | None = None) -> None:
+        super().__init__(name or "max_weight", 1.0)
+        self.layers, self.include_bias, self.bound = layers, False, bound
+
+    def evaluate(self):
+        value = tf.reduce_max([tf.reduce_max(tf.abs(t.quantized())) for t in self._tensors])
+        return value, value - self.bound
 
 
 def test_norm_constraint_value_is_the_quantized_norm():
@@ -352,12 +430,60 @@ print("LAMBDA", float(model.multipliers[0].numpy()))
 def test_mdmm_trains_under_a_distribution_strategy():
     """Multipliers and the custom train_step work inside tf.distribute: two logical CPU
     replicas (a fresh process, since devices are fixed once TensorFlow starts)."""
+    stdout = run_in_fresh_process(DISTRIBUTED_SCRIPT)
+    results = dict(line.split(" ", 1) for line in stdout.splitlines() if " " in line)
+    assert results["REPLICAS"] == "2"
+    assert results["LOSS_FINITE"] == "True"
+    assert float(results["LAMBDA"]) != 0.0  # λ was updated inside the replicated step
+
+
+ONE_VS_TWO_REPLICAS_SCRIPT = """
+import smartml
+import json
+import numpy as np
+from smartml.backend import keras, tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from test_mdmm import MDMMModel, NormConstraint, SparsityConstraint, regression_data, two_layer
+x, y = regression_data(n=64)
+
+def trained(strategy, steps):
+    keras.utils.set_random_seed(0)  # same initial weights under either strategy
+    with strategy.scope():
+        constraints = [SparsityConstraint("all", 0.5, name="sp"), NormConstraint("d0", "l1", 2.0)]
+        model = MDMMModel(two_layer(), constraints, lambda_learning_rate=0.5, damping=20.0)
+        model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    for _ in range(steps):  # one global batch of 64 per step: 32 per replica with two
+        model.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0)
+    return {
+        "replicas": strategy.num_replicas_in_sync,
+        "weights": [w.tolist() for w in model.inner.get_weights()],
+        "lambdas": [float(m.numpy()) for m in model.multipliers],
+        "lambdas_per_replica": [
+            [float(v.numpy()) for v in strategy.experimental_local_results(m)]
+            for m in model.multipliers
+        ],
+    }
+
+mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+results = {
+    f"{name}_{steps}": trained(strategy, steps)
+    for name, strategy in [("one", tf.distribute.get_strategy()), ("two", mirrored)]
+    for steps in (1, 3)
+}
+print("RESULTS " + json.dumps(results))
+"""
+
+
+def run_in_fresh_process(script: str) -> str:
+    """Run ``script`` next to this file in a new interpreter (devices are fixed once
+    TensorFlow starts) and return its stdout."""
     import subprocess
     import sys
     from pathlib import Path
 
     done = subprocess.run(
-        [sys.executable, "-c", DISTRIBUTED_SCRIPT],
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         cwd=Path(__file__).parent,
@@ -365,7 +491,22 @@ def test_mdmm_trains_under_a_distribution_strategy():
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    results = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
-    assert results["REPLICAS"] == "2"
-    assert results["LOSS_FINITE"] == "True"
-    assert float(results["LAMBDA"]) != 0.0  # λ was updated inside the replicated step
+    return done.stdout
+
+
+def test_two_replicas_train_like_one_on_the_same_global_batch():
+    """The penalty is scaled like the loss and λ is updated once: MirroredStrategy over
+    two logical CPUs gives the weights and multipliers of one replica."""
+    stdout = run_in_fresh_process(ONE_VS_TWO_REPLICAS_SCRIPT)
+    (line,) = [line for line in stdout.splitlines() if line.startswith("RESULTS ")]
+    results = json.loads(line.removeprefix("RESULTS "))
+    assert results["two_1"]["replicas"] == 2 and results["one_1"]["replicas"] == 1
+    for steps in (1, 3):
+        one, two = results[f"one_{steps}"], results[f"two_{steps}"]
+        assert all(lam != 0.0 for lam in one["lambdas"])  # the constraints pull
+        np.testing.assert_allclose(two["lambdas"], one["lambdas"], rtol=1e-5, atol=1e-7)
+        for per_replica in two["lambdas_per_replica"]:
+            assert per_replica[0] == per_replica[1]
+        for mine, theirs in zip(two["weights"], one["weights"], strict=True):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+    assert results["one_1"]["weights"] != results["one_3"]["weights"]

@@ -2,32 +2,73 @@
 
 The module fixture trains three tiny runs (a plain one, one with an MDMM sparsity
 constraint, one on a thicker sensor) and writes a firmware report.json in the
-documented shape for the MDMM run. Each notebook is executed from a temporary copy,
-with its ``parameters`` cell replaced.
+documented shape for the MDMM run. Each notebook is executed by papermill, with
+parameters injected after its ``parameters`` cell, as users run it::
+
+    papermill notebooks/weights_analysis.ipynb out.ipynb -p RUN_DIR runs/x
 """
 
 import json
-import shutil
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import numpy as np
+import papermill
 import pytest
 from report_files import EXPORT_SETTINGS
 
-from smartml.analysis import notebook_files
+import smartml
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 NAMES = ["weights_analysis.ipynb", "compare_runs.ipynb"]
 
 
+def run_notebook(source: Path, parameters: dict, tmp_path: Path, monkeypatch):
+    """Execute ``source`` with papermill in ``tmp_path`` and return the executed notebook
+    (also written to ``tmp_path/executed_<name>``); a failing cell raises
+    papermill's PapermillExecutionError.
+
+    The kernel inherits this process's environment: the checkout whose smartml the
+    tests import goes first on its PYTHONPATH, so it runs this code, not another
+    installed copy, whatever its working directory.
+    """
+    checkout = str(Path(smartml.__file__).resolve().parents[1])
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([checkout, *filter(None, [os.environ.get("PYTHONPATH")])])
+    )
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    return papermill.execute_notebook(
+        str(source),
+        str(tmp_path / f"executed_{source.name}"),
+        parameters=parameters,
+        cwd=str(tmp_path),
+        progress_bar=False,
+        execution_timeout=600,
+    )
+
+
+def nbstripout(*arguments: str | Path) -> subprocess.CompletedProcess:
+    """Run the nbstripout command; with ``--verify`` its exit status is 1 when
+    stripping would change the file."""
+    return subprocess.run(
+        [sys.executable, "-m", "nbstripout", *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_committed_notebooks_are_stripped_and_have_a_parameters_cell(name):
-    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    assert notebook_files.is_stripped(notebook), (
+    verified = nbstripout("--verify", NOTEBOOKS / name)
+    assert verified.returncode == 0, (
         f"notebooks/{name} holds outputs; strip it before committing: "
-        f"python -m smartml.analysis.notebook_files strip notebooks/{name}"
+        f"nbstripout notebooks/{name} ({verified.stdout.strip()})"
     )
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and tagged[0].cell_type == "code"
     assert notebook.metadata["kernelspec"]["name"] == "python3"
@@ -47,6 +88,33 @@ def test_parameter_cells_name_the_documented_defaults():
         "FIRMWARE_ROOT": "firmware",
     }
     assert set(parameters("compare_runs.ipynb")) == {"RUN_DIRS", "MAX_CLUSTERS", "BINS"}
+
+
+def test_papermill_injects_parameters_and_runs_this_checkouts_smartml(tmp_path, monkeypatch):
+    """A small notebook through the same papermill call as the notebooks below: the
+    parameters cell is overridden, the kernel works in ``cwd`` and imports this
+    smartml; the executed notebook holds outputs, so nbstripout --verify refuses it."""
+    notebook = nbformat.v4.new_notebook()
+    defaults = nbformat.v4.new_code_cell('RUN_DIR = "runs/default"\nBINS = 8')
+    defaults.metadata["tags"] = ["parameters"]
+    body = "import os, smartml\nprint(RUN_DIR, BINS * 2, os.getcwd(), smartml.__file__)"
+    notebook.cells = [defaults, nbformat.v4.new_code_cell(body)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    source = tmp_path / "source.ipynb"
+    nbformat.write(notebook, source)
+    assert nbstripout(source).returncode == 0  # as before a commit: ids made stable
+    assert nbstripout("--verify", source).returncode == 0
+    work = tmp_path / "work"
+    work.mkdir()
+
+    executed = run_notebook(source, {"RUN_DIR": "runs/b", "BINS": 3}, work, monkeypatch)
+
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and 'RUN_DIR = "runs/b"' in injected[0].source
+    printed = executed.cells[-1].outputs[0]["text"].split()
+    assert printed == ["runs/b", "6", str(work), smartml.__file__]
+    assert nbstripout("--verify", work / "executed_source.ipynb").returncode == 1
 
 
 def tiny_run(root: Path, name: str, thickness_um: float = 100.0, mdmm=None) -> Path:
@@ -137,13 +205,8 @@ def runs(tmp_path_factory):
 
 
 def execute(name: str, parameters: dict, tmp_path: Path, monkeypatch):
-    """Execute a temporary copy of notebooks/<name>, from ``tmp_path``, and return it."""
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    copy = tmp_path / name
-    shutil.copy(NOTEBOOKS / name, copy)
-    executed = notebook_files.execute(
-        copy, parameters, tmp_path / f"executed_{name}", timeout=600, working_directory=tmp_path
-    )
+    """Execute notebooks/<name> from ``tmp_path`` and return it (no cell may fail)."""
+    executed = run_notebook(NOTEBOOKS / name, parameters, tmp_path, monkeypatch)
     errors = [o for o in outputs(executed) if o.output_type == "error"]
     assert not errors, errors
     return executed

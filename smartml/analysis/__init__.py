@@ -12,8 +12,8 @@
 * :mod:`~smartml.analysis.comparison`: several runs side by side (what differs in their
   configs, resolution and pulls, hardware cost, resolution against the track angles);
 * :mod:`~smartml.analysis.figures`: matplotlib figures of all of the above;
-* :mod:`~smartml.analysis.notebook_files`: run a notebook with other parameters, strip
-  notebooks before committing (``python -m smartml.analysis.notebook_files``).
+* :mod:`~smartml.analysis.working_directory`: where relative run paths are found (the
+  notebooks run from ``notebooks/`` or from the repository root).
 
 The measurements themselves are those of the training and evaluation
 (:mod:`smartml.training.hardware_cost`, :mod:`smartml.training.mdmm`,

@@ -8,6 +8,7 @@ what the training counted.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -183,7 +184,7 @@ def zero_fractions(tensors: list[TensorWeights], targets: dict[str, float]) -> p
         as the constraints count them by default), ``zeros`` (quantized to exactly
         0), ``zero_fraction`` and ``target`` (NaN without one).
     """
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for tensor in tensors:
         if tensor.role == "bias":
             continue

@@ -11,7 +11,7 @@ Every section forbids unknown keys, so a misspelled key is an error, not a silen
 default.
 """
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field, SerializeAsAny
 
@@ -19,7 +19,7 @@ from smartml.config.export import ExportConfig
 from smartml.config.mdmm import MDMMConfig
 from smartml.config.strict import FiniteFloat, PositiveFloat, PositiveInt, StrictModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 __all__ = ["FiniteFloat", "PositiveFloat", "PositiveInt", "StrictModel"]  # re-exported
 
 

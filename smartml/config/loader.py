@@ -12,8 +12,9 @@ path as written (:mod:`smartml.config.messages`) and what was expected.
 
 import copy
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -148,7 +149,7 @@ def _lookup(registry: Registry, name: Any, source: str, key: str) -> type:
         raise ConfigError(f"{source}: {key}: {err}") from None
 
 
-def _validate(schema: type[StrictModel], value: Any, source: str, prefix: str) -> StrictModel:
+def _validate(schema: type[Schema], value: Any, source: str, prefix: str) -> Schema:
     try:
         return schema.model_validate(value)
     except ValidationError as err:

@@ -5,23 +5,44 @@ Each constraint names the layers it covers: one layer name, a list of names, or
 ``"all"`` (every quantized layer). Example, 50% sparsity of one layer::
 
     {"type": "sparsity", "layers": "dense_0", "target": 0.5}
+
+Constraint types live in :data:`smartml.registry.MDMM_CONSTRAINTS`: each schema below
+is registered under its ``type`` with the dotted path of the constraint class that
+implements it (imported only when a model is built, so validating a config needs no
+TensorFlow). A new constraint type is one more registered schema here and its class;
+``MDMMConfig.constraints`` is the discriminated union of every registered schema.
+
+>>> MDMMConfig.model_validate({"constraints": [{"type": "bops", "max_bops": 1e5}]}).constraints
+[BopsConstraintConfig(type='bops', name=None, max_bops=100000.0, scale=None,
+                      default_bits=16, temperature=0.5)]
+>>> MDMM_CONSTRAINTS.names()
+['bops', 'norm', 'sparsity']
 """
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Field
 
 from smartml.config.strict import PositiveFloat, StrictModel
+from smartml.registry import MDMM_CONSTRAINTS
 
 LayerSpec = str | list[str]
 
 
-class SparsityConstraintConfig(StrictModel):
+class ConstraintConfig(StrictModel):
+    """Keys every constraint has: ``type`` (its registry name) and an optional log
+    ``name``."""
+
+    type: str
+    name: str | None = None
+
+
+@MDMM_CONSTRAINTS.register("sparsity", implementation="smartml.training.mdmm:SparsityConstraint")
+class SparsityConstraintConfig(ConstraintConfig):
     """Fraction of quantized weights that are exactly zero: ``= target`` (``equal``)
     or ``>= target`` (``at_least``)."""
 
     type: Literal["sparsity"]
-    name: str | None = None
     layers: LayerSpec = "all"
     target: float = Field(ge=0, le=1, allow_inf_nan=False)
     mode: Literal["equal", "at_least"] = "equal"
@@ -30,22 +51,22 @@ class SparsityConstraintConfig(StrictModel):
     temperature: PositiveFloat = Field(0.5, description="width of the smooth zero count")
 
 
-class BopsConstraintConfig(StrictModel):
+@MDMM_CONSTRAINTS.register("bops", implementation="smartml.training.mdmm:BopsConstraint")
+class BopsConstraintConfig(ConstraintConfig):
     """Bit operations of the quantized layers ``<= max_bops``."""
 
     type: Literal["bops"]
-    name: str | None = None
     max_bops: PositiveFloat
     scale: PositiveFloat | None = Field(None, description="default 1 / max_bops")
     default_bits: int = Field(16, ge=1, le=64, description="input bits where none is known")
     temperature: PositiveFloat = 0.5
 
 
-class NormConstraintConfig(StrictModel):
+@MDMM_CONSTRAINTS.register("norm", implementation="smartml.training.mdmm:NormConstraint")
+class NormConstraintConfig(ConstraintConfig):
     """L1 or L2 norm of the quantized weights ``<= max_value``."""
 
     type: Literal["norm"]
-    name: str | None = None
     layers: LayerSpec = "all"
     kind: Literal["l1", "l2"] = "l2"
     max_value: PositiveFloat
@@ -53,14 +74,23 @@ class NormConstraintConfig(StrictModel):
     include_bias: bool = False
 
 
-ConstraintConfig = Annotated[
-    SparsityConstraintConfig | BopsConstraintConfig | NormConstraintConfig,
-    Field(discriminator="type"),
-]
+def registered_constraint_union() -> Any:
+    """The discriminated union (on ``type``) of every registered constraint schema."""
+    schemas = tuple(MDMM_CONSTRAINTS.schema(name) for name in MDMM_CONSTRAINTS.names())
+    return Annotated[Union[schemas], Field(discriminator="type")]  # noqa: UP007 (built at run time)
+
+
+if TYPE_CHECKING:
+    # A type checker cannot follow a union built at run time: it sees the common base.
+    AnyConstraintConfig = ConstraintConfig
+else:
+    AnyConstraintConfig = registered_constraint_union()
 
 
 class MDMMConfig(StrictModel):
-    constraints: list[ConstraintConfig] = Field(min_length=1)
+    """``training.mdmm``: the constraints and the multipliers' dynamics."""
+
+    constraints: list[AnyConstraintConfig] = Field(min_length=1)
     lambda_learning_rate: PositiveFloat = Field(0.01, description="multipliers' ascent step")
     damping: float = Field(1.0, ge=0, allow_inf_nan=False, description="c of (c/2)·Σ g²")
     feasibility_tolerance: float = Field(

@@ -59,7 +59,7 @@ def kernel_logic(kernel: np.ndarray, weight_type: FixedType, input_width: int, a
     codes = (
         np.rint(np.asarray(kernel) / weight_type.lsb).astype(np.int64).reshape(-1, kernel.shape[-1])
     )
-    multiplier_adders = sum(max(csd_digits(c) - 1, 0) for c in codes.ravel())
+    multiplier_adders = sum(max(csd_digits(int(c)) - 1, 0) for c in codes.ravel())
     nonzero_per_output = np.count_nonzero(codes, axis=0)
     tree_adders = int(np.maximum(nonzero_per_output, 1).sum() - len(nonzero_per_output))
     multiplier_luts = multiplier_adders * (input_width + weight_type.width)

@@ -91,7 +91,7 @@ class MultivariateGaussianNLL(keras.losses.Loss):
             )
         )
         residual = y_true - mean
-        solved = []
+        solved: list[tf.Tensor] = []
         for row in range(k):
             value = residual[:, row]
             for col in range(row):

@@ -137,7 +137,7 @@ def keep_last_row_per_epoch(history_csv) -> None:
         return
     with history_csv.open() as handle:
         reader = csv.DictReader(handle)
-        fields, rows = reader.fieldnames, list(reader)
+        fields, rows = reader.fieldnames or [], list(reader)
     latest = {row["epoch"]: row for row in rows}
     with history_csv.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)

@@ -80,6 +80,7 @@ Differentiable surrogate of sparsity
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,7 +134,7 @@ class WeightTensor:
     layer: str
     role: str
     variable: tf.Variable
-    quantizer: object | None
+    quantizer: Callable[[tf.Variable], tf.Tensor] | None
 
     @property
     def size(self) -> int:

@@ -41,9 +41,15 @@ Saving
     The multipliers are non-trainable weights of :class:`MDMMModel`, so they are in
     its checkpoints (``tf.train.Checkpoint``, ``BackupAndRestore``, ``save_weights``)
     and a resumed run resumes them too. The *artefact* is the plain inner model:
-    :meth:`MDMMModel.save` saves ``model.inner`` (loadable without this module), and
-    ``model.get_config()`` is the constraint set, which
-    :func:`constraints_from_config` rebuilds.
+    :meth:`MDMMModel.save` saves ``model.inner`` (loadable without this module).
+    ``model.get_config()`` holds the inner model's config and the constraint set;
+    :meth:`MDMMModel.from_config` rebuilds the model from it.
+
+Distribution
+    Under ``tf.distribute`` Keras divides the task loss by the number of replicas and
+    sums their gradients; the penalty is divided likewise, and the multipliers take
+    one update per step from the replicas' mean ``g``, so N replicas train as one
+    replica on the same global batch does.
 
 >>> import smartml  # noqa: F401
 >>> from qkeras import QDense, quantized_bits
@@ -63,10 +69,16 @@ smartml.errors.ConfigError: constraint 'sparsity': unknown layer 'missing'; quan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from pydantic import ValidationError
 
 from smartml.backend import keras, tf
+from smartml.config.mdmm import ConstraintConfig  # (importing it registers the types)
 from smartml.errors import ConfigError
+from smartml.registry import MDMM_CONSTRAINTS
 from smartml.training import hardware_cost as hc
 
 LayerSpec = str | Sequence[str]
@@ -347,22 +359,64 @@ class NormConstraint(WeightConstraint):
         }
 
 
-_CONSTRAINT_TYPES = {"sparsity": SparsityConstraint, "bops": BopsConstraint, "norm": NormConstraint}
+def constraint_from_config(config: Mapping[str, Any]) -> Constraint:
+    """Build a constraint from its configuration (``training.mdmm.constraints[i]`` or
+    ``get_config()``): validated by the schema registered for its ``type`` in
+    :data:`~smartml.registry.MDMM_CONSTRAINTS`, built by the class registered with it.
 
-
-def constraint_from_config(config: dict) -> Constraint:
-    """Rebuild a constraint from its ``get_config()`` dictionary."""
-    config = dict(config)
-    kind = config.pop("type", None)
-    if kind not in _CONSTRAINT_TYPES:
+    >>> constraint_from_config({"type": "norm", "layers": "d", "kind": "l1", "max_value": 4})
+    <smartml.training.mdmm.NormConstraint object at ...>
+    >>> constraint_from_config({"type": "sparsity", "target": 2})
+    Traceback (most recent call last):
+    ...
+    smartml.errors.ConfigError: constraint 'sparsity': target: Input should be less than or
+    equal to 1 (got 2)
+    """
+    kind = str(config.get("type", ""))
+    # Every MDMM_CONSTRAINTS schema is a ConstraintConfig (registered in smartml.config.mdmm).
+    schema = cast(type[ConstraintConfig], MDMM_CONSTRAINTS.schema(kind))
+    try:
+        settings = schema.model_validate(dict(config))
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
         raise ConfigError(
-            f"constraint type {kind!r}: expected one of {', '.join(_CONSTRAINT_TYPES)}"
-        )
-    return _CONSTRAINT_TYPES[kind](**config)
+            f"constraint {config.get('name') or kind!r}: {key}: {first['msg']} "
+            f"(got {first.get('input')!r})"
+        ) from None
+    return MDMM_CONSTRAINTS.get(kind)(**settings.model_dump(exclude={"type"}))
 
 
-def constraints_from_config(configs: Sequence[dict]) -> list[Constraint]:
+def constraints_from_config(configs: Sequence[Mapping[str, Any]]) -> list[Constraint]:
+    """:func:`constraint_from_config` of each configuration, in order."""
     return [constraint_from_config(config) for config in configs]
+
+
+# QKeras layers round-trip only through the legacy (HDF5-style) serialisation, which
+# tf_keras selects with this scope of its HDF5 save and load; it has no public name.
+_HDF5_SERIALIZATION = {"save_traces": False, "in_tf_saved_model_scope": True}
+
+
+def _inner_model_config(model: keras.Model) -> dict[str, Any]:
+    """``model``'s architecture as the HDF5 format writes it (JSON-safe)."""
+    from tf_keras.src.saving.legacy.saved_model.utils import keras_option_scope
+
+    with keras_option_scope(**_HDF5_SERIALIZATION):
+        # Through JSON: tuples (shapes) become lists, as in an HDF5 file.
+        return json.loads(json.dumps(keras.layers.serialize(model)))
+
+
+def _inner_model_from_config(
+    config: dict[str, Any], custom_objects: dict[str, Any] | None
+) -> keras.Model:
+    """Rebuild a model from :func:`_inner_model_config`, QKeras objects included."""
+    from tf_keras.src.saving.legacy.saved_model.utils import keras_option_scope
+
+    from smartml.models import custom_objects as smartml_objects
+
+    objects = {**smartml_objects(), **(custom_objects or {})}
+    with keras.utils.custom_object_scope(objects), keras_option_scope(**_HDF5_SERIALIZATION):
+        return keras.layers.deserialize(config)
 
 
 class MDMMModel(keras.Model):
@@ -415,6 +469,8 @@ class MDMMModel(keras.Model):
         self.feasibility_tolerance = float(feasibility_tolerance)
         # add_weight (not a bare tf.Variable) so that the multipliers are in
         # model.weights, hence in checkpoints, save_weights and BackupAndRestore.
+        # Under tf.distribute every replica computes the same update (from all-reduced
+        # g); ONLY_FIRST_REPLICA writes it once and mirrors it to the others.
         self.multipliers = [
             self.add_weight(
                 name=f"mdmm_{c.name}_lambda",
@@ -422,6 +478,7 @@ class MDMMModel(keras.Model):
                 initializer="zeros",
                 trainable=False,
                 dtype="float32",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
             )
             for c in self.constraints
         ]
@@ -453,29 +510,25 @@ class MDMMModel(keras.Model):
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
             # compute_loss adds self.losses, which include the inner model's
             # regularisation and activity losses (it is a tracked sub-layer).
             task_loss = self.compute_loss(x, y, y_pred, sample_weight)
             values, violations, penalty = self.lagrangian_terms()
-            lagrangian = task_loss + penalty
+            # compute_loss divides by the number of replicas and the optimizer sums the
+            # replicas' gradients; the penalty is divided likewise, so that its force is
+            # the same for any number of replicas.
+            lagrangian = task_loss + penalty / replicas
         variables = self.inner.trainable_variables
         gradients = tape.gradient(lagrangian, variables)
         self.optimizer.apply_gradients(
             (g, v) for g, v in zip(gradients, variables, strict=True) if g is not None
         )
-        # Gradient ascent on λ: ∂L/∂λ_i = g_i (measured before the weight step).
-        for constraint, multiplier, g in zip(
-            self.constraints, self.multipliers, violations, strict=True
-        ):
-            updated = multiplier + self.lambda_learning_rate * tf.stop_gradient(g)
-            if constraint.kind == "inequality":
-                updated = tf.maximum(updated, 0.0)
-            multiplier.assign(updated)
-        logs = self.compute_metrics(x, y, y_pred, sample_weight)
-        logs = dict(logs)
-        logs["mdmm_lagrangian"] = lagrangian
+        self._ascend_multipliers(violations)
+        logs = dict(self.compute_metrics(x, y, y_pred, sample_weight))
+        logs["mdmm_lagrangian"] = lagrangian * replicas
         for constraint, multiplier, value in zip(
             self.constraints, self.multipliers, values, strict=True
         ):
@@ -483,14 +536,47 @@ class MDMMModel(keras.Model):
             logs[f"mdmm_{constraint.name}_lambda"] = tf.identity(multiplier)
         return logs
 
-    def get_config(self) -> dict:
-        """The MDMM settings and constraints (the inner model is saved on its own)."""
+    def _ascend_multipliers(self, violations: list[tf.Tensor]) -> None:
+        """Gradient ascent on λ: ``∂L/∂λ_i = g_i`` (measured before the weight step).
+
+        Under tf.distribute, ``g`` is averaged over the replicas (it depends on the
+        mirrored weights only, so this guards against float drift rather than changing
+        it) and the multipliers, aggregated ONLY_FIRST_REPLICA, take one update.
+        """
+        if not violations:
+            return
+        g = tf.stop_gradient(tf.stack(violations))
+        g = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN, g)
+        for i, (constraint, multiplier) in enumerate(
+            zip(self.constraints, self.multipliers, strict=True)
+        ):
+            updated = multiplier + self.lambda_learning_rate * g[i]
+            if constraint.kind == "inequality":
+                updated = tf.maximum(updated, 0.0)
+            multiplier.assign(updated)
+
+    def get_config(self) -> dict[str, Any]:
+        """The inner model (serialised), MDMM settings and constraints;
+        :meth:`from_config` rebuilds the model (multipliers at zero: they are weights)."""
         return {
+            "name": self.name,
+            "inner": _inner_model_config(self.inner),
             "constraints": [c.get_config() for c in self.constraints],
             "lambda_learning_rate": self.lambda_learning_rate,
             "damping": self.damping,
             "feasibility_tolerance": self.feasibility_tolerance,
         }
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None
+    ) -> MDMMModel:
+        """Rebuild from :meth:`get_config`; QKeras and smartml objects are known
+        without ``custom_objects``."""
+        config = dict(config)
+        inner = _inner_model_from_config(config.pop("inner"), custom_objects)
+        constraints = constraints_from_config(config.pop("constraints"))
+        return cls(inner, constraints, **config)
 
     def save(self, filepath, *args, **kwargs):
         """Save the plain inner model: the artefact needs no MDMM state to load.

@@ -21,6 +21,7 @@ A directory without ``COMPLETE.json`` is never taken for a finished run.
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from smartml.errors import RunDirectoryError
 from smartml.files import read_json_object, write_json_atomic
@@ -45,10 +46,13 @@ class RunDirectory:
     tensorboard = property(lambda self: self.path / "tensorboard")
     best_weights = property(lambda self: self.path / "checkpoints" / "best.weights.h5")
     backup = property(lambda self: self.path / "backup")
-    marker = property(lambda self: self.path / COMPLETE_MARKER)
+
+    @property
+    def marker(self) -> Path:
+        return self.path / COMPLETE_MARKER
 
     @staticmethod
-    def read_json(path: Path) -> dict:
+    def read_json(path: Path) -> dict[str, Any]:
         """A JSON object the run wrote (metrics, baseline...); one-line error if it is
         missing, unreadable or not an object."""
         return read_json_object(path, "run file", RunDirectoryError)
@@ -87,7 +91,7 @@ class RunDirectory:
         self.plots.mkdir(exist_ok=True)
         return resuming
 
-    def mark_complete(self, summary: dict) -> None:
+    def mark_complete(self, summary: dict[str, Any]) -> None:
         """Write the completion marker, atomically, as the very last step of a run."""
         finished = {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary}
         write_json_atomic(self.marker, finished, RunDirectoryError)

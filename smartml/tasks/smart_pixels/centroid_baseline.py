@@ -20,6 +20,7 @@ array([[0.  , 6.25]])
 """
 
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -155,7 +156,7 @@ class CentroidBaseline:
                 f"centroid baseline dict: missing keys {sorted(missing)}, "
                 f"unknown keys {sorted(unknown)}; expected {sorted(expected)}"
             )
-        converted = {}
+        converted: dict[str, Any] = {}
         for key in expected:
             try:
                 converted[key] = int(values[key]) if key == "n_fit_clusters" else float(values[key])

@@ -380,12 +380,14 @@ class PixelParquetSource:
 
     def _offset_labels(self, chunk: Chunk, info: _FileInfo, start: int) -> np.ndarray:
         """recon3d: the chunk's rows of the labels file, whose row groups may differ."""
-        starts = info.label_group_starts
+        starts, label_file = info.label_group_starts, info.label_file
+        if starts is None or label_file is None:  # a parts-layout chunk: labels are inline
+            raise ValueError(f"{chunk.source_file}: has no separate labels file")
         first = int(np.searchsorted(starts, start, side="right")) - 1
         last = int(np.searchsorted(starts, start + chunk.n_rows, side="left"))
-        table = self._read(info.label_file, list(range(first, last)), list(TARGETS))
+        table = self._read(label_file, list(range(first, last)), list(TARGETS))
         labels = _matrix(table.slice(start - int(starts[first]), chunk.n_rows))
-        _check_finite(labels, TARGETS, info.label_file, None, start)
+        _check_finite(labels, TARGETS, label_file, None, start)
         return labels
 
     def _read(self, path: Path, row_groups: list[int], columns: list[str]) -> pa.Table:
