@@ -25,15 +25,16 @@ if TYPE_CHECKING:
 
 
 def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
-    """Evaluate ``model`` with ``task``: the metrics (with the hardware cost of a
-    quantized model); figures and the history plot go to the run's plots/."""
+    """Evaluate ``model`` with ``task``: the metrics (with the hardware cost of an
+    exportable model); figures and the history plot go to the run's plots/."""
     from smartml.evaluation.figures import save_figures
     from smartml.evaluation.history_plots import plot_history
-    from smartml.training.hardware_cost import hardware_report, quantized_layers
+    from smartml.registry import MODELS
+    from smartml.training.hardware_cost import hardware_report
 
     plots = task.config.output.plots
     metrics, figures = task.evaluate(model, figures=plots)
-    if quantized_layers(model):
+    if MODELS.get(task.config.model.name).exportable:
         metrics["hardware"] = hardware_report(model)
     if plots:
         save_figures(figures, run_dir.plots)

@@ -64,7 +64,7 @@ def read_json_object(
     except UnicodeDecodeError:
         raise error(f"{path}: the {what} is not UTF-8 text") from None
     except json.JSONDecodeError as err:
-        raise error(f"{path}: not valid JSON ({err}); expected the {what}") from None
+        raise error(f"{path}: cannot read the {what}: not valid JSON ({err})") from None
     if not isinstance(content, dict):
         raise error(f"{path}: expected a JSON object ({what}), found a {type(content).__name__}")
     return content

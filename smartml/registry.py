@@ -72,8 +72,14 @@ class Registry:
         ``"module:attribute"`` of the class or builder that does the work."""
 
         def decorator(schema: S) -> S:
-            if name in self._entries:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            known = self._entries.get(name)
+            # The same module imported twice (pytest's doctest collection does that)
+            # registers the same implementation again: fine. Two implementations: not.
+            if known is not None and known.implementation != implementation:
+                raise ValueError(
+                    f"{self.kind} {name!r} is registered twice "
+                    f"({known.implementation} and {implementation})"
+                )
             self._entries[name] = Entry(name, schema, implementation)
             return schema
 

@@ -9,7 +9,8 @@
 Each simulates its examples from a seed, fits a feature standardisation on its
 training split and saves it as a declared run file, and streams batches through
 tf.data with a known number of batches (so a killed run resumes mid-epoch).
-Importing this module registers them (``TASKS``); a subprocess imports it first.
+:func:`register` adds them to ``TASKS`` (a training subprocess calls it first),
+:func:`unregister` removes them again.
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ class ArrayTask(Task):
         if fit:
             train_inputs = self._split["train"][0]
             scaling = {
-                name: {"mean": float(train_inputs[name].mean()), "std": float(train_inputs[name].std())}
+                name: {
+                    "mean": float(train_inputs[name].mean()),
+                    "std": float(train_inputs[name].std()),
+                }
                 for name in self.scaled_inputs
             }
             write_json_atomic(self.run_file(SCALING), scaling)
@@ -165,7 +169,9 @@ class WeightTask(ArrayTask):
 
     def simulate(self, n, rng):
         features = rng.normal(0, 1, (n, 6)).astype(np.float32)
-        log_weight = 0.5 * features[:, 0] - 0.3 * features[:, 1] ** 2 + 0.2 * features[:, 2] * features[:, 3]
+        log_weight = (
+            0.5 * features[:, 0] - 0.3 * features[:, 1] ** 2 + 0.2 * features[:, 2] * features[:, 3]
+        )
         target = (log_weight + rng.normal(0, 0.05, n))[:, None]
         return {"features": features}, target, pd.DataFrame({"true_weight": 10**log_weight})
 
@@ -193,12 +199,20 @@ class SignalTask(ArrayTask):
         return {"features": features}, label, pd.DataFrame(index=range(n))
 
 
-for _name, _schema, _task in (
-    ("toy_rings", RingDataConfig, "RingTask"),
-    ("toy_weights", ToyDataConfig, "WeightTask"),
-    ("toy_signal", ToyDataConfig, "SignalTask"),
-):
-    if _name not in TASKS.names():
-        TASKS.register(_name, implementation=f"conformance_tasks:{_task}")(
-            type(f"{_task}Data", (_schema,), {})
-        )
+TOY_TASKS = {
+    "toy_rings": (RingDataConfig, "RingTask"),
+    "toy_weights": (ToyDataConfig, "WeightTask"),
+    "toy_signal": (ToyDataConfig, "SignalTask"),
+}
+
+
+def register() -> None:
+    """Register the toy tasks (each with a data schema class of its own)."""
+    for name, (schema, task) in TOY_TASKS.items():
+        data_schema = type(f"{task}Data", (schema,), {})
+        TASKS.register(name, implementation=f"conformance_tasks:{task}")(data_schema)
+
+
+def unregister() -> None:
+    for name in TOY_TASKS:
+        TASKS.unregister(name)

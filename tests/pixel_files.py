@@ -24,6 +24,7 @@ from smartml.tasks.smart_pixels.layout import (
     EXTRA_LABELS,
     N_PIXEL_COLUMNS,
     PIXELS_PER_SLICE,
+    TARGET_UNITS,
     TARGETS,
 )
 
@@ -167,3 +168,15 @@ def write_recon3d(
         label_table = pixel_table(None, labels[rows], seed + i)
         write_table(Path(label_dir) / f"labels{suffix}.parquet", label_table, label_rows_per_group)
     return WrittenClusters(pixels, labels, files, Path(pixel_dir), Path(label_dir))
+
+
+def pixel_model(input_shape=(13, 21, 2), **settings):
+    """The smart-pixel MDN built for the pixel task's input and output (``settings``:
+    keys of the ``model`` section)."""
+    from smartml.models.pixel_mdn.builder import PixelMDN
+    from smartml.models.pixel_mdn.schema import PixelMDNConfig
+    from smartml.outputs.gaussian_mdn import GaussianMDN
+    from smartml.tasks.base import InputSpec
+
+    image = {"pixels": InputSpec("pixels", input_shape)}
+    return PixelMDN.build(PixelMDNConfig(**settings), image, GaussianMDN(TARGETS, TARGET_UNITS))

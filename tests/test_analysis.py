@@ -138,7 +138,8 @@ def test_open_run_names_missing_incomplete_and_corrupt_runs(tmp_path):
         open_run(run)
     (run / "history.csv").write_text("epoch,loss\n0,1.0\n")
     contents = open_run(run)
-    assert contents.targets == ["x"] and contents.history["loss"].tolist() == [1.0]
+    assert contents.metrics == {"x": {"pull_std": 1.0}}
+    assert contents.history["loss"].tolist() == [1.0]
 
 
 def test_figures_are_figures():

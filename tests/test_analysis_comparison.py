@@ -14,7 +14,7 @@ from smartml.analysis import comparison
 from smartml.analysis.run_contents import open_run, open_runs
 from smartml.backend import keras
 from smartml.errors import RunDirectoryError
-from smartml.evaluation.regression_metrics import residual_profile
+from smartml.evaluation.gaussian import residual_profile
 from smartml.evaluation.run_comparison import comparison_table
 from smartml.training import hardware_cost
 
@@ -65,6 +65,7 @@ def write_run(root: Path, name: str, config: dict, metrics: dict, model=None) ->
 def config(thickness: float, time_slices: list[int], mdmm=None, output_dir="x") -> dict:
     return {
         "task": {"name": "smart_pixels"},
+        "model": {"name": "pixel_mdn"},
         "data": {
             "time_slices": time_slices,
             "simulation": {"seed": 1, "sensor": {"thickness_um": thickness, "pitch_x_um": 50.0}},
@@ -100,16 +101,21 @@ def runs(tmp_path_factory):
     }
 
 
-def test_metrics_table_has_resolution_and_pulls_per_target_and_hardware(runs):
-    table = comparison.metrics_table(open_runs(runs["paths"]))
+def test_metrics_table_has_the_summary_metrics_and_hardware(runs):
+    opened = open_runs(runs["paths"])
+    table = comparison.metrics_table(opened)
     assert table.index.tolist() == ["mdmm", "thick"]
+    headers = [metric.header for metric in opened[0].summary]
+    assert table.columns.tolist() == [*headers, "sparsity", "BOPs"]
+    units = {"x-midplane": " [µm]", "cotBeta": ""}
     for name, scale in (("mdmm", 1.0), ("thick", 2.0)):
         for k, target in enumerate(TARGETS):
-            assert table.loc[name, f"{target} width"] == scale * (k + 1)
-            assert table.loc[name, f"{target} RMS"] == pytest.approx(1.2 * scale * (k + 1))
-            assert table.loc[name, f"{target} bias"] == pytest.approx(0.01 * scale)
-            assert table.loc[name, f"{target} pull mean"] == pytest.approx(-0.02 * scale)
+            unit = units[target]
+            assert table.loc[name, f"{target} width{unit}"] == scale * (k + 1)
+            assert table.loc[name, f"{target} RMS{unit}"] == pytest.approx(1.2 * scale * (k + 1))
             assert table.loc[name, f"{target} pull std"] == pytest.approx(1.0 + 0.01 * scale)
+        # targets the runs did not record (y, cotAlpha) are missing, not invented
+        assert pd.isna(table.loc[name, "y-midplane width [µm]"])
         hardware = runs["hardware"][name]
         assert table.loc[name, "sparsity"] == pytest.approx(hardware["sparsity"])
         assert table.loc[name, "BOPs"] == pytest.approx(hardware["bops"])
@@ -134,10 +140,10 @@ def test_summary_is_the_table_of_smartml_evaluate_with_hardware_for_every_run(ru
                 "hardware": runs["hardware"]["thick"],
             },
         },
-        TARGETS,
+        opened[0].summary,
     )
     assert comparison.summary_markdown(opened) == expected
-    assert "–" not in expected.splitlines()[-1]  # the computed BOPs are shown
+    assert expected.splitlines()[-1].endswith(f"| {runs['hardware']['thick']['bops']:.4g} |")
 
 
 def test_hardware_and_layer_sparsity_tables(runs):
@@ -235,7 +241,9 @@ def test_missing_incomplete_and_corrupt_runs_are_one_line_errors(tmp_path):
     )
     (run / "COMPLETE.json").write_text("{}")
     (run / "metrics.json").write_text('{"x": ')
-    with pytest.raises(RunDirectoryError, match=r"metrics\.json: cannot read this run file"):
+    with pytest.raises(
+        RunDirectoryError, match=r"metrics\.json: cannot read the run file: not valid JSON"
+    ):
         open_run(run)
 
 

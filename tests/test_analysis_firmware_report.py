@@ -166,7 +166,10 @@ def broken(**changes) -> str:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"layers": [', "cannot read this run file (Expecting value: line 1 column 13"),
+        (
+            '{"layers": [',
+            "cannot read the run file: not valid JSON (Expecting value: line 1 column 13",
+        ),
         ("[1, 2]", "expected a JSON object"),
         ("{}", "not an export report (no verification/layers)"),
         (broken(layers={"dense_0": {}}), "'layers' must be a list of objects with a 'name'"),

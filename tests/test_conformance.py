@@ -25,9 +25,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import conformance_tasks
 import pytest
 
-import conformance_tasks  # noqa: F401  (registers the toy tasks)
 from smartml.evaluate import main as evaluate_main
 from smartml.train import main as train_main
 
@@ -66,7 +66,9 @@ CASES = [
         {"name": "deepsets", "point_units": [8, 8], "head_units": [8]},
         batch_size=32,
     ),
-    Case("toy_weights", {"n_examples": 3000}, {"name": "quantized_mlp", "hidden_units": [8, 8]}, 32),
+    Case(
+        "toy_weights", {"n_examples": 3000}, {"name": "quantized_mlp", "hidden_units": [8, 8]}, 32
+    ),
     Case("toy_signal", {"n_examples": 3000}, {"name": "quantized_mlp", "hidden_units": [8]}, 32),
 ]
 
@@ -103,8 +105,8 @@ def history_epochs(run: Path) -> list[int]:
 
 def train_command(config: Path) -> list[str]:
     program = (
-        "import sys, conformance_tasks; from smartml.train import main; "
-        "sys.exit(main(sys.argv[1:]))"
+        "import sys, conformance_tasks; conformance_tasks.register(); "
+        "from smartml.train import main; sys.exit(main(sys.argv[1:]))"
     )
     return [sys.executable, "-c", program, str(config)]
 
@@ -136,8 +138,15 @@ def train_killed_and_resumed(config: Path, run: Path) -> subprocess.CompletedPro
     )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def toy_tasks():
+    conformance_tasks.register()
+    yield
+    conformance_tasks.unregister()
+
+
 @pytest.fixture(scope="module", params=CASES, ids=[case.task for case in CASES])
-def runs(request, tmp_path_factory):
+def runs(request, tmp_path_factory, toy_tasks):
     """(case, first run, second run): the first killed and resumed, the second plain."""
     case: Case = request.param
     directory = tmp_path_factory.mktemp(case.task) / "runs"
@@ -162,7 +171,7 @@ def test_declared_run_files_and_summary_metrics_are_written(runs):
     from smartml.tasks.loading import open_task
 
     _, first, _ = runs
-    run_dir, task = open_task(first, prepare=False)
+    _, task = open_task(first, prepare=False)
     for name in task.run_files:
         assert (first / name).is_file(), name
     metrics = json.loads((first / "metrics.json").read_text())

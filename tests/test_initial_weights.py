@@ -1,11 +1,10 @@
 """training.initial_weights: start a run from a trained model of the same architecture."""
 
 import numpy as np
+import pixel_files
 import pytest
 
 from smartml.errors import ConfigError, RunDirectoryError
-from smartml.models.pixel_mdn.builder import PixelMDN
-from smartml.models.pixel_mdn.schema import PixelMDNConfig
 from smartml.training.trainer import load_initial_weights
 
 
@@ -13,7 +12,7 @@ def pixel_model(seed: int, **config):
     from smartml.backend import keras
 
     keras.utils.set_random_seed(seed)
-    return PixelMDN.build(PixelMDNConfig(**config), input_shape=(13, 21, 2), n_outputs=14)
+    return pixel_files.pixel_model(**config)
 
 
 def test_weights_are_copied_from_a_model_file(tmp_path):

@@ -2,15 +2,15 @@
 
 import numpy as np
 import pytest
+from pixel_files import pixel_model
 from qkeras import QActivation, QConv2D, QDense, QSeparableConv2D
 
-from smartml.models.pixel_mdn.builder import PixelMDN
 from smartml.models.pixel_mdn.schema import PixelMDNConfig
 from smartml.models.saved import load_model
 
 
 def build(input_shape=(13, 21, 2), **settings):
-    return PixelMDN.build(PixelMDNConfig(**settings), input_shape=input_shape, n_outputs=14)
+    return pixel_model(input_shape, **settings)
 
 
 def test_two_time_slices_has_2029_parameters_in_the_published_layers():

@@ -157,4 +157,4 @@ def test_command_names_a_corrupt_metrics_file(tmp_path, capsys):
     b = fake_run(tmp_path, "b", metrics(2.0))
     (b / "metrics.json").write_text("{broken")
     assert compare([a, b], tmp_path / "cmp") == 2
-    assert f"{b / 'metrics.json'}: cannot read this run file" in capsys.readouterr().err
+    assert f"{b / 'metrics.json'}: cannot read the run file" in capsys.readouterr().err

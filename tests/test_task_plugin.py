@@ -9,8 +9,9 @@ from smartml.backend import keras, tf
 from smartml.config import StrictModel
 from smartml.config.base import ModelSection
 from smartml.config.loader import validate_config
+from smartml.outputs.point_regression import PointRegression
 from smartml.registry import MODELS, TASKS
-from smartml.tasks.base import Task
+from smartml.tasks.base import Examples, InputSpec, Task
 from smartml.training.trainer import train
 
 
@@ -20,33 +21,28 @@ class LineDataConfig(StrictModel):
 
 
 class LineTask(Task):
-    """y = slope * x + noise, judged by the residual RMS."""
+    """y = slope * x + noise, judged as a point regression."""
+
+    @property
+    def inputs(self):
+        return {"x": InputSpec("x", (1,))}
+
+    @property
+    def output(self):
+        return PointRegression(["y"], [""])
 
     def prepare(self, fit: bool) -> None:
         rng = np.random.default_rng(0)
         self.x = rng.uniform(-1, 1, (self.config.data.n_points, 1)).astype(np.float32)
-        self.y = (self.config.data.slope * self.x + rng.normal(0, 0.01, self.x.shape)).astype(
-            np.float32
-        )
-
-    input_shape = (1,)
-    n_outputs = 1
-
-    def loss(self):
-        return keras.losses.MeanSquaredError()
+        noise = rng.normal(0, 0.01, self.x.shape)
+        self.y = (self.config.data.slope * self.x + noise).astype(np.float32)
 
     def datasets(self):
-        data = tf.data.Dataset.from_tensor_slices((self.x, self.y)).batch(32)
+        data = tf.data.Dataset.from_tensor_slices(({"x": self.x}, self.y)).batch(32)
         return data, data
 
-    def evaluate(self, model):
-        return self.metrics_from_outputs(model.predict(self.x, verbose=0), self.y)
-
-    def test_set(self, max_examples=None):
-        return self.x[:max_examples], self.y[:max_examples]
-
-    def metrics_from_outputs(self, outputs, truth):
-        return {"rms": float(np.sqrt(np.mean((outputs - truth) ** 2)))}
+    def examples(self, split, max_n=None):
+        return Examples({"x": self.x}, self.y).head(max_n)
 
 
 class LinearConfig(ModelSection):
@@ -54,10 +50,13 @@ class LinearConfig(ModelSection):
 
 
 class Linear:
+    exportable = False
+
     @staticmethod
-    def build(config, input_shape, n_outputs):
-        inputs = keras.Input(input_shape)
-        return keras.Model(inputs, keras.layers.Dense(n_outputs)(inputs))
+    def build(config, inputs, output):
+        (spec,) = inputs.values()
+        tensor = keras.Input(spec.shape, name=spec.name)
+        return keras.Model(tensor, keras.layers.Dense(output.n_outputs)(tensor))
 
 
 @pytest.fixture
@@ -82,7 +81,7 @@ def test_registered_task_and_model_train_through_the_generic_trainer(tmp_path, l
     )
     run_dir = train(config)
     metrics = json.loads(run_dir.metrics.read_text())
-    assert metrics["rms"] < 0.05
+    assert metrics["y"]["rms"] < 0.05
     assert run_dir.is_complete()
 
 

@@ -195,5 +195,5 @@ def test_evaluate_names_a_corrupt_baseline_file(tmp_path, trained, capsys):
     (copy / "baseline.json").write_text("{oops")
     assert evaluate_main([str(copy)]) == 2
     message = capsys.readouterr().err.strip()
-    assert f"{copy / 'baseline.json'}: cannot read this run file" in message
+    assert f"{copy / 'baseline.json'}: cannot read the centroid baseline: not valid JSON" in message
     assert "\n" not in message

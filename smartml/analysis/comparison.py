@@ -7,7 +7,6 @@ metrics.json); the angle dependence predicts the test split with each run's mode
 """
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -30,7 +30,7 @@ def run_config_json_schema() -> dict[str, Any]:
 
     >>> schema = run_config_json_schema()
     >>> schema["properties"]["model"]["properties"]["name"]["enum"]
-    ['pixel_mdn']
+    ['deepsets', 'pixel_mdn', 'quantized_mlp']
     """
     tasks, models = fill_registries()
     task_schemas = {name: tasks.schema(name) for name in tasks.names()}

@@ -12,9 +12,8 @@ path as written (:mod:`smartml.config.messages`) and what was expected.
 
 import copy
 import json
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -46,6 +45,7 @@ _SECTIONS = (
     "export",
     EDITOR_SCHEMA_KEY,
 )
+Schema = TypeVar("Schema", bound=StrictModel)
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:

@@ -53,8 +53,9 @@ class InputSpec:
         dtype: numpy/TensorFlow dtype name.
         description: what it holds, in words (units included).
 
-    >>> InputSpec("momentum", (1,), description="track momentum / (GeV/c), standardised")
-    InputSpec(name='momentum', shape=(1,), dtype='float32', description='track momentum / (GeV/c), standardised')
+    >>> spec = InputSpec("momentum", (1,), description="standardised track momentum")
+    >>> spec.shape, spec.dtype
+    ((1,), 'float32')
     """
 
     name: str

@@ -412,7 +412,7 @@ def _inner_model_from_config(
     """Rebuild a model from :func:`_inner_model_config`, QKeras objects included."""
     from tf_keras.src.saving.legacy.saved_model.utils import keras_option_scope
 
-    from smartml.models import custom_objects as smartml_objects
+    from smartml.models.saved import custom_objects as smartml_objects
 
     objects = {**smartml_objects(), **(custom_objects or {})}
     with keras.utils.custom_object_scope(objects), keras_option_scope(**_HDF5_SERIALIZATION):

@@ -128,7 +128,8 @@ class SmartPixelsTask(Task):
             self.splits[split], max_rows=max_n, with_final_slice=True
         )
         centroid = self.baseline.predict(final_slice)
-        aux = pd.DataFrame({column: centroid[:, axis] for axis, column in enumerate(BASELINE_COLUMNS.values())})
+        columns = BASELINE_COLUMNS.values()
+        aux = pd.DataFrame({column: centroid[:, axis] for axis, column in enumerate(columns)})
         return Examples({"pixels": self.normalization.transform_inputs(pixels)}, truth, aux)
 
     def decode(self, raw: np.ndarray) -> GaussianPrediction:
