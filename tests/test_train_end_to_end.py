@@ -76,7 +76,7 @@ def test_metrics_have_resolutions_pulls_and_the_baseline(trained):
         assert metrics[target]["rms"] > 0 and np.isfinite(metrics[target]["pull_std"])
     assert metrics["x-midplane"]["unit"] == "µm"
     assert metrics["centroid_baseline"]["x-midplane"]["robust_width"] > 0
-    assert metrics["test_clusters"] > 0 and metrics["training"]["parameters"] == 2029
+    assert metrics["test_examples"] > 0 and metrics["training"]["parameters"] == 2029
 
 
 def test_saved_model_reproduces_the_metrics_through_evaluate(trained, capsys):
