@@ -9,7 +9,7 @@ from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 from smartml.backend import keras, tf
 from smartml.errors import ConfigError
 from smartml.models import load_model
-from smartml.training import hardware_cost as hc
+from smartml.hardware import cost as hc
 from smartml.training.mdmm import (
     BopsConstraint,
     MDMMModel,

@@ -67,7 +67,7 @@ from collections.abc import Sequence
 
 from smartml.backend import keras, tf
 from smartml.errors import ConfigError
-from smartml.training import hardware_cost as hc
+from smartml.hardware import cost as hc
 
 LayerSpec = str | Sequence[str]
 

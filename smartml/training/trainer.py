@@ -17,7 +17,7 @@ from smartml.evaluate import evaluate_run
 from smartml.models import load_model
 from smartml.registry import MODELS, TASKS
 from smartml.training.callbacks import build_callbacks, keep_last_row_per_epoch
-from smartml.training.hardware_cost import hardware_report, quantized_layers
+from smartml.hardware.cost import hardware_report, quantized_layers
 from smartml.training.mdmm import MDMMModel, constraints_from_config
 from smartml.training.run_directory import RunDirectory
 
