@@ -172,12 +172,12 @@ def input_names(model: keras.Model) -> list[str]:
 def _example_count(model: keras.Model, inputs: Inputs) -> int:
     expected = input_names(model)
     if sorted(inputs) != sorted(expected):
-        raise ExportError(
-            f"test inputs {sorted(inputs)} do not match the model inputs {expected}"
-        )
+        raise ExportError(f"test inputs {sorted(inputs)} do not match the model inputs {expected}")
     counts = {len(x) for x in inputs.values()}
     if len(counts) != 1:
-        raise ExportError(f"test inputs differ in length: { {k: len(x) for k, x in inputs.items()} }")
+        raise ExportError(
+            f"test inputs differ in length: { {k: len(x) for k, x in inputs.items()} }"
+        )
     (count,) = counts
     if count == 0:
         raise ExportError("the test set is empty; nothing to verify")

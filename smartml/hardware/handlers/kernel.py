@@ -115,7 +115,9 @@ class SeparableLayer(_Quantized):
         fractional = dw_exact.fractional + pw_type.fractional
         if bias_type is not None:
             fractional = max(fractional, bias_type.fractional)
-        exact = FixedType.covering(float(np.max(np.abs(pw).T @ dw_bound + np.abs(bias))), fractional)
+        exact = FixedType.covering(
+            float(np.max(np.abs(pw).T @ dw_bound + np.abs(bias))), fractional
+        )
         types = {
             "depthwise": dw_type,
             "pointwise": pw_type,
@@ -142,7 +144,10 @@ class SeparableLayer(_Quantized):
         )
         luts = math.ceil((dw_mult + dw_tree + pw_mult + pw_tree) / settings.reuse_factor)
         cycles = estimate.latency_cycles(
-            _positions(layer), dw_depth + pw_depth + 2, settings.reuse_factor, settings.clock_period_ns
+            _positions(layer),
+            dw_depth + pw_depth + 2,
+            settings.reuse_factor,
+            settings.clock_period_ns,
         )
         return cycles, luts
 

@@ -54,7 +54,9 @@ class Multiply(_Merge):
         # a variable × variable product in LUTs: about one LUT per partial-product bit
         luts = math.ceil(elements * a.width * b.width / settings.reuse_factor)
         depth = math.ceil(math.log2(min(a.width, b.width) + 1))
-        return estimate.latency_cycles(1, depth, settings.reuse_factor, settings.clock_period_ns), luts
+        return estimate.latency_cycles(
+            1, depth, settings.reuse_factor, settings.clock_period_ns
+        ), luts
 
     def check_backend(self, layer, backend: str, strategy: str, io_type: str) -> None:
         require_io_parallel(layer, io_type)

@@ -92,7 +92,9 @@ class _Average(LayerHandler):
         elements = int(np.prod(layer.output.shape[1:]))
         luts = elements * ((window - 1) * types["accum"].width + 2 * types["result"].width)
         depth = math.ceil(math.log2(window)) + 1
-        return estimate.latency_cycles(1, depth, settings.reuse_factor, settings.clock_period_ns), luts
+        return estimate.latency_cycles(
+            1, depth, settings.reuse_factor, settings.clock_period_ns
+        ), luts
 
 
 @layer_handler(keras.layers.AveragePooling2D)
