@@ -8,8 +8,8 @@ from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
 from smartml.backend import keras, tf
 from smartml.errors import ConfigError
-from smartml.models import load_model
 from smartml.hardware import cost as hc
+from smartml.models import load_model
 from smartml.training.mdmm import (
     BopsConstraint,
     MDMMModel,

@@ -14,10 +14,10 @@ from smartml.config import RunConfig, save_config
 from smartml.config.mdmm import MDMMConfig
 from smartml.errors import ConfigError
 from smartml.evaluate import evaluate_run
+from smartml.hardware.cost import hardware_report, quantized_layers
 from smartml.models import load_model
 from smartml.registry import MODELS, TASKS
 from smartml.training.callbacks import build_callbacks, keep_last_row_per_epoch
-from smartml.hardware.cost import hardware_report, quantized_layers
 from smartml.training.mdmm import MDMMModel, constraints_from_config
 from smartml.training.run_directory import RunDirectory
 
