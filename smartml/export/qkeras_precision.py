@@ -62,13 +62,15 @@ def layer_precisions(
         UnsupportedLayerError: a layer without an export rule.
         ExportError: a layer or quantizer that cannot be exported exactly.
     """
+    # An unsupported layer is reported before any other problem of the model.
+    handlers = [handler_for(layer, "export") for layer in model.layers]
     types: dict[str, FixedType] = {}
     precisions = []
-    for layer in model.layers:
+    for layer, handler in zip(model.layers, handlers, strict=True):
         incoming = [types[name] for name in inbound_layers(layer)]
         if not incoming:
             incoming = [_input_type(input_types, layer.name)]
-        precision, types[layer.name] = handler_for(layer, "export").precision(layer, incoming)
+        precision, types[layer.name] = handler.precision(layer, incoming)
         precisions.append(precision)
     return precisions
 
