@@ -13,10 +13,10 @@ from report_files import EXPORT_SETTINGS
 from smartml.backend import keras
 from smartml.config.export import ExportConfig
 from smartml.errors import ExportError
-from smartml.export.exporter import export_model, firmware_input_types
+from smartml.export.exporter import _diagnose, export_model, firmware_input_types
 from smartml.export.firmware_graph import WIDENING_SUFFIX, widened_pooling_inputs
 from smartml.export.hls4ml_keras2 import convert
-from smartml.export.qkeras_precision import layer_precisions, output_precision
+from smartml.export.qkeras_precision import hls_layer_config, layer_precisions, output_precision
 from smartml.hardware.fixed_point import FixedType
 from smartml.hardware.precision import POOL_FRACTIONAL_BITS, activation_type
 
@@ -221,3 +221,28 @@ def test_export_is_bit_identical_to_qkeras(tmp_path, kind, backend):
     assert all(row["luts"] > 0 for row in rows.values() if row["class"] in ("QDense", "QConv1D"))
     tb_line = (tmp_path / kind / "tb_data" / "tb_input_features.dat").read_text().splitlines()[0]
     assert len(tb_line.split()) == sum(x[0].size for x in inputs.values())
+
+
+def test_layer_diagnosis_follows_several_inputs(tmp_path):
+    """Per-layer agreement (hls4ml trace against QKeras) on a multi-input model: run
+    on examples flagged as differing, every traced layer agrees."""
+    model, inputs = deepsets_model(), deepsets_inputs(40)
+    types = {**INPUT_TYPES, "momentum": FixedType(8, 4)}
+    inputs = {key: types[key].quantize(x).astype("float32") for key, x in inputs.items()}
+    hls_model = convert(
+        model,
+        hls_layer_config(layer_precisions(model, types)),
+        **EXPORT_SETTINGS,
+        default_precision="fixed<32,16>",
+        output_dir=str(tmp_path / "prj"),
+        project_name="ds",
+    )
+    hls_model.compile()
+    reference = model.predict([inputs[k] for k in ("points", "mask", "momentum")], verbose=0)
+    flagged = reference.astype(np.float64)
+    flagged[:3] += 1.0  # pretend three examples differ
+    rows = {row["layer"]: row for row in _diagnose(hls_model, model, inputs, flagged, reference)}
+    assert {"point_conv", "masked", "max_pool", "mean_pool", "pooled", "features", "logits"} <= set(
+        rows
+    )
+    assert all(row["bit_identical_fraction"] == 1.0 for row in rows.values())

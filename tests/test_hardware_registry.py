@@ -63,14 +63,18 @@ def test_an_unknown_layer_is_one_error_in_every_cost_path(path, layer):
 
 def test_an_unknown_layer_is_one_error_in_export():
     model = model_with(keras.layers.Activation("relu", name="odd"))
-    with pytest.raises(ExportError, match=r"^layer 'odd' \(Activation\) is not supported for export"):
+    with pytest.raises(
+        ExportError, match=r"^layer 'odd' \(Activation\) is not supported for export"
+    ):
         layer_precisions(model, FixedType(8, 4))
 
 
 def test_cost_only_layers_pass_bits_but_are_not_exported():
     model = model_with(keras.layers.Dropout(0.1, name="drop"))
     assert {g.layer: g.activation_bits for g in cost.mac_groups(model)} == {"first": 6, "last": 16}
-    with pytest.raises(UnsupportedLayerError, match=r"'drop' \(Dropout\) is not supported for export"):
+    with pytest.raises(
+        UnsupportedLayerError, match=r"'drop' \(Dropout\) is not supported for export"
+    ):
         layer_precisions(model, FixedType(8, 4))
 
 
@@ -110,7 +114,8 @@ def test_point_cloud_costs_follow_the_graph():
         "head": (8 * 2, 8, 12, 8),
     }
     expected = sum(
-        macs * (b_a * b_w + b_a + b_w + math.log2(fan_in)) for macs, fan_in, b_a, b_w in rows.values()
+        macs * (b_a * b_w + b_a + b_w + math.log2(fan_in))
+        for macs, fan_in, b_a, b_w in rows.values()
     )
     assert cost.maximum_bops(model, default_bits=12) == pytest.approx(expected)
 

@@ -113,7 +113,7 @@ def export_model(
         the report, also written as ``<output_dir>/<name>/report.json``.
     """
     started = time.perf_counter()
-    n_examples = _example_count(model, inputs)
+    n_examples = _example_count(model, inputs, name)
     input_types = firmware_input_types(model, settings.input_precision, inputs)
     types = {key: fixed for key, (fixed, _) in input_types.items()}
     firmware_inputs = {key: types[key].quantize(x).astype(np.float32) for key, x in inputs.items()}
@@ -169,18 +169,21 @@ def input_names(model: keras.Model) -> list[str]:
     return [tensor._keras_history.layer.name for tensor in model.inputs]
 
 
-def _example_count(model: keras.Model, inputs: Inputs) -> int:
+def _example_count(model: keras.Model, inputs: Inputs, name: str) -> int:
+    """The number of test examples, checked to be the same for every model input."""
     expected = input_names(model)
     if sorted(inputs) != sorted(expected):
-        raise ExportError(f"test inputs {sorted(inputs)} do not match the model inputs {expected}")
+        raise ExportError(
+            f"{name}: test inputs {sorted(inputs)} do not match the model inputs {expected}"
+        )
     counts = {len(x) for x in inputs.values()}
     if len(counts) != 1:
         raise ExportError(
-            f"test inputs differ in length: { {k: len(x) for k, x in inputs.items()} }"
+            f"{name}: test inputs differ in length: { {k: len(x) for k, x in inputs.items()} }"
         )
     (count,) = counts
     if count == 0:
-        raise ExportError("the test set is empty; nothing to verify")
+        raise ExportError(f"{name}: the test set is empty; nothing to verify")
     return count
 
 
