@@ -66,6 +66,23 @@ def tabular_model(seed: int = 1) -> keras.Model:
     return randomize(keras.Model(inputs, outputs), seed)
 
 
+def sequence_model(seed: int = 5) -> keras.Model:
+    """QConv1D with wider kernels: 3 wide with "same" padding, 2 wide with stride 2."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((N_POINTS, 3), name="sequence")
+    x = QConv1D(4, 3, padding="same", kernel_quantizer=q(6), bias_quantizer=q(6), name="c3")(inputs)
+    x = QActivation(quantized_relu(6, 2), name="c3_relu")(x)
+    x = QConv1D(3, 2, strides=2, kernel_quantizer=q(6), bias_quantizer=q(6), name="c2")(x)
+    x = QActivation(quantized_relu(6, 2), name="c2_relu")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    outputs = QDense(2, kernel_quantizer=q(8), bias_quantizer=q(8), name="out")(x)
+    return randomize(keras.Model(inputs, outputs), seed)
+
+
+def sequence_inputs(n: int = 300, seed: int = 4) -> dict[str, np.ndarray]:
+    return {"sequence": np.random.default_rng(seed).uniform(-3, 3, (n, N_POINTS, 3))}
+
+
 def deepsets_inputs(n: int = 300, seed: int = 2) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     valid = np.arange(N_POINTS) < rng.integers(1, N_POINTS + 1, size=(n, 1))
@@ -183,11 +200,12 @@ def test_catapult_widens_the_global_average_input_without_changing_values():
 MODELS = {
     "deepsets": (deepsets_model, deepsets_inputs, DEEPSETS_PRECISION),
     "tabular": (tabular_model, tabular_inputs, "fixed<12,4>"),
+    "sequence": (sequence_model, sequence_inputs, "fixed<10,3>"),
 }
 
 
 @pytest.mark.parametrize("backend", ["Vitis", "Catapult"])
-@pytest.mark.parametrize("kind", ["deepsets", "tabular"])
+@pytest.mark.parametrize("kind", sorted(MODELS))
 def test_export_is_bit_identical_to_qkeras(tmp_path, kind, backend):
     build, make_inputs, precision = MODELS[kind]
     model, inputs = build(), make_inputs()

@@ -302,9 +302,18 @@ def _firmware_arguments(model: keras.Model, inputs: Inputs):
     return arrays if len(arrays) > 1 else arrays[0]
 
 
-def _project_name(run_name: str) -> str:
+def _project_name(run_name: str, model: keras.Model) -> str:
+    """A C++ identifier from the run name; hls4ml names the top function after the
+    project and the input variables after the input layers, so a clash gets a suffix.
+
+    >>> inputs = keras.Input((2,), name="points")
+    >>> model = keras.Model(inputs, keras.layers.Flatten(name="flat")(inputs))
+    >>> _project_name("pixel-2t", model), _project_name("2t", model), _project_name("points", model)
+    ('pixel_2t', 'model_2t', 'points_firmware')
+    """
     name = re.sub(r"\W", "_", run_name)
-    return name if name[:1].isalpha() else f"model_{name}"
+    name = name if name[:1].isalpha() else f"model_{name}"
+    return f"{name}_firmware" if name in {layer.name for layer in model.layers} else name
 
 
 def _build_project(
@@ -333,7 +342,7 @@ def _build_project(
         backend=settings.backend,
         part=settings.resolved_part(),
         output_dir=str(staging),
-        project_name=_project_name(run_name),
+        project_name=_project_name(run_name, model),
         clock_period_ns=settings.clock_period_ns,
         io_type=settings.io_type,
         strategy=settings.strategy,
