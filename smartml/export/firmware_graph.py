@@ -14,9 +14,10 @@ subset of the new one), which the export verifies like everything else.
 from qkeras import QActivation, quantized_bits
 
 from smartml.backend import keras
-from smartml.export.qkeras_precision import POOL_FRACTIONAL_BITS, layer_precisions
+from smartml.export.qkeras_precision import layer_precisions
 from smartml.hardware.fixed_point import FixedType
 from smartml.hardware.graph import inbound_layers
+from smartml.hardware.precision import POOL_FRACTIONAL_BITS
 from smartml.hardware.registry import handler_for
 
 WIDENING_SUFFIX = "_input_cast"
@@ -55,7 +56,7 @@ def _rebuild(model: keras.Model, casts: dict[str, FixedType]) -> keras.Model:
     for layer in model.layers:
         parents = inbound_layers(layer)
         if not parents:
-            outputs[layer.name] = keras.Input(shape=layer.output.shape[1:], name=layer.name)
+            outputs[layer.name] = keras.Input(shape=tuple(layer.output.shape[1:]), name=layer.name)
             continue
         x = outputs[parents[0]] if len(parents) == 1 else [outputs[p] for p in parents]
         if layer.name in casts:

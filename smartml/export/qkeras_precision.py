@@ -21,7 +21,7 @@ from the types of all its inputs), by each layer's handler
   and ``Concatenate`` (one type holding both inputs);
 * average pooling (``AveragePooling2D``, ``GlobalAveragePooling1D``) divides by the
   window size ``N``, which no finite binary fraction represents: its result has
-  :data:`POOL_FRACTIONAL_BITS` fractional bits. A mean of values on a grid never lies
+  ``POOL_FRACTIONAL_BITS`` (24) fractional bits. A mean of values on a grid never lies
   closer than ``1/(N·2^(f+1))`` to a rounding tie of a following quantizer with ``f``
   fractional bits (unless exactly on it, which the exact sum then reproduces), so the
   cut cannot change a rounding while ``f + 1 + log2 N < 24`` (e.g. 8-bit quantizers
@@ -38,10 +38,8 @@ from smartml.backend import keras
 from smartml.errors import ExportError
 from smartml.hardware.fixed_point import FixedType
 from smartml.hardware.graph import inbound_layers, output_layer
-from smartml.hardware.precision import POOL_FRACTIONAL_BITS, LayerPrecision
+from smartml.hardware.precision import LayerPrecision
 from smartml.hardware.registry import handler_for
-
-__all__ = ["POOL_FRACTIONAL_BITS", "hls_layer_config", "layer_precisions", "output_precision"]
 
 
 def layer_precisions(

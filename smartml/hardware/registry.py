@@ -16,6 +16,9 @@ is one :class:`~smartml.errors.UnsupportedLayerError` naming it, never a silent 
 >>> from smartml.backend import keras
 >>> handler_for(keras.layers.Flatten(name="f")).pass_through
 True
+>>> from smartml.hardware import registry
+>>> "QConv1D" in registry.SUPPORTED
+True
 >>> handler_for(keras.layers.Dense(2, name="plain"), "export")
 Traceback (most recent call last):
 ...
@@ -25,6 +28,7 @@ smartml.errors.UnsupportedLayerError: layer 'plain' (Dense) is not supported for
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 
 from smartml.errors import UnsupportedLayerError
@@ -66,7 +70,7 @@ class LayerHandler:
     def mac_fan_in(self, role: str, shape: tuple) -> int:
         """Inputs summed into one output by the kernel ``role`` of ``shape``: all but
         its last (output-channel) axis."""
-        return int(_product(shape[:-1]))
+        return math.prod(int(n) for n in shape[:-1])
 
     def mac_input_bits(self, role: str, input_bits: int, default_bits: int) -> int:
         """``b_a`` of the kernel ``role``: the layer's input bits."""
@@ -152,8 +156,8 @@ def _load_handlers() -> None:
     importlib.import_module("smartml.hardware.handlers")
 
 
-def _product(values) -> int:
-    result = 1
-    for value in values:
-        result *= int(value)
-    return result
+def __getattr__(name: str):
+    # SUPPORTED is computed on first access: the handlers register when first needed.
+    if name == "SUPPORTED":
+        return supported_layers("export")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
