@@ -172,6 +172,24 @@ def test_multiply_without_tiling_is_refused():
         layer_precisions(model, FixedType(8, 4))
 
 
+@pytest.mark.parametrize(("n_points", "refused"), [(6, True), (8, False)])
+def test_an_unquantized_mean_is_refused_unless_exact(n_points, refused):
+    """A mean over 6 values rounds differently in float32 (QKeras) and in fixed point;
+    over 8 it is exact in both."""
+    points = keras.Input((n_points, 2), name="points")
+    x = QActivation(quantized_relu(6, 2), name="relu")(points)
+    mean = keras.layers.GlobalAveragePooling1D(name="mean")(x)
+    head = QDense(2, kernel_quantizer=q(8), bias_quantizer=q(8), name="head")
+    model = keras.Model(points, head(mean))
+    if refused:
+        with pytest.raises(
+            ExportError, match=r"'mean' .*over 6 values goes unquantized into 'head'"
+        ):
+            layer_precisions(model, FixedType(8, 4))
+    else:
+        assert layer_precisions(model, FixedType(8, 4))[-1].name == "head"
+
+
 def test_io_stream_is_refused_for_the_point_layers(tmp_path):
     with pytest.raises(ExportError, match=r"layer 'point_conv' \(QConv1D\): .*io_parallel"):
         convert(

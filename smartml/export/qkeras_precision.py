@@ -25,7 +25,8 @@ from the types of all its inputs), by each layer's handler
   closer than ``1/(N·2^(f+1))`` to a rounding tie of a following quantizer with ``f``
   fractional bits (unless exactly on it, which the exact sum then reproduces), so the
   cut cannot change a rounding while ``f + 1 + log2 N < 24`` (e.g. 8-bit quantizers
-  and windows up to 32x32). A quantizer must therefore follow an average.
+  and windows up to 32x32). A quantizer must therefore follow an average, unless the
+  window is a power of two (then the mean is exact in float32 and in the result type).
 
 Supported layers: :func:`~smartml.hardware.registry.supported_layers`; anything else
 is an :class:`~smartml.errors.UnsupportedLayerError` naming the layer. A model input
@@ -69,8 +70,13 @@ def layer_precisions(
         if not incoming:
             incoming = [_input_type(input_types, layer.name)]
         precision, types[layer.name] = handler.precision(layer, incoming)
+        handler.check_consumers(layer, _consumers(model, layer.name))
         precisions.append(precision)
     return precisions
+
+
+def _consumers(model: keras.Model, name: str) -> list:
+    return [layer for layer in model.layers if name in inbound_layers(layer)]
 
 
 def output_precision(model: keras.Model, precisions: list[LayerPrecision]) -> FixedType:

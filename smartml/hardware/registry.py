@@ -89,6 +89,11 @@ class LayerHandler:
         (``export.backend``, ``strategy``, ``io_type``) cannot compute the layer
         exactly; nothing by default."""
 
+    def check_consumers(self, layer, consumers: list) -> None:
+        """Raise :class:`~smartml.errors.ExportError` where the layers fed by ``layer``
+        (``consumers``) make QKeras' float32 arithmetic differ from the firmware's;
+        nothing by default."""
+
     def average_window(self, layer) -> int | None:
         """Values averaged per output (average pooling), None for other layers; Catapult
         needs such inputs widened (:mod:`smartml.export.firmware_graph`)."""

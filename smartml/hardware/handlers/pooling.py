@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from qkeras import QActivation
 
 from smartml.backend import keras
 from smartml.errors import ExportError
@@ -86,6 +87,21 @@ class _Average(LayerHandler):
         precision = LayerPrecision(layer.name, types={"accum": accum, "result": result})
         precision.hls[layer.name] = {"Precision": {"accum": accum.hls(), "result": result.hls()}}
         return precision, result
+
+    def check_consumers(self, layer, consumers: list) -> None:
+        # A mean over a window of 2^k values is exact in float32 and in the result type;
+        # any other mean is rounded differently by both and must be re-quantized.
+        window = self.average_window(layer)
+        if window & (window - 1) == 0:
+            return
+        for consumer in consumers:
+            if not isinstance(consumer, QActivation):
+                raise ExportError(
+                    f"layer {layer.name!r} ({type(layer).__name__}): its mean over {window} "
+                    f"values goes unquantized into {consumer.name!r}; QKeras rounds it in "
+                    "float32, which firmware cannot reproduce bit for bit: put a "
+                    "QActivation(quantized_bits) after it"
+                )
 
     def estimate(self, layer, precision, incoming: list, settings) -> tuple[int, int]:
         types, window = precision.types, self.average_window(layer)
