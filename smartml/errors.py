@@ -20,3 +20,12 @@ class DataError(SmartmlError):
 
 class RunDirectoryError(SmartmlError):
     """A run directory is missing, incomplete or cannot be written."""
+
+
+class ExportError(SmartmlError):
+    """The model or the export settings cannot give verified firmware."""
+
+
+class UnsupportedLayerError(ExportError):
+    """A layer that no layer handler knows: it can be neither costed (sparsity, BOPs,
+    MDMM constraints) nor exported."""

@@ -30,7 +30,7 @@ def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
     from smartml.evaluation.figures import save_figures
     from smartml.evaluation.history_plots import plot_history
     from smartml.registry import MODELS
-    from smartml.training.hardware_cost import hardware_report
+    from smartml.hardware.cost import hardware_report
 
     plots = task.config.output.plots
     metrics, figures = task.evaluate(model, figures=plots)

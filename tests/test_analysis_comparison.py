@@ -16,7 +16,7 @@ from smartml.backend import keras
 from smartml.errors import RunDirectoryError
 from smartml.evaluation.gaussian import residual_profile
 from smartml.evaluation.run_comparison import comparison_table
-from smartml.training import hardware_cost
+from smartml.hardware import cost as hardware_cost
 
 TARGETS = ["x-midplane", "cotBeta"]
 

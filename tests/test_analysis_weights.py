@@ -11,7 +11,7 @@ from qkeras import QDense, QSeparableConv2D, quantized_bits
 
 from smartml.analysis import weights
 from smartml.backend import keras
-from smartml.training import hardware_cost
+from smartml.hardware import cost as hardware_cost
 
 BITS = {"sep": 4, "d0": 6, "d1": 8}
 

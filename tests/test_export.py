@@ -17,17 +17,14 @@ from qkeras import (
 from report_files import EXPORT_SETTINGS
 
 from smartml.backend import keras
+from smartml.errors import ExportError
 from smartml.export.__main__ import main as export_main
 from smartml.export.exporter import firmware_input_type
 from smartml.export.firmware_graph import widened_pooling_inputs
-from smartml.export.fixed_point import FixedType
 from smartml.export.hls4ml_keras2 import convert
-from smartml.export.qkeras_precision import (
-    ExportError,
-    hls_layer_config,
-    layer_precisions,
-    quantizer_type,
-)
+from smartml.export.qkeras_precision import hls_layer_config, layer_precisions
+from smartml.hardware.fixed_point import FixedType
+from smartml.hardware.precision import quantizer_type
 
 
 def q(bits, integer=0):

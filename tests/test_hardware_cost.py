@@ -15,7 +15,7 @@ from qkeras import (
 )
 
 from smartml.backend import keras, tf
-from smartml.training import hardware_cost as hc
+from smartml.hardware import cost as hc
 
 
 def q(bits, integer=0, **kwargs):

@@ -12,9 +12,9 @@ from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 from smartml.backend import keras, tf
 from smartml.config.mdmm import ConstraintConfig, NormConstraintConfig, registered_constraint_union
 from smartml.errors import ConfigError
+from smartml.hardware import cost as hc
 from smartml.models.saved import load_model
 from smartml.registry import MDMM_CONSTRAINTS
-from smartml.training import hardware_cost as hc
 from smartml.training.mdmm import (
     BopsConstraint,
     MDMMModel,

@@ -16,6 +16,6 @@
   notebooks run from ``notebooks/`` or from the repository root).
 
 The measurements themselves are those of the training and evaluation
-(:mod:`smartml.training.hardware_cost`, :mod:`smartml.training.mdmm`,
+(:mod:`smartml.hardware.cost`, :mod:`smartml.training.mdmm`,
 :mod:`smartml.evaluation`), so that a notebook shows what the run counted.
 """

@@ -66,12 +66,12 @@ class RunContents:
     def hardware(self) -> dict | None:
         """Per-layer quantized sparsity, MACs and BOPs with totals: the ``hardware``
         block of metrics.json, or computed from the model for runs trained before it
-        was recorded (:func:`smartml.training.hardware_cost.hardware_report`); None
+        was recorded (:func:`smartml.hardware.cost.hardware_report`); None
         for a model without quantized layers."""
         if "hardware" not in self._cache:
             hardware = self.metrics.get("hardware")
             if hardware is None:
-                from smartml.training import hardware_cost
+                from smartml.hardware import cost as hardware_cost
 
                 if hardware_cost.quantized_layers(self.model):
                     hardware = hardware_cost.hardware_report(self.model)

@@ -1,8 +1,8 @@
 """Float and quantized weights of every quantized layer, the quantized levels in use,
 and where the zeros are against the MDMM constraints of the run.
 
-The weights and their quantizers come from :mod:`smartml.training.hardware_cost`
-(:func:`~smartml.training.hardware_cost.weight_tensors`), the constraints are rebuilt
+The weights and their quantizers come from :mod:`smartml.hardware.cost`
+(:func:`~smartml.hardware.cost.weight_tensors`), the constraints are rebuilt
 with :func:`smartml.training.mdmm.constraints_from_config`, so what is shown here is
 what the training counted.
 """
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smartml.training import hardware_cost as hc
+from smartml.hardware import cost as hc
 
 
 @dataclass

@@ -45,10 +45,12 @@ class ExportConfig(StrictModel):
     strategy: Literal["Latency", "Resource"] = "Latency"
     reuse_factor: PositiveInt = 1
     output_dir: str = Field("firmware", description="projects go to <output_dir>/<run name>")
-    input_precision: str | None = Field(
+    input_precision: str | dict[str, str] | None = Field(
         None,
-        description="firmware input type, e.g. fixed<16,8>, for models without an input "
-        "quantizer; default: 16 bits with the integer bits the test inputs need",
+        description="firmware input type, e.g. fixed<16,8>, for every model input without "
+        'an input quantizer, or types by model input name, e.g. {"points": '
+        '"fixed<10,3>"}; default (and inputs not named): 16 bits with the integer bits '
+        "the test inputs need",
     )
     agreement_threshold: float = Field(
         0.999, ge=0, le=1, allow_inf_nan=False, description="minimum bit-identical fraction"
@@ -62,9 +64,13 @@ class ExportConfig(StrictModel):
 
     @field_validator("input_precision")
     @classmethod
-    def _fixed_point(cls, value: str | None) -> str | None:
-        if value is not None and not FIXED_PATTERN.match(value.strip()):
-            raise ValueError(f"expected a type like fixed<16,8> or ufixed<12,6>, got {value!r}")
+    def _fixed_point(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        expected = "expected a type like fixed<16,8> or ufixed<12,6>"
+        if isinstance(value, str) and not FIXED_PATTERN.match(value.strip()):
+            raise ValueError(f"{expected}, got {value!r}")
+        for name, text in (value or {}).items() if isinstance(value, dict) else ():
+            if not FIXED_PATTERN.match(text.strip()):
+                raise ValueError(f"export.input_precision.{name}: {expected}, got {text!r}")
         return value
 
     @model_validator(mode="after")

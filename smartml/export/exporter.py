@@ -1,9 +1,11 @@
 """Export one complete run to an hls4ml project, verified against the QKeras model.
 
-Steps (:func:`export_run`)::
+Steps (:func:`export_run`: the run's model and test set; :func:`export_model`: the
+rest, for a model with one or several named inputs)::
 
-    run dir ──> QKeras model, test set (the task)
-            ──> firmware input type (input quantizer, export.input_precision, or derived)
+    run dir ──> QKeras model, test set (the task), {model input name: examples}
+            ──> one firmware type per input (its input quantizer, export.input_precision
+                for all inputs or by name, or derived from the data)
             ──> per-layer precisions (qkeras_precision) ──> hls4ml Keras-2 converter
             ──> project written and C++ emulation compiled (g++)
             ──> test set through QKeras and through the emulation: bit-for-bit agreement,
@@ -25,28 +27,27 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from qkeras import QActivation, QConv2D, QDense, QSeparableConv2D, quantized_bits
+from qkeras import QActivation, quantized_bits
 
 from smartml.backend import keras
 from smartml.config import RunConfig
 from smartml.config.export import ExportConfig
-from smartml.export import resource_estimate as estimate
+from smartml.errors import ExportError
 from smartml.export.firmware_graph import widened_pooling_inputs
-from smartml.export.fixed_point import FixedType
 from smartml.export.hls4ml_keras2 import convert
-from smartml.export.qkeras_precision import (
-    ExportError,
-    LayerPrecision,
-    hls_layer_config,
-    layer_precisions,
-    quantizer_type,
-)
+from smartml.export.qkeras_precision import hls_layer_config, layer_precisions, output_precision
 from smartml.export.vendor_build import find_tool, missing_tool_message, synthesize
 from smartml.export.verification import compare_outputs, layer_agreement
-from smartml.training.hardware_cost import hardware_report
+from smartml.hardware import resource_estimate as estimate
+from smartml.hardware.cost import hardware_report
+from smartml.hardware.fixed_point import FixedType
+from smartml.hardware.graph import inbound_layers
+from smartml.hardware.precision import LayerPrecision, quantizer_type
+from smartml.hardware.registry import handler_for
 from smartml.training.run_directory import RunDirectory
 
 log = logging.getLogger("smartml.export")
@@ -55,6 +56,8 @@ REPORT_VERSION = 1
 DEFAULT_INPUT_WIDTH = 16
 DEFAULT_PRECISION = "fixed<32,16,RND_CONV,SAT>"  # only for types hls4ml adds itself
 DIAGNOSED_EXAMPLES = 200
+
+Inputs = dict[str, np.ndarray]  # model input name -> examples (first axis)
 
 
 def export_run(run_dir: RunDirectory, config: RunConfig, build: bool = False) -> dict:
@@ -72,56 +75,81 @@ def export_run(run_dir: RunDirectory, config: RunConfig, build: bool = False) ->
     from smartml.models.saved import load_model
     from smartml.registry import TASKS
 
-    started = time.perf_counter()
     run_dir.require_complete()
-    settings = config.export
     task = TASKS.get(config.task.name)(config, run_dir)
     task.prepare(fit=False)
     model = load_model(run_dir.model)
-    inputs, truth = task.test_set(settings.verify_clusters)
-    if len(inputs) == 0:
-        raise ExportError(f"{run_dir.path}: the run's test split is empty; nothing to verify")
+    # The task glue: the task gives the test set as one array for the model's one input.
+    test_inputs, truth = task.test_set(config.export.verify_clusters)
+    inputs = {input_names(model)[0]: test_inputs}
 
-    input_type, input_source = firmware_input_type(model, settings.input_precision, inputs)
-    firmware_inputs = input_type.quantize(inputs).astype(np.float32)
+    def metrics(outputs: np.ndarray) -> dict:
+        return task.metrics_from_outputs(outputs, truth)
+
+    run = {"run": config.name, "run_dir": str(run_dir.path)}
+    return export_model(model, inputs, metrics, config.export, config.name, run, build)
+
+
+def export_model(
+    model: keras.Model,
+    inputs: Inputs,
+    metrics: Callable[[np.ndarray], dict],
+    settings: ExportConfig,
+    name: str,
+    run: dict,
+    build: bool = False,
+) -> dict:
+    """The export core: input types, precisions, hls4ml project, C simulation of
+    ``inputs`` compared with QKeras, layer table, report.json.
+
+    Args:
+        model: the QKeras model; inputs: test examples per model input name.
+        metrics: task metrics of model outputs (on ``inputs``' examples).
+        settings: the export settings; name: the project's folder under
+            ``settings.output_dir``; run: entries copied into the report.
+        build: run the vendor synthesis when its tool is installed.
+
+    Returns:
+        the report, also written as ``<output_dir>/<name>/report.json``.
+    """
+    started = time.perf_counter()
+    n_examples = _example_count(model, inputs, name)
+    input_types = firmware_input_types(model, settings.input_precision, inputs)
+    types = {key: fixed for key, (fixed, _) in input_types.items()}
+    firmware_inputs = {key: types[key].quantize(x).astype(np.float32) for key, x in inputs.items()}
     firmware_model = model
     if settings.backend == "Catapult":
-        firmware_model = widened_pooling_inputs(model, input_type)
-    precisions = layer_precisions(firmware_model, input_type)
-    output_type = precisions[-1].types["result"]
+        firmware_model = widened_pooling_inputs(model, types)
+    precisions = layer_precisions(firmware_model, types)
     reference = _predict(model, firmware_inputs)
     if firmware_model is not model and not np.array_equal(
         _predict(firmware_model, firmware_inputs), reference
     ):
         raise ExportError("internal: the widened pooling inputs changed the QKeras outputs")
 
-    destination = Path(settings.output_dir) / config.name
+    destination = Path(settings.output_dir) / name
     staging = destination.parent / f".{destination.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         report = _build_project(
-            staging, config.name, firmware_model, precisions, settings, firmware_inputs, reference
+            staging, name, firmware_model, precisions, settings, firmware_inputs, reference
         )
         agreement = report["verification"]
         agreement.update(
-            clusters=len(inputs),
+            clusters=n_examples,
             threshold=settings.agreement_threshold,
             passed=agreement["bit_identical_fraction"] >= settings.agreement_threshold,
-            metrics_keras=task.metrics_from_outputs(reference, truth),
-            metrics_firmware=task.metrics_from_outputs(report.pop("_firmware_outputs"), truth),
+            metrics_keras=metrics(reference),
+            metrics_firmware=metrics(report.pop("_firmware_outputs")),
         )
-        if input_source.startswith("derived") or input_source.startswith("export"):
-            # The model itself takes float inputs: show what the input type costs.
-            agreement["metrics_keras_float_inputs"] = task.metrics_from_outputs(
-                _predict(model, inputs.astype(np.float32)), truth
-            )
+        if any(source.startswith(("derived", "export")) for _, source in input_types.values()):
+            # The model itself takes float inputs: show what the input types cost.
+            agreement["metrics_keras_float_inputs"] = metrics(_predict(model, inputs))
         report.update(
-            run=config.name,
-            run_dir=str(run_dir.path),
-            input_precision=input_type.hls(),
-            input_precision_source=input_source,
-            output_precision=output_type.hls(),
+            run,
+            **_input_precision_entries(input_types),
+            output_precision=output_precision(firmware_model, precisions).hls(),
         )
         report["layers"], report["totals"] = layer_table(firmware_model, precisions, settings)
         report["resource_estimate"] = {"tool": estimate.TOOL, "limits": estimate.LIMITS}
@@ -136,31 +164,108 @@ def export_run(run_dir: RunDirectory, config: RunConfig, build: bool = False) ->
     return report
 
 
-def firmware_input_type(
-    model: keras.Model, requested: str | None, inputs: np.ndarray
-) -> tuple[FixedType, str]:
-    """(type of the firmware input, where it came from).
+def input_names(model: keras.Model) -> list[str]:
+    """Names of the model's input layers, in the model's (and hls4ml's) input order."""
+    return [tensor._keras_history.layer.name for tensor in model.inputs]
 
-    The model's own input quantizer (a ``QActivation(quantized_bits)`` right after the
-    input) wins; then ``requested`` (``export.input_precision``); else
-    :data:`DEFAULT_INPUT_WIDTH` bits with the integer bits the largest input needs.
+
+def _example_count(model: keras.Model, inputs: Inputs, name: str) -> int:
+    """The number of test examples, checked to be the same for every model input."""
+    expected = input_names(model)
+    if sorted(inputs) != sorted(expected):
+        raise ExportError(
+            f"{name}: test inputs {sorted(inputs)} do not match the model inputs {expected}"
+        )
+    counts = {len(x) for x in inputs.values()}
+    if len(counts) != 1:
+        raise ExportError(
+            f"{name}: test inputs differ in length: { {k: len(x) for k, x in inputs.items()} }"
+        )
+    (count,) = counts
+    if count == 0:
+        raise ExportError(f"{name}: the test set is empty; nothing to verify")
+    return count
+
+
+def _input_precision_entries(input_types: dict[str, tuple[FixedType, str]]) -> dict:
+    """``input_precision`` and its source: strings for one input (as ever), dicts by
+    input name for several."""
+    if len(input_types) == 1:
+        ((fixed, source),) = input_types.values()
+        return {"input_precision": fixed.hls(), "input_precision_source": source}
+    return {
+        "input_precision": {key: fixed.hls() for key, (fixed, _) in input_types.items()},
+        "input_precision_source": {key: source for key, (_, source) in input_types.items()},
+    }
+
+
+def firmware_input_types(
+    model: keras.Model, requested: str | dict[str, str] | None, inputs: Inputs
+) -> dict[str, tuple[FixedType, str]]:
+    """(type, where it came from) of each model input in firmware, by input name.
+
+    Args:
+        model: the QKeras model.
+        requested: ``export.input_precision``: one type for every input, types by
+            input name (inputs not named are derived), or None.
+        inputs: test examples by model input name.
+
+    Raises:
+        ExportError: a requested name that is no model input, or a type that cannot
+            hold the test inputs.
     """
-    first = model.layers[1] if len(model.layers) > 1 else None
-    if isinstance(first, QActivation) and isinstance(first.quantizer, quantized_bits):
-        return quantizer_type(first.quantizer, f"layer {first.name!r}"), (
-            f"model input quantizer {first.name!r}"
+    names = input_names(model)
+    if isinstance(requested, dict):
+        unknown = sorted(set(requested) - set(names))
+        if unknown:
+            raise ExportError(
+                f"export.input_precision.{unknown[0]}: the model has no input of that name; "
+                f"inputs: {', '.join(names)}"
+            )
+        return {
+            key: firmware_input_type(
+                model, requested.get(key), inputs[key], key, f"export.input_precision.{key}"
+            )
+            for key in names
+        }
+    return {key: firmware_input_type(model, requested, inputs[key], key) for key in names}
+
+
+def firmware_input_type(
+    model: keras.Model,
+    requested: str | None,
+    inputs: np.ndarray,
+    input_name: str | None = None,
+    setting: str = "export.input_precision",
+) -> tuple[FixedType, str]:
+    """(type of one firmware input, where it came from).
+
+    The model's own input quantizer (a ``QActivation(quantized_bits)``, the input's
+    only consumer) wins; then ``requested`` (the ``setting``); else
+    :data:`DEFAULT_INPUT_WIDTH` bits with the integer bits the largest input needs.
+
+    Args:
+        input_name: the model input; None for a model's single input.
+    """
+    input_name = input_name or input_names(model)[0]
+    quantizer = _input_quantizer(model, input_name)
+    if quantizer is not None:
+        return quantizer_type(quantizer.quantizer, f"layer {quantizer.name!r}"), (
+            f"model input quantizer {quantizer.name!r}"
         )
     if requested is not None:
         chosen = FixedType.parse(requested)
         outside = np.count_nonzero((inputs < chosen.min) | (inputs > chosen.max))
         if outside:
             raise ExportError(
-                f"export.input_precision {requested}: {outside} test inputs lie outside its "
-                f"range [{chosen.min:g}, {chosen.max:g}] (largest |x| = {np.abs(inputs).max():g})"
+                f"{setting} {requested}: {outside} test inputs lie outside its range "
+                f"[{chosen.min:g}, {chosen.max:g}] (largest |x| = {np.abs(inputs).max():g})"
             )
-        return chosen, "export.input_precision"
+        return chosen, setting
     if not np.isfinite(inputs).all():
-        raise ExportError("the test inputs contain NaN or inf; cannot choose an input type")
+        raise ExportError(
+            f"the test inputs {input_name!r} contain NaN or inf; cannot choose an input type"
+        )
     largest = float(np.abs(inputs).max())
     signed = bool((inputs < 0).any())
     integer = max(0, math.ceil(math.log2(largest + 1e-12))) + int(signed) if largest else 1
@@ -171,13 +276,44 @@ def firmware_input_type(
     )
 
 
-def _predict(model: keras.Model, inputs: np.ndarray) -> np.ndarray:
-    return model.predict(inputs, batch_size=8192, verbose=0)
+def _input_quantizer(model: keras.Model, input_name: str):
+    """The ``QActivation(quantized_bits)`` that is the only consumer of an input."""
+    consumers = [layer for layer in model.layers if inbound_layers(layer) == [input_name]]
+    if len(consumers) != 1:
+        return None
+    (layer,) = consumers
+    if isinstance(layer, QActivation) and isinstance(layer.quantizer, quantized_bits):
+        return layer
+    return None
 
 
-def _project_name(run_name: str) -> str:
+def _ordered(model: keras.Model, inputs: Inputs) -> list[np.ndarray]:
+    return [np.ascontiguousarray(inputs[key]) for key in input_names(model)]
+
+
+def _predict(model: keras.Model, inputs: Inputs) -> np.ndarray:
+    arrays = [x.astype(np.float32) for x in _ordered(model, inputs)]
+    return model.predict(arrays if len(arrays) > 1 else arrays[0], batch_size=8192, verbose=0)
+
+
+def _firmware_arguments(model: keras.Model, inputs: Inputs):
+    """hls4ml's ``predict``/``trace`` argument: one array, or a list for several inputs."""
+    arrays = _ordered(model, inputs)
+    return arrays if len(arrays) > 1 else arrays[0]
+
+
+def _project_name(run_name: str, model: keras.Model) -> str:
+    """A C++ identifier from the run name; hls4ml names the top function after the
+    project and the input variables after the input layers, so a clash gets a suffix.
+
+    >>> inputs = keras.Input((2,), name="points")
+    >>> model = keras.Model(inputs, keras.layers.Flatten(name="flat")(inputs))
+    >>> _project_name("pixel-2t", model), _project_name("2t", model), _project_name("points", model)
+    ('pixel_2t', 'model_2t', 'points_firmware')
+    """
     name = re.sub(r"\W", "_", run_name)
-    return name if name[:1].isalpha() else f"model_{name}"
+    name = name if name[:1].isalpha() else f"model_{name}"
+    return f"{name}_firmware" if name in {layer.name for layer in model.layers} else name
 
 
 def _build_project(
@@ -186,14 +322,17 @@ def _build_project(
     model: keras.Model,
     precisions: list[LayerPrecision],
     settings: ExportConfig,
-    inputs: np.ndarray,
+    inputs: Inputs,
     reference: np.ndarray,
 ) -> dict:
     """Convert, write, compile and run the emulation; the partial report."""
     vectors = staging / "testbench_vectors"
     vectors.mkdir()
-    n_tb = min(settings.testbench_vectors, len(inputs))
-    np.save(vectors / "inputs.npy", inputs[:n_tb])
+    n_examples = len(reference)
+    n_tb = min(settings.testbench_vectors, n_examples)
+    # hls4ml's test bench reads each example's inputs flattened one after the other.
+    flat = [x[:n_tb].reshape(n_tb, -1) for x in _ordered(model, inputs)]
+    np.save(vectors / "inputs.npy", np.concatenate(flat, axis=1))
     np.save(vectors / "outputs.npy", reference[:n_tb])
     timing = {}
     clock = time.perf_counter()
@@ -203,7 +342,7 @@ def _build_project(
         backend=settings.backend,
         part=settings.resolved_part(),
         output_dir=str(staging),
-        project_name=_project_name(run_name),
+        project_name=_project_name(run_name, model),
         clock_period_ns=settings.clock_period_ns,
         io_type=settings.io_type,
         strategy=settings.strategy,
@@ -217,16 +356,16 @@ def _build_project(
     hls_model.compile()
     timing["compile"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    firmware = hls_model.predict(np.ascontiguousarray(inputs))
+    firmware = hls_model.predict(_firmware_arguments(model, inputs))
     timing["csim"] = time.perf_counter() - clock
-    firmware = np.asarray(firmware, dtype=np.float64).reshape(len(inputs), -1)
-    output_lsb = precisions[-1].types["result"].lsb
+    firmware = np.asarray(firmware, dtype=np.float64).reshape(n_examples, -1)
+    output_lsb = output_precision(model, precisions).lsb
     verification = {**compare_outputs(firmware, reference, output_lsb), "output_lsb": output_lsb}
     if verification["bit_identical_fraction"] < 1.0:
         verification["layers"] = _diagnose(hls_model, model, inputs, firmware, reference)
     log.info(
         "C simulation of %d inputs: %.4f%% of outputs bit-identical, largest difference %g LSB",
-        len(inputs),
+        n_examples,
         100 * verification["bit_identical_fraction"],
         verification["max_difference_lsb"],
     )
@@ -249,18 +388,20 @@ def _build_project(
     }
 
 
-def _diagnose(hls_model, model, inputs, firmware, reference) -> list[dict]:
+def _diagnose(hls_model, model: keras.Model, inputs: Inputs, firmware, reference) -> list[dict]:
     """Layer-by-layer agreement on examples whose outputs differ (hls4ml trace)."""
     differing = np.flatnonzero((firmware != reference.reshape(len(firmware), -1)).any(axis=1))
     if differing.size == 0:
         return []
-    sample = np.ascontiguousarray(inputs[differing[:DIAGNOSED_EXAMPLES]])
+    chosen = differing[:DIAGNOSED_EXAMPLES]
+    sample = {key: np.ascontiguousarray(x[chosen]) for key, x in inputs.items()}
     for layer in hls_model.get_layers():
         layer.set_attr("trace", True)
-    _, trace = hls_model.trace(sample)
-    names = [layer.name for layer in model.layers[1:]]
-    probe = keras.Model(model.input, [model.get_layer(name).output for name in names])
-    keras_outputs = dict(zip(names, probe.predict(sample, verbose=0), strict=True))
+    _, trace = hls_model.trace(_firmware_arguments(model, sample))
+    names = [layer.name for layer in model.layers if inbound_layers(layer)]
+    probe = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
+    outputs = probe.predict(_ordered(model, sample), verbose=0)
+    keras_outputs = dict(zip(names, outputs if len(names) > 1 else [outputs], strict=True))
     # hls4ml splits a separable convolution; its pointwise half ends where Keras' layer does.
     for name in list(trace):
         if name.endswith("_pointwise") and name[: -len("_pointwise")] in keras_outputs:
@@ -271,12 +412,15 @@ def _diagnose(hls_model, model, inputs, firmware, reference) -> list[dict]:
 def layer_table(
     model: keras.Model, precisions: list[LayerPrecision], settings: ExportConfig
 ) -> tuple[list[dict], dict]:
-    """One row per Keras layer: precisions, parameters, multiplications, zero weights,
-    bit operations, estimated latency and LUTs; and their totals."""
-    input_bits = precisions[0].types["result"].width
+    """One row per Keras layer, from its handler: precisions, parameters,
+    multiplications, zero weights, bit operations, estimated latency and LUTs; and
+    their totals."""
+    types = {p.name: p.types["result"] for p in precisions}
+    input_bits = max(types[key].width for key in input_names(model))
     costs = hardware_report(model, default_bits=input_bits)["layers"]
-    rows, incoming = [], precisions[0].types["result"]
+    rows = []
     for layer, precision in zip(model.layers, precisions, strict=True):
+        incoming = [types[name] for name in inbound_layers(layer)] or [types[layer.name]]
         row = {
             "name": layer.name,
             "class": type(layer).__name__,
@@ -295,10 +439,10 @@ def layer_table(
                 zero_weights=round(cost["weights"] * cost["sparsity"]),
                 bops=cost["bops"],
             )
-        row["latency_cycles"], row["luts"] = _layer_estimate(layer, precision, incoming, settings)
+        handler = handler_for(layer, "export")
+        row["latency_cycles"], row["luts"] = handler.estimate(layer, precision, incoming, settings)
         row["dsps"] = 0
         rows.append(row)
-        incoming = precision.types["result"]
     totals = {
         key: sum(row[key] for row in rows)
         for key in (
@@ -313,47 +457,6 @@ def layer_table(
         )
     }
     return rows, totals
-
-
-def _layer_estimate(layer, precision: LayerPrecision, incoming: FixedType, settings) -> tuple:
-    """(latency cycles, LUTs) of one layer from :mod:`resource_estimate`."""
-    types, reuse = precision.types, settings.reuse_factor
-    output_shape = layer.output.shape[1:]
-    positions = int(np.prod(output_shape[:-1])) if len(output_shape) > 1 else 1
-    clock = settings.clock_period_ns
-    if isinstance(layer, QDense | QConv2D):
-        kernel = np.asarray(layer.kernel_quantizer_internal(layer.kernel))
-        mult, tree, depth = estimate.kernel_logic(
-            kernel, types["weight"], incoming.width, types["accum"].width
-        )
-        luts = math.ceil((mult + tree) / reuse)
-        return estimate.latency_cycles(positions, depth + 1, reuse, clock), luts
-    if isinstance(layer, QSeparableConv2D):
-        depthwise = np.asarray(layer.depthwise_quantizer_internal(layer.depthwise_kernel))
-        # each input channel has its own kh·kw filter: treat channels as outputs
-        depthwise = np.moveaxis(depthwise, 2, -1).reshape(-1, depthwise.shape[2])
-        dw_mult, dw_tree, dw_depth = estimate.kernel_logic(
-            depthwise, types["depthwise"], incoming.width, types["depthwise_accum"].width
-        )
-        pointwise = np.asarray(layer.pointwise_quantizer_internal(layer.pointwise_kernel))
-        pw_mult, pw_tree, pw_depth = estimate.kernel_logic(
-            pointwise, types["pointwise"], types["depthwise_result"].width, types["result"].width
-        )
-        luts = math.ceil((dw_mult + dw_tree + pw_mult + pw_tree) / reuse)
-        return estimate.latency_cycles(positions, dw_depth + pw_depth + 2, reuse, clock), luts
-    if isinstance(layer, keras.layers.AveragePooling2D):
-        window = int(np.prod(layer.pool_size))
-        elements = int(np.prod(output_shape))
-        luts = elements * ((window - 1) * types["accum"].width + 2 * types["result"].width)
-        depth = math.ceil(math.log2(window)) + 1
-        return estimate.latency_cycles(1, depth, reuse, clock), luts
-    if isinstance(layer, QActivation):
-        result = types["result"]
-        widening = result.fractional >= incoming.fractional and result.max_abs >= incoming.max_abs
-        if widening:
-            return 0, 0  # a cast to a wider type is wiring
-        return 1, 2 * result.width * int(np.prod(output_shape))
-    return 0, 0
 
 
 def _synthesis(hls_model, settings: ExportConfig, destination: Path, build: bool) -> dict | None:

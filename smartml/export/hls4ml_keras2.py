@@ -36,7 +36,7 @@ def convert(
     """
     from hls4ml.converters import create_config, keras_v2_to_hls
 
-    _check_supported(model, strategy, io_type)
+    _check_supported(model, backend, strategy, io_type)
     target = {"part": part}
     if backend == "Catapult":
         asic = part in ASIC_LIBRARIES
@@ -64,18 +64,11 @@ def convert(
     return keras_v2_to_hls(config)
 
 
-def _check_supported(model: keras.Model, strategy: str, io_type: str) -> None:
-    """Refuse settings hls4ml 1.3 accepts but cannot simulate: its io_parallel
-    depthwise convolution asserts (and kills the process) under the Resource strategy."""
-    from qkeras import QDepthwiseConv2D, QSeparableConv2D
+def _check_supported(model: keras.Model, backend: str, strategy: str, io_type: str) -> None:
+    """Refuse what hls4ml 1.3 accepts but cannot compute exactly (or at all) with these
+    settings: each layer's handler says (e.g. no Resource strategy for depthwise
+    convolutions with io_parallel, whose C simulation asserts and kills the process)."""
+    from smartml.hardware.registry import handler_for
 
-    from smartml.export.qkeras_precision import ExportError
-
-    if strategy != "Resource" or io_type != "io_parallel":
-        return
     for layer in model.layers:
-        if isinstance(layer, QSeparableConv2D | QDepthwiseConv2D):
-            raise ExportError(
-                f"layer {layer.name!r}: hls4ml 1.3 has no Resource strategy for depthwise "
-                "convolutions with io_parallel; use --strategy Latency or --io-type io_stream"
-            )
+        handler_for(layer, "export").check_backend(layer, backend, strategy, io_type)

@@ -5,7 +5,7 @@ import math
 
 from smartml.backend import keras
 from smartml.config import TrainingConfig
-from smartml.training.hardware_cost import hardware_report, quantized_layers
+from smartml.hardware.cost import hardware_report, quantized_layers
 from smartml.training.run_directory import RunDirectory
 
 FEASIBLE_VAL_LOSS = "val_loss_feasible"
@@ -67,7 +67,7 @@ def build_callbacks(
 class HardwareCostLogger(keras.callbacks.Callback):
     """Adds the quantized sparsity of each quantized layer (``sparsity_<layer>``) and
     the total bit operations (``bops``) to every epoch's logs, so that history.csv
-    and TensorBoard follow them (see :mod:`smartml.training.hardware_cost`); for an
+    and TensorBoard follow them (see :mod:`smartml.hardware.cost`); for an
     MDMM model also ``mdmm_feasible`` (1 when every constraint is met at the end of
     the epoch) and :data:`FEASIBLE_VAL_LOSS`."""
 

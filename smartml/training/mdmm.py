@@ -21,13 +21,13 @@ Constraints (each over one layer name, a list of names or ``"all"`` quantized la
     :class:`SparsityConstraint`: fraction of quantized weights that are exactly zero,
     ``g = scale·(s − target)`` ("equal") or ``g = scale·(target − s) ≤ 0`` ("at_least").
     :class:`BopsConstraint`: bit operations of the whole model (see
-    :mod:`smartml.training.hardware_cost`), ``g = scale·(BOPs − max_bops) ≤ 0``.
+    :mod:`smartml.hardware.cost`), ``g = scale·(BOPs − max_bops) ≤ 0``.
     :class:`NormConstraint`: L1 (``Σ|q(w)|``) or L2 (``sqrt Σ q(w)²``) norm of the
     quantized weights, ``g = scale·(‖q(w)‖ − max_value) ≤ 0``.
 
     Sparsity and BOPs are piecewise constant in the weights: their *value* is the exact
     quantized one (so ``λ`` reacts to what the hardware gets) and their *gradient*
-    that of the smooth surrogate of :mod:`~smartml.training.hardware_cost`. The norm
+    that of the smooth surrogate of :mod:`~smartml.hardware.cost`. The norm
     goes through the quantizers' straight-through gradient.
 
 Logs
@@ -78,8 +78,8 @@ from pydantic import ValidationError
 from smartml.backend import keras, tf
 from smartml.config.mdmm import ConstraintConfig  # (importing it registers the types)
 from smartml.errors import ConfigError
+from smartml.hardware import cost as hc
 from smartml.registry import MDMM_CONSTRAINTS
-from smartml.training import hardware_cost as hc
 
 LayerSpec = str | Sequence[str]
 
@@ -237,7 +237,7 @@ class SparsityConstraint(WeightConstraint):
 class BopsConstraint(Constraint):
     """At most ``max_bops`` bit operations per inference for the whole model.
 
-    BOPs and their minimum are defined in :mod:`smartml.training.hardware_cost`; a
+    BOPs and their minimum are defined in :mod:`smartml.hardware.cost`; a
     budget below the minimum (every weight pruned: only the accumulation terms left)
     is impossible for the architecture and raises ConfigError when bound.
 

@@ -13,11 +13,11 @@ from smartml.config import RunConfig, save_config
 from smartml.config.mdmm import MDMMConfig
 from smartml.errors import ConfigError
 from smartml.evaluate import evaluate_run, write_metrics
+from smartml.hardware.cost import hardware_report
 from smartml.models.saved import load_model
 from smartml.registry import MODELS, TASKS
 from smartml.tasks.base import Task
 from smartml.training.callbacks import build_callbacks, keep_last_row_per_epoch
-from smartml.training.hardware_cost import hardware_report
 from smartml.training.mdmm import MDMMModel, constraints_from_config
 from smartml.training.run_directory import RunDirectory
 

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from smartml.export.fixed_point import FixedType
+from smartml.hardware.fixed_point import FixedType
 
 ADDER_NS = 1.5  # one adder level of ~20 bits on a recent FPGA/ASIC node
 TOOL = "smartml analytic estimate (CSD constant multipliers + adder trees, no vendor tool)"

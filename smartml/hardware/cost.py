@@ -5,11 +5,13 @@ not on the float shadow weights the optimizer updates: a weight counts as zero w
 its quantizer maps it to exactly 0.
 
 Weight tensors
-    Every kernel of the quantized compute layers (``QDense``, ``QConv2D``,
-    ``QDepthwiseConv2D``, ``QSeparableConv2D``: its depthwise *and* pointwise kernels),
-    each with its own quantizer (``kernel_quantizer_internal``,
-    ``depthwise_quantizer_internal``, ``pointwise_quantizer_internal``); biases
-    (``bias_quantizer_internal``) only where ``include_bias=True``.
+    Every kernel of the layers whose handler (:mod:`smartml.hardware.handlers`)
+    declares kernels (``QDense``, ``QConv1D``, ``QConv2D``, ``QDepthwiseConv2D``,
+    ``QSeparableConv2D``: its depthwise *and* pointwise kernels), each with its own
+    quantizer (``kernel_quantizer_internal``, ``depthwise_quantizer_internal``,
+    ``pointwise_quantizer_internal``); biases (``bias_quantizer_internal``) only where
+    ``include_bias=True``. A layer no handler knows is an
+    :class:`~smartml.errors.UnsupportedLayerError`, never silently left out.
 
 MACs
     One multiply-accumulate group per kernel. With ``P`` the output positions of the
@@ -42,10 +44,11 @@ Front. Artif. Intell. 4:676564)
 
     ``b_w`` is the kernel quantizer's ``bits`` (``default_bits`` when unquantized).
     ``b_a`` is the ``bits`` of the quantizer that produced the layer's input, found by
-    walking the functional graph backwards (not the layer order) through layers that
-    do not change values (Flatten, Reshape, Dropout, max pooling, padding, cropping):
-    a ``QActivation`` or a quantized layer's quantized activation; anything else (the
-    model input, an unquantized layer, average pooling) gives ``default_bits``. The
+    following the functional graph (not the layer order) through layers that do not
+    change values (Flatten, Reshape, Dropout, max pooling, padding, cropping): a
+    ``QActivation`` or a quantized layer's quantized activation; a ``Concatenate`` the
+    widest of its inputs, a ``Multiply`` the sum; anything else (a model input, an
+    unquantized layer, average pooling) gives ``default_bits``. The
     pointwise part of a separable convolution sees the unquantized depthwise output,
     so its ``b_a`` is ``default_bits`` too.
 
@@ -84,38 +87,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from qkeras import QActivation, QConv2D, QDense, QDepthwiseConv2D, QSeparableConv2D
 
 from smartml.backend import keras, tf
-
-#: Layers whose weights this module understands, checked in this order (a
-#: QSeparableConv2D is not a QConv2D subclass, but keep the specific ones first).
-QUANTIZED_LAYER_TYPES = (QSeparableConv2D, QDepthwiseConv2D, QConv2D, QDense)
-
-#: Layers that pass values through unchanged, so the quantization of their input is
-#: that of their output.
-_PASS_THROUGH = (
-    keras.layers.Flatten,
-    keras.layers.Reshape,
-    keras.layers.Dropout,
-    keras.layers.MaxPooling1D,
-    keras.layers.MaxPooling2D,
-    keras.layers.ZeroPadding2D,
-    keras.layers.Cropping2D,
-    keras.layers.Permute,
-)
-
-#: (variable attribute, quantizer attribute, role) of each weight kind; ``role`` names
-#: the tensor in reports and constraint logs.
-_KERNEL_ATTRIBUTES = {
-    QSeparableConv2D: [
-        ("depthwise_kernel", "depthwise_quantizer_internal", "depthwise"),
-        ("pointwise_kernel", "pointwise_quantizer_internal", "pointwise"),
-    ],
-    QDepthwiseConv2D: [("depthwise_kernel", "depthwise_quantizer_internal", "depthwise")],
-    QConv2D: [("kernel", "kernel_quantizer_internal", "kernel")],
-    QDense: [("kernel", "kernel_quantizer_internal", "kernel")],
-}
+from smartml.hardware.graph import inbound_layers
+from smartml.hardware.registry import handler_for
 
 DEFAULT_BITS = 16
 
@@ -178,29 +153,29 @@ def zero_threshold(quantizer) -> float:
     return 0.5 * lsb * scale
 
 
-def is_quantized_layer(layer) -> bool:
-    return isinstance(layer, QUANTIZED_LAYER_TYPES)
-
-
 def quantized_layers(model: keras.Model) -> list:
-    """The model's quantized compute layers, in the model's layer list order."""
-    return [layer for layer in model.layers if is_quantized_layer(layer)]
+    """The model's layers with weights (kernels), in the model's layer list order.
+
+    Raises:
+        UnsupportedLayerError: a layer of the model has no handler (so its weights,
+            if any, would be silently left out of sparsity, BOPs and MDMM's "all").
+    """
+    return [layer for layer in model.layers if handler_for(layer).weight_attributes]
 
 
 def weight_tensors(layer, include_bias: bool = False) -> list[WeightTensor]:
-    """Every kernel of a quantized layer (and its bias when ``include_bias``).
+    """Every kernel of a layer with weights (and its bias when ``include_bias``).
 
     Raises:
-        TypeError: ``layer`` is not one of :data:`QUANTIZED_LAYER_TYPES`.
+        UnsupportedLayerError: no handler knows the layer.
+        TypeError: the layer has no kernels (a caller's mistake).
     """
-    for layer_type in QUANTIZED_LAYER_TYPES:
-        if isinstance(layer, layer_type):
-            attributes = list(_KERNEL_ATTRIBUTES[layer_type])
-            break
-    else:
+    handler = handler_for(layer)
+    attributes = list(handler.weight_attributes)
+    if not attributes:
         raise TypeError(f"{layer.name}: {type(layer).__name__} is not a quantized compute layer")
     if include_bias and getattr(layer, "use_bias", False):
-        attributes.append(("bias", "bias_quantizer_internal", "bias"))
+        attributes.append(handler.bias_attribute)
     return [
         WeightTensor(layer.name, role, getattr(layer, variable), getattr(layer, quantizer, None))
         for variable, quantizer, role in attributes
@@ -289,59 +264,51 @@ class MacGroup:
 
 
 def mac_groups(model: keras.Model, default_bits: int = DEFAULT_BITS) -> list[MacGroup]:
-    """One :class:`MacGroup` per kernel of every quantized layer of a built model.
+    """One :class:`MacGroup` per kernel of every layer with weights of a built model.
 
     Args:
-        model: a functional model (each quantized layer used once).
+        model: a functional model (each layer used once).
         default_bits: ``b_a`` where the input is not quantized and ``b_w`` where a
             kernel is not quantized.
+
+    Raises:
+        UnsupportedLayerError: a layer of the model has no handler.
     """
+    bits = activation_bits(model, default_bits)
     groups = []
     for layer in quantized_layers(model):
+        handler = handler_for(layer)
         output_shape = tuple(layer.output.shape)
         positions = int(np.prod(output_shape[1:-1])) if len(output_shape) > 2 else 1
-        input_bits = layer_input_bits(layer, default_bits)
+        input_bits = max((bits[name] for name in inbound_layers(layer)), default=default_bits)
         for tensor in weight_tensors(layer):
             shape = tuple(tensor.variable.shape)
-            size = int(np.prod(shape))
-            # A depthwise kernel (kh, kw, C_in, d) sums kh·kw inputs per output channel;
-            # every other kernel sums all but its last (output-channel) axis.
-            fan_in = int(np.prod(shape[:2])) if tensor.role == "depthwise" else size // shape[-1]
-            # The pointwise kernel reads the unquantized depthwise output.
-            activation_bits = default_bits if tensor.role == "pointwise" else input_bits
             groups.append(
                 MacGroup(
                     layer=layer.name,
                     role=tensor.role,
                     weights=tensor,
-                    macs=positions * size,
-                    fan_in=fan_in,
+                    macs=positions * int(np.prod(shape)),
+                    fan_in=handler.mac_fan_in(tensor.role, shape),
                     weight_bits=tensor.bits or default_bits,
-                    activation_bits=activation_bits,
+                    activation_bits=handler.mac_input_bits(tensor.role, input_bits, default_bits),
                 )
             )
     return groups
 
 
-def layer_input_bits(layer, default_bits: int = DEFAULT_BITS) -> int:
-    """Bit width of a layer's input, from the functional graph (see module docstring)."""
-    tensor = layer.input
-    while True:
-        history = getattr(tensor, "_keras_history", None)
-        if history is None:
-            return default_bits
-        source = history.layer
-        if isinstance(source, QActivation):
-            return _bits_or(source.quantizer, default_bits)
-        if is_quantized_layer(source):
-            return _bits_or(getattr(source, "activation", None), default_bits)
-        if isinstance(source, _PASS_THROUGH):
-            tensor = source.input
-            continue
-        return default_bits
+def activation_bits(model: keras.Model, default_bits: int = DEFAULT_BITS) -> dict[str, int]:
+    """Bits of every layer's output along the functional graph (see module docstring):
+    ``{layer name: bits}``, the model inputs ``default_bits``."""
+    bits: dict[str, int] = {}
+    for layer in model.layers:
+        inputs = [bits[name] for name in inbound_layers(layer)]
+        bits[layer.name] = handler_for(layer).output_bits(layer, inputs, default_bits)
+    return bits
 
 
-def _bits_or(quantizer, default_bits: int) -> int:
+def quantizer_bits(quantizer, default_bits: int) -> int:
+    """The ``bits`` of a quantizer; ``default_bits`` when it has none (or is None)."""
     bits = getattr(quantizer, "bits", None)
     return int(bits) if bits is not None else default_bits
 
