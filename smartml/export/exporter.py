@@ -20,12 +20,9 @@ that looks finished.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import re
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +39,7 @@ from smartml.export.hls4ml_keras2 import convert
 from smartml.export.qkeras_precision import hls_layer_config, layer_precisions, output_precision
 from smartml.export.vendor_build import find_tool, missing_tool_message, synthesize
 from smartml.export.verification import compare_outputs, layer_agreement
+from smartml.files import publish_directory, write_json_atomic
 from smartml.hardware import resource_estimate as estimate
 from smartml.hardware.cost import hardware_report
 from smartml.hardware.fixed_point import FixedType
@@ -72,22 +70,17 @@ def export_run(run_dir: RunDirectory, config: RunConfig, build: bool = False) ->
         ExportError: unsupported layer or quantizer, or an input type that cannot hold
             the data.
     """
-    from smartml.models.saved import load_model
-    from smartml.registry import TASKS
+    from smartml.tasks.loading import open_task
 
-    run_dir.require_complete()
-    task = TASKS.get(config.task.name)(config, run_dir)
-    task.prepare(fit=False)
-    model = load_model(run_dir.model)
-    # The task glue: the task gives the test set as one array for the model's one input.
-    test_inputs, truth = task.test_set(config.export.verify_clusters)
-    inputs = {input_names(model)[0]: test_inputs}
+    run_dir, task = open_task(run_dir.path)
+    model = run_dir.load_model()
+    examples = task.examples("test", config.export.verify_clusters)
 
     def metrics(outputs: np.ndarray) -> dict:
-        return task.metrics_from_outputs(outputs, truth)
+        return task.metrics_from_outputs(outputs, examples)
 
     run = {"run": config.name, "run_dir": str(run_dir.path)}
-    return export_model(model, inputs, metrics, config.export, config.name, run, build)
+    return export_model(model, examples.inputs, metrics, config.export, config.name, run, build)
 
 
 def export_model(
@@ -128,39 +121,36 @@ def export_model(
         raise ExportError("internal: the widened pooling inputs changed the QKeras outputs")
 
     destination = Path(settings.output_dir) / name
-    staging = destination.parent / f".{destination.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
     try:
-        report = _build_project(
-            staging, name, firmware_model, precisions, settings, firmware_inputs, reference
-        )
-        agreement = report["verification"]
-        agreement.update(
-            clusters=n_examples,
-            threshold=settings.agreement_threshold,
-            passed=agreement["bit_identical_fraction"] >= settings.agreement_threshold,
-            metrics_keras=metrics(reference),
-            metrics_firmware=metrics(report.pop("_firmware_outputs")),
-        )
-        if any(source.startswith(("derived", "export")) for _, source in input_types.values()):
-            # The model itself takes float inputs: show what the input types cost.
-            agreement["metrics_keras_float_inputs"] = metrics(_predict(model, inputs))
-        report.update(
-            run,
-            **_input_precision_entries(input_types),
-            output_precision=output_precision(firmware_model, precisions).hls(),
-        )
-        report["layers"], report["totals"] = layer_table(firmware_model, precisions, settings)
-        report["resource_estimate"] = {"tool": estimate.TOOL, "limits": estimate.LIMITS}
-        report["synthesis"] = _synthesis(report.pop("_hls_model"), settings, destination, build)
-        report["timing_seconds"]["total"] = round(time.perf_counter() - started, 1)
-        (staging / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        shutil.rmtree(destination, ignore_errors=True)
-        os.replace(staging, destination)
+        with publish_directory(destination, "the firmware project", ExportError) as staging:
+            report = _build_project(
+                staging, name, firmware_model, precisions, settings, firmware_inputs, reference
+            )
+            agreement = report["verification"]
+            agreement.update(
+                clusters=n_examples,
+                threshold=settings.agreement_threshold,
+                passed=agreement["bit_identical_fraction"] >= settings.agreement_threshold,
+                metrics_keras=metrics(reference),
+                metrics_firmware=metrics(report.pop("_firmware_outputs")),
+            )
+            if any(source.startswith(("derived", "export")) for _, source in input_types.values()):
+                # The model itself takes float inputs: show what the input types cost.
+                agreement["metrics_keras_float_inputs"] = metrics(_predict(model, inputs))
+            report.update(
+                run,
+                **_input_precision_entries(input_types),
+                output_precision=output_precision(firmware_model, precisions).hls(),
+            )
+            report["layers"], report["totals"] = layer_table(firmware_model, precisions, settings)
+            report["resource_estimate"] = {"tool": estimate.TOOL, "limits": estimate.LIMITS}
+            report["synthesis"] = _synthesis(report.pop("_hls_model"), settings, destination, build)
+            report["timing_seconds"]["total"] = round(time.perf_counter() - started, 1)
+            write_json_atomic(staging / "report.json", report, ExportError)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        Path(f"{staging}.tar.gz").unlink(missing_ok=True)  # hls4ml's Catapult writer's archive
+        # hls4ml's Catapult writer leaves an archive of the (staging) project beside it
+        for archive in destination.parent.glob(f".{destination.name}.partial-*.tar.gz"):
+            archive.unlink(missing_ok=True)
     return report
 
 

@@ -12,14 +12,19 @@ FEASIBLE_VAL_LOSS = "val_loss_feasible"
 
 
 def build_callbacks(
-    training: TrainingConfig, run_dir: RunDirectory, resuming: bool, batches_known: bool
+    training: TrainingConfig,
+    run_dir: RunDirectory,
+    resuming: bool,
+    batches_known: bool,
+    hardware_costs: bool = True,
 ) -> list:
     """Checkpoint of the best validation loss, early stopping, the learning-rate
     schedule, CSV history, TensorBoard, TerminateOnNaN and BackupAndRestore.
 
     BackupAndRestore saves every ``training.backup_every_batches`` batches when the
     number of batches per epoch is known (``batches_known``; Keras needs it to resume
-    mid-epoch), else at the end of every epoch.
+    mid-epoch), else at the end of every epoch. ``hardware_costs`` (exportable models:
+    every layer has a cost rule) adds per-layer sparsity and BOPs to every epoch.
 
     With MDMM constraints, the checkpoint and early stopping follow
     ``val_loss_feasible``: the validation loss of epochs that end with every
@@ -38,7 +43,7 @@ def build_callbacks(
         # from the history so a resumed run does not overwrite a better checkpoint.
         checkpoint.best = best_validation_loss(run_dir, monitor)
     callbacks = [
-        HardwareCostLogger(),  # first: later callbacks log what it adds
+        HardwareCostLogger(hardware_costs),  # first: later callbacks log what it adds
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.BackupAndRestore(
             str(run_dir.backup),
@@ -71,14 +76,19 @@ class HardwareCostLogger(keras.callbacks.Callback):
     MDMM model also ``mdmm_feasible`` (1 when every constraint is met at the end of
     the epoch) and :data:`FEASIBLE_VAL_LOSS`."""
 
+    def __init__(self, costs: bool = True) -> None:
+        super().__init__()
+        self.costs = costs
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         model = getattr(self.model, "inner", self.model)  # the MDMM wrapper's model
-        if logs is None or not quantized_layers(model):
+        if logs is None:
             return
-        report = hardware_report(model)
-        for name, layer in report["layers"].items():
-            logs[f"sparsity_{name}"] = layer["sparsity"]
-        logs["bops"] = report["bops"]
+        if self.costs and quantized_layers(model):
+            report = hardware_report(model)
+            for name, layer in report["layers"].items():
+                logs[f"sparsity_{name}"] = layer["sparsity"]
+            logs["bops"] = report["bops"]
         if hasattr(self.model, "violations") and "val_loss" in logs:
             tolerance = self.model.feasibility_tolerance
             feasible = all(v <= tolerance for v in self.model.violations().values())

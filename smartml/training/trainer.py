@@ -55,7 +55,11 @@ def train(config: RunConfig) -> RunDirectory:
             validation_data=validation_data,
             epochs=config.training.epochs,
             callbacks=build_callbacks(
-                config.training, run_dir, resuming, batches_known=_cardinality_known(train_data)
+                config.training,
+                run_dir,
+                resuming,
+                batches_known=_cardinality_known(train_data),
+                hardware_costs=MODELS.get(config.model.name).exportable,
             ),
             verbose=config.training.verbose,
         )
