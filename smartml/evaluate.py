@@ -29,8 +29,8 @@ def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
     exportable model); figures and the history plot go to the run's plots/."""
     from smartml.evaluation.figures import save_figures
     from smartml.evaluation.history_plots import plot_history
-    from smartml.registry import MODELS
     from smartml.hardware.cost import hardware_report
+    from smartml.registry import MODELS
 
     plots = task.config.output.plots
     metrics, figures = task.evaluate(model, figures=plots)

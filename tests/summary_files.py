@@ -2,23 +2,11 @@
 RMS and pull spread of each target) as the task declares it, and a classifier's."""
 
 from smartml.evaluation.summary import SummaryMetric
+from smartml.outputs.gaussian_mdn import GaussianMDN
+from smartml.tasks.smart_pixels.layout import TARGET_LABELS, TARGET_UNITS, TARGETS
 
-PIXEL_TARGETS = (
-    ("x-midplane", "x", "µm"),
-    ("y-midplane", "y", "µm"),
-    ("cotAlpha", "cotα", ""),
-    ("cotBeta", "cotβ", ""),
-)
-
-PIXEL_SUMMARY = tuple(
-    metric
-    for key, label, unit in PIXEL_TARGETS
-    for metric in (
-        SummaryMetric(f"{key}.robust_width", f"{label} width", unit),
-        SummaryMetric(f"{key}.rms", f"{label} RMS", unit),
-        SummaryMetric(f"{key}.pull_std", f"{label} pull std", better="one"),
-    )
-)
+# as the smart-pixel task declares them (its output kind's)
+PIXEL_SUMMARY = tuple(GaussianMDN(TARGETS, TARGET_UNITS, TARGET_LABELS).summary_metrics())
 
 CLASSIFIER_SUMMARY = (
     SummaryMetric("roc.auc", "AUC", better="higher"),

@@ -13,6 +13,7 @@ from smartml.analysis import comparison, figures, firmware_report, histories, we
 from smartml.analysis.run_contents import open_run
 from smartml.backend import keras
 from smartml.errors import RunDirectoryError
+from smartml.evaluation.summary import SummaryMetric
 
 
 def tiny_model() -> keras.Model:
@@ -113,7 +114,8 @@ def test_report_reading_and_bad_reports(tmp_path):
     loaded = firmware_report.read_report(path)
     assert firmware_report.agreement(loaded)["bit_identical_fraction"] == 1.0
     assert firmware_report.layer_table(loaded).loc[0, "luts"] == 40
-    assert firmware_report.metrics_side_by_side(loaded).loc[0, "firmware_width"] == 2.0
+    width = SummaryMetric("x.robust_width", "x width")
+    assert firmware_report.metrics_side_by_side(loaded, [width]).loc[0, "firmware"] == 2.0
     assert firmware_report.find_report("other", tmp_path) is None
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(RunDirectoryError, match=r"bad\.json: cannot read"):

@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 from report_files import EXPORT_SETTINGS
+from summary_files import PIXEL_SUMMARY
 
 from smartml.analysis import firmware_report
 from smartml.errors import RunDirectoryError
@@ -135,14 +136,17 @@ def test_layer_table_has_one_row_per_firmware_layer(report_path):
     assert table.iloc[1]["parameters"] == 0 and pd.isna(table.iloc[1]["result"])
 
 
-def test_metrics_of_keras_and_firmware_side_by_side(report_path):
-    table = firmware_report.metrics_side_by_side(firmware_report.read_report(report_path))
-    assert table["target"].tolist() == ["x-midplane", "cotBeta"]  # not "all"
-    for _, row in table.iterrows():
-        assert row["keras_width"] == METRICS_KERAS[row["target"]]["robust_width"]
-        assert row["firmware_width"] == METRICS_FIRMWARE[row["target"]]["robust_width"]
-        assert row["keras_pull_std"] == METRICS_KERAS[row["target"]]["pull_std"]
-        assert row["firmware_pull_std"] == METRICS_FIRMWARE[row["target"]]["pull_std"]
+def test_summary_metrics_of_keras_and_firmware_side_by_side(report_path):
+    report = firmware_report.read_report(report_path)
+    table = firmware_report.metrics_side_by_side(report, PIXEL_SUMMARY).set_index("metric")
+    # the summary metrics the report holds: widths and pull std of x and cotβ
+    held = [(m, *m.key.split(".")) for m in PIXEL_SUMMARY]
+    held = [(m, t, k) for m, t, k in held if k in METRICS_KERAS.get(t, {})]
+    assert table.index.tolist() == [metric.header for metric, _, _ in held]
+    assert len(held) == 4
+    for metric, target, key in held:
+        assert table.loc[metric.header, "keras"] == METRICS_KERAS[target][key]
+        assert table.loc[metric.header, "firmware"] == METRICS_FIRMWARE[target][key]
 
 
 def test_a_report_without_verification_results_still_reads(tmp_path):
@@ -153,7 +157,7 @@ def test_a_report_without_verification_results_still_reads(tmp_path):
     path.write_text(json.dumps(report))
     loaded = firmware_report.read_report(path)
     assert firmware_report.agreement(loaded)["bit_identical_fraction"] is None
-    assert firmware_report.metrics_side_by_side(loaded).empty
+    assert firmware_report.metrics_side_by_side(loaded, PIXEL_SUMMARY).empty
     assert firmware_report.totals(loaded)["luts"] is None
 
 

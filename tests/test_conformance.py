@@ -50,7 +50,7 @@ class Case:
 
 PIXEL_DATA = {
     "time_slices": [0, 19],
-    "simulation": {"n_clusters": 3000, "clusters_per_file": 1000, "rows_per_group": 250},
+    "simulation": {"n_clusters": 4000, "clusters_per_file": 2000, "rows_per_group": 250},
 }
 
 CASES = [
@@ -58,18 +58,18 @@ CASES = [
         "smart_pixels",
         PIXEL_DATA,
         {"name": "pixel_mdn", "filters": 2, "hidden_units": [8]},
-        batch_size=64,
+        batch_size=16,
     ),
     Case(
         "toy_rings",
-        {"n_examples": 3000},
+        {"n_examples": 6000},
         {"name": "deepsets", "point_units": [8, 8], "head_units": [8]},
-        batch_size=32,
+        batch_size=16,
     ),
     Case(
-        "toy_weights", {"n_examples": 3000}, {"name": "quantized_mlp", "hidden_units": [8, 8]}, 32
+        "toy_weights", {"n_examples": 6000}, {"name": "quantized_mlp", "hidden_units": [8, 8]}, 32
     ),
-    Case("toy_signal", {"n_examples": 3000}, {"name": "quantized_mlp", "hidden_units": [8]}, 32),
+    Case("toy_signal", {"n_examples": 6000}, {"name": "quantized_mlp", "hidden_units": [8]}, 32),
 ]
 
 
@@ -103,6 +103,15 @@ def history_epochs(run: Path) -> list[int]:
         return [int(row["epoch"]) for row in csv.DictReader(handle)]
 
 
+def backed_up_after(reference: Path, backup: Path) -> bool:
+    """Whether BackupAndRestore wrote into ``backup`` after ``reference`` changed."""
+    try:
+        since = reference.stat().st_mtime_ns
+        return any(path.stat().st_mtime_ns > since for path in backup.rglob("*"))
+    except FileNotFoundError:  # written or renamed while we look
+        return False
+
+
 def train_command(config: Path) -> list[str]:
     program = (
         "import sys, conformance_tasks; conformance_tasks.register(); "
@@ -125,10 +134,9 @@ def train_killed_and_resumed(config: Path, run: Path) -> subprocess.CompletedPro
     )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
-        if history_epochs(run) == [0] and (run / "backup").is_dir():
-            time.sleep(0.5)
-            break
-        time.sleep(0.05)
+        if history_epochs(run) == [0] and backed_up_after(run / "history.csv", run / "backup"):
+            break  # a backup in the middle of epoch 1
+        time.sleep(0.02)
     assert process.poll() is None, "training ended before it could be interrupted"
     process.send_signal(signal.SIGKILL)
     process.wait()

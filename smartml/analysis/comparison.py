@@ -199,6 +199,15 @@ class Predictions:
         return np.sqrt(np.diagonal(self.covariance, axis1=1, axis2=2))
 
 
+def gaussian_targets(run: RunContents) -> list[str]:
+    """The targets of a Gaussian regression run (resolution and pulls against a
+    variable apply), none for other output kinds."""
+    from smartml.outputs.gaussian_mdn import GaussianMDN
+
+    output = run.task.output
+    return list(output.targets) if isinstance(output, GaussianMDN) else []
+
+
 def predict_test_split(run: RunContents, max_clusters: int | None = 20000) -> Predictions:
     """Predict the first ``max_clusters`` examples of the run's test split.
 

@@ -6,12 +6,19 @@ Only the keys read here are required to have their documented shape; other keys 
 ignored, so reports of newer exporters still read.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from smartml.errors import RunDirectoryError
 from smartml.training.run_directory import RunDirectory
+
+if TYPE_CHECKING:
+    from smartml.evaluation.summary import SummaryMetric
 
 LAYER_COLUMNS = (
     "parameters",
@@ -165,32 +172,24 @@ def totals(report: dict) -> dict:
     return summary
 
 
-def metrics_side_by_side(report: dict) -> pd.DataFrame:
-    """Task metrics of the firmware and of the Keras model on the same clusters.
+def metrics_side_by_side(report: dict, summary: Sequence[SummaryMetric]) -> pd.DataFrame:
+    """The task's summary metrics from the firmware and from the Keras model, on the
+    same examples.
 
     Args:
         report: from :func:`read_report`.
+        summary: the run's summary metrics (:attr:`RunContents.summary`).
 
     Returns:
-        one row per target: robust width and pull std from Keras and from firmware
-        (empty when the report has no metrics).
+        one row per summary metric found in the report: ``metric`` (label and unit),
+        ``keras``, ``firmware`` (empty when the report has no metrics).
     """
     verification = report.get("verification") or {}
     keras = verification.get("metrics_keras") or {}
     firmware = verification.get("metrics_firmware") or {}
-    rows = []
-    for target, entry in keras.items():
-        if not isinstance(entry, dict) or "robust_width" not in entry:
-            continue
-        other = firmware.get(target) or {}
-        rows.append(
-            {
-                "target": target,
-                "keras_width": entry["robust_width"],
-                "firmware_width": other.get("robust_width"),
-                "keras_pull_std": entry.get("pull_std"),
-                "firmware_pull_std": other.get("pull_std"),
-            }
-        )
-    columns = ["target", "keras_width", "firmware_width", "keras_pull_std", "firmware_pull_std"]
-    return pd.DataFrame(rows, columns=columns)
+    rows = [
+        {"metric": metric.header, "keras": metric.value(keras), "firmware": metric.value(firmware)}
+        for metric in summary
+        if metric.value(keras) is not None
+    ]
+    return pd.DataFrame(rows, columns=["metric", "keras", "firmware"])

@@ -37,6 +37,7 @@ class GaussianMDN(OutputKind):
     Args:
         targets: the k target names (``"all"`` is reserved for the joint calibration).
         units: their units ("" when dimensionless).
+        labels: their names in tables and figures (default: the target names).
         baselines: a classic estimate to show beside the network: target name ->
             auxiliary column holding its prediction (NaN where it has none).
         baseline_label: the estimate's name in legends.
@@ -53,16 +54,18 @@ class GaussianMDN(OutputKind):
         self,
         targets: Sequence[str],
         units: Sequence[str],
+        labels: Sequence[str] | None = None,
         baselines: Mapping[str, str] | None = None,
         baseline_label: str = "baseline",
         min_sigma: float = DEFAULT_MIN_SIGMA,
         bin_variables: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(bin_variables)
-        if len(targets) != len(units):
-            raise ValueError(f"{len(targets)} targets but {len(units)} units")
+        if len(targets) != len(units) or (labels is not None and len(labels) != len(targets)):
+            raise ValueError(f"{len(targets)} targets need as many units and labels")
         self.targets = list(targets)
         self.units = list(units)
+        self.labels = list(labels) if labels is not None else list(targets)
         self.baselines = dict(baselines or {})
         self.baseline_label = baseline_label
         self.min_sigma = min_sigma
@@ -127,10 +130,10 @@ class GaussianMDN(OutputKind):
         from smartml.evaluation.summary import SummaryMetric
 
         summary = []
-        for target, unit in zip(self.targets, self.units, strict=True):
+        for target, unit, label in zip(self.targets, self.units, self.labels, strict=True):
             summary += [
-                SummaryMetric(f"{target}.robust_width", f"{target} width", unit, "lower"),
-                SummaryMetric(f"{target}.rms", f"{target} RMS", unit, "lower"),
-                SummaryMetric(f"{target}.pull_std", f"{target} pull std", "", "one"),
+                SummaryMetric(f"{target}.robust_width", f"{label} width", unit, "lower"),
+                SummaryMetric(f"{target}.rms", f"{label} RMS", unit, "lower"),
+                SummaryMetric(f"{target}.pull_std", f"{label} pull std", "", "one"),
             ]
         return summary

@@ -23,7 +23,8 @@ class PointRegression(OutputKind):
     :attr:`bin_variables`.
 
     Args:
-        targets: the k target names; ``units``: theirs ("" when dimensionless).
+        targets: the k target names; ``units``: theirs ("" when dimensionless);
+        labels: their names in tables (default: the target names).
 
     >>> kind = PointRegression(["log10_weight"], [""])
     >>> kind.n_outputs, kind.decode(np.array([[0.5]])).tolist()
@@ -34,13 +35,15 @@ class PointRegression(OutputKind):
         self,
         targets: Sequence[str],
         units: Sequence[str],
+        labels: Sequence[str] | None = None,
         bin_variables: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(bin_variables)
-        if len(targets) != len(units):
-            raise ValueError(f"{len(targets)} targets but {len(units)} units")
+        if len(targets) != len(units) or (labels is not None and len(labels) != len(targets)):
+            raise ValueError(f"{len(targets)} targets need as many units and labels")
         self.targets = list(targets)
         self.units = list(units)
+        self.labels = list(labels) if labels is not None else list(targets)
 
     @property
     def n_outputs(self) -> int:
@@ -86,10 +89,10 @@ class PointRegression(OutputKind):
         from smartml.evaluation.summary import SummaryMetric
 
         summary = []
-        for target, unit in zip(self.targets, self.units, strict=True):
+        for target, unit, label in zip(self.targets, self.units, self.labels, strict=True):
             summary += [
-                SummaryMetric(f"{target}.robust_width", f"{target} width", unit, "lower"),
-                SummaryMetric(f"{target}.rms", f"{target} RMS", unit, "lower"),
-                SummaryMetric(f"{target}.bias", f"{target} bias", unit, "zero"),
+                SummaryMetric(f"{target}.robust_width", f"{label} width", unit, "lower"),
+                SummaryMetric(f"{target}.rms", f"{label} RMS", unit, "lower"),
+                SummaryMetric(f"{target}.bias", f"{label} bias", unit, "zero"),
             ]
         return summary

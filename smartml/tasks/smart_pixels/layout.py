@@ -30,6 +30,7 @@ PIXELS_PER_SLICE = N_ROWS * N_COLUMNS
 N_PIXEL_COLUMNS = N_TIME_SLICES * PIXELS_PER_SLICE
 TARGETS = ("x-midplane", "y-midplane", "cotAlpha", "cotBeta")
 TARGET_UNITS = ("µm", "µm", "", "")
+TARGET_LABELS = ("x", "y", "cotα", "cotβ")  # in tables and figures
 # Further truth columns of the public dataset, written by the simulator for analysis.
 EXTRA_LABELS = (
     "x-entry",  # µm, track entry point on the sensor's back face (z = 0)

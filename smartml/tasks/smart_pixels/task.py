@@ -25,7 +25,7 @@ from smartml.files import read_json_object, write_json_atomic
 from smartml.outputs.gaussian_mdn import GaussianMDN, GaussianPrediction
 from smartml.tasks.base import Examples, InputSpec, Task
 from smartml.tasks.smart_pixels.centroid_baseline import CentroidBaseline
-from smartml.tasks.smart_pixels.layout import TARGET_UNITS, TARGETS
+from smartml.tasks.smart_pixels.layout import TARGET_LABELS, TARGET_UNITS, TARGETS
 from smartml.tasks.smart_pixels.normalization import PixelNormalization
 from smartml.tasks.smart_pixels.parquet_reader import PixelParquetSource
 from smartml.tasks.smart_pixels.schema import N_COLUMNS, N_ROWS, PixelDataConfig
@@ -56,7 +56,11 @@ class SmartPixelsTask(Task):
     @property
     def output(self) -> GaussianMDN:
         return GaussianMDN(
-            TARGETS, TARGET_UNITS, baselines=BASELINE_COLUMNS, baseline_label="charge centroid"
+            TARGETS,
+            TARGET_UNITS,
+            TARGET_LABELS,
+            baselines=BASELINE_COLUMNS,
+            baseline_label="charge centroid",
         )
 
     def prepare(self, fit: bool) -> None:
