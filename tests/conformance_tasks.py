@@ -9,8 +9,9 @@
 Each simulates its examples from a seed, fits a feature standardisation on its
 training split and saves it as a declared run file, and streams batches through
 tf.data with a known number of batches (so a killed run resumes mid-epoch).
-:func:`register` adds them to ``TASKS`` (a training subprocess calls it first),
-:func:`unregister` removes them again.
+Importing the module registers them (``TASKS``), so ``SMARTML_PLUGINS=conformance_tasks``
+makes every smartml command and notebook kernel find them; :func:`unregister`
+removes them again, :func:`register` restores them.
 """
 
 from __future__ import annotations
@@ -216,3 +217,6 @@ def register() -> None:
 def unregister() -> None:
     for name in TOY_TASKS:
         TASKS.unregister(name)
+
+
+register()

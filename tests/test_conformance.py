@@ -27,6 +27,7 @@ from pathlib import Path
 
 import conformance_tasks
 import pytest
+from notebook_runs import execute, images, text_of
 
 from smartml.evaluate import main as evaluate_main
 from smartml.train import main as train_main
@@ -112,25 +113,12 @@ def backed_up_after(reference: Path, backup: Path) -> bool:
         return False
 
 
-def train_command(config: Path) -> list[str]:
-    program = (
-        "import sys, conformance_tasks; conformance_tasks.register(); "
-        "from smartml.train import main; sys.exit(main(sys.argv[1:]))"
-    )
-    return [sys.executable, "-c", program, str(config)]
-
-
-def subprocess_environment() -> dict:
-    paths = [str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-
-
 def train_killed_and_resumed(config: Path, run: Path) -> subprocess.CompletedProcess:
     """Start training, SIGKILL it once epoch 0 is logged and epoch 1 is under way,
     then run the same command again."""
-    command, environment = train_command(config), subprocess_environment()
+    command = [sys.executable, "-m", "smartml.train", str(config)]
     process = subprocess.Popen(
-        command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
@@ -141,16 +129,20 @@ def train_killed_and_resumed(config: Path, run: Path) -> subprocess.CompletedPro
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (run / "COMPLETE.json").exists()
-    return subprocess.run(
-        command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=600
-    )
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def toy_tasks():
-    conformance_tasks.register()
-    yield
-    conformance_tasks.unregister()
+    """The toy tasks registered here and, through SMARTML_PLUGINS, in every training
+    process and notebook kernel started by the suite."""
+    paths = [str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")]
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("SMARTML_PLUGINS", "conformance_tasks")
+        environment.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+        conformance_tasks.register()
+        yield
+        conformance_tasks.unregister()
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[case.task for case in CASES])
@@ -226,3 +218,29 @@ def test_export_is_bit_identical_in_c_simulation(runs, tmp_path, capsys):
     report = json.loads((tmp_path / "first" / "report.json").read_text())
     assert report["verification"]["bit_identical_fraction"] == 1.0
     assert report["verification"]["passed"]
+
+
+def test_both_notebooks_run_on_the_runs(runs, tmp_path, monkeypatch):
+    """weights_analysis on one run, compare_runs on both: no cell fails, and the
+    comparison shows every summary metric of the task."""
+    from smartml.tasks.loading import open_task
+
+    _, first, second = runs
+    analysed = execute(
+        "weights_analysis.ipynb",
+        {"RUN_DIR": str(first), "FIRMWARE_ROOT": str(tmp_path / "nowhere")},
+        tmp_path,
+        monkeypatch,
+    )
+    assert "not exported" in text_of(analysed)
+    compared = execute(
+        "compare_runs.ipynb",
+        {"RUN_DIRS": [str(first), str(second)], "MAX_CLUSTERS": 200, "BINS": 3},
+        tmp_path,
+        monkeypatch,
+    )
+    text = text_of(compared)
+    _, task = open_task(first, prepare=False)
+    for summary in task.summary_metrics():
+        assert summary.header in text
+    assert images(compared) >= 2  # summary bars, sparsity

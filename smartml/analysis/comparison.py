@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from smartml.analysis.run_contents import RunContents
 from smartml.errors import SmartmlError
 from smartml.evaluation import binning
 from smartml.evaluation.point_regression import robust_width
-from smartml.evaluation.run_comparison import comparison_table
+from smartml.evaluation.run_comparison import comparison_table, plot_comparison
 
 
 def metrics_table(runs: list[RunContents]) -> pd.DataFrame:
@@ -53,6 +54,13 @@ def summary_markdown(runs: list[RunContents]) -> str:
     """
     metrics = {run.name: {**run.metrics, "hardware": run.hardware} for run in runs}
     return comparison_table(metrics, _one_task_summary(runs))
+
+
+def summary_figure(runs: list[RunContents]) -> Figure:
+    """Each summary metric relative to the first run, and the sparsity per layer
+    (:func:`smartml.evaluation.run_comparison.plot_comparison`)."""
+    metrics = {run.name: {**run.metrics, "hardware": run.hardware} for run in runs}
+    return plot_comparison(metrics, _one_task_summary(runs))
 
 
 def _one_task_summary(runs: list[RunContents]) -> list:
