@@ -9,9 +9,9 @@
 Each simulates its examples from a seed, fits a feature standardisation on its
 training split and saves it as a declared run file, and streams batches through
 tf.data with a known number of batches (so a killed run resumes mid-epoch).
-Importing the module registers them (``TASKS``), so ``SMARTML_PLUGINS=conformance_tasks``
-makes every smartml command and notebook kernel find them; :func:`unregister`
-removes them again, :func:`register` restores them.
+:func:`register` adds them to ``TASKS`` and :func:`unregister` removes them;
+``SMARTML_PLUGINS=conformance_plugin`` (which registers them on import) makes every
+smartml command and notebook kernel find them.
 """
 
 from __future__ import annotations
@@ -218,5 +218,3 @@ def unregister() -> None:
     for name in TOY_TASKS:
         TASKS.unregister(name)
 
-
-register()

@@ -47,7 +47,7 @@ def target_metrics(scale: float, with_profile: bool = True) -> dict:
             entry["profile_vs_truth"] = residual_profile(truth, rng.normal(0, scale, 2000), bins=5)
         metrics[target] = entry
     metrics["all"] = {"d2_mean": 4.0}
-    metrics["test_clusters"] = 2000
+    metrics["test_examples"] = 2000
     return metrics
 
 

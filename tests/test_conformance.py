@@ -104,13 +104,15 @@ def history_epochs(run: Path) -> list[int]:
         return [int(row["epoch"]) for row in csv.DictReader(handle)]
 
 
-def backed_up_after(reference: Path, backup: Path) -> bool:
-    """Whether BackupAndRestore wrote into ``backup`` after ``reference`` changed."""
+def latest_backup_after(reference: Path, backup: Path) -> int | None:
+    """The newest modification time (ns) in ``backup`` if it is later than that of
+    ``reference``, else None."""
     try:
         since = reference.stat().st_mtime_ns
-        return any(path.stat().st_mtime_ns > since for path in backup.rglob("*"))
+        newest = max((path.stat().st_mtime_ns for path in backup.rglob("*")), default=0)
     except FileNotFoundError:  # written or renamed while we look
-        return False
+        return None
+    return newest if newest > since else None
 
 
 def train_killed_and_resumed(config: Path, run: Path) -> subprocess.CompletedProcess:
@@ -120,10 +122,14 @@ def train_killed_and_resumed(config: Path, run: Path) -> subprocess.CompletedPro
     process = subprocess.Popen(
         command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 300
+    deadline, first_backup = time.monotonic() + 300, None
     while time.monotonic() < deadline and process.poll() is None:
-        if history_epochs(run) == [0] and backed_up_after(run / "history.csv", run / "backup"):
-            break  # a backup in the middle of epoch 1
+        if history_epochs(run) == [0]:
+            newest = latest_backup_after(run / "history.csv", run / "backup")
+            if first_backup is None:
+                first_backup = newest
+            elif newest is not None and newest > first_backup:
+                break  # the second backup in the middle of epoch 1: the first is complete
         time.sleep(0.02)
     assert process.poll() is None, "training ended before it could be interrupted"
     process.send_signal(signal.SIGKILL)
@@ -138,7 +144,7 @@ def toy_tasks():
     process and notebook kernel started by the suite."""
     paths = [str(REPO), str(TESTS), os.environ.get("PYTHONPATH", "")]
     with pytest.MonkeyPatch.context() as environment:
-        environment.setenv("SMARTML_PLUGINS", "conformance_tasks")
+        environment.setenv("SMARTML_PLUGINS", "conformance_plugin")
         environment.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
         conformance_tasks.register()
         yield
@@ -178,6 +184,13 @@ def test_declared_run_files_and_summary_metrics_are_written(runs):
     for summary in task.summary_metrics():
         value = summary.value(metrics)
         assert value is not None and math.isfinite(value), summary.key
+    # the primary validation metric, at the epoch whose weights were kept
+    validation = task.validation_metric()
+    assert metrics["validation"]["metric"] == validation.key
+    kept = metrics["validation"]["epoch"]
+    with (first / "history.csv").open() as handle:
+        row = next(r for r in csv.DictReader(handle) if int(r["epoch"]) == kept)
+    assert metrics["validation"]["value"] == float(row[validation.key])
     assert any((first / "plots").glob("*.png"))
 
 

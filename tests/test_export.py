@@ -250,8 +250,8 @@ def test_export_of_a_trained_run_writes_a_verified_project(tiny_run, tmp_path, c
     report = json.loads((project / "report.json").read_text())
     verification = report["verification"]
     assert verification["bit_identical_fraction"] == 1.0 and verification["passed"]
-    test_clusters = json.loads((tiny_run / "metrics.json").read_text())["test_clusters"]
-    assert verification["clusters"] == test_clusters  # the run's whole test split
+    test_examples = json.loads((tiny_run / "metrics.json").read_text())["test_examples"]
+    assert verification["clusters"] == test_examples  # the run's whole test split
     keras_x = verification["metrics_keras"]["x-midplane"]["robust_width"]
     assert verification["metrics_firmware"]["x-midplane"]["robust_width"] == keras_x
     assert report["input_precision"].startswith("ufixed<16,")

@@ -197,7 +197,7 @@ def test_weights_analysis_of_an_exported_mdmm_run(runs, tmp_path, monkeypatch):
     assert "mdmm (" in text and "2029 parameters, 5 quantized layers" in text
     assert str(report) in text
     assert "'bit_identical_fraction': 0.99875" in text and "'passed': False" in text
-    assert "'estimate_tool': 'test estimate'" in text and "keras_width" in text
+    assert "'estimate_tool': 'test estimate'" in text and "x width [µm]" in text
     assert "not exported" not in text
     assert (tmp_path / "executed_weights_analysis.ipynb").is_file()
 
@@ -235,9 +235,9 @@ def test_compare_runs_shows_differences_resolution_profiles_and_hardware(
     text = text_of(executed)
     for key in ("data.simulation.sensor.thickness_um", "training.mdmm.constraints", "data.path"):
         assert key in text
-    assert "| run | x-midplane width |" in text  # the smartml.evaluate table
-    assert "x-midplane pull std" in text and "minimum BOPs" in text
-    # width bars, stored profiles, vs cotBeta, vs cotAlpha, sparsity bars, BOPs bars
+    assert "| run | x width [µm] ↓ |" in text  # the smartml.evaluate table
+    assert "x pull std" in text and "minimum BOPs" in text
+    # summary bars, stored profiles, vs cotBeta, vs cotAlpha, sparsity bars, BOPs bars
     assert images(executed) == 6
 
 
@@ -248,8 +248,8 @@ def test_predictions_of_the_whole_test_split_reproduce_metrics_json(runs):
 
     run = open_run(runs["mdmm"])
     predictions = comparison.predict_test_split(run, max_clusters=None)
-    assert predictions.targets == run.targets
-    assert len(predictions.truth) == run.metrics["test_clusters"]
+    assert predictions.targets == comparison.gaussian_targets(run)
+    assert len(predictions.truth) == run.metrics["test_examples"]
     for k, target in enumerate(predictions.targets):
         residual = predictions.mean[:, k] - predictions.truth[:, k]
         low, high = np.quantile(residual, [0.158655254, 0.841344746])

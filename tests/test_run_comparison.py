@@ -24,7 +24,7 @@ def metrics(width: float, sparsity: float | None = None) -> dict:
         t: {"robust_width": width, "rms": width * 1.2, "pull_std": 1.0 + width / 10}
         for t in ("x-midplane", "y-midplane", "cotAlpha", "cotBeta")
     }
-    result["test_clusters"] = 10
+    result["test_examples"] = 10
     if sparsity is not None:
         layer = {"sparsity": sparsity, "weights": 10, "macs": 10, "nonzero_macs": 5, "bops": 1.0}
         result["hardware"] = {"layers": {"d0": layer}, "sparsity": sparsity, "bops": 123.0}

@@ -7,6 +7,7 @@ metrics.json); the angle dependence predicts the test split with each run's mode
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ def metrics_table(runs: list[RunContents]) -> pd.DataFrame:
     summary = _one_task_summary(runs)
     rows = []
     for run in runs:
-        row = {"run": run.name}
+        row: dict[str, Any] = {"run": run.name}
         row.update({metric.header: metric.value(run.metrics) for metric in summary})
         hardware = run.hardware or {}
         row["sparsity"] = hardware.get("sparsity")

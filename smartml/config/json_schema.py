@@ -89,7 +89,7 @@ def _named_section(names: list[str], what: str, closed: bool) -> dict[str, Any]:
     return section
 
 
-def _when_named(section: str, name: str, target: str, schema: dict) -> dict[str, Any]:
+def _when_named(section: str, name: str, target: str, schema: dict[str, Any]) -> dict[str, Any]:
     """``target`` must match ``schema`` when ``section.name`` is ``name``."""
     condition = {"properties": {"name": {"const": name}}, "required": ["name"]}
     return {

@@ -60,7 +60,7 @@ def locate(schema: type[BaseModel], loc: tuple[int | str, ...]) -> Location:
     written: list[str] = []
     section: type[BaseModel] | None = None
     node: Any = schema
-    discriminator: str | None = None
+    discriminator: Any = None  # a field name, or a pydantic Discriminator
     remaining = list(loc)
     while remaining:
         node, discriminator = _unwrap(node, discriminator)
@@ -136,7 +136,7 @@ def unknown_key_message(key: str, known: Sequence[str]) -> str:
     return f"unknown key {key!r}; {hint}"
 
 
-def _known_keys(schema: type[BaseModel], problems: list, where: Location) -> list[str]:
+def _known_keys(schema: type[BaseModel], problems: list[Any], where: Location) -> list[str]:
     """Keys accepted where ``where`` points; for a union of sections that all rejected
     the key, those of every member (pydantic reports one error per member)."""
     known: dict[str, None] = {}
@@ -151,7 +151,7 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
-def _unwrap(node: Any, discriminator: str | None) -> tuple[Any, str | None]:
+def _unwrap(node: Any, discriminator: Any) -> tuple[Any, Any]:
     """Strip ``Annotated`` layers (keeping a ``Field(discriminator=...)`` found there)
     and ``| None``: pydantic validates ``X | None`` as ``X`` without naming it."""
     while True:
@@ -179,7 +179,7 @@ def _not_none(union: Any) -> list[Any]:
     return [member for member in get_args(union) if member is not type(None)]
 
 
-def _member(members: list[Any], tag: Any, discriminator: str | None) -> Any:
+def _member(members: list[Any], tag: Any, discriminator: Any) -> Any:
     """The union member pydantic tried under ``tag``: the one marked ``Tag(tag)``, whose
     discriminator field admits it, or whose class name or type label it is; None when
     unknown."""
@@ -203,7 +203,7 @@ def _tags(member: Any) -> list[str]:
     return [item.tag for item in get_args(member)[1:] if isinstance(item, Tag)]
 
 
-def _literal_values(annotation: Any) -> tuple:
+def _literal_values(annotation: Any) -> tuple[Any, ...]:
     annotation, _ = _unwrap(annotation, None)
     return get_args(annotation) if get_origin(annotation) is Literal else ()
 

@@ -118,9 +118,11 @@ def read_examples(
     parts = list(iter_examples(source, chunks, max_rows))
     if not parts:
         inputs = {
-            name: np.zeros(spec.batched(0), spec.dtype) for name, spec in source.input_specs.items()
+            name: np.zeros((0, *spec.shape), spec.dtype)
+            for name, spec in source.input_specs.items()
         }
-        return inputs, np.zeros(source.target_spec.batched(0), source.target_spec.dtype)
+        target = source.target_spec
+        return inputs, np.zeros((0, *target.shape), target.dtype)
     inputs = {name: np.concatenate([part[0][name] for part in parts]) for name in parts[0][0]}
     return inputs, np.concatenate([part[1] for part in parts])
 

@@ -214,13 +214,15 @@ def operating_point(
     """
     labels, score, index = positive_scores(labels, scores, class_names, positive)
     is_signal = _both_present(labels == index, class_names[index])
-    if (threshold is None) == (signal_efficiency is None):
+    if signal_efficiency is not None and threshold is None:
+        cut = threshold_for_efficiency(score[is_signal], signal_efficiency)
+    elif threshold is not None and signal_efficiency is None:
+        cut = float(threshold)
+    else:
         raise EvaluationError("give exactly one of threshold and signal_efficiency")
-    if threshold is None:
-        threshold = threshold_for_efficiency(score[is_signal], signal_efficiency)
-    selected = score >= threshold
+    selected = score >= cut
     point = {
-        "threshold": float(threshold),
+        "threshold": cut,
         "signal_efficiency": float(np.mean(selected[is_signal])),
         "background_efficiency": float(np.mean(selected[~is_signal])),
         "n_signal": int(is_signal.sum()),

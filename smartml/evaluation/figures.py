@@ -14,6 +14,7 @@ it); :func:`save_figures` writes a ``{name: Figure}`` dict as PNG files.
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -33,7 +34,7 @@ LEGEND_HEADROOM = 1.35
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-def new_axes(n_columns: int = 1, size: tuple[float, float] = FIGURE_SIZE) -> tuple[Figure, Axes]:
+def new_axes(n_columns: int = 1, size: tuple[float, float] = FIGURE_SIZE) -> tuple[Figure, Any]:
     """A new Agg figure with one row of ``n_columns`` axes.
 
     Returns:

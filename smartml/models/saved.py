@@ -7,21 +7,31 @@ from pathlib import Path
 
 from qkeras.utils import _add_supported_quantized_objects
 
+import smartml.losses  # noqa: F401  (registers smartml's serializable objects)
 from smartml.backend import keras
 from smartml.errors import RunDirectoryError
-from smartml.losses import MultivariateGaussianNLL
+
+SMARTML_PACKAGE = "smartml>"
 
 
 def custom_objects() -> dict:
-    """Every class a saved smartml model may reference, by its serialised name.
+    """Every class a saved smartml model may reference, by its serialised name: QKeras'
+    layers and quantizers, and every object registered with
+    ``@keras.utils.register_keras_serializable(package="smartml")`` (losses, custom
+    layers), under its registered name and its bare class name.
 
     Returns:
         serialised name -> class, for ``keras.models.load_model(custom_objects=...)``.
+
+    >>> custom_objects()["smartml>MultivariateGaussianNLL"].__name__
+    'MultivariateGaussianNLL'
     """
     objects: dict = {}
     _add_supported_quantized_objects(objects)
-    objects["smartml>MultivariateGaussianNLL"] = MultivariateGaussianNLL
-    objects["MultivariateGaussianNLL"] = MultivariateGaussianNLL
+    for name, obj in keras.utils.get_custom_objects().items():
+        if name.startswith(SMARTML_PACKAGE):
+            objects[name] = obj
+            objects[name.removeprefix(SMARTML_PACKAGE)] = obj
     return objects
 
 

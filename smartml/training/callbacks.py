@@ -2,6 +2,7 @@
 
 import csv
 import math
+from typing import Any
 
 from smartml.backend import keras
 from smartml.config import TrainingConfig
@@ -31,7 +32,7 @@ def build_callbacks(
     constraint met (within ``mdmm.feasibility_tolerance``), infinite otherwise; early
     stopping counts only feasible epochs. A constrained run that never becomes
     feasible keeps its last weights."""
-    monitor = "val_loss" if training.mdmm is None else FEASIBLE_VAL_LOSS
+    monitor = checkpoint_monitor(training)
     checkpoint = keras.callbacks.ModelCheckpoint(
         str(run_dir.best_weights),
         monitor=monitor,
@@ -67,6 +68,11 @@ def build_callbacks(
     if schedule is not None:
         callbacks.append(schedule)
     return callbacks
+
+
+def checkpoint_monitor(training: TrainingConfig) -> str:
+    """The log key whose lowest value picks the kept weights."""
+    return "val_loss" if training.mdmm is None else FEASIBLE_VAL_LOSS
 
 
 class HardwareCostLogger(keras.callbacks.Callback):
@@ -162,3 +168,25 @@ def best_validation_loss(run_dir: RunDirectory, monitor: str = "val_loss") -> fl
     with run_dir.history.open() as handle:
         values = [float(row[monitor]) for row in csv.DictReader(handle) if row.get(monitor)]
     return min(values, default=math.inf)
+
+
+def kept_epoch_validation(
+    run_dir: RunDirectory, monitor: str, metric: str, better: str
+) -> dict[str, Any] | None:
+    """The task's primary validation metric at the epoch whose weights were kept (the
+    lowest ``monitor``), from history.csv: ``{"metric", "better", "value", "epoch"}``;
+    None when no epoch has both values."""
+    if not run_dir.history.is_file():
+        return None
+    with run_dir.history.open() as handle:
+        rows = [row for row in csv.DictReader(handle) if row.get(monitor) and row.get(metric)]
+    finite = [row for row in rows if math.isfinite(float(row[monitor]))]
+    if not finite:
+        return None
+    kept = min(finite, key=lambda row: float(row[monitor]))
+    return {
+        "metric": metric,
+        "better": better,
+        "value": float(kept[metric]),
+        "epoch": int(kept["epoch"]),
+    }

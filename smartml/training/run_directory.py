@@ -96,7 +96,7 @@ class RunDirectory:
         finished = {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary}
         write_json_atomic(self.marker, finished, RunDirectoryError)
 
-    def load_model(self):  # -> keras.Model (TensorFlow is imported only here)
+    def load_model(self) -> Any:  # a keras.Model (TensorFlow is imported only here)
         """The run's saved model (architecture + kept weights)."""
         from smartml.models.saved import load_model
 

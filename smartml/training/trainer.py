@@ -17,7 +17,12 @@ from smartml.hardware.cost import hardware_report
 from smartml.models.saved import load_model
 from smartml.registry import MODELS, TASKS
 from smartml.tasks.base import Task
-from smartml.training.callbacks import build_callbacks, keep_last_row_per_epoch
+from smartml.training.callbacks import (
+    build_callbacks,
+    checkpoint_monitor,
+    keep_last_row_per_epoch,
+    kept_epoch_validation,
+)
 from smartml.training.mdmm import MDMMModel, constraints_from_config
 from smartml.training.run_directory import RunDirectory
 
@@ -75,6 +80,10 @@ def train(config: RunConfig) -> RunDirectory:
 
     with reraise_smartml_errors():
         metrics = evaluate_run(run_dir, task, model)
+    validation = task.validation_metric()
+    metrics["validation"] = kept_epoch_validation(
+        run_dir, checkpoint_monitor(config.training), validation.key, validation.better
+    )
     metrics["training"] = {
         "epochs_run": len(history.history.get("loss", [])),
         "first_epoch_of_this_process": history.epoch[0] if history.epoch else None,

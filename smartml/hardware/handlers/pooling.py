@@ -78,6 +78,9 @@ class _Average(LayerHandler):
     """Sum of a window in an exact accumulator, divided by the window size into
     :data:`POOL_FRACTIONAL_BITS` fractional bits."""
 
+    def average_window(self, layer) -> int:
+        raise NotImplementedError
+
     def precision(self, layer, incoming: list):
         (source,) = incoming
         window = self.average_window(layer)

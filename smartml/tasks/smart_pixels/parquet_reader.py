@@ -298,16 +298,19 @@ class PixelParquetSource:
             DataError: the file cannot be read, or a value read is NaN, inf or null.
         """
         info = self._info(chunk)
-        start = int(info.group_starts[chunk.index])
+        group = chunk.index
+        if not isinstance(group, int):
+            raise TypeError(f"{chunk.source_file}: a pixel chunk is one row group, got {group}")
+        start = int(info.group_starts[group])
         extra_names = self._extra_pixel_names(with_final_slice)
         label_names = list(TARGETS) if info.label_file is None else []
         table = self._read(
-            chunk.source_file, [chunk.index], self._pixel_names + extra_names + label_names
+            chunk.source_file, [group], self._pixel_names + extra_names + label_names
         ).slice(0, chunk.n_rows)
 
         def columns(first: int, names: list[str]) -> np.ndarray:
             values = _matrix(table.select(list(range(first, first + len(names)))))
-            _check_finite(values, names, chunk.source_file, chunk.index, start)
+            _check_finite(values, names, chunk.source_file, group, start)
             return values
 
         n_pixels = len(self._pixel_names)

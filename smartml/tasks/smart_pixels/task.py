@@ -48,8 +48,16 @@ class SmartPixelsTask(Task):
     run_files = (NORMALIZATION, BASELINE)
 
     @property
+    def data(self) -> PixelDataConfig:
+        """The ``data`` section, validated against this task's schema."""
+        data = self.config.data
+        if not isinstance(data, PixelDataConfig):
+            raise TypeError(f"smart_pixels needs a PixelDataConfig, got {type(data).__name__}")
+        return data
+
+    @property
     def inputs(self) -> dict[str, InputSpec]:
-        shape = (N_ROWS, N_COLUMNS, len(self.config.data.time_slices))
+        shape = (N_ROWS, N_COLUMNS, len(self.data.time_slices))
         description = "pixel charge / its training-split standard deviation, per time slice"
         return {"pixels": InputSpec("pixels", shape, description=description)}
 
@@ -64,12 +72,12 @@ class SmartPixelsTask(Task):
         )
 
     def prepare(self, fit: bool) -> None:
-        data: PixelDataConfig = self.config.data
+        data = self.data
         if data.source == "simulation":
             root = Path(data.path) if data.path else DEFAULT_SIMULATION_ROOT
             path, labels_path = ensure_simulated(data.simulation, root), None
         else:
-            path = Path(data.path)
+            path = Path(str(data.path))  # the schema requires a path for parquet
             labels_path = Path(data.labels_path) if data.labels_path else None
         self.source = PixelParquetSource(data, path, labels_path)
         self.splits = self.source.split(seed=data.split.seed)
@@ -102,7 +110,7 @@ class SmartPixelsTask(Task):
 
         self.normalization = PixelNormalization.fit_batches(batches(), TARGETS)
         self.normalization.save(self.run_file(NORMALIZATION))
-        sensor = self.config.data.simulation.sensor
+        sensor = self.data.simulation.sensor
         self.baseline = CentroidBaseline.fit(
             np.concatenate(final_slices),
             np.concatenate(positions),
