@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from smartml.backend import keras
-    from smartml.evaluation.summary import SummaryMetric
+    from smartml.evaluation.summary import Better, SummaryMetric
 
 
 class TargetScaling(Protocol):
@@ -79,3 +79,44 @@ class OutputKind(ABC):
         if missing:
             raise DataError(f"examples lack the auxiliary columns {missing} to bin the metrics in")
         return {name: (aux[name].to_numpy(), unit) for name, unit in self.bin_variables.items()}
+
+
+class RegressionKind(OutputKind):
+    """Base of the regression kinds: named targets with units and display labels.
+
+    Args:
+        targets: the k target names (keys of metrics.json).
+        units: their units ("" when dimensionless).
+        labels: their names in tables and figures (default: the target names).
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[str],
+        units: Sequence[str],
+        labels: Sequence[str] | None = None,
+        bin_variables: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(bin_variables)
+        if len(targets) != len(units) or (labels is not None and len(labels) != len(targets)):
+            raise ValueError(f"{len(targets)} targets need as many units and labels")
+        self.targets = list(targets)
+        self.units = list(units)
+        self.labels = list(labels) if labels is not None else list(targets)
+
+    def resolution_summary(self, third: tuple[str, str, Better]) -> list[SummaryMetric]:
+        """Per target its robust width and RMS (lower is better) and ``third``: (key,
+        label suffix, better), e.g. ``("pull_std", "pull std", "one")``."""
+        from smartml.evaluation.summary import SummaryMetric
+
+        key, suffix, better = third
+        summary = []
+        for target, unit, label in zip(self.targets, self.units, self.labels, strict=True):
+            summary += [
+                SummaryMetric(f"{target}.robust_width", f"{label} width", unit, "lower"),
+                SummaryMetric(f"{target}.rms", f"{label} RMS", unit, "lower"),
+                SummaryMetric(
+                    f"{target}.{key}", f"{label} {suffix}", unit if better == "zero" else "", better
+                ),
+            ]
+        return summary

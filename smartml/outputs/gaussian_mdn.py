@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from smartml.errors import DataError
-from smartml.outputs.base import OutputKind, TargetScaling
+from smartml.outputs.base import RegressionKind, TargetScaling
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -29,7 +29,7 @@ class GaussianPrediction:
     covariance: np.ndarray
 
 
-class GaussianMDN(OutputKind):
+class GaussianMDN(RegressionKind):
     """Mean and Cholesky factor of a k-dimensional Gaussian, trained by its negative
     log-likelihood (:class:`smartml.losses.MultivariateGaussianNLL`, whose docstring
     gives the output order).
@@ -60,12 +60,7 @@ class GaussianMDN(OutputKind):
         min_sigma: float = DEFAULT_MIN_SIGMA,
         bin_variables: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(bin_variables)
-        if len(targets) != len(units) or (labels is not None and len(labels) != len(targets)):
-            raise ValueError(f"{len(targets)} targets need as many units and labels")
-        self.targets = list(targets)
-        self.units = list(units)
-        self.labels = list(labels) if labels is not None else list(targets)
+        super().__init__(targets, units, labels, bin_variables)
         self.baselines = dict(baselines or {})
         self.baseline_label = baseline_label
         self.min_sigma = min_sigma
@@ -127,13 +122,4 @@ class GaussianMDN(OutputKind):
         return {target: aux[column].to_numpy() for target, column in self.baselines.items()}
 
     def summary_metrics(self) -> list[SummaryMetric]:
-        from smartml.evaluation.summary import SummaryMetric
-
-        summary = []
-        for target, unit, label in zip(self.targets, self.units, self.labels, strict=True):
-            summary += [
-                SummaryMetric(f"{target}.robust_width", f"{label} width", unit, "lower"),
-                SummaryMetric(f"{target}.rms", f"{label} RMS", unit, "lower"),
-                SummaryMetric(f"{target}.pull_std", f"{label} pull std", "", "one"),
-            ]
-        return summary
+        return self.resolution_summary(("pull_std", "pull std", "one"))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from smartml.outputs.base import OutputKind, TargetScaling
+from smartml.outputs.base import RegressionKind, TargetScaling
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from smartml.evaluation.summary import SummaryMetric
 
 
-class PointRegression(OutputKind):
+class PointRegression(RegressionKind):
     """One value per target, judged by bias, RMS, robust width and relative error
     (:mod:`smartml.evaluation.point_regression`), overall and per bin of the
     :attr:`bin_variables`.
@@ -38,12 +38,7 @@ class PointRegression(OutputKind):
         labels: Sequence[str] | None = None,
         bin_variables: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(bin_variables)
-        if len(targets) != len(units) or (labels is not None and len(labels) != len(targets)):
-            raise ValueError(f"{len(targets)} targets need as many units and labels")
-        self.targets = list(targets)
-        self.units = list(units)
-        self.labels = list(labels) if labels is not None else list(targets)
+        super().__init__(targets, units, labels, bin_variables)
 
     @property
     def n_outputs(self) -> int:
@@ -86,13 +81,4 @@ class PointRegression(OutputKind):
         )
 
     def summary_metrics(self) -> list[SummaryMetric]:
-        from smartml.evaluation.summary import SummaryMetric
-
-        summary = []
-        for target, unit, label in zip(self.targets, self.units, self.labels, strict=True):
-            summary += [
-                SummaryMetric(f"{target}.robust_width", f"{label} width", unit, "lower"),
-                SummaryMetric(f"{target}.rms", f"{label} RMS", unit, "lower"),
-                SummaryMetric(f"{target}.bias", f"{label} bias", unit, "zero"),
-            ]
-        return summary
+        return self.resolution_summary(("bias", "bias", "zero"))
