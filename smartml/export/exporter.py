@@ -43,7 +43,7 @@ from smartml.files import publish_directory, write_json_atomic
 from smartml.hardware import resource_estimate as estimate
 from smartml.hardware.cost import hardware_report
 from smartml.hardware.fixed_point import FixedType
-from smartml.hardware.graph import inbound_layers
+from smartml.hardware.graph import inbound_layers, input_layers
 from smartml.hardware.precision import LayerPrecision, quantizer_type
 from smartml.hardware.registry import handler_for
 from smartml.training.run_directory import RunDirectory
@@ -156,7 +156,7 @@ def export_model(
 
 def input_names(model: keras.Model) -> list[str]:
     """Names of the model's input layers, in the model's (and hls4ml's) input order."""
-    return [tensor._keras_history.layer.name for tensor in model.inputs]
+    return [layer.name for layer in input_layers(model)]
 
 
 def _example_count(model: keras.Model, inputs: Inputs, name: str) -> int:

@@ -17,6 +17,11 @@ def inbound_layers(layer) -> list[str]:
     return [parent.name for parent in (parents if isinstance(parents, list) else [parents])]
 
 
+def input_layers(model) -> list:
+    """The model's ``InputLayer``s, in the order of ``model.inputs`` (hls4ml's too)."""
+    return [tensor._keras_history.layer for tensor in model.inputs]
+
+
 def output_layer(model) -> str:
     """Name of the layer producing the model's single output.
 

@@ -14,6 +14,7 @@ from smartml.config.mdmm import MDMMConfig
 from smartml.errors import ConfigError
 from smartml.evaluate import evaluate_run, write_metrics
 from smartml.hardware.cost import hardware_report
+from smartml.hardware.graph import input_layers
 from smartml.models.saved import load_model
 from smartml.registry import MODELS, TASKS
 from smartml.tasks.base import Task
@@ -113,7 +114,7 @@ def check_model_matches_task(model: keras.Model, task: Task, what: str) -> None:
     """Raise a one-line error when ``model`` does not take the task's inputs or does
     not give its output size."""
     declared = {name: tuple(spec.shape) for name, spec in task.inputs.items()}
-    actual = {layer.name: tuple(layer.input.shape[1:]) for layer in model_input_layers(model)}
+    actual = {layer.name: tuple(layer.input.shape[1:]) for layer in input_layers(model)}
     if declared != actual:
         raise ConfigError(f"{what}: takes inputs {actual}, the task declares {declared}")
     n_outputs = int(model.output.shape[-1])
@@ -122,11 +123,6 @@ def check_model_matches_task(model: keras.Model, task: Task, what: str) -> None:
             f"{what}: gives {n_outputs} outputs, {type(task.output).__name__} needs "
             f"{task.output.n_outputs}"
         )
-
-
-def model_input_layers(model: keras.Model) -> list:
-    """The model's ``InputLayer``s in the order of ``model.inputs``."""
-    return [tensor._keras_history.layer for tensor in model.inputs]
 
 
 def load_initial_weights(model: keras.Model, source: str) -> None:
