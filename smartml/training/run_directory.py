@@ -37,8 +37,6 @@ class RunDirectory:
         self.path = Path(path)
 
     config = property(lambda self: self.path / "config.json")
-    normalization = property(lambda self: self.path / "normalization.json")
-    baseline = property(lambda self: self.path / "baseline.json")
     model = property(lambda self: self.path / "model.h5")
     history = property(lambda self: self.path / "history.csv")
     metrics = property(lambda self: self.path / "metrics.json")
