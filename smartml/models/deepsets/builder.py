@@ -9,8 +9,8 @@ average pooling adds nothing for them (it divides by N, a constant the head lear
 
     points (N, F), mask (N,) -> Reshape (N, 1) -> Concatenate (N, F + 1)
     [QDense(h, no bias) -> QActivation(quantized_relu)] per point       (N, h)
-    GlobalMaxPooling1D | GlobalAveragePooling1D                          (h,)
-    [Concatenate with the other, rank-1 inputs (momentum, ...)]
+    GlobalMaxPooling1D | GlobalAveragePooling1D -> QActivation(quantized_relu)   (h,)
+    [Concatenate with each other, rank-1 input (momentum, ...), one at a time]
     [QDense(h) -> QActivation(quantized_relu)] ...
     QDense(n_outputs)
 
@@ -89,16 +89,15 @@ class DeepSets:
         for index, units in enumerate(config.point_units):
             x = dense(units, f"point_{index}", use_bias=mask_spec is None)(x)
             x = relu(f"point_{index}_relu")(x)
-        pooling = (
-            keras.layers.GlobalMaxPooling1D
-            if config.pooling == "max"
-            else keras.layers.GlobalAveragePooling1D
-        )
-        x = pooling(name="pool")(x)
-        if globals_specs:
-            x = keras.layers.Concatenate(name="pooled_and_globals")(
-                [x, *(tensors[spec.name] for spec in globals_specs)]
-            )
+        if config.pooling == "max":
+            x = keras.layers.GlobalMaxPooling1D(name="pool")(x)
+        else:
+            x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+            # back on the activation grid: firmware reproduces a quantized mean exactly,
+            # a float32 mean over N points (N not a power of two) it cannot
+            x = relu("pool_quantizer")(x)
+        for spec in globals_specs:  # hls4ml concatenates two tensors at a time
+            x = keras.layers.Concatenate(name=f"with_{spec.name}")([x, tensors[spec.name]])
         for index, units in enumerate(config.head_units):
             x = dense(units, f"head_{index}")(x)
             x = relu(f"head_{index}_relu")(x)
