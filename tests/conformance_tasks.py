@@ -217,4 +217,3 @@ def register() -> None:
 def unregister() -> None:
     for name in TOY_TASKS:
         TASKS.unregister(name)
-
