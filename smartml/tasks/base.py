@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -167,7 +168,7 @@ class Task(ABC):
     def examples(self, split: str, max_n: int | None = None) -> Examples:
         """At most ``max_n`` examples (all when None) of ``split`` (:data:`SPLITS`)."""
 
-    def run_file(self, name: str) -> Any:
+    def run_file(self, name: str) -> Path:
         """Path of one of the declared :attr:`run_files` in the run directory."""
         if name not in self.run_files:
             raise ValueError(f"{type(self).__name__}: {name!r} is not among its run_files")
