@@ -120,3 +120,13 @@ class RegressionKind(OutputKind):
                 ),
             ]
         return summary
+
+
+def json_table(frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """A per-bin frame as JSON-safe column lists (NaN -> None), for metrics.json.
+
+    >>> json_table(pd.DataFrame({"count": [3, 0], "width": [0.5, float("nan")]}))
+    {'count': [3, 0], 'width': [0.5, None]}
+    """
+    cleaned = frame.astype(object).where(pd.notna(frame), None)
+    return {str(column): cleaned[column].tolist() for column in cleaned.columns}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from smartml.outputs.base import OutputKind, TargetScaling
+from smartml.outputs.base import OutputKind, TargetScaling, json_table
 from smartml.tasks.base import ValidationMetric
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ class Logits(OutputKind):
                     values, labels, prediction, self.classes, self.positive, edges, efficiency
                 )
                 point = metrics["operating_points"][_point_name(efficiency)]
-                point[f"per_{variable}_bin"] = _json_table(frame)
+                point[f"per_{variable}_bin"] = json_table(frame)
         return metrics
 
     def figures(
@@ -153,12 +153,6 @@ class Logits(OutputKind):
             summary.append(SummaryMetric(key, label, "", "lower"))
         summary.append(SummaryMetric("accuracy", "accuracy", "", "higher"))
         return summary
-
-
-def _json_table(frame: pd.DataFrame) -> dict:
-    """A per-bin frame as JSON-safe column lists (NaN -> None)."""
-    cleaned = frame.astype(object).where(pd.notna(frame), None)
-    return {column: cleaned[column].tolist() for column in cleaned.columns}
 
 
 def _point_name(efficiency: float) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from smartml.outputs.base import RegressionKind, TargetScaling
+from smartml.outputs.base import RegressionKind, TargetScaling, json_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -62,7 +62,7 @@ class PointRegression(RegressionKind):
             for axis, name in enumerate(self.targets):
                 residual = prediction[:, axis] - truth[:, axis]
                 table = binned_residuals(values, residual)
-                metrics[name][f"vs_{variable}"] = table.to_dict(orient="list")
+                metrics[name][f"vs_{variable}"] = json_table(table)
         return metrics
 
     def figures(
