@@ -18,16 +18,14 @@ import csv
 import json
 import math
 import os
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import conformance_tasks
 import pytest
 from notebook_runs import execute, images, text_of
+from run_interruption import history_epochs, killed_and_resumed
 
 from smartml.evaluate import main as evaluate_main
 from smartml.train import main as train_main
@@ -97,47 +95,6 @@ def write_config(directory: Path, case: Case, name: str, seed: int) -> Path:
     return path
 
 
-def history_epochs(run: Path) -> list[int]:
-    if not (run / "history.csv").is_file():
-        return []
-    with (run / "history.csv").open() as handle:
-        return [int(row["epoch"]) for row in csv.DictReader(handle)]
-
-
-def latest_backup_after(reference: Path, backup: Path) -> int | None:
-    """The newest modification time (ns) in ``backup`` if it is later than that of
-    ``reference``, else None."""
-    try:
-        since = reference.stat().st_mtime_ns
-        newest = max((path.stat().st_mtime_ns for path in backup.rglob("*")), default=0)
-    except FileNotFoundError:  # written or renamed while we look
-        return None
-    return newest if newest > since else None
-
-
-def train_killed_and_resumed(config: Path, run: Path) -> subprocess.CompletedProcess:
-    """Start training, SIGKILL it once epoch 0 is logged and epoch 1 is under way,
-    then run the same command again."""
-    command = [sys.executable, "-m", "smartml.train", str(config)]
-    process = subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline, first_backup = time.monotonic() + 300, None
-    while time.monotonic() < deadline and process.poll() is None:
-        if history_epochs(run) == [0]:
-            newest = latest_backup_after(run / "history.csv", run / "backup")
-            if first_backup is None:
-                first_backup = newest
-            elif newest is not None and newest > first_backup:
-                break  # the second backup in the middle of epoch 1: the first is complete
-        time.sleep(0.02)
-    assert process.poll() is None, "training ended before it could be interrupted"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not (run / "COMPLETE.json").exists()
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def toy_tasks():
     """The toy tasks registered here and, through SMARTML_PLUGINS, in every training
@@ -158,7 +115,13 @@ def runs(request, tmp_path_factory, toy_tasks):
     directory = tmp_path_factory.mktemp(case.task) / "runs"
     directory.mkdir()
     first = directory / "first"
-    resumed = train_killed_and_resumed(write_config(directory, case, "first", 1), first)
+    command = [
+        sys.executable,
+        "-m",
+        "smartml.train",
+        str(write_config(directory, case, "first", 1)),
+    ]
+    resumed = killed_and_resumed(command, first, REPO)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming run" in resumed.stderr
     assert train_main([str(write_config(directory, case, "second", 2))]) == 0

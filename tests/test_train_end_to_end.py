@@ -3,14 +3,12 @@
 import csv
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from run_interruption import history_epochs, killed_and_resumed
 
 from smartml.evaluate import main as evaluate_main
 from smartml.models.saved import load_model
@@ -31,11 +29,6 @@ def small_config(tmp_path: Path, **training) -> Path:
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(config))
     return path
-
-
-def history_epochs(run: Path) -> list[int]:
-    with (run / "history.csv").open() as handle:
-        return [int(row["epoch"]) for row in csv.DictReader(handle)]
 
 
 @pytest.fixture(scope="module")
@@ -120,21 +113,7 @@ def test_a_run_killed_mid_epoch_resumes_when_run_again(tmp_path, trained):
     config = small_config(tmp_path, backup_every_batches=3, batch_size=64)
     run = tmp_path / "run"
     command = [sys.executable, "-m", "smartml.train", str(config), "--epochs", "3"]
-    process = subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 240
-    # Kill it once the first epoch is logged and the backup of the second epoch exists.
-    while time.monotonic() < deadline and process.poll() is None:
-        if (run / "history.csv").is_file() and len(history_epochs(run)) == 1:
-            time.sleep(1.0)
-            break
-        time.sleep(0.2)
-    assert process.poll() is None, "training ended before it could be interrupted"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not (run / "COMPLETE.json").exists()
-    resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    resumed = killed_and_resumed(command, run, REPO)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming run" in resumed.stderr
     assert history_epochs(run) == [0, 1, 2]
