@@ -16,9 +16,11 @@ import numpy as np
 import smartml  # noqa: F401  (Keras 2 switch before TensorFlow)
 from smartml.backend import select_device, tf
 from smartml.config.mdmm import MDMMConfig
-from smartml.losses import MultivariateGaussianNLL
 from smartml.models.pixel_mdn.builder import PixelMDN
 from smartml.models.pixel_mdn.schema import PixelMDNConfig
+from smartml.outputs.gaussian_mdn import GaussianMDN
+from smartml.tasks.base import InputSpec
+from smartml.tasks.smart_pixels.layout import TARGET_UNITS, TARGETS
 from smartml.training.trainer import with_constraints
 
 # 50% quantized sparsity of every quantized layer, as configs/pixel_2t_mdmm.json.
@@ -33,9 +35,11 @@ MDMM = MDMMConfig(
 def samples_per_second(
     time_slices: int, batch_size: int, steps: int, jit: bool, mdmm: bool
 ) -> float:
-    model = PixelMDN.build(PixelMDNConfig(), (13, 21, time_slices), 14)
+    output = GaussianMDN(TARGETS, TARGET_UNITS)
+    image = {"pixels": InputSpec("pixels", (13, 21, time_slices))}
+    model = PixelMDN.build(PixelMDNConfig(), image, output)
     model = with_constraints(model, MDMM if mdmm else None)
-    model.compile(optimizer="adam", loss=MultivariateGaussianNLL(), jit_compile=jit)
+    model.compile(optimizer="adam", loss=output.loss(), jit_compile=jit)
     rng = np.random.default_rng(0)
     x = rng.exponential(1.0, (batch_size * 8, 13, 21, time_slices)).astype(np.float32)
     y = rng.normal(size=(batch_size * 8, 4)).astype(np.float32)
