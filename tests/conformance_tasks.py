@@ -87,16 +87,13 @@ class ArrayTask(Task):
         inputs, targets, aux = self._split[split]
         return Examples(self._scaled(inputs), targets, aux).head(max_n)
 
-    def training_targets(self, targets: np.ndarray) -> np.ndarray:
-        return targets.astype(np.float32)
-
     def datasets(self):
         batch_size = self.config.training.batch_size
 
         def dataset(split: str, shuffle: bool):
             examples = self.examples(split)
             data = tf.data.Dataset.from_tensor_slices(
-                (examples.inputs, self.training_targets(examples.targets))
+                (examples.inputs, self.output.training_targets(examples.targets))
             )
             if shuffle:
                 data = data.shuffle(len(examples), seed=self.config.training.seed)
@@ -127,9 +124,6 @@ class RingTask(ArrayTask):
     @property
     def output(self):
         return Logits(["muon", "pion"], bin_variables={"momentum": "GeV/c"})
-
-    def training_targets(self, targets):
-        return self.output.training_targets(targets)
 
     def simulate(self, n, rng):
         data = self.config.data
@@ -189,9 +183,6 @@ class SignalTask(ArrayTask):
     @property
     def output(self):
         return Logits(["background", "signal"])
-
-    def training_targets(self, targets):
-        return self.output.training_targets(targets)
 
     def simulate(self, n, rng):
         label = rng.integers(0, 2, n)

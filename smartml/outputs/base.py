@@ -55,6 +55,10 @@ class OutputKind(ABC):
     def validation_metric(self) -> ValidationMetric:
         return ValidationMetric("val_loss", "lower")
 
+    def training_targets(self, targets: np.ndarray) -> np.ndarray:
+        """Targets as the loss takes them in training batches (float32 by default)."""
+        return np.asarray(targets, dtype=np.float32)
+
     @abstractmethod
     def decode(self, raw: np.ndarray, scaling: TargetScaling | None = None) -> Any:
         """Predictions in physical units from raw outputs ``(n, n_outputs)``."""

@@ -42,6 +42,8 @@ class Logits(OutputKind):
     (1, [[0.5, 0.5]])
     >>> kind.training_targets(np.array([0, 1])).tolist()
     [[0.0], [1.0]]
+    >>> kind.decode(np.array([[-2000.0], [2000.0]])).tolist()  # saturated, no overflow
+    [[1.0, 0.0], [0.0, 1.0]]
     """
 
     def __init__(
@@ -96,12 +98,13 @@ class Logits(OutputKind):
 
     def decode(self, raw: np.ndarray, scaling: TargetScaling | None = None) -> np.ndarray:
         """Class probabilities ``(n, C)``."""
+        from scipy.special import expit, softmax  # no overflow for large logits
+
         logits = np.asarray(raw, dtype=np.float64).reshape(len(raw), self.n_outputs)
         if self.binary:
-            second = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            second = expit(logits[:, 0])
             return np.stack([1.0 - second, second], axis=1)
-        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+        return softmax(logits, axis=1)
 
     def metrics(self, targets: np.ndarray, prediction: np.ndarray, aux: pd.DataFrame) -> dict:
         from smartml.evaluation import binning, classification
