@@ -158,3 +158,30 @@ def test_command_names_a_corrupt_metrics_file(tmp_path, capsys):
     (b / "metrics.json").write_text("{broken")
     assert compare([a, b], tmp_path / "cmp") == 2
     assert f"{b / 'metrics.json'}: cannot read the run file" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_runs_of_different_tasks_in_one_line(tmp_path, capsys):
+    """``smartml.evaluate A B`` reads each run's task from its config.json."""
+    import conformance_tasks
+
+    from smartml.evaluate import main as evaluate_main
+
+    pixels = fake_run(tmp_path, "pixels", metrics(2.0))
+    signal = fake_run(tmp_path, "signal", classifier_metrics(0.9, 0.1))
+    for run, task, model in (
+        (pixels, "smart_pixels", "pixel_mdn"),
+        (signal, "toy_signal", "quantized_mlp"),
+    ):
+        config = {"name": run.name, "task": {"name": task}, "data": {}, "model": {"name": model}}
+        (run / "config.json").write_text(json.dumps(config))
+    conformance_tasks.register()
+    try:
+        assert evaluate_main([str(pixels), str(signal), "--output", str(tmp_path / "cmp")]) == 2
+    finally:
+        conformance_tasks.unregister()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "smartml.evaluate: error: runs of different tasks cannot be compared: "
+        f"{pixels} (smart_pixels), {signal} (toy_signal)"
+    ]
+    assert not (tmp_path / "cmp").exists()
