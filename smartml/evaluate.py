@@ -39,7 +39,7 @@ def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
     if plots:
         save_figures(figures, run_dir.plots)
         if run_dir.history.is_file():
-            plot_history(run_dir.history, run_dir.plots)
+            plot_history(run_dir.history, run_dir.plots, task.config.name)
     return metrics
 
 
