@@ -15,33 +15,28 @@ def history_epochs(run: Path) -> list[int]:
         return [int(row["epoch"]) for row in csv.DictReader(handle)]
 
 
-def latest_backup_after(reference: Path, backup: Path) -> int | None:
-    """The newest modification time (ns) in ``backup`` if it is later than that of
-    ``reference``, else None."""
+def backed_up_since(reference: Path, backup: Path) -> bool:
+    """Whether a complete BackupAndRestore backup was written after ``reference``
+    changed: TensorFlow's CheckpointManager rewrites its ``checkpoint`` index file
+    (atomically) only once a checkpoint's files are all written."""
     try:
         since = reference.stat().st_mtime_ns
-        newest = max((path.stat().st_mtime_ns for path in backup.rglob("*")), default=0)
+        return any(index.stat().st_mtime_ns > since for index in backup.rglob("checkpoint"))
     except FileNotFoundError:  # written or renamed while we look
-        return None
-    return newest if newest > since else None
+        return False
 
 
 def killed_and_resumed(command: list[str], run: Path, cwd: Path) -> subprocess.CompletedProcess:
     """Start ``command`` (a training of ``run``), SIGKILL it once epoch 0 is logged
-    and a complete BackupAndRestore backup of epoch 1 exists (the second one written
-    after epoch 0 ended: the first is then whole), then run the same command again
-    and return that process."""
+    and a complete BackupAndRestore backup of epoch 1 exists, then run the same
+    command again and return that process."""
     process = subprocess.Popen(
         command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline, first_backup = time.monotonic() + 300, None
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
-        if history_epochs(run) == [0]:
-            newest = latest_backup_after(run / "history.csv", run / "backup")
-            if first_backup is None:
-                first_backup = newest
-            elif newest is not None and newest > first_backup:
-                break
+        if history_epochs(run) == [0] and backed_up_since(run / "history.csv", run / "backup"):
+            break
         time.sleep(0.02)
     assert process.poll() is None, "training ended before it could be interrupted"
     process.send_signal(signal.SIGKILL)
