@@ -13,7 +13,13 @@ it took effect.
 import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) hides the messages users need.
+# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) hides the messages users need:
+# its logging obeys TF_CPP_MIN_LOG_LEVEL, the lines absl prints before it is set up do
+# not, and are filtered out of the first import of TensorFlow (smartml.console).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from smartml import console  # after the switch (console itself imports no TensorFlow)
+
+console.filter_tensorflow_import()
 
 __version__ = "0.1.0"

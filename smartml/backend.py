@@ -18,14 +18,21 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from smartml import errors
+from smartml import console, errors
 from smartml.errors import SmartmlError
 
 if os.environ.get("TF_USE_LEGACY_KERAS") != "1":  # pragma: no cover - set by smartml/__init__
     raise SmartmlError("TF_USE_LEGACY_KERAS must be 1; import smartml before TensorFlow")
 
+# TensorFlow's native start-up lines (absl, oneDNN, cudart) at import are filtered by
+# the hook `import smartml` set (smartml.console); CUDA's "failed call to cuInit" comes
+# at the first look for GPUs, made here, filtered too.
 import tensorflow as tf
 import tf_keras as keras
+
+with console.filtered_native_stderr():
+    tf.config.list_physical_devices("GPU")
+console.quiet_third_party_loggers()
 
 if tf.keras.layers.Dense is not keras.layers.Dense:
     raise SmartmlError(

@@ -1,28 +1,138 @@
-"""What every command-line entry point shares: logging and turning errors into one line."""
+"""What every command-line entry point shares: its argument parser, its log lines and
+one error path.
+
+The contract (README, "Command line"): a smartml error is one line
+``<prog>: error: <message>`` on stderr and exit status 2, and so is a bad command
+line; an unexpected exception is one line saying it is a bug, naming the log file
+that holds its traceback, and exit status 3; 1 is kept for a failed firmware
+verification; ^C is 130.
+"""
 
 import argparse
-import logging
 import sys
+import tempfile
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
-from smartml.errors import SmartmlError
+from smartml import console
+from smartml.errors import OutputError, SmartmlError
+
+EXIT_ERROR = 2
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
 
 
-def run_cli(main: Callable[[], int | None], prog: str) -> int:
-    """Call ``main``; print a :class:`SmartmlError` as ``prog: error: <message>`` and
-    return 2 instead of showing a traceback; ^C returns 130."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
-    )
+class CommandLineParser(argparse.ArgumentParser):
+    """``argparse`` with a one-line error (no usage block) and ``--verbose``.
+
+    Args:
+        subcommand: this parser is a sub-command's (``add_parser(..., subcommand=True)``):
+            its ``--verbose`` keeps what the main parser read.
+        args, kwargs: those of ``argparse.ArgumentParser``.
+
+    >>> parser = CommandLineParser(prog="python -m smartml.tool")
+    >>> parser.command
+    'smartml.tool'
+    >>> parser.parse_args(["--verbose"]).verbose, parser.parse_args([]).verbose
+    (True, False)
+    """
+
+    def __init__(self, *args: Any, subcommand: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument(
+            "--verbose",
+            action="store_true",
+            # a sub-command's default would overwrite the main parser's value
+            default=argparse.SUPPRESS if subcommand else False,
+            help="also show the log lines of TensorFlow, CUDA and hls4ml",
+        )
+
+    @property
+    def command(self) -> str:
+        """The command in error lines: ``smartml.train`` for ``python -m smartml.train``
+        (and for its sub-commands)."""
+        return self.prog.removeprefix("python -m ").split()[0]
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"{self.command}: error: {message}\n")
+
+
+def run_cli(main: Callable[[], int | None], prog: str, verbose: bool = False) -> int:
+    """Call ``main`` behind the one error path and return the exit status.
+
+    Args:
+        main: the command's work; returns its exit status (None for 0).
+        prog: the command as error lines name it, e.g. ``smartml.train``.
+        verbose: show third-party log lines (``--verbose``).
+
+    Returns:
+        ``main``'s status; 2 after a :class:`SmartmlError` (printed as one line); 3
+        after any other exception (one line, traceback written to a log file); 130
+        after ^C.
+    """
+    console.configure_logging(verbose)
     try:
         return main() or 0
     except SmartmlError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return 2
+        print(f"{prog}: error: {one_line(str(err))}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as err:  # the bug path: whatever it is, one line and a log
+        log = console.write_traceback(prog, err)
+        where = f"traceback in {log}" if log else "the traceback could not be written"
+        print(
+            f"{prog}: internal error (a bug in smartml, please report it): "
+            f"{type(err).__name__}: {one_line(str(err))}; {where}",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def one_line(message: str) -> str:
+    """The first non-empty line of ``message``, marked when more followed.
+
+    >>> one_line("bad value\n  at layer 3\n")
+    'bad value [...]'
+    >>> one_line("fine")
+    'fine'
+    """
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return lines[0] + (" [...]" if len(lines) > 1 else "")
+
+
+def require_writable_directory(path: str | Path, option: str) -> Path:
+    """Check, before any work, that results can be written to the directory ``path``
+    (created when missing).
+
+    Args:
+        path: the directory; option: the option or configuration key that chose it,
+            named in the error.
+
+    Returns:
+        ``path`` as a Path.
+
+    Raises:
+        OutputError: ``path`` (or a folder above it) is a file, or the directory
+            cannot be created or written.
+    """
+    directory = Path(path)
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(f"{option} {directory}: is a file; expected a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise OutputError(
+            f"{option} {directory}: cannot write there ({reason}); choose another directory"
+        ) from None
+    return directory
 
 
 def given_options(args: argparse.Namespace, keys: dict[str, str]) -> dict[str, Any]:

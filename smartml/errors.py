@@ -29,3 +29,7 @@ class ExportError(SmartmlError):
 class UnsupportedLayerError(ExportError):
     """A layer that no layer handler knows: it can be neither costed (sparsity, BOPs,
     MDMM constraints) nor exported."""
+
+
+class OutputError(SmartmlError):
+    """A place to write results (``--output``) is a file or cannot be written."""

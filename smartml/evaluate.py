@@ -1,7 +1,8 @@
 """``python -m smartml.evaluate RUN_DIR [RUN_DIR ...]``: judge trained models.
 
 With one run: evaluate its model on its test split, writing metrics.json and plots/
-in the run directory (training calls the same code at its end). With several:
+in the run directory (training calls the same code at its end), and print the task's
+summary metrics (the whole metrics.json with ``--json``). With several:
 compare them through their task's declared summary metrics (table printed and
 written as comparison.md, plot comparison.png, under ``--output``); runs of
 different tasks are refused.
@@ -9,13 +10,12 @@ different tasks are refused.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smartml.cli import run_cli
+from smartml.cli import CommandLineParser, require_writable_directory, run_cli
 from smartml.errors import SmartmlError
 
 if TYPE_CHECKING:
@@ -53,7 +53,9 @@ def write_metrics(run_dir: RunDirectory, metrics: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    """Evaluate one run or compare several; returns the exit status (2 with a one-line
+    error, 3 for a bug; see :mod:`smartml.cli`)."""
+    parser = CommandLineParser(
         prog="python -m smartml.evaluate",
         description="Evaluate a complete run on its test split: metrics.json and plots/.",
     )
@@ -66,19 +68,25 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("runs/comparison"),
         help="where a comparison of several runs is written (default runs/comparison)",
     )
+    parser.add_argument(
+        "--json", action="store_true", help="print the whole metrics.json of one run"
+    )
     args = parser.parse_args(argv)
     if len(args.run_dirs) > 1:
-        return run_cli(lambda: compare(args.run_dirs, args.output), "smartml.evaluate")
+        return run_cli(
+            lambda: compare(args.run_dirs, args.output), "smartml.evaluate", args.verbose
+        )
 
     def run() -> None:
+        from smartml.evaluation.summary import run_summary
         from smartml.tasks.loading import open_task
 
         run_dir, task = open_task(args.run_dirs[0])
         metrics = evaluate_run(run_dir, task, run_dir.load_model())
         write_metrics(run_dir, metrics)
-        print(json.dumps(metrics, indent=2))
+        print(json.dumps(metrics, indent=2) if args.json else run_summary(run_dir.path))
 
-    return run_cli(run, "smartml.evaluate")
+    return run_cli(run, "smartml.evaluate", args.verbose)
 
 
 def compare(run_dirs: list[Path], output: Path) -> None:
@@ -86,6 +94,7 @@ def compare(run_dirs: list[Path], output: Path) -> None:
     from smartml.evaluation.run_comparison import compare_runs
     from smartml.tasks.loading import open_task
 
+    require_writable_directory(output, "--output")
     tasks = [open_task(path, prepare=False) for path in run_dirs]
     names = {task.config.task.name for _, task in tasks}
     if len(names) > 1:

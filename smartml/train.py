@@ -7,11 +7,11 @@ run directory. Running the same command again after an interruption resumes the 
 import argparse
 import sys
 
-from smartml.cli import given_options, run_cli
+from smartml.cli import CommandLineParser, given_options, run_cli
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="python -m smartml.train",
         description="Train a quantized model from a JSON run configuration "
         "(data -> model -> fit -> evaluation) into a run directory.",
@@ -50,15 +50,22 @@ def overrides_from(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Train; ends by printing the run's summary metrics and its directory.
+
+    Returns:
+        the exit status (2 with a one-line error, 3 for a bug; see :mod:`smartml.cli`).
+    """
     args = parse_args(argv)
 
     def run() -> None:
         from smartml.config import load_config
+        from smartml.evaluation.summary import run_summary
         from smartml.training.trainer import train
 
-        train(load_config(args.config, overrides_from(args)))
+        run_dir = train(load_config(args.config, overrides_from(args)))
+        print(run_summary(run_dir.path))
 
-    return run_cli(run, "smartml.train")
+    return run_cli(run, "smartml.train", args.verbose)
 
 
 if __name__ == "__main__":

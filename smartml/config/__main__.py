@@ -3,16 +3,17 @@
 import argparse
 import sys
 
-from smartml.cli import run_cli
+from smartml.cli import CommandLineParser, run_cli
 
 PROG = "python -m smartml.config"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=PROG, description="Tools for run configurations.")
+    parser = CommandLineParser(prog=PROG, description="Tools for run configurations.")
     commands = parser.add_subparsers(dest="command", required=True)
     schema = commands.add_parser(
         "schema",
+        subcommand=True,
         help="write the JSON Schema (draft 2020-12) of run configurations",
         description="Write the JSON Schema of run configurations: every registered task "
         "and model. Point an editor at it to complete and check config files.",
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.output is None:
             sys.stdout.write(text)
 
-    return run_cli(run, PROG)
+    return run_cli(run, "smartml.config", args.verbose)
 
 
 if __name__ == "__main__":

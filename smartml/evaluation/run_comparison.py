@@ -27,9 +27,8 @@ from matplotlib.figure import Figure
 
 from smartml.errors import SmartmlError
 from smartml.evaluation.figures import new_axes, save_figures
-from smartml.evaluation.summary import TARGET_VALUES, SummaryMetric
+from smartml.evaluation.summary import MISSING, TARGET_VALUES, SummaryMetric, format_number
 
-MISSING = "–"
 ARROWS = {"lower": "↓", "higher": "↑", "zero": "→0", "one": "→1"}
 BAR_SPAN = 0.8  # of the unit spacing between groups of bars
 
@@ -52,10 +51,10 @@ def comparison_table(runs: dict[str, dict], summary: Sequence[SummaryMetric]) ->
         header += ["sparsity", "BOPs"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for label, metrics in runs.items():
-        cells = [label] + [_number(metric.value(metrics)) for metric in summary]
+        cells = [label] + [format_number(metric.value(metrics)) for metric in summary]
         if with_hardware:
             hardware = metrics.get("hardware")
-            cells += [_sparsity_cell(hardware), _number(hardware and hardware["bops"])]
+            cells += [_sparsity_cell(hardware), format_number(hardware and hardware["bops"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -219,10 +218,6 @@ def _positions(n_groups: int, index: int, n_runs: int) -> np.ndarray:
 
 def _or_nan(value: float | None) -> float:
     return np.nan if value is None else value
-
-
-def _number(value) -> str:
-    return MISSING if value is None else f"{value:.4g}"
 
 
 def _sparsity_cell(hardware: dict | None) -> str:

@@ -12,7 +12,9 @@ pull width).
 'x width [µm]'
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from smartml.evaluation.checks import EvaluationError
@@ -20,6 +22,7 @@ from smartml.evaluation.checks import EvaluationError
 Better = Literal["lower", "higher", "zero", "one"]
 # Where "zero"/"one" metrics are best; "lower"/"higher" have no target.
 TARGET_VALUES = {"zero": 0.0, "one": 1.0}
+MISSING = "–"
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,72 @@ class SummaryMetric:
     def header(self) -> str:
         """The label with its unit, as a table column or an axis label."""
         return f"{self.label} [{self.unit}]" if self.unit else self.label
+
+
+def format_number(value: float | None) -> str:
+    """A metric in a table: four significant digits, :data:`MISSING` for None.
+
+    >>> format_number(6.0712), format_number(31250.0), format_number(None)
+    ('6.071', '3.125e+04', '–')
+    """
+    return MISSING if value is None else f"{value:.4g}"
+
+
+def baseline_blocks(metrics: dict) -> list[str]:
+    """The top-level blocks of metrics.json that hold a baseline's metrics in the
+    run's own layout (smart pixels: ``centroid_baseline``), in file order.
+
+    >>> baseline_blocks({"x": {}, "centroid_baseline": {"x": {}}, "n_baseline": 3})
+    ['centroid_baseline']
+    """
+    return [key for key, value in metrics.items() if "baseline" in key and isinstance(value, dict)]
+
+
+def summary_table(metrics: dict, summary: Sequence[SummaryMetric], run: str = "run") -> str:
+    """A plain-text table for the terminal: one row per summary metric, the run's
+    value, and beside it each baseline's (:func:`baseline_blocks`) where it has one.
+
+    Args:
+        metrics: the run's metrics.json; summary: the task's summary metrics.
+        run: the heading of the run's column (its name).
+
+    >>> summary = [SummaryMetric("x.robust_width", "x width", "µm"),
+    ...            SummaryMetric("x.pull_std", "x pull std", better="one")]
+    >>> metrics = {"x": {"robust_width": 6.0712, "pull_std": 0.99},
+    ...            "centroid_baseline": {"x": {"robust_width": 8.04}}}
+    >>> print(summary_table(metrics, summary, "pixel_2t"))
+    metric        pixel_2t  centroid baseline
+    x width [µm]     6.071               8.04
+    x pull std        0.99                  –
+    """
+    blocks = baseline_blocks(metrics)
+    header = ["metric", run] + [block.replace("_", " ") for block in blocks]
+    rows = [
+        [metric.header, format_number(metric.value(metrics))]
+        + [format_number(metric.value(metrics[block])) for block in blocks]
+        for metric in summary
+    ]
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+    lines = [
+        "  ".join(
+            [row[0].ljust(widths[0])]
+            + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        ).rstrip()
+        for row in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def run_summary(path: str | Path) -> str:
+    """What a command prints at the end: the complete run's summary table
+    (:func:`summary_table` of its task's summary metrics) and where the run is.
+
+    Args:
+        path: a complete run directory.
+    """
+    from smartml.tasks.loading import open_task
+
+    run_dir, task = open_task(path, prepare=False)
+    metrics = run_dir.read_json(run_dir.metrics)
+    table = summary_table(metrics, task.summary_metrics(), task.config.name)
+    return f"{table}\nrun directory: {run_dir.path}"

@@ -2,9 +2,10 @@
 
 Without RUN_DIR the most recently completed run under ``runs/`` is exported. Settings
 come from the run's ``export`` block (see :mod:`smartml.config.export`), overridden by
-the options given here. Exit status: 0 when the C simulation agrees with QKeras on at
-least ``--threshold`` of the test outputs, 1 when it does not (the project and its
-report.json are written all the same), 2 for an error (one line).
+the options given here. It prints a short summary (``--json``: the machine form).
+Exit status: 0 when the C simulation agrees with QKeras on at least ``--threshold`` of
+the test outputs, 1 when it does not (the project and its report.json are written all
+the same), 2 for an error (one line), 3 for a bug in smartml.
 """
 
 import argparse
@@ -12,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from smartml.cli import given_options, run_cli
+from smartml.cli import CommandLineParser, given_options, require_writable_directory, run_cli
 
 OPTION_KEYS = {
     "backend": "export.backend",
@@ -29,7 +30,7 @@ OPTION_KEYS = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="python -m smartml.export",
         description="Write an hls4ml project for a trained run under firmware/<run name>/, "
         "compile its C++ emulation and verify it bit for bit against the QKeras model on "
@@ -54,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--verify-clusters", type=int, metavar="N", help="test inputs to simulate (default all)"
     )
     parser.add_argument("--build", action="store_true", help="run vendor synthesis if installed")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -68,6 +70,8 @@ def overrides_from(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Export and verify; returns the exit status (1 when the firmware disagrees with
+    QKeras, 2 with a one-line error, 3 for a bug; see :mod:`smartml.cli`)."""
     args = parse_args(argv)
 
     def run() -> int:
@@ -83,16 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run_dir = RunDirectory(args.run_dir).require_complete()
         config = load_config(run_dir.config, overrides_from(args))
+        output_option = "--output" if args.output is not None else "export.output_dir"
+        require_writable_directory(config.export.output_dir, output_option)
         report = export_run(run_dir, config, build=args.build)
-        verification = report["verification"]
-        summary = {
-            "project": str(Path(config.export.output_dir) / config.name),
-            "bit_identical_fraction": verification["bit_identical_fraction"],
-            "max_difference_lsb": verification["max_difference_lsb"],
-            "passed": verification["passed"],
-        }
-        print(json.dumps(summary, indent=2))
-        if not verification["passed"]:
+        summary = export_summary(report, Path(config.export.output_dir) / config.name)
+        print(json.dumps(summary, indent=2) if args.json else summary_text(summary))
+        if not summary["passed"]:
+            verification = report["verification"]
             print(
                 f"smartml.export: firmware agrees with QKeras on "
                 f"{100 * verification['bit_identical_fraction']:.3f}% of the outputs, below "
@@ -102,7 +103,43 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
 
-    return run_cli(run, "smartml.export")
+    return run_cli(run, "smartml.export", args.verbose)
+
+
+def export_summary(report: dict, project: Path) -> dict:
+    """The few entries of report.json a person (or a script, ``--json``) looks at first.
+
+    Args:
+        report: the export's report; project: the folder it was written to.
+    """
+    verification = report["verification"]
+    return {
+        "project": str(project),
+        "bit_identical_fraction": verification["bit_identical_fraction"],
+        "max_difference_lsb": verification["max_difference_lsb"],
+        "clusters": verification["clusters"],
+        "passed": verification["passed"],
+    }
+
+
+def summary_text(summary: dict) -> str:
+    """:func:`export_summary` for a person.
+
+    >>> print(summary_text({"project": "firmware/pixel_2t", "bit_identical_fraction": 1.0,
+    ...                     "max_difference_lsb": 0.0, "clusters": 30000, "passed": True}))
+    project:       firmware/pixel_2t (report.json)
+    bit-identical: 100.000% of the outputs of 30000 test inputs (largest difference 0 LSB)
+    passed:        yes
+    """
+    return "\n".join(
+        [
+            f"project:       {summary['project']} (report.json)",
+            f"bit-identical: {100 * summary['bit_identical_fraction']:.3f}% of the outputs of "
+            f"{summary['clusters']} test inputs "
+            f"(largest difference {summary['max_difference_lsb']:g} LSB)",
+            f"passed:        {'yes' if summary['passed'] else 'no'}",
+        ]
+    )
 
 
 if __name__ == "__main__":

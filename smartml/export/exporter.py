@@ -33,6 +33,7 @@ from qkeras import QActivation, quantized_bits
 from smartml.backend import keras
 from smartml.config import RunConfig
 from smartml.config.export import ExportConfig
+from smartml.console import timed_step
 from smartml.errors import ExportError
 from smartml.export.firmware_graph import widened_pooling_inputs
 from smartml.export.hls4ml_keras2 import convert
@@ -72,9 +73,10 @@ def export_run(run_dir: RunDirectory, config: RunConfig, build: bool = False) ->
     """
     from smartml.tasks.loading import open_task
 
-    run_dir, task = open_task(run_dir.path)
-    model = run_dir.load_model()
-    examples = task.examples("test", config.export.verify_clusters)
+    with timed_step(log, f"loading {run_dir.path}: model and test set"):
+        run_dir, task = open_task(run_dir.path)
+        model = run_dir.load_model()
+        examples = task.examples("test", config.export.verify_clusters)
 
     def metrics(outputs: np.ndarray) -> dict:
         return task.metrics_from_outputs(outputs, examples)
@@ -107,14 +109,17 @@ def export_model(
     """
     started = time.perf_counter()
     n_examples = _example_count(model, inputs, name)
-    input_types = firmware_input_types(model, settings.input_precision, inputs)
-    types = {key: fixed for key, (fixed, _) in input_types.items()}
-    firmware_inputs = {key: types[key].quantize(x).astype(np.float32) for key, x in inputs.items()}
-    firmware_model = model
-    if settings.backend == "Catapult":
-        firmware_model = widened_pooling_inputs(model, types)
-    precisions = layer_precisions(firmware_model, types)
-    reference = _predict(model, firmware_inputs)
+    with timed_step(log, f"deriving precisions, QKeras outputs of {n_examples} inputs"):
+        input_types = firmware_input_types(model, settings.input_precision, inputs)
+        types = {key: fixed for key, (fixed, _) in input_types.items()}
+        firmware_inputs = {
+            key: types[key].quantize(x).astype(np.float32) for key, x in inputs.items()
+        }
+        firmware_model = model
+        if settings.backend == "Catapult":
+            firmware_model = widened_pooling_inputs(model, types)
+        precisions = layer_precisions(firmware_model, types)
+        reference = _predict(model, firmware_inputs)
     if firmware_model is not model and not np.array_equal(
         _predict(firmware_model, firmware_inputs), reference
     ):
@@ -325,34 +330,38 @@ def _build_project(
     np.save(vectors / "inputs.npy", np.concatenate(flat, axis=1))
     np.save(vectors / "outputs.npy", reference[:n_tb])
     timing = {}
-    clock = time.perf_counter()
-    hls_model = convert(
-        model,
-        hls_layer_config(precisions),
-        backend=settings.backend,
-        part=settings.resolved_part(),
-        output_dir=str(staging),
-        project_name=_project_name(run_name, model),
-        clock_period_ns=settings.clock_period_ns,
-        io_type=settings.io_type,
-        strategy=settings.strategy,
-        reuse_factor=settings.reuse_factor,
-        default_precision=DEFAULT_PRECISION,
-        input_data=str(vectors / "inputs.npy"),
-        output_data=str(vectors / "outputs.npy"),
-    )
-    timing["convert"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    hls_model.compile()
-    timing["compile"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    firmware = hls_model.predict(_firmware_arguments(model, inputs))
-    timing["csim"] = time.perf_counter() - clock
+    with timed_step(log, f"converting to hls4ml ({settings.backend})") as step:
+        hls_model = convert(
+            model,
+            hls_layer_config(precisions),
+            backend=settings.backend,
+            part=settings.resolved_part(),
+            output_dir=str(staging),
+            project_name=_project_name(run_name, model),
+            clock_period_ns=settings.clock_period_ns,
+            io_type=settings.io_type,
+            strategy=settings.strategy,
+            reuse_factor=settings.reuse_factor,
+            default_precision=DEFAULT_PRECISION,
+            input_data=str(vectors / "inputs.npy"),
+            output_data=str(vectors / "outputs.npy"),
+        )
+    timing["convert"] = step.seconds
+    with timed_step(log, "writing the project, compiling its C++ emulation (g++)") as step:
+        hls_model.compile()
+    timing["compile"] = step.seconds
+    with timed_step(log, f"C-simulating {n_examples} inputs") as step:
+        firmware = hls_model.predict(_firmware_arguments(model, inputs))
+    timing["csim"] = step.seconds
     firmware = np.asarray(firmware, dtype=np.float64).reshape(n_examples, -1)
     output_lsb = output_precision(model, precisions).lsb
-    verification = {**compare_outputs(firmware, reference, output_lsb), "output_lsb": output_lsb}
-    if verification["bit_identical_fraction"] < 1.0:
-        verification["layers"] = _diagnose(hls_model, model, inputs, firmware, reference)
+    with timed_step(log, "comparing with QKeras bit for bit"):
+        verification = {
+            **compare_outputs(firmware, reference, output_lsb),
+            "output_lsb": output_lsb,
+        }
+        if verification["bit_identical_fraction"] < 1.0:
+            verification["layers"] = _diagnose(hls_model, model, inputs, firmware, reference)
     log.info(
         "C simulation of %d inputs: %.4f%% of outputs bit-identical, largest difference %g LSB",
         n_examples,
