@@ -92,7 +92,7 @@ def run_cli(main: Callable[[], int | None], prog: str, verbose: bool = False) ->
 
 
 def one_line(message: str) -> str:
-    """The first non-empty line of ``message``, marked when more followed.
+    r"""The first non-empty line of ``message``, marked when more followed.
 
     >>> one_line("bad value\n  at layer 3\n")
     'bad value [...]'
@@ -107,7 +107,8 @@ def one_line(message: str) -> str:
 
 def require_writable_directory(path: str | Path, option: str) -> Path:
     """Check, before any work, that results can be written to the directory ``path``
-    (created when missing).
+    (which need not exist yet: its nearest existing folder is checked; nothing is
+    created).
 
     Args:
         path: the directory; option: the option or configuration key that chose it,
@@ -117,20 +118,21 @@ def require_writable_directory(path: str | Path, option: str) -> Path:
         ``path`` as a Path.
 
     Raises:
-        OutputError: ``path`` (or a folder above it) is a file, or the directory
-            cannot be created or written.
+        OutputError: ``path`` (or a folder above it) is a file, or it cannot be
+            written.
     """
     directory = Path(path)
-    if directory.exists() and not directory.is_dir():
-        raise OutputError(f"{option} {directory}: is a file; expected a directory")
+    existing = next(folder for folder in [directory, *directory.parents] if folder.exists())
+    if not existing.is_dir():
+        where = "" if existing == directory else f"{existing} "
+        raise OutputError(f"{option} {directory}: {where}is a file; expected a directory")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as err:
         reason = err.strerror or type(err).__name__
         raise OutputError(
-            f"{option} {directory}: cannot write there ({reason}); choose another directory"
+            f"{option} {directory}: cannot write in {existing} ({reason}); choose another directory"
         ) from None
     return directory
 

@@ -94,12 +94,12 @@ def compare(run_dirs: list[Path], output: Path) -> None:
     from smartml.evaluation.run_comparison import compare_runs
     from smartml.tasks.loading import open_task
 
-    require_writable_directory(output, "--output")
     tasks = [open_task(path, prepare=False) for path in run_dirs]
     names = {task.config.task.name for _, task in tasks}
     if len(names) > 1:
         listing = ", ".join(f"{run_dir.path} ({task.config.task.name})" for run_dir, task in tasks)
         raise SmartmlError(f"runs of different tasks cannot be compared: {listing}")
+    require_writable_directory(output, "--output")
     compare_runs(run_dirs, output, tasks[0][1].summary_metrics())
 
 

@@ -157,6 +157,6 @@ def test_command_reports_an_unwritable_file_in_one_line(tmp_path, capsys):
     assert main(["schema", "--output", str(target)]) == 2
     error = capsys.readouterr().err
     assert error == (
-        f"python -m smartml.config: error: {target}: cannot write the JSON Schema "
+        f"smartml.config: error: {target}: cannot write the JSON Schema "
         "(No such file or directory)\n"
     )
