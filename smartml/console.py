@@ -22,6 +22,7 @@ filter: they import smartml first.
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import logging
 import os
@@ -30,11 +31,11 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(name)s: %(message)s"
 LOG_DIR_VARIABLE = "SMARTML_LOG_DIR"
@@ -117,18 +118,23 @@ def filtered_native_stderr() -> Iterator[None]:
                 sys.stderr.flush()
 
 
-class _FilteredImport:
+class _FilteredImport(importlib.abc.MetaPathFinder):
     """A one-shot import hook (``sys.meta_path``): the module ``name`` is executed
     inside :func:`filtered_native_stderr`."""
 
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def find_spec(self, name: str, path: object = None, target: object = None) -> Any:
-        if name != self.name:
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        if fullname != self.name:
             return None
         sys.meta_path.remove(self)  # first import only; lets find_spec see the others
-        spec = importlib.util.find_spec(name)
+        spec = importlib.util.find_spec(fullname)
         if spec is not None and spec.loader is not None:
             execute = spec.loader.exec_module
 
@@ -147,7 +153,7 @@ def filter_tensorflow_import() -> None:
         isinstance(finder, _FilteredImport) for finder in sys.meta_path
     ):
         return
-    sys.meta_path.insert(0, _FilteredImport("tensorflow"))  # type: ignore[arg-type]
+    sys.meta_path.insert(0, _FilteredImport("tensorflow"))
 
 
 def quiet_third_party_loggers() -> None:
