@@ -230,3 +230,19 @@ def test_unwritable_output_is_one_line_before_any_work(
         "(Permission denied); choose another directory"
     )
     assert list(Path(files["<EMPTY>"]).iterdir()) == []
+
+
+@pytest.mark.parametrize("command", sorted(MAINS))
+def test_every_command_offers_verbose(command, capsys):
+    assert exit_status(MAINS[command], ["--help"]) == 0
+    assert "--verbose" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv", [["schema", "--verbose"], ["--verbose", "schema"]], ids=["after", "before"]
+)
+def test_verbose_is_read_before_or_after_a_sub_command(argv):
+    from smartml.config.__main__ import parse_args
+
+    assert parse_args(argv).verbose is True
+    assert parse_args(["schema"]).verbose is False
