@@ -20,6 +20,7 @@ import pandas as pd
 
 from smartml.backend import tf
 from smartml.data.cache import cache_root
+from smartml.data.chunks import describe_split
 from smartml.data.pipeline import make_dataset
 from smartml.evaluation.gaussian import residual_profile, robust_width
 from smartml.files import read_json_object, write_json_atomic
@@ -81,11 +82,7 @@ class SmartPixelsTask(Task):
             labels_path = Path(data.labels_path) if data.labels_path else None
         self.source = PixelParquetSource(data, path, labels_path)
         self.splits = self.source.split(seed=data.split.seed)
-        log.info(
-            "data %s: %s row groups (train/validation/test)",
-            path,
-            "/".join(str(len(self.splits[name])) for name in ("train", "validation", "test")),
-        )
+        log.info("data %s: %s", path, describe_split(self.splits, "cluster"))
         if fit:
             self._fit_transforms()
         else:
