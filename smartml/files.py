@@ -173,7 +173,7 @@ def remove_stale_staging(parent: str | Path) -> list[Path]:
         The directories removed.
     """
     parent = Path(parent)
-    removed = []
+    removed: list[Path] = []
     host = _this_host()
     try:
         entries = list(parent.iterdir())
