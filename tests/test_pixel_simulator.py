@@ -535,10 +535,10 @@ def test_simulated_data_are_shared_by_every_working_directory(
 ):
     sources = []
     with caplog.at_level(logging.INFO, logger="smartml.tasks.smart_pixels.simulator"):
-        for folder in (tmp_path / "analysis", tmp_path / "elsewhere"):
-            monkeypatch.chdir(tmp_path)
-            sources.append(prepared_pixel_task(folder).source.path)
-            monkeypatch.chdir(folder)  # the next one starts from another directory
+        for name in ("analysis", "elsewhere"):  # two working directories
+            (tmp_path / name).mkdir()
+            monkeypatch.chdir(tmp_path / name)
+            sources.append(prepared_pixel_task(tmp_path / name / "project").source.path.resolve())
     assert sources[0] == sources[1]
     assert sources[0].parent == private_cache_dir / "simulated"
     assert sum("simulating 60" in record.message for record in caplog.records) == 1
