@@ -10,6 +10,7 @@ from smartml.hardware.cost import hardware_report, quantized_layers
 from smartml.training.run_directory import RunDirectory
 
 FEASIBLE_VAL_LOSS = "val_loss_feasible"
+LEARNING_RATE_COLUMN = "learning_rate"
 
 
 def build_callbacks(
@@ -20,7 +21,8 @@ def build_callbacks(
     hardware_costs: bool = True,
 ) -> list:
     """Checkpoint of the best validation loss, early stopping, the learning-rate
-    schedule, CSV history, TensorBoard, TerminateOnNaN and BackupAndRestore.
+    schedule, CSV history (with the learning rate of every epoch), TensorBoard,
+    TerminateOnNaN and BackupAndRestore.
 
     BackupAndRestore saves every ``training.backup_every_batches`` batches when the
     number of batches per epoch is known (``batches_known``; Keras needs it to resume
@@ -45,6 +47,7 @@ def build_callbacks(
         checkpoint.best = best_validation_loss(run_dir, monitor)
     callbacks = [
         HardwareCostLogger(hardware_costs),  # first: later callbacks log what it adds
+        LearningRateLogger(),  # before the schedule changes the rate at the epoch's end
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.BackupAndRestore(
             str(run_dir.backup),
@@ -100,6 +103,31 @@ class HardwareCostLogger(keras.callbacks.Callback):
             feasible = all(v <= tolerance for v in self.model.violations().values())
             logs["mdmm_feasible"] = float(feasible)
             logs[FEASIBLE_VAL_LOSS] = logs["val_loss"] if feasible else math.inf
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Adds the optimizer's learning rate during the epoch to every epoch's logs
+    (:data:`LEARNING_RATE_COLUMN`), whatever the schedule: Keras' schedule callbacks
+    log it only after the CSV logger has written the row, and a constant rate has no
+    callback at all. Every epoch has the key, so a resumed run appends rows with the
+    same columns."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs[LEARNING_RATE_COLUMN] = current_learning_rate(self.model.optimizer)
+
+
+def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    """The rate the optimizer applies now (a ``LearningRateSchedule`` is evaluated at
+    the optimizer's step count).
+
+    >>> current_learning_rate(keras.optimizers.Adam(0.25))
+    0.25
+    """
+    rate = optimizer.learning_rate
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        rate = rate(optimizer.iterations)
+    return float(keras.backend.get_value(rate))
 
 
 class FiniteEarlyStopping(keras.callbacks.EarlyStopping):
