@@ -11,7 +11,12 @@ from qkeras import QDense, quantized_bits
 
 from smartml.backend import keras
 from smartml.config import TrainingConfig
-from smartml.training.callbacks import build_callbacks, keep_last_row_per_epoch
+from smartml.training.callbacks import (
+    HistoryLogger,
+    LearningRateLogger,
+    build_callbacks,
+    keep_last_row_per_epoch,
+)
 from smartml.training.mdmm import MDMMModel, SparsityConstraint
 from smartml.training.run_directory import RunDirectory
 
@@ -174,3 +179,26 @@ def test_a_resumed_run_keeps_the_column_and_the_schedule(tmp_path: Path):
     assert all(None not in row and "" not in row.values() for row in rows)  # same columns
     logged = [float(row["learning_rate"]) for row in rows]
     np.testing.assert_allclose(logged, [cosine(e) for e in range(EPOCHS)], rtol=1e-6)
+
+
+def test_appending_to_an_older_history_keeps_its_columns(tmp_path):
+    """A run started by a version without the column (and with a key no longer logged)
+    resumes into one table: rows follow the file's header."""
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,loss,retired_key,val_loss\n0,1.5,7,1.4\n")
+    x, y = data()
+    model = compiled(dense_model())
+    model.fit(
+        x,
+        y,
+        initial_epoch=1,
+        epochs=3,
+        validation_data=data(16, seed=1),
+        callbacks=[LearningRateLogger(), HistoryLogger(str(history), append=True)],
+        verbose=0,
+    )
+    with history.open() as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["epoch", "loss", "retired_key", "val_loss"]
+    assert [row[0] for row in rows[1:]] == ["0", "1", "2"]
+    assert all(len(row) == 4 for row in rows) and [row[2] for row in rows[2:]] == ["NA", "NA"]

@@ -103,6 +103,8 @@ def test_a_resumed_history_counts_each_epoch_once(tmp_path):
     np.testing.assert_array_equal(lines["training loss"].get_xdata(), [1, 2, 3])
     np.testing.assert_array_equal(lines["training loss"].get_ydata(), [3.0, 2.0, 1.0])
     assert "kept epoch 2 (lowest val_loss): model.h5" in lines
+    rate = lines_by_label(lr_axes)["learning rate"]
+    np.testing.assert_array_equal(rate.get_ydata(), [0.01, 0.005, 0.0025])
 
 
 @pytest.mark.parametrize("column", ["learning_rate", "lr"])

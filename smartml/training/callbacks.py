@@ -2,6 +2,7 @@
 
 import csv
 import math
+from pathlib import Path
 from typing import Any
 
 from smartml.backend import keras
@@ -54,7 +55,7 @@ def build_callbacks(
             save_freq=training.backup_every_batches if batches_known else "epoch",
         ),
         checkpoint,
-        keras.callbacks.CSVLogger(str(run_dir.history), append=True),
+        HistoryLogger(str(run_dir.history), append=True),
         keras.callbacks.TensorBoard(
             str(run_dir.tensorboard), write_graph=False, profile_batch=0, update_freq="epoch"
         ),
@@ -128,6 +129,20 @@ def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
         rate = rate(optimizer.iterations)
     return float(keras.backend.get_value(rate))
+
+
+class HistoryLogger(keras.callbacks.CSVLogger):
+    """A ``CSVLogger`` that appends to an existing history with that file's columns
+    (a run resumed by a version that logs other keys stays one table: a column
+    without a value gets ``NA``, a key without a column is left out)."""
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.append and Path(self.filename).is_file():
+            with open(self.filename, newline="") as handle:
+                header = next(csv.reader(handle), [])
+            if header[:1] == ["epoch"]:
+                self.keys = header[1:]
+        super().on_train_begin(logs)
 
 
 class FiniteEarlyStopping(keras.callbacks.EarlyStopping):
