@@ -20,7 +20,7 @@ RAW_WORDS = (*TARGETS, "width68")
 
 def figure_texts(figure) -> list[str]:
     """Every title, axis label, legend entry and free text of a figure."""
-    texts = [figure._suptitle.get_text()] if figure._suptitle is not None else []
+    texts = [figure.get_suptitle()]
     for axes in figure.axes:
         texts += [axes.get_title(), axes.get_xlabel(), axes.get_ylabel()]
         texts += [text.get_text() for text in axes.texts]
@@ -32,7 +32,7 @@ def figure_texts(figure) -> list[str]:
 
 def figure_titles(figure) -> list[str]:
     titles = [axes.get_title() for axes in figure.axes if axes.get_title()]
-    return titles + ([figure._suptitle.get_text()] if figure._suptitle is not None else [])
+    return titles + ([figure.get_suptitle()] if figure.get_suptitle() else [])
 
 
 def assert_readable(figures, run_name: str) -> None:
