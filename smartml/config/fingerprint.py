@@ -13,7 +13,7 @@ Everything else (data, model, training) is in. Imports no TensorFlow.
 ['data.slices']
 >>> describe_differences(old, new)
 'data.slices: [0, 19] -> [5, 19]'
->>> fingerprint(old) == fingerprint({**old, "output": {"dir": "elsewhere"}})
+>>> fingerprint(old) == fingerprint({**old, "training": {"epochs": 3, "verbose": 0}})
 True
 """
 
@@ -31,7 +31,8 @@ _ABSENT = object()
 
 
 def fingerprint(config: RunConfig | Mapping[str, Any]) -> str:
-    """The sha256 (hex) of the canonical JSON of ``config`` without :data:`VOLATILE_KEYS`.
+    """The sha256 (hex) of the canonical JSON (sorted keys, no spaces) of ``config``
+    without :data:`VOLATILE_KEYS`.
 
     Args:
         config: a validated configuration, or its JSON form (a run's config.json).
@@ -39,7 +40,7 @@ def fingerprint(config: RunConfig | Mapping[str, Any]) -> str:
     Returns:
         64 hexadecimal digits; equal for configurations that train the same run.
     """
-    canonical = json.dumps(_flat(config), sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(_identity(config), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -50,7 +51,7 @@ def differing_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     Returns:
         the keys, sorted (a list value is compared whole: ``data.time_slices``).
     """
-    flat_old, flat_new = _flat(old), _flat(new)
+    flat_old, flat_new = _flat(_identity(old)), _flat(_identity(new))
     return sorted(
         key
         for key in flat_old.keys() | flat_new.keys()
@@ -60,7 +61,7 @@ def differing_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 def describe_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     """``key: old -> new`` for every differing key, joined by ``, `` (one line)."""
-    flat_old, flat_new = _flat(old), _flat(new)
+    flat_old, flat_new = _flat(_identity(old)), _flat(_identity(new))
     return ", ".join(
         f"{key}: {_shown(flat_old.get(key, _ABSENT))} -> {_shown(flat_new.get(key, _ABSENT))}"
         for key in differing_keys(old, new)
@@ -71,19 +72,24 @@ def _shown(value: Any) -> str:
     return "(absent)" if value is _ABSENT else json.dumps(value)
 
 
-def _flat(config: RunConfig | Mapping[str, Any]) -> dict[str, Any]:
-    """Dotted key -> leaf value (lists are leaves), volatile keys removed."""
+def _identity(config: RunConfig | Mapping[str, Any], prefix: str = "") -> Any:
+    """The JSON form of ``config`` without the volatile keys (a nested copy)."""
     tree = config.model_dump(mode="json") if isinstance(config, RunConfig) else config
+    return {
+        key: _identity(value, dotted) if isinstance(value, Mapping) else value
+        for key, value in tree.items()
+        if (dotted := f"{prefix}.{key}" if prefix else str(key)) not in VOLATILE_KEYS
+    }
+
+
+def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted key -> leaf value of a nested JSON object (lists and empty objects are
+    leaves)."""
     flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if prefix in VOLATILE_KEYS:
-            return
-        if isinstance(node, Mapping) and node:
-            for key, value in node.items():
-                walk(value, f"{prefix}.{key}" if prefix else str(key))
+    for key, value in tree.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and value:
+            flat.update(_flat(value, dotted))
         else:
-            flat[prefix] = node
-
-    walk(tree, "")
+            flat[dotted] = value
     return flat
