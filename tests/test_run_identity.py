@@ -70,10 +70,15 @@ def fabricate_run(run: Path, raw: dict, model_raw: dict | None = None, complete:
     built_from = validate_config(model_raw or raw)
     task = TASKS.get(built_from.task.name)(built_from, run_dir)
     build_model(built_from, task).save(run_dir.model)
-    if complete == "legacy":
-        write_json(run_dir.marker, {"finished": "2025-01-01T00:00:00+0000"})
-    elif complete == "recorded":
-        run_dir.mark_complete(config, {})
+    marker = {"finished": "2025-01-01T00:00:00+0000"}
+    if complete == "recorded":
+        marker.update(fingerprint=fingerprint(config), model_sha256=sha256_of(run_dir.model))
+    if complete:
+        write_json(run_dir.marker, marker)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
