@@ -58,8 +58,8 @@ def write_json(path: Path, content: dict) -> Path:
 
 
 def fabricate_run(run: Path, raw: dict, model_raw: dict | None = None, complete: str = "") -> None:
-    """A run directory without training: config.json of ``raw`` and model.h5 built
-    from ``model_raw`` (default ``raw``); ``complete``: "" (unfinished), "legacy" (a
+    """A run directory without training: config.json of ``raw``, the task's run files
+    and model.h5 built from ``model_raw`` (default ``raw``); ``complete``: "" (unfinished), "legacy" (a
     COMPLETE.json without fingerprint and hash) or "recorded"."""
     from smartml.training.trainer import build_model
 
@@ -67,6 +67,7 @@ def fabricate_run(run: Path, raw: dict, model_raw: dict | None = None, complete:
     run_dir = RunDirectory(run)
     run.mkdir(parents=True)
     save_config(config, run_dir.config)
+    TASKS.get(config.task.name)(config, run_dir).prepare(fit=True)  # the task's run files
     built_from = validate_config(model_raw or raw)
     task = TASKS.get(built_from.task.name)(built_from, run_dir)
     build_model(built_from, task).save(run_dir.model)
@@ -210,25 +211,30 @@ def test_overwrite_starts_an_unfinished_run_of_another_config_anew(tmp_path):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
-    """A complete toy run (fabricated first, then replaced with --overwrite)."""
+    """A complete toy run."""
     directory = tmp_path_factory.mktemp("identity")
-    run = directory / "run"
-    raw = toy_config(run)
-    fabricate_run(run, toy_config(run, **{"model.hidden_units": [4]}), complete="recorded")
-    assert train_main([str(write_json(directory / "toy.json", raw)), "--overwrite"]) == 0
-    return run
+    assert train_main([str(write_json(directory / "toy.json", toy_config(directory / "run")))]) == 0
+    return directory / "run"
 
 
-def test_overwrite_replaces_a_complete_run_and_records_its_identity(trained):
+def test_a_complete_run_records_its_identity_and_keeps_no_backup(trained):
     config = load_config(trained / "config.json")
     complete = json.loads((trained / "COMPLETE.json").read_text())
-    assert config.model.hidden_units == [8]
     assert complete["fingerprint"] == fingerprint(config)
     assert json.loads((trained / "run.json").read_text())["fingerprint"] == fingerprint(config)
-    assert (
-        complete["model_sha256"] == hashlib.sha256((trained / "model.h5").read_bytes()).hexdigest()
-    )
+    assert complete["model_sha256"] == sha256_of(trained / "model.h5")
     assert not (trained / "backup").exists()  # finding 14: no empty backup/ is kept
+
+
+def test_overwrite_replaces_a_complete_run(tmp_path):
+    run = tmp_path / "run"
+    fabricate_run(run, toy_config(run, **{"model.hidden_units": [4]}), complete="recorded")
+    raw = toy_config(run)
+    assert train_main([str(write_json(tmp_path / "toy.json", raw)), "--overwrite"]) == 0
+    complete = json.loads((run / "COMPLETE.json").read_text())
+    assert complete["fingerprint"] == fingerprint(validate_config(raw))
+    assert complete["model_sha256"] == sha256_of(run / "model.h5")
+    assert load_config(run / "config.json").model.hidden_units == [8]
 
 
 # -- evaluate and export verify the model ----------------------------------------------
