@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_cli(lambda: compare(args.run_dirs, args.output), "smartml.evaluate")
 
     def run() -> None:
-        from smartml.tasks.loading import open_task
+        from smartml.tasks.loading import open_verified_run
 
-        run_dir, task = open_task(args.run_dirs[0])
-        metrics = evaluate_run(run_dir, task, run_dir.load_model())
+        run_dir, task, model = open_verified_run(args.run_dirs[0])
+        metrics = evaluate_run(run_dir, task, model)
         write_metrics(run_dir, metrics)
         print(json.dumps(metrics, indent=2))
 
