@@ -3,13 +3,18 @@ only be mistakes are out of range, and a bad command-line value names its option
 
 import json
 from pathlib import Path
+from types import UnionType
+from typing import Union, get_args, get_origin
 
 import jsonschema
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from smartml.config import StrictModel, load_config, save_config
 from smartml.config.json_schema import run_config_json_schema
 from smartml.config.loader import OptionValue
+from smartml.config.registered import fill_registries
+from smartml.config.strict import validate_json_section
 from smartml.errors import ConfigError
 from smartml.registry import TASKS
 from smartml.training.run_directory import RunDirectory
@@ -310,3 +315,48 @@ def test_export_names_the_option_of_a_bad_value(finished_run, tmp_path, capsys, 
     assert export_main([str(finished_run), "--hls", "--output", str(output), *options]) == 2
     assert one_line_error(capsys, "smartml.export").startswith(expected)
     assert not output.exists()
+
+
+@pytest.fixture
+def toy_tasks():
+    import conformance_tasks
+
+    conformance_tasks.register()
+    yield
+    conformance_tasks.unregister()
+
+
+def scalar_fields(schema: type[BaseModel], path: str = "") -> list[tuple[str, type]]:
+    """(dotted key, int/float/bool) of every number or flag field, sub-sections included."""
+    found = []
+    for name, field in schema.model_fields.items():
+        annotation = field.annotation
+        members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+        kinds = [kind for kind in (annotation, *members) if kind in (int, float, bool)]
+        sections = [kind for kind in (annotation, *members) if isinstance(kind, type)]
+        found += [(f"{path}{name}", kind) for kind in kinds[:1]]
+        for section in sections:
+            if issubclass(section, BaseModel):
+                found += scalar_fields(section, f"{path}{name}.")
+    return found
+
+
+def test_every_registered_schema_refuses_numbers_and_flags_written_as_text(toy_tasks):
+    # Task-generic: every task and model schema (the conformance suite's toy tasks too)
+    # inherits strictness from StrictModel; none converts "1" to a number or a flag.
+    tasks, models = fill_registries()
+    schemas = [tasks.schema(name) for name in tasks.names()]
+    schemas += [models.schema(name) for name in models.names()]
+    assert {"toy_rings", "toy_signal", "smart_pixels"} <= set(tasks.names())
+    checked = 0
+    for schema in schemas:
+        for dotted, kind in scalar_fields(schema):
+            raw: dict = {}
+            set_key(raw, dotted, "1")
+            with pytest.raises(ValidationError) as raised:
+                validate_json_section(schema, raw)
+            where = tuple(dotted.split("."))
+            types = {error["type"] for error in raised.value.errors() if error["loc"] == where}
+            assert types == {f"{kind.__name__}_type"}, (schema.__name__, dotted, types)
+            checked += 1
+    assert checked > 40
