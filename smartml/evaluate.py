@@ -26,11 +26,13 @@ if TYPE_CHECKING:
 
 def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
     """Evaluate ``model`` with ``task``: the metrics (with the hardware cost of an
-    exportable model); figures and the history plot go to the run's plots/."""
+    exportable model); figures and the history plot (titled with the run name, the
+    epoch of model.h5's weights marked) go to the run's plots/."""
     from smartml.evaluation.figures import save_figures
     from smartml.evaluation.history_plots import plot_history
     from smartml.hardware.cost import hardware_report
     from smartml.registry import MODELS
+    from smartml.training.callbacks import checkpoint_monitor
 
     plots = task.config.output.plots
     metrics, figures = task.evaluate(model, figures=plots)
@@ -39,7 +41,9 @@ def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
     if plots:
         save_figures(figures, run_dir.plots)
         if run_dir.history.is_file():
-            plot_history(run_dir.history, run_dir.plots, task.config.name)
+            # The checkpoint's monitor: the marked epoch is the one model.h5 holds.
+            monitor = checkpoint_monitor(task.config.training)
+            plot_history(run_dir.history, run_dir.plots, task.config.name, monitor)
     return metrics
 
 
@@ -71,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_cli(lambda: compare(args.run_dirs, args.output), "smartml.evaluate")
 
     def run() -> None:
-        from smartml.tasks.loading import open_task
+        from smartml.tasks.loading import open_verified_run
 
-        run_dir, task = open_task(args.run_dirs[0])
-        metrics = evaluate_run(run_dir, task, run_dir.load_model())
+        run_dir, task, model = open_verified_run(args.run_dirs[0])
+        metrics = evaluate_run(run_dir, task, model)
         write_metrics(run_dir, metrics)
         print(json.dumps(metrics, indent=2))
 

@@ -6,6 +6,12 @@ the destination and renames it into place; :func:`publish_directory` does the sa
 for a whole directory (a simulated dataset, a firmware project). A rename within
 one file system is atomic, so a reader sees the old content or the new, never half.
 
+A writer killed half-way (``kill -9``, a crash) cannot remove its staging directory.
+Its name says who wrote it, ``.<name>.partial-<pid>+<host>+<random>``, so the next
+:func:`publish_directory` into the same parent removes it once it is provably
+stale: written on this host by a process that no longer exists. Directories of a
+live process, or of another host (a shared file system), are never touched.
+
 >>> import tempfile
 >>> root = Path(tempfile.mkdtemp())
 >>> write_json_atomic(root / "settings.json", {"bits": 8})
@@ -18,8 +24,11 @@ one file system is atomic, so a reader sees the old content or the new, never ha
 """
 
 import json
+import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from smartml.errors import SmartmlError
+
+log = logging.getLogger(__name__)
+
+# A staging (or swapped-out) directory: .<destination>.<partial|old>-<pid>+<host>+<random>
+_TAGGED = re.compile(r"\..+\.(?:partial|old)-(?P<pid>\d+)\+(?P<host>[A-Za-z0-9._-]+)\+[^+/]*")
 
 
 def _reason(error: OSError) -> str:
@@ -122,13 +136,67 @@ def _check_replaceable(
         )
 
 
+def _this_host() -> str:
+    """The host name, reduced to the characters a tagged directory name may hold."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "unknown"
+
+
+def _writer_prefix(destination: Path, role: str) -> str:
+    """Name prefix of a hidden sibling of ``destination`` that identifies its writer."""
+    return f".{destination.name}.{role}-{os.getpid()}+{_this_host()}+"
+
+
+def _process_exists(pid: int) -> bool:
+    """Whether a process with this id runs on this host (one of another user counts)."""
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OverflowError, OSError):
+        return False  # not a valid process id at all
+    return True
+
+
+def remove_stale_staging(parent: str | Path) -> list[Path]:
+    """Remove the staging directories in ``parent`` left by killed writers.
+
+    A directory counts as stale only when its name says it was written on this host
+    (see the module docstring) by a process that no longer exists; any other entry,
+    including untagged or foreign ones, stays.
+
+    Args:
+        parent: the directory whose hidden staging directories are checked.
+
+    Returns:
+        The directories removed.
+    """
+    parent = Path(parent)
+    removed: list[Path] = []
+    host = _this_host()
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed  # nothing to clean where nothing can be listed
+    for entry in entries:
+        tag = _TAGGED.fullmatch(entry.name)
+        if tag is None or tag["host"] != host or _process_exists(int(tag["pid"])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+            log.info("removed %s, left by process %s that no longer runs", entry, tag["pid"])
+            removed.append(entry)
+    return removed
+
+
 def _move_into_place(staging: Path, destination: Path) -> None:
     """Rename ``staging`` to ``destination``, swapping out an old directory there."""
     if not destination.exists():
         os.rename(staging, destination)
         return
     # Move the old one aside first: renaming onto a non-empty directory fails.
-    old = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
+    old = Path(tempfile.mkdtemp(prefix=_writer_prefix(destination, "old"), dir=destination.parent))
     os.rename(destination, old / "previous")
     os.rename(staging, destination)
     shutil.rmtree(old, ignore_errors=True)
@@ -143,9 +211,11 @@ def publish_directory(
 ) -> Iterator[Path]:
     """Fill a hidden staging directory, then rename it to ``destination``.
 
-    The staging directory (``.<name>.partial-*`` beside ``destination``) is renamed
-    into place only when the block ends without an exception; otherwise it is
-    removed and ``destination`` is left as it was.
+    The staging directory (``.<name>.partial-<pid>+<host>+*`` beside
+    ``destination``) is renamed into place only when the block ends without an
+    exception; otherwise it is removed and ``destination`` is left as it was. Stale
+    staging directories of killed writers beside it are removed first
+    (:func:`remove_stale_staging`).
 
     Args:
         destination: the directory to create or replace; its parents are created.
@@ -167,8 +237,9 @@ def publish_directory(
     _check_replaceable(destination, what, error, owned)
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(destination.parent)
         staging = Path(
-            tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent)
+            tempfile.mkdtemp(prefix=_writer_prefix(destination, "partial"), dir=destination.parent)
         )
     except OSError as err:
         raise error(f"cannot write {what} to {destination}: {_reason(err)}") from None

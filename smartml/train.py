@@ -1,7 +1,9 @@
 """``python -m smartml.train CONFIG``: train a model as a run configuration says.
 
 Command-line values override the file; the resolved configuration is saved in the
-run directory. Running the same command again after an interruption resumes the run.
+run directory. Running the same command again after an interruption resumes the run;
+a complete run, or an unfinished one of another configuration, is refused unless
+``--overwrite`` is given.
 """
 
 import argparse
@@ -26,6 +28,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--initial-weights",
         metavar="RUN_DIR",
         help="start from a trained run's weights (override training.initial_weights)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a complete run in the run directory, or start an unfinished one anew "
+        "(without it, a complete run is refused and an unfinished one resumed)",
     )
     return parser.parse_args(argv)
 
@@ -58,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         from smartml.config import load_config
         from smartml.training.trainer import train
 
-        train(load_config(args.config, overrides_from(args)))
+        train(load_config(args.config, overrides_from(args)), overwrite=args.overwrite)
 
     return run_cli(run, "smartml.train")
 

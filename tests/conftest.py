@@ -26,6 +26,16 @@ if TESTS_DIR not in sys.path:
 from pixel_files import WrittenClusters, write_parts, write_recon3d  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """SMARTML_CACHE_DIR set to a temporary folder for the whole session (and the
+    subprocesses it starts): no test reads or fills the user's real cache."""
+    with pytest.MonkeyPatch.context() as environment:
+        directory = tmp_path_factory.mktemp("smartml_cache")
+        environment.setenv("SMARTML_CACHE_DIR", str(directory))
+        yield directory
+
+
 @pytest.fixture(scope="session")
 def pixel_parts(tmp_path_factory: pytest.TempPathFactory) -> WrittenClusters:
     """A small ``parts`` dataset shared by all tests; do not modify its files.

@@ -4,7 +4,9 @@ For each task in :data:`CASES`: train two epochs on tiny data in a separate proc
 kill it (SIGKILL) in the middle of the second epoch and run the same command again,
 which resumes and completes; evaluate the run again; train a second run and compare
 the two through the task's summary metrics; export an exportable model and check the
-C simulation is bit-identical to QKeras; run both notebooks on the runs.
+C simulation is bit-identical to QKeras; run both notebooks on the runs. The run's
+identity holds for every task: training again into the complete run is refused, and
+evaluate and export refuse a run whose model.h5 is another run's.
 
 Adding a task = adding its case here. The three ``toy_*`` tasks
 (``tests/conformance_tasks.py``) have the shapes of the coming tasks: masked
@@ -157,6 +159,41 @@ def test_declared_run_files_and_summary_metrics_are_written(runs):
     assert any((first / "plots").glob("*.png"))
 
 
+def test_training_into_the_complete_run_again_is_refused(runs, capsys):
+    _, first, _ = runs
+    kept = {name: (first / name).read_bytes() for name in ("COMPLETE.json", "model.h5")}
+    assert train_main([str(first.parent / "first.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"smartml.train: error: {first}: run is complete; pass --overwrite to replace it, "
+        "or --output for a new run"
+    )
+    assert kept == {name: (first / name).read_bytes() for name in kept}
+
+
+def test_evaluate_and_export_refuse_a_model_of_another_run(runs, tmp_path, capsys):
+    """The second run has the first's architecture: the sha256 recorded at completion
+    tells its model.h5 apart."""
+    import shutil
+
+    from smartml.export.__main__ import main as export_main
+
+    _, first, second = runs
+    mixed = tmp_path / "mixed"
+    shutil.copytree(first, mixed)
+    shutil.copyfile(second / "model.h5", mixed / "model.h5")
+    assert evaluate_main([str(mixed)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"smartml.evaluate: error: {mixed / 'model.h5'}: changed since the run completed (its "
+        "sha256 differs from the one in COMPLETE.json); restore the run's own model or train "
+        "it again with --overwrite"
+    )
+    assert export_main([str(mixed), "--hls", "--output", str(tmp_path / "firmware")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "changed since the run completed" in err
+    assert not (tmp_path / "firmware").exists()
+
+
 def test_evaluate_again_keeps_every_block(runs, capsys):
     _, first, _ = runs
     before = json.loads((first / "metrics.json").read_text())
@@ -194,6 +231,8 @@ def test_export_is_bit_identical_in_c_simulation(runs, tmp_path, capsys):
     report = json.loads((tmp_path / "first" / "report.json").read_text())
     assert report["verification"]["bit_identical_fraction"] == 1.0
     assert report["verification"]["passed"]
+    source = json.loads((tmp_path / "first" / "source.json").read_text())
+    assert source["run_dir"] == str(first.resolve())
 
 
 def test_both_notebooks_run_on_the_runs(runs, tmp_path, monkeypatch):

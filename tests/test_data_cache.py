@@ -1,12 +1,16 @@
 """smartml.data.cache: one directory per settings, written once, atomically."""
 
 import json
+import os
+from pathlib import Path
 
+import platformdirs
 import pytest
 
 from smartml.data.cache import (
     MANIFEST_NAME,
     cache_dir,
+    cache_root,
     ensure_cached,
     is_cached,
     read_manifest,
@@ -111,3 +115,32 @@ def test_unwritable_root_is_a_one_line_data_error(tmp_path):
 def test_settings_must_be_json(tmp_path):
     with pytest.raises(ValueError):
         ensure_cached(tmp_path, "richsim", {"x": float("nan")}, CountingWriter())
+
+
+# -- where the cache lives ------------------------------------------------------------
+
+
+def test_cache_root_prefers_the_config_then_the_environment_then_the_user_cache():
+    environment = {"SMARTML_CACHE_DIR": "/scratch/me/smartml"}
+    assert cache_root("runs/../mydata", "simulated", environment) == Path("runs/../mydata")
+    assert cache_root(None, "simulated", environment) == Path("/scratch/me/smartml/simulated")
+    assert cache_root(None, "richsim", environment) == Path("/scratch/me/smartml/richsim")
+    user_cache = Path(platformdirs.user_cache_dir("smartml"))
+    assert cache_root(None, "simulated", {}) == user_cache / "simulated"
+    assert cache_root(None, "simulated", {"SMARTML_CACHE_DIR": ""}) == user_cache / "simulated"
+    assert cache_root("~/data", "simulated", {}) == Path.home() / "data"
+
+
+def test_cache_root_does_not_follow_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("SMARTML_CACHE_DIR")
+    roots = set()
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        roots.add(cache_root())
+    assert roots == {Path(platformdirs.user_cache_dir("smartml")) / "simulated"}
+
+
+def test_the_test_session_never_uses_the_real_user_cache(private_cache_dir):
+    assert os.environ["SMARTML_CACHE_DIR"] == str(private_cache_dir)
+    assert cache_root() == private_cache_dir / "simulated"

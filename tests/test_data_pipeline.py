@@ -53,7 +53,7 @@ class PointCloudSource:
         return self.drop_every is None
 
     def read_examples(self, chunk: Chunk):
-        start = chunk.index[0]
+        start = chunk.index[0] + chunk.offset  # the piece's first row, then the range in it
         rows = np.arange(start, start + chunk.n_rows)
         if self.drop_every:
             rows = rows[rows % self.drop_every != 0]

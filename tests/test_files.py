@@ -2,6 +2,11 @@
 
 import json
 import math
+import os
+import signal
+import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -165,3 +170,63 @@ def test_os_error_inside_the_block_is_one_line(tmp_path):
             (staging / "missing" / "file.txt").write_text("x")
     one_line(caught, "cannot write the dataset to", str(destination))
     assert entries(tmp_path) == []
+
+
+# -- staging directories of killed writers ---------------------------------------------
+
+TEXT = {"capture_output": True, "text": True, "check": False}
+KILLED_WRITER = """
+import os, signal, sys
+from smartml.files import publish_directory
+with publish_directory(sys.argv[1], "the dataset") as staging:
+    (staging / "part.0.parquet").write_text("half")
+    print(staging.name, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def dead_pid() -> int:
+    """The id of a process that has exited (and been waited for)."""
+    process = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **TEXT)
+    return int(process.stdout)
+
+
+def staged(parent, name: str) -> str:
+    """A staging directory holding a file, as a writer would leave it."""
+    (parent / name).mkdir()
+    (parent / name / "part.0.parquet").write_text("half")
+    return name
+
+
+def test_staging_directory_names_its_writer(tmp_path):
+    with publish_directory(tmp_path / "dataset", "the dataset") as staging:
+        prefix = f".dataset.partial-{os.getpid()}+{socket.gethostname()}+"
+        assert staging.name.startswith(prefix)
+
+
+def test_a_killed_writers_staging_is_removed_by_the_next_publish(tmp_path):
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(tmp_path / "a")], **TEXT)
+    assert killed.returncode == -signal.SIGKILL
+    left = killed.stdout.strip()
+    assert entries(tmp_path) == [left] and left.startswith(".a.partial-")
+    with publish_directory(tmp_path / "b", "the dataset") as staging:
+        (staging / "part.0.parquet").write_text("whole")
+    assert entries(tmp_path) == ["b"]
+
+
+def test_only_provably_stale_staging_directories_are_removed(tmp_path):
+    host, dead = socket.gethostname(), dead_pid()
+    stale = staged(tmp_path, f".pixelsim-1.partial-{dead}+{host}+x1y2")
+    swapped_out = staged(tmp_path, f".firmware.old-{dead}+{host}+k9")
+    keep = [
+        staged(tmp_path, f".pixelsim-2.partial-{os.getpid()}+{host}+live"),  # a live writer
+        staged(tmp_path, f".pixelsim-3.partial-{dead}+other-host.cern.ch+nfs"),  # elsewhere
+        staged(tmp_path, ".pixelsim-4.partial-abc123"),  # untagged: writer unknown
+        staged(tmp_path, f"pixelsim-5.partial-{dead}+{host}+x"),  # not hidden: not ours
+    ]
+    with publish_directory(tmp_path / "dataset", "the dataset") as staging:
+        (staging / "part.0.parquet").write_text("whole")
+    assert stale not in entries(tmp_path) and swapped_out not in entries(tmp_path)
+    assert entries(tmp_path) == sorted([*keep, "dataset"])
+    for name in keep:
+        assert (tmp_path / name / "part.0.parquet").read_text() == "half"

@@ -1,5 +1,6 @@
 """The smart-pixel parquet reader: content, layouts, cuts, splits and bad input."""
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -200,31 +201,83 @@ def test_split_counts(total, fractions, expected):
     assert split_counts(total, fractions) == expected
 
 
-def test_split_is_a_seeded_partition_of_the_chunks(pixel_parts):
+def split_labels(source: PixelParquetSource, splits) -> dict[str, np.ndarray]:
+    """The labels read back for each split."""
+    return {name: source.read_chunks(chunks)[1] for name, chunks in splits.items()}
+
+
+def assert_partition(parts: dict[str, np.ndarray], labels: np.ndarray) -> None:
+    """The splits' rows are disjoint and together are every row written."""
+    together = np.concatenate(list(parts.values()))
+    assert len(np.unique(together, axis=0)) == len(together) == len(labels)
+    np.testing.assert_array_equal(np.unique(together, axis=0), np.unique(labels, axis=0))
+
+
+def test_split_is_a_seeded_partition_of_the_clusters(pixel_parts):
     source = parts_source(pixel_parts.directory)
     splits = source.split(seed=7)
-    assert [len(splits[name]) for name in ("train", "validation", "test")] == [7, 1, 1]
-    together = splits["train"] + splits["validation"] + splits["test"]
-    assert sorted(together, key=source.chunks.index) == source.chunks
+    assert {name: sum(c.n_rows for c in chunks) for name, chunks in splits.items()} == {
+        "train": 96,
+        "validation": 12,
+        "test": 12,
+    }
+    assert_partition(split_labels(source, splits), pixel_parts.labels)
     # a fresh source over the same files gives the same split: the same test set
     assert parts_source(pixel_parts.directory).split(seed=7) == splits
     assert any(source.split(seed)["test"] != splits["test"] for seed in range(5))
 
 
+def test_tiny_two_file_dataset_splits_80_10_10_not_by_whole_row_groups(tmp_path, caplog):
+    """2 files x 2 row groups of 25: by row groups this was 50/25/25."""
+    written = write_parts(tmp_path, n_files=2, rows_per_file=50, rows_per_group=25)
+    source = parts_source(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="smartml.data.chunks"):
+        parts = split_labels(source, source.split(seed=0))
+    assert {name: len(labels) for name, labels in parts.items()} == {
+        "train": 80,
+        "validation": 10,
+        "test": 10,
+    }
+    assert not caplog.records  # the asked fractions were met
+    assert_partition(parts, written.labels)
+    again = split_labels(parts_source(tmp_path), parts_source(tmp_path).split(seed=0))
+    for name, labels in parts.items():
+        np.testing.assert_array_equal(again[name], labels)
+
+
+@pytest.mark.parametrize("layout", ["parts", "recon3d"])
+def test_divided_row_groups_read_their_own_rows(layout, pixel_parts, pixel_recon3d):
+    """Pieces of a row group (recon3d: labels in other row groups) pair each cluster's
+    pixels with its own labels."""
+    if layout == "parts":
+        written, source = pixel_parts, parts_source(pixel_parts.directory)
+    else:
+        written, source = pixel_recon3d, recon3d_source(pixel_recon3d)
+    splits = source.split(seed=2)
+    assert any(chunk.offset > 0 for chunks in splits.values() for chunk in chunks)
+    images = written.images([0, 19])
+    for chunks in splits.values():
+        x, y = source.read_chunks(chunks)
+        rows = [int(np.flatnonzero((written.labels == label).all(axis=1))[0]) for label in y]
+        np.testing.assert_array_equal(x, images[rows])
+
+
 def test_split_fractions_are_taken_from_the_config(pixel_parts):
     fractions = {"train": 0.4, "validation": 0.3, "test": 0.3}
-    splits = parts_source(pixel_parts.directory, split=fractions).split(seed=0)
-    assert {name: len(chunks) for name, chunks in splits.items()} == {
-        "train": 3,
-        "validation": 3,
-        "test": 3,
+    source = parts_source(pixel_parts.directory, split=fractions)
+    parts = split_labels(source, source.split(seed=0))
+    assert {name: len(labels) for name, labels in parts.items()} == {
+        "train": 48,
+        "validation": 36,
+        "test": 36,
     }
+    assert_partition(parts, pixel_parts.labels)
 
 
-def test_too_few_row_groups_to_split(tmp_path):
-    write_parts(tmp_path, n_files=1, rows_per_file=10, rows_per_group=5)
+def test_too_few_clusters_to_split(tmp_path):
+    write_parts(tmp_path, n_files=1, rows_per_file=2, rows_per_group=1)
     message = data_error(parts_source(tmp_path).split, 0)
-    assert "only 2 row group(s)" in message and "smaller row groups" in message
+    assert message.startswith(f"{tmp_path}: only 2 cluster(s) in all files")
 
 
 def test_max_clusters_caps_each_split_with_a_prefix_of_its_chunks(pixel_parts):

@@ -8,6 +8,7 @@ Jacoboni-Canali formula, helix geometry from pT and B, Gaussian tails from scipy
 import json
 import logging
 import math
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -33,6 +34,7 @@ from smartml.tasks.smart_pixels.simulator import (
     write_dataset,
 )
 
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LABELS = [*TARGETS, *EXTRA_LABELS]
 THICKNESS_UM = 100.0
 PITCH_X_UM, PITCH_Y_UM = 50.0, 12.5
@@ -508,3 +510,43 @@ def test_existing_directory_with_other_files_is_not_replaced(tmp_path):
     assert "\n" not in str(err.value)
     assert (directory / "notes.txt").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]  # staging removed
+
+
+def prepared_pixel_task(folder: Path, data_path: str | None = None):
+    """A smart-pixels task on a tiny simulation, prepared in (and from) ``folder``."""
+    from smartml.config import load_config
+    from smartml.tasks.smart_pixels.task import SmartPixelsTask
+    from smartml.training.run_directory import RunDirectory
+
+    config = json.loads((CONFIGS / "pixel_2t.json").read_text())
+    config["data"]["simulation"].update(n_clusters=60, clusters_per_file=30, rows_per_group=10)
+    if data_path is not None:
+        config["data"]["path"] = data_path
+    folder.mkdir()
+    (folder / "cfg.json").write_text(json.dumps(config))
+    task = SmartPixelsTask(load_config(folder / "cfg.json"), RunDirectory(folder / "run"))
+    task.run_dir.path.mkdir()
+    task.prepare(fit=True)
+    return task
+
+
+def test_simulated_data_are_shared_by_every_working_directory(
+    tmp_path, monkeypatch, caplog, private_cache_dir
+):
+    sources = []
+    with caplog.at_level(logging.INFO, logger="smartml.tasks.smart_pixels.simulator"):
+        for name in ("analysis", "elsewhere"):  # two working directories
+            (tmp_path / name).mkdir()
+            monkeypatch.chdir(tmp_path / name)
+            sources.append(prepared_pixel_task(tmp_path / name / "project").source.path.resolve())
+    assert sources[0] == sources[1]
+    assert sources[0].parent == private_cache_dir / "simulated"
+    assert sum("simulating 60" in record.message for record in caplog.records) == 1
+    assert not list(tmp_path.rglob("pixelsim-*"))  # nothing next to the working directories
+
+
+def test_an_explicit_simulation_path_is_used_as_given(tmp_path, monkeypatch, private_cache_dir):
+    monkeypatch.chdir(tmp_path)
+    task = prepared_pixel_task(tmp_path / "work", data_path="my_cache")
+    assert task.source.path.parent == Path("my_cache")
+    assert (tmp_path / "my_cache" / task.source.path.name / MANIFEST_NAME).is_file()

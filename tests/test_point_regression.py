@@ -126,7 +126,7 @@ def test_resolution_against_a_variable_uses_the_binned_residuals():
     assert "resolution_mass_vs_eta" in figures
     bias_axes, width_axes = figures["resolution_mass_vs_eta"].axes
     assert width_axes.get_xlabel() == "eta"
-    assert width_axes.get_ylabel() == "mass robust width (68%) [GeV]"
+    assert width_axes.get_ylabel() == "mass 68% width [GeV]"
     edges = binning.equal_width_edges(eta, 20, (0.01, 0.99))
     expected = binned_residuals(eta, y_pred[:, 1] - y_true[:, 1], edges)
     np.testing.assert_allclose(width_axes.get_lines()[0].get_ydata(), expected["robust_width"])

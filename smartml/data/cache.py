@@ -10,6 +10,12 @@ list, other settings) is written again. The directory is filled under a hidden
 name and renamed into place (:func:`smartml.files.publish_directory`), so a
 half-written dataset never looks complete.
 
+**Where.** :func:`cache_root` is the one place that decides where a kind of
+generated data lives: the config's explicit path if it names one, else
+``$SMARTML_CACHE_DIR/<kind>``, else ``<user cache>/<kind>`` (platformdirs'
+``user_cache_dir("smartml")``, e.g. ``~/.cache/smartml/simulated`` on Linux). It does
+not depend on the current directory, so every working directory shares one cache.
+
 >>> import tempfile
 >>> root = Path(tempfile.mkdtemp())
 >>> def write(directory):
@@ -25,10 +31,13 @@ True
 import hashlib
 import json
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+import platformdirs
 
 from smartml.errors import DataError, SmartmlError
 from smartml.files import publish_directory, write_json_atomic
@@ -36,7 +45,38 @@ from smartml.files import publish_directory, write_json_atomic
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
+CACHE_DIR_VARIABLE = "SMARTML_CACHE_DIR"
 Writer = Callable[[Path], dict[str, Any] | None]
+
+
+def cache_root(
+    configured: str | Path | None = None,
+    kind: str = "simulated",
+    environment: Mapping[str, str] = os.environ,
+) -> Path:
+    """The directory holding the cached datasets of one kind (e.g. simulated data).
+
+    Args:
+        configured: a path the user's config gives for the cache (e.g. a task's
+            ``data.path`` for simulated data); used unchanged when given.
+        kind: the sub-directory of the smartml cache for this kind of data.
+        environment: where ``SMARTML_CACHE_DIR`` is looked up (the process's
+            environment; tests pass their own).
+
+    Returns:
+        ``configured``, else ``$SMARTML_CACHE_DIR/<kind>`` when the variable is set and
+        not empty, else ``platformdirs.user_cache_dir("smartml")/<kind>``; ``~`` is
+        expanded.
+
+    >>> cache_root("my/data", environment={"SMARTML_CACHE_DIR": "/scratch/smartml"}).as_posix()
+    'my/data'
+    >>> cache_root(environment={"SMARTML_CACHE_DIR": "/scratch/smartml"}).as_posix()
+    '/scratch/smartml/simulated'
+    """
+    if configured:
+        return Path(configured).expanduser()
+    base = environment.get(CACHE_DIR_VARIABLE) or platformdirs.user_cache_dir("smartml")
+    return Path(base).expanduser() / kind
 
 
 def _as_json(settings: dict[str, Any]) -> dict[str, Any]:

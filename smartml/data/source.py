@@ -64,7 +64,9 @@ class ChunkSource(Protocol):
     def rows_are_exact(self) -> bool: ...
 
     def read_examples(self, chunk: Chunk) -> tuple[Inputs, np.ndarray]:
-        """Inputs (name -> (n, *shape)) and targets (n, *shape) of one chunk.
+        """Inputs (name -> (n, *shape)) and targets (n, *shape) of one chunk: rows
+        ``chunk.offset`` to ``chunk.offset + chunk.n_rows - 1`` of its piece (a split
+        divides pieces into such ranges).
 
         The arrays are new and writeable (the pipeline transforms them in place);
         a NaN, inf or unreadable value raises a one-line

@@ -34,14 +34,20 @@ LEGEND_HEADROOM = 1.35
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
+def new_figure(size: tuple[float, float] = FIGURE_SIZE) -> Figure:
+    """A new, empty Agg figure (constrained layout), not registered with pyplot."""
+    figure = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
 def new_axes(n_columns: int = 1, size: tuple[float, float] = FIGURE_SIZE) -> tuple[Figure, Any]:
     """A new Agg figure with one row of ``n_columns`` axes.
 
     Returns:
         ``(figure, axes)``; ``axes`` is an array when ``n_columns > 1``.
     """
-    figure = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = new_figure(size)
     return figure, figure.subplots(1, n_columns)
 
 

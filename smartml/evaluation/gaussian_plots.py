@@ -38,6 +38,8 @@ from smartml.evaluation.gaussian import (
 )
 from smartml.evaluation.point_regression import (
     MODEL_LABEL,
+    WIDTH_LABEL,
+    display_labels,
     profile_or_none,
     residual_histogram_figure,
     resolution_figure,
@@ -56,6 +58,7 @@ def gaussian_figures(
     baseline: Mapping[str, np.ndarray] | None = None,
     baseline_label: str = "baseline",
     run_name: str | None = None,
+    labels: Sequence[str] | None = None,
 ) -> dict[str, Figure]:
     """The residual, pull, profile, σ and d² figures of a Gaussian regression.
 
@@ -63,16 +66,19 @@ def gaussian_figures(
         y_true: (n, k) true values, physical units.
         mean: (n, k) predicted means.
         cov: (n, k, k) predicted covariances.
-        names: the k target names, e.g. ``TARGETS``.
+        names: the k target names, e.g. ``TARGETS`` (file names, baseline keys).
         units: the k units, e.g. ``TARGET_UNITS`` ("" for dimensionless).
         baseline: optional map from a target name to (n,) baseline predictions of
             that target on the same examples (e.g. the charge centroid for the
             positions); NaN entries (no prediction) are skipped.
         baseline_label: legend label of the baseline.
         run_name: shown in the titles.
+        labels: the k targets in titles and on axes, e.g. ``TARGET_LABELS``
+            (default: ``names``).
 
     Returns:
-        ``{name: Figure}``: four per target, then ``mahalanobis_d2``.
+        ``{name: Figure}``: four per target (``<kind>_<file-safe name>``), then
+        ``mahalanobis_d2``.
 
     Raises:
         EvaluationError: invalid predictions (see ``check_predictions``), names or
@@ -80,29 +86,31 @@ def gaussian_figures(
     """
     y_true, mean, cov = check_predictions(y_true, mean, cov)
     check_names(names, units, y_true.shape[1])
+    labels = display_labels(names, labels)
     baseline = _checked_baseline(baseline, names, y_true.shape[0])
     stems = filename_safe(names)
     sigmas = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
     figures = {}
-    for i, (name, unit, stem) in enumerate(zip(names, units, stems, strict=True)):
+    for i, (name, label, unit, stem) in enumerate(zip(names, labels, units, stems, strict=True)):
         residual = mean[:, i] - y_true[:, i]
         residuals = {MODEL_LABEL: residual}
         if name in baseline:
             residuals[baseline_label] = baseline[name] - y_true[:, i]
-        figures[f"residual_{stem}"] = residual_histogram_figure(residuals, name, unit, run_name)
-        figures[f"pull_{stem}"] = pull_figure(residual / sigmas[:, i], name, run_name)
+        figures[f"residual_{stem}"] = residual_histogram_figure(residuals, label, unit, run_name)
+        figures[f"pull_{stem}"] = pull_figure(residual / sigmas[:, i], label, run_name)
         profiles = {
-            label: profile_or_none(y_true[:, i], values) for label, values in residuals.items()
+            predictor: profile_or_none(y_true[:, i], values)
+            for predictor, values in residuals.items()
         }
         figures[f"profile_{stem}"] = resolution_figure(
-            {label: p for label, p in profiles.items() if p is not None},
-            name,
+            {predictor: p for predictor, p in profiles.items() if p is not None},
+            label,
             unit,
-            f"true {name}",
+            f"true {label}",
             unit,
             run_name,
         )
-        figures[f"sigma_{stem}"] = sigma_figure(sigmas[:, i], residual, name, unit, run_name)
+        figures[f"sigma_{stem}"] = sigma_figure(sigmas[:, i], residual, label, unit, run_name)
     figures["mahalanobis_d2"] = d2_figure(y_true, mean, cov, run_name)
     return figures
 
@@ -114,7 +122,7 @@ def pull_figure(pull: np.ndarray, name: str, run_name: str | None = None) -> Fig
         axes,
         pull,
         PULL_RANGE,
-        label=f"{MODEL_LABEL}: mean {np.mean(pull):.3f}, width68 {robust_width(pull):.3f}, "
+        label=f"{MODEL_LABEL}: mean {np.mean(pull):.3f}, {WIDTH_LABEL} {robust_width(pull):.3f}, "
         f"std {np.std(pull):.3f}",
         density=True,
     )
@@ -146,7 +154,7 @@ def sigma_figure(
         observed,
         color="black",
         linestyle="--",
-        label=f"observed residual width68 {with_unit(observed, unit)}",
+        label=f"observed residual {WIDTH_LABEL} {with_unit(observed, unit)}",
     )
     axes.set(
         xlabel=axis_label(f"predicted σ of {name}", unit),

@@ -1,109 +1,152 @@
 """Figures of a training history (the ``history.csv`` of a Keras ``CSVLogger``).
 
-:func:`history_figures` draws the loss curves, the best epoch marked, and the
-learning rate; :func:`plot_history` writes them as PNG files.
+:func:`history_figures` draws the loss curves against the epoch numbered from 1,
+the epoch whose weights the run kept marked, and the learning rate in a panel below;
+:func:`plot_history` writes them as PNG files.
 """
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from smartml.evaluation.checks import EvaluationError
-from smartml.evaluation.figures import new_axes, save_figures, title
+from smartml.evaluation.figures import new_figure, save_figures, title
 
-LEARNING_RATE_COLUMNS = ("lr", "learning_rate")
-# The column the best checkpoint follows: a constrained (MDMM) run logs the
-# validation loss of its feasible epochs (infinite otherwise) beside val_loss.
+LEARNING_RATE_COLUMNS = ("learning_rate", "lr")
+# Without a named monitor, the column a best checkpoint follows: a constrained (MDMM)
+# run logs the validation loss of its feasible epochs (infinite otherwise).
 BEST_EPOCH_COLUMNS = ("val_loss_feasible", "val_loss")
+LOSS_FIGURE_SIZE = (6.4, 6.4)
 
 
-def history_figures(history_csv: Path, run_name: str | None = None) -> dict[str, Figure]:
+class KeptEpoch(NamedTuple):
+    """The epoch whose weights a run kept: its row in the history and why."""
+
+    row: int
+    reason: str
+
+
+def history_figures(
+    history_csv: Path, run_name: str | None = None, monitor: str | None = None
+) -> dict[str, Figure]:
     """The training history written by a Keras ``CSVLogger``.
 
     Args:
         history_csv: CSV with a header ``epoch,loss,val_loss,...``; ``val_loss``
-            and the learning rate (column ``lr`` or ``learning_rate``) are
-            optional, ``loss`` is required.
-        run_name: shown in the titles.
+            and the learning rate (column ``learning_rate`` or ``lr``) are optional,
+            ``loss`` is required. Several rows of one epoch (a resumed run) count
+            once, the last.
+        run_name: shown in the title.
+        monitor: the column whose lowest finite value chose the kept weights (the
+            best checkpoint's, :func:`smartml.training.callbacks.checkpoint_monitor`);
+            by default ``val_loss_feasible`` when logged, else ``val_loss``.
 
     Returns:
-        ``{"loss": Figure}`` (the best epoch marked: lowest ``val_loss_feasible``
-        when the run logged it, else lowest ``val_loss``), plus
-        ``"learning_rate"`` when the file has a learning-rate column.
+        ``{"loss": Figure}``: training and validation loss per epoch (numbered from
+        1), the kept epoch marked, the learning rate in a second panel when logged.
 
     Raises:
         EvaluationError: the file is missing, unreadable, empty or has no ``loss``
             column; the message names the file.
     """
-    history = _read_history(Path(history_csv))
-    epochs = history["epoch"] if "epoch" in history else pd.Series(np.arange(len(history)))
-    figures = {"loss": loss_figure(epochs, history, run_name)}
-    lr_column = next((c for c in LEARNING_RATE_COLUMNS if c in history), None)
-    if lr_column is not None:
-        figures["learning_rate"] = learning_rate_figure(epochs, history[lr_column], run_name)
-    return figures
+    history = last_row_per_epoch(_read_history(Path(history_csv)))
+    return {"loss": loss_figure(history, run_name, monitor)}
 
 
-def plot_history(history_csv: Path, out_dir: Path, run_name: str | None = None) -> list[Path]:
-    """Write :func:`history_figures` as ``loss.png`` (and ``learning_rate.png``).
+def plot_history(
+    history_csv: Path, out_dir: Path, run_name: str | None = None, monitor: str | None = None
+) -> list[Path]:
+    """Write :func:`history_figures` as ``loss.png``.
 
     Returns:
         the written paths.
     """
-    return save_figures(history_figures(history_csv, run_name), out_dir)
+    return save_figures(history_figures(history_csv, run_name, monitor), out_dir)
 
 
-def loss_figure(epochs: pd.Series, history: pd.DataFrame, run_name: str | None = None) -> Figure:
-    """Training and validation loss per epoch, the best epoch marked."""
-    figure, axes = new_axes()
-    axes.plot(epochs, history["loss"], marker=".", label="training loss")
+def last_row_per_epoch(history: pd.DataFrame) -> pd.DataFrame:
+    """One row per epoch (the last logged: a resumed epoch replaces its interrupted
+    attempt), in epoch order; rows without an ``epoch`` column are epochs 0, 1, ...
+
+    >>> frame = pd.DataFrame({"epoch": [0, 1, 1, 2], "loss": [4.0, 3.0, 2.5, 2.0]})
+    >>> last_row_per_epoch(frame)["loss"].tolist()
+    [4.0, 2.5, 2.0]
+    """
+    if "epoch" not in history:
+        return history.assign(epoch=np.arange(len(history)))
+    known = history.dropna(subset=["epoch"])
+    return known.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
+
+
+def loss_figure(
+    history: pd.DataFrame, run_name: str | None = None, monitor: str | None = None
+) -> Figure:
+    """Loss per epoch (from 1, integer ticks), the kept epoch marked; the learning
+    rate below when the history has it."""
+    lr_column = next((c for c in LEARNING_RATE_COLUMNS if c in history), None)
+    figure = new_figure(LOSS_FIGURE_SIZE)
+    if lr_column is None:
+        loss_axes, lr_axes = figure.subplots(1, 1), None
+    else:
+        loss_axes, lr_axes = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    epochs = history["epoch"].to_numpy(dtype=np.float64) + 1  # Keras counts from 0
+    loss_axes.plot(epochs, history["loss"], marker=".", label="training loss")
     if "val_loss" in history:
-        axes.plot(epochs, history["val_loss"], marker=".", label="validation loss")
-    best = best_epoch(history)
-    if best is not None:
-        column, row = best
-        axes.axvline(
-            epochs.iloc[row],
-            color="black",
-            linestyle=":",
-            label=f"best epoch {epochs.iloc[row]:g} (lowest {column})",
-        )
-    axes.set(xlabel="epoch", ylabel="loss", title=title("loss per epoch", run_name))
-    axes.legend()
+        loss_axes.plot(epochs, history["val_loss"], marker=".", label="validation loss")
+    bottom = loss_axes
+    if lr_axes is not None:
+        _learning_rate_panel(lr_axes, epochs, history[lr_column])
+        bottom = lr_axes
+    kept = kept_epoch(history, monitor)
+    for axes in (loss_axes, bottom):
+        if kept is not None:
+            _mark_epoch(axes, epochs[kept.row], kept.reason, labelled=axes is loss_axes)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    loss_axes.set(ylabel="loss", title=title("loss per epoch", run_name))
+    loss_axes.legend(fontsize="small")
+    bottom.set_xlabel("epoch")
     return figure
 
 
-def best_epoch(history: pd.DataFrame) -> tuple[str, int] | None:
-    """The column the best checkpoint follows and the row of its lowest finite value.
+def kept_epoch(history: pd.DataFrame, monitor: str | None = None) -> KeptEpoch | None:
+    """The row of the epoch whose weights the run kept: the lowest finite ``monitor``
+    (the best checkpoint); the last epoch when no value is finite (a constrained run
+    never feasible keeps its last weights); None without the column.
 
-    >>> best_epoch(pd.DataFrame({"val_loss": [3.0, 1.0, 2.0],
-    ...                          "val_loss_feasible": [3.0, np.inf, 2.0]}))
-    ('val_loss_feasible', 2)
+    >>> history = pd.DataFrame({"val_loss": [3.0, 1.0, 2.0],
+    ...                         "val_loss_feasible": [3.0, np.inf, 2.0]})
+    >>> kept_epoch(history)
+    KeptEpoch(row=2, reason='lowest val_loss_feasible')
+    >>> kept_epoch(history.assign(val_loss_feasible=np.inf)).row
+    2
     """
-    for column in BEST_EPOCH_COLUMNS:
-        if column in history:
-            values = history[column].to_numpy(dtype=np.float64)
-            finite = np.isfinite(values)
-            if finite.any():
-                return column, int(np.flatnonzero(finite)[np.argmin(values[finite])])
-    return None
+    if monitor is None:
+        monitor = next((c for c in BEST_EPOCH_COLUMNS if c in history), None)
+    if monitor is None or monitor not in history:
+        return None
+    values = history[monitor].to_numpy(dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return KeptEpoch(len(values) - 1, f"last epoch, no finite {monitor}")
+    return KeptEpoch(int(np.flatnonzero(finite)[np.argmin(values[finite])]), f"lowest {monitor}")
 
 
-def learning_rate_figure(
-    epochs: pd.Series, learning_rate: pd.Series, run_name: str | None = None
-) -> Figure:
-    """The learning rate per epoch (log axis when positive)."""
-    figure, axes = new_axes()
-    axes.plot(epochs, learning_rate, marker=".")
+def _mark_epoch(axes: Axes, epoch: float, reason: str, labelled: bool) -> None:
+    label = f"kept epoch {epoch:g} ({reason}): model.h5" if labelled else None
+    axes.axvline(epoch, color="black", linestyle=":", label=label)
+
+
+def _learning_rate_panel(axes: Axes, epochs: np.ndarray, learning_rate: pd.Series) -> None:
+    axes.plot(epochs, learning_rate, marker=".", color="C2", label="learning rate")
     # Schedules multiply the rate: a log axis shows them as straight lines.
     if (learning_rate > 0).all():
         axes.set_yscale("log")
-    axes.set(
-        xlabel="epoch", ylabel="learning rate", title=title("learning rate per epoch", run_name)
-    )
-    return figure
+    axes.set_ylabel("learning rate")
 
 
 def _read_history(path: Path) -> pd.DataFrame:

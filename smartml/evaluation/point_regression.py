@@ -60,6 +60,8 @@ MIN_BIN_COUNT = 10
 DEFAULT_BINS = 10
 PROFILE_BINS = 20
 MODEL_LABEL = "model"
+# The robust width in legends and on axes, in words.
+WIDTH_LABEL = "68% width"
 
 
 def robust_width(values: np.ndarray) -> float:
@@ -246,7 +248,7 @@ def residual_histogram_figure(
             axes,
             values,
             value_range,
-            label=f"{label}: width68 {with_unit(robust_width(values), unit)}, "
+            label=f"{label}: {WIDTH_LABEL} {with_unit(robust_width(values), unit)}, "
             f"bias {with_unit(float(np.mean(values)), unit)}",
         )
     axes.set(
@@ -323,7 +325,7 @@ def resolution_figure(
         for axes, column in ((bias_axes, "bias"), (width_axes, "robust_width")):
             axes.plot(frame["centre"], frame[column], marker="o", label=label)
     bias_axes.set(ylabel=axis_label(f"{name} bias", unit))
-    width_axes.set(ylabel=axis_label(f"{name} robust width (68%)", unit))
+    width_axes.set(ylabel=axis_label(f"{name} {WIDTH_LABEL}", unit))
     for axes in (bias_axes, width_axes):
         axes.set_xlabel(axis_label(variable, variable_unit))
         _legend_or_message(axes)
@@ -338,15 +340,17 @@ def point_regression_figures(
     units: Sequence[str],
     variables: Mapping[str, tuple[np.ndarray, str]] | None = None,
     run_name: str | None = None,
+    labels: Sequence[str] | None = None,
 ) -> dict[str, Figure]:
     """Every figure of a point regression.
 
     Args:
         y_true, y_pred: (n, k) truth and prediction.
-        names, units: of the k targets.
+        names, units: of the k targets (names make the file names).
         variables: ``{variable name: ((n,) values, unit)}`` for the resolution
             figures; by default each target against its own true value.
         run_name: shown in the titles.
+        labels: the k targets in titles and on axes (default: ``names``).
 
     Returns:
         ``{"residual_<t>", "ratio_<t>", "prediction_vs_truth_<t>",
@@ -354,9 +358,10 @@ def point_regression_figures(
     """
     y_true, y_pred = check_point_predictions(y_true, y_pred)
     check_names(names, units, y_true.shape[1])
+    labels = display_labels(names, labels)
     stems = filename_safe(names)
     figures = {}
-    for i, (name, unit, stem) in enumerate(zip(names, units, stems, strict=True)):
+    for i, (name, unit, stem) in enumerate(zip(labels, units, stems, strict=True)):
         truth, prediction = y_true[:, i], y_pred[:, i]
         figures[f"residual_{stem}"] = residual_histogram_figure(
             {MODEL_LABEL: prediction - truth}, name, unit, run_name
@@ -375,6 +380,24 @@ def point_regression_figures(
                 profiles, name, unit, variable, variable_unit, run_name
             )
     return figures
+
+
+def display_labels(names: Sequence[str], labels: Sequence[str] | None) -> list[str]:
+    """The targets' names in figures: ``labels``, or the names themselves.
+
+    Raises:
+        EvaluationError: not one label per name.
+
+    >>> display_labels(["x-midplane"], ["x"]), display_labels(["w"], None)
+    (['x'], ['w'])
+    """
+    if labels is None:
+        return list(names)
+    if len(labels) != len(names):
+        raise EvaluationError(
+            f"labels {list(labels)} must name the {len(names)} targets {list(names)}"
+        )
+    return list(labels)
 
 
 def profile_or_none(variable: np.ndarray, residual: np.ndarray) -> pd.DataFrame | None:

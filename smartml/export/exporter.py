@@ -15,7 +15,10 @@ rest, for a model with one or several named inputs)::
 
 The project is written to a hidden staging folder beside its destination and moved
 into place only when complete, so an interrupted export never leaves a project
-that looks finished.
+that looks finished. The project records the run it came from (``source.json``: run
+directory, configuration fingerprint, sha256 of model.h5); an existing project is
+replaced only by an export of the same run directory (see
+:func:`check_project_owner`).
 """
 
 from __future__ import annotations
@@ -39,14 +42,14 @@ from smartml.export.hls4ml_keras2 import convert
 from smartml.export.qkeras_precision import hls_layer_config, layer_precisions, output_precision
 from smartml.export.vendor_build import find_tool, missing_tool_message, synthesize
 from smartml.export.verification import compare_outputs, layer_agreement
-from smartml.files import publish_directory, write_json_atomic
+from smartml.files import publish_directory, read_json_object, write_json_atomic
 from smartml.hardware import resource_estimate as estimate
 from smartml.hardware.cost import hardware_report
 from smartml.hardware.fixed_point import FixedType
 from smartml.hardware.graph import inbound_layers, input_layers
 from smartml.hardware.precision import LayerPrecision, quantizer_type
 from smartml.hardware.registry import handler_for
-from smartml.training.run_directory import RunDirectory
+from smartml.training.run_directory import RunDirectory, file_sha256
 
 log = logging.getLogger("smartml.export")
 
@@ -54,6 +57,7 @@ REPORT_VERSION = 1
 DEFAULT_INPUT_WIDTH = 16
 DEFAULT_PRECISION = "fixed<32,16,RND_CONV,SAT>"  # only for types hls4ml adds itself
 DIAGNOSED_EXAMPLES = 200
+SOURCE_RECORD = "source.json"
 
 Inputs = dict[str, np.ndarray]  # model input name -> examples (first axis)
 
@@ -70,17 +74,63 @@ def export_run(run_dir: RunDirectory, config: RunConfig, build: bool = False) ->
         ExportError: unsupported layer or quantizer, or an input type that cannot hold
             the data.
     """
-    from smartml.tasks.loading import open_task
+    from smartml.tasks.loading import open_verified_run
 
-    run_dir, task = open_task(run_dir.path)
-    model = run_dir.load_model()
+    source = run_source(run_dir)
+    check_project_owner(Path(config.export.output_dir) / config.name, source)
+    run_dir, task, model = open_verified_run(run_dir.path)
     examples = task.examples("test", config.export.verify_clusters)
 
     def metrics(outputs: np.ndarray) -> dict:
         return task.metrics_from_outputs(outputs, examples)
 
     run = {"run": config.name, "run_dir": str(run_dir.path)}
-    return export_model(model, examples.inputs, metrics, config.export, config.name, run, build)
+    return export_model(
+        model, examples.inputs, metrics, config.export, config.name, run, build, source
+    )
+
+
+def run_source(run_dir: RunDirectory) -> dict:
+    """What a project records of the complete run it came from: the run directory
+    (absolute), its configuration fingerprint and the sha256 of its model.h5."""
+    from smartml.config import load_config
+    from smartml.config.fingerprint import fingerprint
+
+    recorded = run_dir.completion().get("fingerprint")
+    return {
+        "run_dir": str(run_dir.path.resolve()),
+        "fingerprint": recorded or fingerprint(load_config(run_dir.config)),
+        "model_sha256": file_sha256(run_dir.model),
+    }
+
+
+def check_project_owner(destination: Path, source: dict) -> None:
+    """Refuse (one line) to replace a project that is not provably an earlier export
+    of the same run directory: one whose source.json names another run, or a
+    non-empty directory without source.json.
+
+    Args:
+        destination: the project directory; source: :func:`run_source` of the run
+            being exported (``run_dir`` None for a model exported without a run).
+    """
+    if not destination.exists():
+        return
+    if not destination.is_dir():
+        raise ExportError(f"{destination}: exists and is not a directory; choose --output")
+    if not any(destination.iterdir()):
+        return
+    record = destination / SOURCE_RECORD
+    if not record.is_file():
+        raise ExportError(
+            f"{destination}: exists and holds no {SOURCE_RECORD} naming the run it came from; "
+            "choose --output or remove it"
+        )
+    owner = read_json_object(record, "project's source record", ExportError).get("run_dir")
+    if owner != source["run_dir"]:
+        raise ExportError(
+            f"{destination}: was exported from {owner or 'a model without a run'}; "
+            "choose --output or remove it"
+        )
 
 
 def export_model(
@@ -91,6 +141,7 @@ def export_model(
     name: str,
     run: dict,
     build: bool = False,
+    source: dict | None = None,
 ) -> dict:
     """The export core: input types, precisions, hls4ml project, C simulation of
     ``inputs`` compared with QKeras, layer table, report.json.
@@ -101,11 +152,20 @@ def export_model(
         settings: the export settings; name: the project's folder under
             ``settings.output_dir``; run: entries copied into the report.
         build: run the vendor synthesis when its tool is installed.
+        source: the run the model comes from (:func:`run_source`), written as
+            source.json; None: a model without a run.
 
     Returns:
         the report, also written as ``<output_dir>/<name>/report.json``.
+
+    Raises:
+        ExportError: the destination holds a project of another run, or files that
+            are no project of smartml (:func:`check_project_owner`).
     """
     started = time.perf_counter()
+    source = source or {"run_dir": None}
+    destination = Path(settings.output_dir) / name
+    check_project_owner(destination, source)
     n_examples = _example_count(model, inputs, name)
     input_types = firmware_input_types(model, settings.input_precision, inputs)
     types = {key: fixed for key, (fixed, _) in input_types.items()}
@@ -120,9 +180,9 @@ def export_model(
     ):
         raise ExportError("internal: the widened pooling inputs changed the QKeras outputs")
 
-    destination = Path(settings.output_dir) / name
     try:
         with publish_directory(destination, "the firmware project", ExportError) as staging:
+            write_json_atomic(staging / SOURCE_RECORD, source, ExportError)
             report = _build_project(
                 staging, name, firmware_model, precisions, settings, firmware_inputs, reference
             )

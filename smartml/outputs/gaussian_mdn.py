@@ -112,6 +112,7 @@ class GaussianMDN(RegressionKind):
             baseline=self.baseline_predictions(aux),
             baseline_label=self.baseline_label,
             run_name=run_name,
+            labels=self.labels,
         )
 
     def baseline_predictions(self, aux: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -24,7 +24,7 @@ class PointRegression(RegressionKind):
 
     Args:
         targets: the k target names; ``units``: theirs ("" when dimensionless);
-        labels: their names in tables (default: the target names).
+        labels: their names in tables and figures (default: the target names).
 
     >>> kind = PointRegression(["log10_weight"], [""])
     >>> kind.n_outputs, kind.decode(np.array([[0.5]])).tolist()
@@ -77,7 +77,7 @@ class PointRegression(RegressionKind):
         truth = np.asarray(targets, dtype=np.float64).reshape(len(targets), self.n_outputs)
         variables = self.binned_variables(aux) or None
         return point_regression_figures(
-            truth, prediction, self.targets, self.units, variables, run_name
+            truth, prediction, self.targets, self.units, variables, run_name, self.labels
         )
 
     def summary_metrics(self) -> list[SummaryMetric]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from smartml.backend import keras
     from smartml.tasks.base import Task
     from smartml.training.run_directory import RunDirectory
 
@@ -29,3 +30,75 @@ def open_task(path: str | Path, prepare: bool = True) -> tuple[RunDirectory, Tas
     if prepare:
         task.prepare(fit=False)
     return run_dir, task
+
+
+def open_verified_run(path: str | Path) -> tuple[RunDirectory, Task, keras.Model]:
+    """The complete run at ``path``, its prepared task and its model, verified (see
+    :func:`load_verified_model`) before the task's data are touched."""
+    run_dir, task = open_task(path, prepare=False)
+    model = load_verified_model(run_dir, task)
+    task.prepare(fit=False)
+    return run_dir, task, model
+
+
+def load_verified_model(run_dir: RunDirectory, task: Task) -> keras.Model:
+    """The run's model.h5, checked to be the model the run trained.
+
+    Each check is a one-line error: the configuration's fingerprint and the file's
+    sha256 must be those COMPLETE.json recorded (runs completed before they were
+    recorded skip these two), and the model must have the architecture the run's
+    configuration builds (input names and shapes, output size, parameter count,
+    layer names).
+
+    Args:
+        run_dir: a complete run; task: its task, bound to the run's configuration.
+
+    Raises:
+        RunDirectoryError: the model was replaced or does not fit the configuration.
+    """
+    from smartml.config.fingerprint import fingerprint
+    from smartml.errors import RunDirectoryError
+    from smartml.training.run_directory import file_sha256
+    from smartml.training.trainer import build_model
+
+    completion = run_dir.completion()
+    recorded_fingerprint = completion.get("fingerprint")
+    if recorded_fingerprint is not None and fingerprint(task.config) != recorded_fingerprint:
+        raise RunDirectoryError(
+            f"{run_dir.config}: changed since the run completed (its fingerprint differs "
+            f"from the one in {run_dir.marker.name}); restore the run's own configuration"
+        )
+    recorded = completion.get("model_sha256")
+    if recorded is not None and file_sha256(run_dir.model) != recorded:
+        raise RunDirectoryError(
+            f"{run_dir.model}: changed since the run completed (its sha256 differs from "
+            f"the one in {run_dir.marker.name}); restore the run's own model or train "
+            "it again with --overwrite"
+        )
+    model = run_dir.load_model()
+    difference = architecture_difference(model, build_model(task.config, task))
+    if difference:
+        raise RunDirectoryError(
+            f"{run_dir.model}: does not match the run's configuration "
+            f"({run_dir.config.name}): {difference}"
+        )
+    return model
+
+
+def architecture_difference(saved: keras.Model, configured: keras.Model) -> str | None:
+    """The first way ``saved`` differs from ``configured`` (inputs, output size,
+    parameter count, layer names), as ``what: saved ..., configured ...``; None when
+    they agree."""
+    from smartml.training.trainer import input_shapes
+
+    aspects = {
+        "inputs": input_shapes,
+        "outputs": lambda model: int(model.output.shape[-1]),
+        "parameters": lambda model: int(model.count_params()),
+        "layers": lambda model: [layer.name for layer in model.layers],
+    }
+    for aspect, measure in aspects.items():
+        mine, theirs = measure(saved), measure(configured)
+        if mine != theirs:
+            return f"{aspect}: model.h5 has {mine}, the configuration builds {theirs}"
+    return None

@@ -2,6 +2,7 @@
 
 import csv
 import math
+from pathlib import Path
 from typing import Any
 
 from smartml.backend import keras
@@ -10,6 +11,7 @@ from smartml.hardware.cost import hardware_report, quantized_layers
 from smartml.training.run_directory import RunDirectory
 
 FEASIBLE_VAL_LOSS = "val_loss_feasible"
+LEARNING_RATE_COLUMN = "learning_rate"
 
 
 def build_callbacks(
@@ -20,7 +22,8 @@ def build_callbacks(
     hardware_costs: bool = True,
 ) -> list:
     """Checkpoint of the best validation loss, early stopping, the learning-rate
-    schedule, CSV history, TensorBoard, TerminateOnNaN and BackupAndRestore.
+    schedule, CSV history (with the learning rate of every epoch), TensorBoard,
+    TerminateOnNaN and BackupAndRestore.
 
     BackupAndRestore saves every ``training.backup_every_batches`` batches when the
     number of batches per epoch is known (``batches_known``; Keras needs it to resume
@@ -45,13 +48,14 @@ def build_callbacks(
         checkpoint.best = best_validation_loss(run_dir, monitor)
     callbacks = [
         HardwareCostLogger(hardware_costs),  # first: later callbacks log what it adds
+        LearningRateLogger(),  # before the schedule changes the rate at the epoch's end
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.BackupAndRestore(
             str(run_dir.backup),
             save_freq=training.backup_every_batches if batches_known else "epoch",
         ),
         checkpoint,
-        keras.callbacks.CSVLogger(str(run_dir.history), append=True),
+        HistoryLogger(str(run_dir.history), append=True),
         keras.callbacks.TensorBoard(
             str(run_dir.tensorboard), write_graph=False, profile_batch=0, update_freq="epoch"
         ),
@@ -100,6 +104,45 @@ class HardwareCostLogger(keras.callbacks.Callback):
             feasible = all(v <= tolerance for v in self.model.violations().values())
             logs["mdmm_feasible"] = float(feasible)
             logs[FEASIBLE_VAL_LOSS] = logs["val_loss"] if feasible else math.inf
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Adds the optimizer's learning rate during the epoch to every epoch's logs
+    (:data:`LEARNING_RATE_COLUMN`), whatever the schedule: Keras' schedule callbacks
+    log it only after the CSV logger has written the row, and a constant rate has no
+    callback at all. Every epoch has the key, so a resumed run appends rows with the
+    same columns."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs[LEARNING_RATE_COLUMN] = current_learning_rate(self.model.optimizer)
+
+
+def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    """The rate the optimizer applies now (a ``LearningRateSchedule`` is evaluated at
+    the optimizer's step count).
+
+    >>> current_learning_rate(keras.optimizers.Adam(0.25))
+    0.25
+    """
+    rate = optimizer.learning_rate
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        rate = rate(optimizer.iterations)
+    return float(keras.backend.get_value(rate))
+
+
+class HistoryLogger(keras.callbacks.CSVLogger):
+    """A ``CSVLogger`` that appends to an existing history with that file's columns
+    (a run resumed by a version that logs other keys stays one table: a column
+    without a value gets ``NA``, a key without a column is left out)."""
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.append and Path(self.filename).is_file():
+            with open(self.filename, newline="") as handle:
+                header = next(csv.reader(handle), [])
+            if header[:1] == ["epoch"]:
+                self.keys = header[1:]
+        super().on_train_begin(logs)
 
 
 class FiniteEarlyStopping(keras.callbacks.EarlyStopping):

@@ -12,21 +12,32 @@
       plots/               PNG figures
       tensorboard/         TensorBoard logs
       checkpoints/         best weights during training
-      backup/              BackupAndRestore state while a run is unfinished
-      COMPLETE.json        written last: a run without it is unfinished
+      backup/              BackupAndRestore state while a run is unfinished (removed
+                           when it completes)
+      run.json             the run's identity: the fingerprint of its configuration
+                           (:mod:`smartml.config.fingerprint`), written when it starts
+      COMPLETE.json        written last: a run without it is unfinished; holds the
+                           fingerprint and the sha256 of model.h5
 
-A directory without ``COMPLETE.json`` is never taken for a finished run.
+A directory without ``COMPLETE.json`` is never taken for a finished run. Training
+never mixes two runs in one directory: a complete run is replaced only when asked
+(``overwrite``), and an unfinished one is resumed only by the configuration that
+started it (the same fingerprint); see :meth:`RunDirectory.refuse_conflicts`.
 """
 
+import hashlib
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+from smartml.config import RunConfig
+from smartml.config.fingerprint import describe_differences, fingerprint
 from smartml.errors import RunDirectoryError
 from smartml.files import read_json_object, write_json_atomic
 
 COMPLETE_MARKER = "COMPLETE.json"
+RUN_RECORD = "run.json"
 _PRODUCTS = ("model.h5", "history.csv", "metrics.json")
 
 
@@ -44,6 +55,7 @@ class RunDirectory:
     tensorboard = property(lambda self: self.path / "tensorboard")
     best_weights = property(lambda self: self.path / "checkpoints" / "best.weights.h5")
     backup = property(lambda self: self.path / "backup")
+    record = property(lambda self: self.path / RUN_RECORD)
 
     @property
     def marker(self) -> Path:
@@ -62,12 +74,42 @@ class RunDirectory:
         """An interrupted run left BackupAndRestore state behind."""
         return self.backup.is_dir() and any(self.backup.iterdir())
 
-    def open_for_training(self, task_files: tuple[str, ...] = ()) -> bool:
+    def refuse_conflicts(self, config: RunConfig, overwrite: bool = False) -> None:
+        """Raise a one-line error, before anything is written, when training ``config``
+        here would replace or mix in another run.
+
+        - A complete run is refused unless ``overwrite``.
+        - An unfinished run whose recorded config.json differs from ``config`` (other
+          than in the keys the fingerprint leaves out) is refused unless
+          ``overwrite``, naming each differing key with its old and new value; with
+          the same configuration it is resumed (or, without a backup yet, started
+          again from scratch: nothing of it can be mixed in).
+        """
+        if overwrite or not self.path.is_dir():
+            return
+        if self.is_complete():
+            raise RunDirectoryError(
+                f"{self.path}: run is complete; pass --overwrite to replace it, "
+                "or --output for a new run"
+            )
+        if not self.config.is_file():
+            return
+        recorded = self.read_json(self.config)
+        if fingerprint(recorded) != fingerprint(config):
+            raise RunDirectoryError(
+                f"{self.path}: the unfinished run there has another configuration "
+                f"({describe_differences(recorded, config.model_dump(mode='json'))}); "
+                "train it with its own configuration to resume it, pass --overwrite to "
+                "start anew, or --output for a new run"
+            )
+
+    def open_for_training(self, task_files: tuple[str, ...] = (), overwrite: bool = False) -> bool:
         """Create (or reopen) the directory for a run; return True when resuming.
 
         A fresh run removes the products of an earlier one (``task_files``: those the
         task writes), so nothing stale is left beside the new files; an interrupted
-        run keeps them and continues.
+        run keeps them and continues, unless ``overwrite`` asks for a fresh start.
+        Call :meth:`refuse_conflicts` first.
         """
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -80,19 +122,40 @@ class RunDirectory:
                 "choose another with --output"
             ) from None
         self.marker.unlink(missing_ok=True)
-        resuming = self.is_resumable()
+        resuming = self.is_resumable() and not overwrite
         if not resuming:
-            for name in (*_PRODUCTS, *task_files):
+            for name in (*_PRODUCTS, *task_files, RUN_RECORD):
                 (self.path / name).unlink(missing_ok=True)
-            for folder in (self.plots, self.tensorboard, self.best_weights.parent):
+            for folder in (self.plots, self.tensorboard, self.best_weights.parent, self.backup):
                 shutil.rmtree(folder, ignore_errors=True)
         self.plots.mkdir(exist_ok=True)
         return resuming
 
-    def mark_complete(self, summary: dict[str, Any]) -> None:
-        """Write the completion marker, atomically, as the very last step of a run."""
-        finished = {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **summary}
+    def record_start(self, config: RunConfig) -> None:
+        """Write run.json (the configuration's fingerprint) unless a resumed attempt
+        of the same run wrote it already."""
+        if not self.record.is_file():
+            started = {"fingerprint": fingerprint(config), "started": _now()}
+            write_json_atomic(self.record, started, RunDirectoryError)
+
+    def mark_complete(self, config: RunConfig, summary: dict[str, Any]) -> None:
+        """Write the completion marker, atomically, as the very last step of a run:
+        ``summary``, the configuration's fingerprint and the sha256 of model.h5 (what
+        evaluation and export check the model against). The emptied backup/ goes."""
+        finished = {
+            "finished": _now(),
+            **summary,
+            "fingerprint": fingerprint(config),
+            "model_sha256": file_sha256(self.model),
+        }
         write_json_atomic(self.marker, finished, RunDirectoryError)
+        # After the marker: a crash in between leaves a complete run, not a fresh one.
+        shutil.rmtree(self.backup, ignore_errors=True)
+
+    def completion(self) -> dict[str, Any]:
+        """What COMPLETE.json records (runs completed before fingerprints were
+        recorded lack ``fingerprint`` and ``model_sha256``)."""
+        return self.read_json(self.require_complete().marker)
 
     def load_model(self) -> Any:  # a keras.Model (TensorFlow is imported only here)
         """The run's saved model (architecture + kept weights)."""
@@ -119,3 +182,26 @@ class RunDirectory:
                 f"{root}: no complete run found; train one with python -m smartml.train"
             )
         return RunDirectory(markers[-1].parent)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 (hex) of a file's bytes, read in blocks.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "empty"
+    >>> _ = path.write_bytes(b"")
+    >>> file_sha256(path)[:16]
+    'e3b0c44298fc1c14'
+    """
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as err:
+        raise RunDirectoryError(f"{path}: cannot read ({err.strerror})") from None
+    return digest.hexdigest()
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -30,15 +30,28 @@ from smartml.training.run_directory import RunDirectory
 log = logging.getLogger("smartml.train")
 
 
-def train(config: RunConfig) -> RunDirectory:
-    """Run a whole training as configured and return its (complete) run directory."""
+def train(config: RunConfig, overwrite: bool = False) -> RunDirectory:
+    """Run a whole training as configured and return its (complete) run directory.
+
+    Args:
+        config: the resolved configuration.
+        overwrite: replace a complete run, or start an unfinished one anew, in the
+            run directory; without it both are refused (a complete run), or an
+            unfinished run is resumed only with the configuration that started it.
+
+    Raises:
+        RunDirectoryError: the run directory holds another run (before anything is
+            written), or cannot be written.
+    """
     started = time.perf_counter()
     run_dir = RunDirectory(config.run_dir())
+    run_dir.refuse_conflicts(config, overwrite)
     task = TASKS.get(config.task.name)(config, run_dir)
-    resuming = run_dir.open_for_training(task.run_files)
+    resuming = run_dir.open_for_training(task.run_files, overwrite)
     device = select_device(config.training.device)
     keras.utils.set_random_seed(config.training.seed)
     save_config(config, run_dir.config)
+    run_dir.record_start(config)
     log.info("%s run in %s on %s", "resuming" if resuming else "starting", run_dir.path, device)
 
     task.prepare(fit=not resuming or not task.has_run_files())
@@ -93,7 +106,7 @@ def train(config: RunConfig) -> RunDirectory:
         "parameters": int(model.count_params()),
     }
     write_metrics(run_dir, metrics)
-    run_dir.mark_complete({"wall_seconds": round(time.perf_counter() - started, 1)})
+    run_dir.mark_complete(config, {"wall_seconds": round(time.perf_counter() - started, 1)})
     log.info("run complete: %s (%.0f s)", run_dir.path, time.perf_counter() - started)
     return run_dir
 
@@ -114,7 +127,7 @@ def check_model_matches_task(model: keras.Model, task: Task, what: str) -> None:
     """Raise a one-line error when ``model`` does not take the task's inputs or does
     not give its output size."""
     declared = {name: tuple(spec.shape) for name, spec in task.inputs.items()}
-    actual = {layer.name: tuple(layer.input.shape[1:]) for layer in input_layers(model)}
+    actual = input_shapes(model)
     if declared != actual:
         raise ConfigError(f"{what}: takes inputs {actual}, the task declares {declared}")
     n_outputs = int(model.output.shape[-1])
@@ -123,6 +136,11 @@ def check_model_matches_task(model: keras.Model, task: Task, what: str) -> None:
             f"{what}: gives {n_outputs} outputs, {type(task.output).__name__} needs "
             f"{task.output.n_outputs}"
         )
+
+
+def input_shapes(model: keras.Model) -> dict[str, tuple]:
+    """Input layer name -> shape of one example (without the batch axis)."""
+    return {layer.name: tuple(layer.input.shape[1:]) for layer in input_layers(model)}
 
 
 def load_initial_weights(model: keras.Model, source: str) -> None:

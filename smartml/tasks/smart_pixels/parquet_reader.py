@@ -20,8 +20,9 @@ streaming pipeline :func:`smartml.data.pipeline.make_dataset`.
 
 **Splits.** :meth:`PixelParquetSource.split` is
 :func:`~smartml.data.chunks.split_chunks` of the row groups with the configured
-fractions: a seeded permutation cut into train / validation / test. The split
-depends only on the seed and the files, so the test set is the same on every run.
+fractions of the clusters: a seeded permutation cut into train / validation / test,
+a row group across a cut divided into two row ranges. The split depends only on the
+seed and the files, so the test set is the same on every run.
 
 **max_clusters.** The cap is shared out between the splits with the same fractions
 and each split keeps a prefix of its chunks (see :mod:`smartml.data.chunks`):
@@ -270,12 +271,12 @@ class PixelParquetSource:
             order and capped by ``max_clusters`` as described in the module docstring.
         """
         cap = self.config.max_clusters
-        if cap is not None and cap < len(SPLIT_NAMES) <= len(self.chunks):
+        if cap is not None and cap < len(SPLIT_NAMES) <= self.n_clusters:
             raise ConfigError(
                 f"data.max_clusters: {cap} cannot give each of train/validation/test a cluster"
             )
         return split_chunks(
-            self.chunks, self.config.split.fractions(), seed, cap, str(self.path), "row group"
+            self.chunks, self.config.split.fractions(), seed, cap, str(self.path), "cluster"
         )
 
     # -- reading ---------------------------------------------------------------------
@@ -301,12 +302,12 @@ class PixelParquetSource:
         group = chunk.index
         if not isinstance(group, int):
             raise TypeError(f"{chunk.source_file}: a pixel chunk is one row group, got {group}")
-        start = int(info.group_starts[group])
+        start = int(info.group_starts[group]) + chunk.offset  # the chunk's first row in the file
         extra_names = self._extra_pixel_names(with_final_slice)
         label_names = list(TARGETS) if info.label_file is None else []
         table = self._read(
             chunk.source_file, [group], self._pixel_names + extra_names + label_names
-        ).slice(0, chunk.n_rows)
+        ).slice(chunk.offset, chunk.n_rows)
 
         def columns(first: int, names: list[str]) -> np.ndarray:
             values = _matrix(table.select(list(range(first, first + len(names)))))

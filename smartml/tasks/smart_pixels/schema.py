@@ -82,8 +82,9 @@ class PixelDataConfig(StrictModel):
     )
     path: str | None = Field(
         None,
-        description="parquet directory; for source 'simulation' the cache root "
-        "(default data/simulated), holding one directory per simulation settings",
+        description="parquet directory; for source 'simulation' the cache root holding one "
+        "directory per simulation settings (default: $SMARTML_CACHE_DIR/simulated, else "
+        "the user cache directory's smartml/simulated)",
     )
     labels_path: str | None = Field(None, description="labels directory of the recon3d layout")
     time_slices: list[int] = Field(default_factory=lambda: [0, N_TIME_SLICES - 1], min_length=1)

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from smartml.backend import tf
+from smartml.data.cache import cache_root
+from smartml.data.chunks import describe_split
 from smartml.data.pipeline import make_dataset
 from smartml.evaluation.gaussian import residual_profile, robust_width
 from smartml.files import read_json_object, write_json_atomic
@@ -33,7 +35,6 @@ from smartml.tasks.smart_pixels.simulator import ensure_simulated
 
 log = logging.getLogger("smartml.smart_pixels")
 
-DEFAULT_SIMULATION_ROOT = Path("data/simulated")
 # Clusters of the training split that fit the normalisation and the baseline: enough
 # for per-mille statistical precision on the scales.
 FIT_CLUSTERS = 100_000
@@ -74,18 +75,14 @@ class SmartPixelsTask(Task):
     def prepare(self, fit: bool) -> None:
         data = self.data
         if data.source == "simulation":
-            root = Path(data.path) if data.path else DEFAULT_SIMULATION_ROOT
-            path, labels_path = ensure_simulated(data.simulation, root), None
+            # One cache per user, whatever the working directory (data.path overrides).
+            path, labels_path = ensure_simulated(data.simulation, cache_root(data.path)), None
         else:
             path = Path(str(data.path))  # the schema requires a path for parquet
             labels_path = Path(data.labels_path) if data.labels_path else None
         self.source = PixelParquetSource(data, path, labels_path)
         self.splits = self.source.split(seed=data.split.seed)
-        log.info(
-            "data %s: %s row groups (train/validation/test)",
-            path,
-            "/".join(str(len(self.splits[name])) for name in ("train", "validation", "test")),
-        )
+        log.info("data %s: %s", path, describe_split(self.splits, "cluster"))
         if fit:
             self._fit_transforms()
         else:
