@@ -288,12 +288,14 @@ def test_train_names_the_option_of_a_bad_value(tmp_path, base_config, capsys, op
 
 @pytest.fixture
 def finished_run(tmp_path, base_config) -> Path:
-    """A run directory marked complete, holding only its config: export reads and
-    validates the config before anything else."""
+    """A run directory marked complete, holding its config and an empty model.h5:
+    export reads and validates the config (with the options) before the model."""
     run = RunDirectory(tmp_path / "run")
     run.open_for_training()
-    save_config(load_config(write(tmp_path, base_config)), run.config)
-    run.mark_complete({})
+    config = load_config(write(tmp_path, base_config))
+    save_config(config, run.config)
+    run.model.write_bytes(b"")
+    run.mark_complete(config, {})
     return run.path
 
 
