@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from smartml import console
+from smartml.config.loader import OptionValue
 from smartml.errors import OutputError, SmartmlError
 
 EXIT_ERROR = 2
@@ -137,15 +138,16 @@ def require_writable_directory(path: str | Path, option: str) -> Path:
     return directory
 
 
-def given_options(args: argparse.Namespace, keys: dict[str, str]) -> dict[str, Any]:
-    """Dotted configuration keys (``keys``: option -> key) of the options given.
+def given_options(args: argparse.Namespace, keys: dict[str, str]) -> dict[str, OptionValue]:
+    """Dotted configuration keys (``keys``: option -> key) of the options given, each
+    with its option, so that a bad value is reported as ``--epochs -1: ...``.
 
     >>> given_options(argparse.Namespace(epochs=3, seed=None), {"epochs": "training.epochs",
     ...                                                       "seed": "training.seed"})
-    {'training.epochs': 3}
+    {'training.epochs': OptionValue(option='--epochs', value=3)}
     """
     return {
-        key: getattr(args, option)
+        key: OptionValue(f"--{option.replace('_', '-')}", getattr(args, option))
         for option, key in keys.items()
         if getattr(args, option) is not None
     }

@@ -39,12 +39,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def overrides_from(args: argparse.Namespace) -> dict:
-    """Dotted configuration keys for the options that were given.
+    """Dotted configuration keys for the options that were given, with the options
+    (a bad value is reported under its option).
 
     >>> options = dict(epochs=3, batch_size=None, device=None, output="x", seed=None,
     ...                initial_weights="runs/pixel_2t")
-    >>> overrides_from(argparse.Namespace(**options))
-    {'training.epochs': 3, 'output.dir': 'x', 'training.initial_weights': 'runs/pixel_2t'}
+    >>> {key: value.label() for key, value in overrides_from(argparse.Namespace(**options)).items()}
+    {'training.epochs': '--epochs 3', 'output.dir': '--output x',
+     'training.initial_weights': '--initial-weights runs/pixel_2t'}
     """
     keys = {
         "epochs": "training.epochs",

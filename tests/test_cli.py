@@ -50,7 +50,7 @@ def test_missing_config(tmp_path, capsys):
 
 def test_bad_device_option_is_a_config_error(capsys):
     assert train_main([str(REPO / "configs" / "pixel_2t.json"), "--device", "gpu0"]) == 2
-    assert "training.device: String should match pattern" in one_line_error(capsys, "smartml.train")
+    assert "--device gpu0: String should match pattern" in one_line_error(capsys, "smartml.train")
 
 
 def test_missing_data_directory_leaves_no_complete_run(tmp_path, capsys):

@@ -10,6 +10,7 @@ from pydantic import Discriminator, Field, Tag, ValidationError, create_model
 
 from smartml.config import StrictModel, load_config
 from smartml.config.messages import describe, locate
+from smartml.config.strict import validate_json_section
 from smartml.errors import ConfigError
 from smartml.registry import TASKS
 
@@ -198,7 +199,7 @@ class Detector(StrictModel):
 )
 def test_locate_follows_the_schema_not_class_names(raw, keys, section_fields):
     with pytest.raises(ValidationError) as raised:
-        Detector.model_validate(raw)
+        validate_json_section(Detector, raw)  # as the loader does: a JSON array is a tuple
     where = locate(Detector, raised.value.errors()[0]["loc"])
     assert where.keys == keys
     assert list(where.section.model_fields) == section_fields

@@ -292,11 +292,11 @@ def test_export_fails_below_the_agreement_threshold(tiny_run, tmp_path, monkeypa
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        (["--backend", "Quartus"], "export.backend"),
+        (["--backend", "Quartus"], "--backend Quartus: must be"),
         (["--part", "not-a-part"], "unknown part 'not-a-part' for Vitis"),
         (["--backend", "Catapult", "--part", "tsmc-7nm"], "ASIC library"),
         (["--input-precision", "float32"], "expected a type like fixed<16,8>"),
-        (["--threshold", "1.5"], "export.agreement_threshold"),
+        (["--threshold", "1.5"], "--threshold 1.5: must be less than or equal to 1"),
     ],
 )
 def test_bad_export_settings_are_named(tiny_run, tmp_path, capsys, option, message):

@@ -17,10 +17,16 @@ from pydantic import Field, SerializeAsAny
 
 from smartml.config.export import ExportConfig
 from smartml.config.mdmm import MDMMConfig
-from smartml.config.strict import FiniteFloat, PositiveFloat, PositiveInt, StrictModel
+from smartml.config.strict import FiniteFloat, PositiveFloat, PositiveInt, Seed, StrictModel
 
 SCHEMA_VERSION: Final = 1
 __all__ = ["FiniteFloat", "PositiveFloat", "PositiveInt", "StrictModel"]  # re-exported
+# Beyond these a value is a typing mistake ("epochs": 1e9 would run for ever, and a
+# cosine schedule over it would never move the learning rate).
+MAX_EPOCHS: Final = 10_000
+MAX_BATCH_SIZE: Final = 1 << 20
+MAX_SHUFFLE_BUFFER: Final = 10_000_000
+MAX_BACKUP_INTERVAL: Final = 1_000_000
 
 
 class TaskSection(StrictModel):
@@ -46,23 +52,33 @@ class LearningRateSchedule(StrictModel):
 
     kind: Literal["constant", "reduce_on_plateau", "cosine", "exponential"] = "cosine"
     factor: float = Field(0.5, gt=0, lt=1)
-    patience: int = Field(4, ge=1)
-    min_learning_rate: float = Field(1e-5, ge=0)
+    patience: int = Field(4, ge=1, le=MAX_EPOCHS)
+    min_learning_rate: float = Field(1e-5, ge=0, le=1)
 
 
 class TrainingConfig(StrictModel):
-    epochs: PositiveInt = 32
-    batch_size: PositiveInt = 1024
-    learning_rate: PositiveFloat = 2e-3
+    epochs: int = Field(32, gt=0, le=MAX_EPOCHS, description="maximum epochs")
+    batch_size: int = Field(1024, gt=0, le=MAX_BATCH_SIZE)
+    learning_rate: float = Field(
+        2e-3, gt=0, le=1, allow_inf_nan=False, description="Adam's initial learning rate"
+    )
     lr_schedule: LearningRateSchedule = LearningRateSchedule()
     early_stopping_patience: int = Field(
-        12, ge=0, description="epochs without a better validation loss before stopping; 0: never"
+        12,
+        ge=0,
+        le=MAX_EPOCHS,
+        description="epochs without a better validation loss before stopping; 0: never",
     )
-    shuffle_buffer: PositiveInt = Field(65536, description="clusters mixed by the input pipeline")
-    seed: int = Field(42, ge=0)
+    shuffle_buffer: int = Field(
+        65536, gt=0, le=MAX_SHUFFLE_BUFFER, description="examples mixed by the input pipeline"
+    )
+    seed: Seed = Field(42, description="weights and shuffling")
     device: str = Field("cpu", pattern=r"^(cpu|gpu(:[0-9]+)?)$")
-    backup_every_batches: PositiveInt = Field(
-        200, description="BackupAndRestore interval: a killed run resumes from here, mid-epoch"
+    backup_every_batches: int = Field(
+        200,
+        gt=0,
+        le=MAX_BACKUP_INTERVAL,
+        description="BackupAndRestore interval: a killed run resumes from here, mid-epoch",
     )
     mdmm: MDMMConfig | None = Field(
         None, description="constraints (sparsity, BOPs, norms) trained by MDMM; null: none"
@@ -72,7 +88,10 @@ class TrainingConfig(StrictModel):
         description="start from these weights: a complete run directory or its model.h5 "
         "(same architecture), e.g. to prune a trained dense model with MDMM; null: random",
     )
-    verbose: Literal[0, 1, 2] = Field(2, description="Keras fit verbosity: 1 bar, 2 line/epoch")
+    # An int, not Literal[0, 1, 2]: pydantic would take true for the literal 1.
+    verbose: int = Field(
+        2, ge=0, le=2, description="Keras fit verbosity: 0 silent, 1 bar, 2 line/epoch"
+    )
 
 
 class OutputConfig(StrictModel):

@@ -10,7 +10,7 @@ The builders turn the model pieces into Keras objects:
 
 from pydantic import Field, model_validator
 
-from smartml.config.strict import StrictModel
+from smartml.config.strict import Seed, StrictModel
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -20,7 +20,7 @@ class SplitConfig(StrictModel):
     after a shuffle seeded with ``seed`` (a data setting, so that ``--seed`` changes
     the training, not the test set)."""
 
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
     train: float = Field(0.8, gt=0, lt=1)
     validation: float = Field(0.1, gt=0, lt=1)
     test: float = Field(0.1, gt=0, lt=1)

@@ -8,9 +8,9 @@ Every key can also be given on the command line, which wins. Example::
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from smartml.config.strict import PositiveFloat, PositiveInt, StrictModel
+from smartml.config.strict import PositiveInt, StrictModel
 
 BACKENDS = ("Vitis", "Vivado", "Catapult")
 DEFAULT_FPGA_PART = "xcvu13p-flga2577-2-e"
@@ -26,6 +26,11 @@ ASIC_LIBRARIES = (
 # e.g. xcvu13p-flga2577-2-e, xcu250-figd2104-2L-e, xc7z020clg400-1, xck26-sfvc784-2LV-c.
 FPGA_PART_PATTERN = re.compile(r"^xc[a-z0-9]+(-[a-z0-9]+){1,3}$", re.IGNORECASE)
 FIXED_PATTERN = re.compile(r"^u?fixed<\s*\d+\s*,\s*-?\d+\s*(,\s*[A-Z_]+\s*){0,2}>$")
+# Beyond these a value is a typing mistake: a clock slower than 1 MHz, more reuse than
+# any layer of a front-end network has multiplications.
+MAX_CLOCK_PERIOD_NS = 1000.0
+MAX_REUSE_FACTOR = 65536
+MAX_TESTBENCH_VECTORS = 1_000_000
 
 
 def is_fpga_part(part: str) -> bool:
@@ -40,10 +45,16 @@ class ExportConfig(StrictModel):
         f"library ({', '.join(ASIC_LIBRARIES)}); default {DEFAULT_FPGA_PART} for the FPGA "
         f"backends, {DEFAULT_ASIC_LIBRARY} for Catapult",
     )
-    clock_period_ns: PositiveFloat = Field(25.0, description="40 MHz bunch crossings: 25 ns")
+    clock_period_ns: float = Field(
+        25.0,
+        gt=0,
+        le=MAX_CLOCK_PERIOD_NS,
+        allow_inf_nan=False,
+        description="40 MHz bunch crossings: 25 ns",
+    )
     io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
     strategy: Literal["Latency", "Resource"] = "Latency"
-    reuse_factor: PositiveInt = 1
+    reuse_factor: int = Field(1, gt=0, le=MAX_REUSE_FACTOR)
     output_dir: str = Field("firmware", description="projects go to <output_dir>/<run name>")
     input_precision: str | dict[str, str] | None = Field(
         None,
@@ -58,8 +69,11 @@ class ExportConfig(StrictModel):
     verify_clusters: PositiveInt | None = Field(
         None, description="test-set inputs run through the C simulation; null: all"
     )
-    testbench_vectors: PositiveInt = Field(
-        1000, description="input/output vectors written into the project's test bench"
+    testbench_vectors: int = Field(
+        1000,
+        gt=0,
+        le=MAX_TESTBENCH_VECTORS,
+        description="input/output vectors written into the project's test bench",
     )
 
     @field_validator("input_precision")
@@ -73,17 +87,20 @@ class ExportConfig(StrictModel):
                 raise ValueError(f"export.input_precision.{name}: {expected}, got {text!r}")
         return value
 
-    @model_validator(mode="after")
-    def _known_part(self) -> "ExportConfig":
-        part = self.part
-        if part is None or is_fpga_part(part):
-            return self
-        if self.backend == "Catapult" and part in ASIC_LIBRARIES:
-            return self
+    @field_validator("part")
+    @classmethod
+    def _known_part(cls, part: str | None, info: ValidationInfo) -> str | None:
+        # A field validator (backend is validated before part) so that the error is
+        # reported at export.part, or at --part when the part came from there.
+        backend = info.data.get("backend")
+        if part is None or backend is None or is_fpga_part(part):
+            return part
+        if backend == "Catapult" and part in ASIC_LIBRARIES:
+            return part
         expected = "an AMD/Xilinx part name such as xcvu13p-flga2577-2-e"
-        if self.backend == "Catapult":
+        if backend == "Catapult":
             expected += f" or an ASIC library ({', '.join(ASIC_LIBRARIES)})"
-        raise ValueError(f"unknown part {part!r} for {self.backend}: expected {expected}")
+        raise ValueError(f"unknown part {part!r} for {backend}: expected {expected}")
 
     def resolved_part(self) -> str:
         if self.part is not None:

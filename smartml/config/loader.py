@@ -7,11 +7,15 @@ in ``task.name`` and ``model`` against the schema of the model named in
 ``model.name``. The schemas come from the registries
 (:mod:`smartml.config.registered`), so validation imports no TensorFlow. Any failure
 raises :class:`~smartml.errors.ConfigError` with one line naming the file, the key
-path as written (:mod:`smartml.config.messages`) and what was expected.
+path as written (:mod:`smartml.config.messages`) and what was expected; a value that
+came from a command-line option (:class:`OptionValue`) is reported under that option.
+Sections are validated strictly in pydantic's JSON mode
+(:func:`smartml.config.strict.validate_json_section`): no coercion.
 """
 
 import copy
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +32,7 @@ from smartml.config.base import (
 from smartml.config.export import ExportConfig
 from smartml.config.messages import describe, unknown_key_message
 from smartml.config.registered import fill_registries
+from smartml.config.strict import validate_json_section
 from smartml.errors import ConfigError
 from smartml.files import write_json_atomic
 from smartml.registry import Registry
@@ -48,14 +53,36 @@ _SECTIONS = (
 Schema = TypeVar("Schema", bound=StrictModel)
 
 
+@dataclass(frozen=True)
+class OptionValue:
+    """An override given on the command line: a bad value is reported under its
+    option (``--epochs -1: ...``), not under the key of a file that does not hold it.
+
+    >>> OptionValue("--threshold", 2.0).label()
+    '--threshold 2'
+    """
+
+    option: str
+    value: Any
+
+    def label(self) -> str:
+        """The option as typed: ``--epochs -1``."""
+        value = f"{self.value:g}" if isinstance(self.value, float) else self.value
+        return f"{self.option} {value}"
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Read the JSON run configuration at ``path``, apply ``overrides``, validate it.
 
     Args:
         path: the JSON file.
         overrides: dotted key -> value (e.g. ``{"training.epochs": 3}``), applied
-            before validation so that a bad command-line value is reported like a
-            bad file value.
+            before validation. A bad plain value is reported like a bad file value
+            (``<path>: training.epochs: ...``), a bad :class:`OptionValue` under its
+            option (``--epochs -1: ...``).
+
+    Returns:
+        the validated configuration.
     """
     path = Path(path)
     try:
@@ -70,17 +97,23 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         raw = json.loads(text)
     except json.JSONDecodeError as err:
         raise ConfigError(f"{path}:{err.lineno}:{err.colno}: invalid JSON ({err.msg})") from None
-    return validate_config(apply_overrides(raw, overrides or {}), source=str(path))
+    overrides = overrides or {}
+    options = {
+        key: value.label() for key, value in overrides.items() if isinstance(value, OptionValue)
+    }
+    return validate_config(apply_overrides(raw, overrides), source=str(path), options=options)
 
 
 def apply_overrides(raw: Any, overrides: dict[str, Any]) -> Any:
-    """Return a copy of ``raw`` with each dotted key set to its value.
+    """Return a copy of ``raw`` with each dotted key set to its value (the value of
+    an :class:`OptionValue`).
 
     >>> apply_overrides({"training": {"epochs": 5}}, {"training.epochs": 2, "output.dir": "x"})
     {'training': {'epochs': 2}, 'output': {'dir': 'x'}}
     """
     raw = copy.deepcopy(raw)
-    for dotted, value in overrides.items():
+    for dotted, given in overrides.items():
+        value = given.value if isinstance(given, OptionValue) else given
         node = raw
         *parents, leaf = dotted.split(".")
         for key in parents:
@@ -90,12 +123,16 @@ def apply_overrides(raw: Any, overrides: dict[str, Any]) -> Any:
     return raw
 
 
-def validate_config(raw: Any, source: str = "<config>") -> RunConfig:
+def validate_config(
+    raw: Any, source: str = "<config>", options: dict[str, str] | None = None
+) -> RunConfig:
     """Validate an already parsed configuration.
 
     Args:
         raw: the parsed JSON object.
         source: names the configuration in error messages (its file).
+        options: dotted key -> the command-line option that set it, as typed
+            (``{"training.epochs": "--epochs -1"}``); errors there name the option.
 
     Returns:
         the validated configuration; a ``"$schema"`` key is accepted and dropped.
@@ -110,10 +147,11 @@ def validate_config(raw: Any, source: str = "<config>") -> RunConfig:
         if key not in raw:
             raise ConfigError(f"{source}: {key}: required section is missing")
     version = raw.get("schema_version", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:  # true == 1 in Python
         raise ConfigError(
             f"{source}: schema_version: {version!r} is not supported; expected {SCHEMA_VERSION}"
         )
+    options = options or {}
     task = _validate(TaskSection, raw["task"], source, "task")
     data_schema = _lookup(tasks, task.name, source, "task.name")
     model_raw = raw["model"]
@@ -124,11 +162,11 @@ def validate_config(raw: Any, source: str = "<config>") -> RunConfig:
         "schema_version": SCHEMA_VERSION,
         "name": raw["name"],
         "task": task,
-        "data": _validate(data_schema, raw["data"], source, "data"),
-        "model": _validate(model_schema, model_raw, source, "model"),
-        "training": _validate(TrainingConfig, raw.get("training", {}), source, "training"),
-        "output": _validate(OutputConfig, raw.get("output", {}), source, "output"),
-        "export": _validate(ExportConfig, raw.get("export", {}), source, "export"),
+        "data": _validate(data_schema, raw["data"], source, "data", options),
+        "model": _validate(model_schema, model_raw, source, "model", options),
+        "training": _validate(TrainingConfig, raw.get("training", {}), source, "training", options),
+        "output": _validate(OutputConfig, raw.get("output", {}), source, "output", options),
+        "export": _validate(ExportConfig, raw.get("export", {}), source, "export", options),
     }
     try:
         return RunConfig.model_validate(sections)
@@ -149,8 +187,17 @@ def _lookup(registry: Registry, name: Any, source: str, key: str) -> type:
         raise ConfigError(f"{source}: {key}: {err}") from None
 
 
-def _validate(schema: type[Schema], value: Any, source: str, prefix: str) -> Schema:
+def _validate(
+    schema: type[Schema],
+    value: Any,
+    source: str,
+    prefix: str,
+    options: dict[str, str] | None = None,
+) -> Schema:
+    """``value`` validated as the section ``prefix``; errors in one line."""
     try:
-        return schema.model_validate(value)
+        return validate_json_section(schema, value)
     except ValidationError as err:
-        raise ConfigError(describe(err, schema, source, prefix)) from None
+        raise ConfigError(describe(err, schema, source, prefix, options)) from None
+    except TypeError as err:  # only a caller passing Python objects gets here
+        raise ConfigError(f"{source}: {prefix}: not JSON data ({err})") from None

@@ -88,35 +88,71 @@ def locate(schema: type[BaseModel], loc: tuple[int | str, ...]) -> Location:
     return Location("".join(written).removeprefix("."), section)
 
 
-def describe(err: ValidationError, schema: type[BaseModel], source: str, prefix: str) -> str:
+def describe(
+    err: ValidationError,
+    schema: type[BaseModel],
+    source: str,
+    prefix: str,
+    options: Mapping[str, str] | None = None,
+) -> str:
     """One line for the most telling violation in ``err``: file, key path, what was expected.
 
     An unknown key is reported before anything else it causes (a misspelled required
-    key is also a missing one).
+    key is also a missing one). A value that came from a command-line option is
+    reported under that option, since the file does not hold it.
 
     Args:
         err: raised by ``schema.model_validate``.
         schema: the validated class.
         source: the file (or other origin) named first in the message.
         prefix: the section's own path in the file (``"training"``), "" at the top.
+        options: dotted key -> the option that set it, as typed
+            (``{"training.epochs": "--epochs -1"}``).
 
     Returns:
-        ``"<source>: <key path>: <what is wrong>[ (and N more problems)]"``.
+        ``"<source>: <key path>: <what is wrong>[ (and N more problems)]"``, or
+        ``"<option> <value>: <what is wrong>[ ...]"``.
     """
     problems = err.errors()
     first = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
     where = locate(schema, first["loc"])
     key = ".".join(part for part in (prefix, where.keys) if part).replace(".[", "[")
+    # A union reports each member's failure; count the places, not pydantic's entries.
+    more = len({locate(schema, p["loc"]).keys for p in problems} - {where.keys})
+    suffix = f" (and {more} more problem{'s' * (more > 1)})" if more else ""
+    option = _option_at(key, options or {})
+    if option is not None:
+        return f"{option}: {_requirement(first['msg'])}{suffix}"
     if first["type"] == "extra_forbidden":
         message = unknown_key_message(str(first["loc"][-1]), _known_keys(schema, problems, where))
     elif first["type"] == "missing":
         message = "required key is missing"
     else:
         message = f"{first['msg']} (got {first['input']!r})"
-    # A union reports each member's failure; count the places, not pydantic's entries.
-    more = len({locate(schema, p["loc"]).keys for p in problems} - {where.keys})
-    suffix = f" (and {more} more problem{'s' * (more > 1)})" if more else ""
     return f"{source}: {key or '(top level)'}: {message}{suffix}"
+
+
+def _option_at(key: str, options: Mapping[str, str]) -> str | None:
+    """The option that set ``key`` or a section holding it (``data.time_slices`` for
+    ``data.time_slices[0]``); None when the file did."""
+    for dotted, option in options.items():
+        if key == dotted or key.startswith((f"{dotted}.", f"{dotted}[")):
+            return option
+    return None
+
+
+def _requirement(pydantic_message: str) -> str:
+    """pydantic's message as a requirement on a value the line already shows.
+
+    >>> _requirement("Input should be greater than 0")
+    'must be greater than 0'
+    >>> _requirement("Value error, unknown part 'x'")
+    "unknown part 'x'"
+    """
+    should = "Input should be "
+    if pydantic_message.startswith(should):
+        return "must be " + pydantic_message.removeprefix(should)
+    return pydantic_message.removeprefix("Value error, ")
 
 
 def unknown_key_message(key: str, known: Sequence[str]) -> str:

@@ -61,10 +61,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def overrides_from(args: argparse.Namespace) -> dict:
-    """Dotted ``export.*`` keys of the options that were given.
+    """Dotted ``export.*`` keys of the options that were given, with the options (a
+    bad value is reported under its option).
 
-    >>> overrides_from(parse_args(["--hls", "--backend", "Catapult", "--reuse-factor", "2"]))
-    {'export.backend': 'Catapult', 'export.reuse_factor': 2}
+    >>> args = parse_args(["--hls", "--backend", "Catapult", "--reuse-factor", "2"])
+    >>> {key: value.label() for key, value in overrides_from(args).items()}
+    {'export.backend': '--backend Catapult', 'export.reuse_factor': '--reuse-factor 2'}
     """
     return given_options(args, OPTION_KEYS)
 

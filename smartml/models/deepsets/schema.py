@@ -6,6 +6,7 @@ from pydantic import Field
 
 from smartml.config.base import ModelSection
 from smartml.config.common import FixedPoint, Regularization
+from smartml.config.strict import LayerWidth
 from smartml.models.quantized_mlp.schema import ReluQuantizer
 from smartml.registry import MODELS
 
@@ -22,11 +23,11 @@ class DeepSetsConfig(ModelSection):
     mask_input: str | None = Field(
         "mask", description="the (N,) padding mask input (1 = real point, 0 = padding); null: none"
     )
-    point_units: list[int] = Field(
+    point_units: list[LayerWidth] = Field(
         default_factory=lambda: [32, 32], min_length=1, description="per-point QDense widths"
     )
     pooling: Literal["max", "average"] = "max"
-    head_units: list[int] = Field(
+    head_units: list[LayerWidth] = Field(
         default_factory=lambda: [32], description="QDense widths after pooling"
     )
     weights: FixedPoint = Field(

@@ -12,16 +12,20 @@ from pydantic import Field
 
 from smartml.config.base import ModelSection
 from smartml.config.common import FixedPoint, Regularization
+from smartml.config.strict import LayerWidth
 from smartml.registry import MODELS
 
 
 @MODELS.register("pixel_mdn", implementation="smartml.models.pixel_mdn.builder:PixelMDN")
 class PixelMDNConfig(ModelSection):
     name: Literal["pixel_mdn"] = "pixel_mdn"
-    filters: int = Field(5, ge=1, description="channels of both convolutions")
-    kernel_size: int = Field(3, ge=1, description="separable convolution kernel (square)")
-    pool_size: int = Field(3, ge=1)
-    hidden_units: list[int] = Field(default_factory=lambda: [16, 16], description="QDense widths")
+    filters: LayerWidth = Field(5, description="channels of both convolutions")
+    # Both act on the 13x21 cluster image: more than its 13 rows cannot fit.
+    kernel_size: int = Field(3, ge=1, le=13, description="separable convolution kernel (square)")
+    pool_size: int = Field(3, ge=1, le=13, description="average pooling (square)")
+    hidden_units: list[LayerWidth] = Field(
+        default_factory=lambda: [16, 16], description="QDense widths"
+    )
     conv_weights: FixedPoint = FixedPoint(bits=4, integer=0)
     conv_activation_bits: int = Field(4, ge=2, le=16, description="quantized_tanh bits")
     pool_output: FixedPoint = FixedPoint(bits=8, integer=0)

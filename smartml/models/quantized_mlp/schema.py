@@ -2,10 +2,11 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from smartml.config.base import ModelSection
 from smartml.config.common import FixedPoint, Regularization
+from smartml.config.strict import LayerWidth
 from smartml.registry import MODELS
 
 
@@ -13,7 +14,15 @@ class ReluQuantizer(FixedPoint):
     """``quantized_relu(bits, integer)``: values in [0, 2^integer) on a grid of
     2^(integer - bits)."""
 
-    signed: Literal[False] = False
+    # A bool, not Literal[False]: pydantic would take 0 for the literal False.
+    signed: bool = Field(False, description="quantized_relu is unsigned: false")
+
+    @field_validator("signed")
+    @classmethod
+    def _unsigned(cls, signed: bool) -> bool:
+        if signed:
+            raise ValueError("quantized_relu is unsigned: signed must be false")
+        return signed
 
 
 @MODELS.register(
@@ -26,7 +35,7 @@ class QuantizedMLPConfig(ModelSection):
     """
 
     name: Literal["quantized_mlp"] = "quantized_mlp"
-    hidden_units: list[int] = Field(
+    hidden_units: list[LayerWidth] = Field(
         default_factory=lambda: [32, 32], description="QDense widths before the output layer"
     )
     weights: FixedPoint = Field(

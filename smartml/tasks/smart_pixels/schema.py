@@ -12,12 +12,14 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from smartml.config.common import SplitConfig
-from smartml.config.strict import FiniteFloat, PositiveFloat, PositiveInt, StrictModel
+from smartml.config.strict import FiniteFloat, PositiveFloat, PositiveInt, Seed, StrictModel
 from smartml.registry import TASKS
 
 N_TIME_SLICES = 20
 N_ROWS = 13
 N_COLUMNS = 21
+# More clusters than this is a typing mistake (300k simulate in about a minute).
+MAX_SIMULATED_CLUSTERS = 100_000_000
 
 
 class SensorConfig(StrictModel):
@@ -60,10 +62,12 @@ class TrackConfig(StrictModel):
 
 
 class SimulationConfig(StrictModel):
-    n_clusters: PositiveInt = 300_000
-    seed: int = Field(1, ge=0)
-    clusters_per_file: PositiveInt = 50_000
-    rows_per_group: PositiveInt = Field(5_000, description="parquet row-group size")
+    n_clusters: int = Field(300_000, gt=0, le=MAX_SIMULATED_CLUSTERS)
+    seed: Seed = 1
+    clusters_per_file: int = Field(50_000, gt=0, le=MAX_SIMULATED_CLUSTERS)
+    rows_per_group: int = Field(
+        5_000, gt=0, le=MAX_SIMULATED_CLUSTERS, description="parquet row-group size"
+    )
     sensor: SensorConfig = SensorConfig()
     tracks: TrackConfig = TrackConfig()
 
