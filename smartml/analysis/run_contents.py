@@ -36,11 +36,12 @@ class RunContents:
 
     @property
     def model(self):
-        """The trained Keras model (loaded on first use)."""
+        """The trained Keras model (loaded on first use), verified to be the one the
+        run trained, as evaluate and export verify it."""
         if self._model is None:
-            from smartml.models.saved import load_model
+            from smartml.tasks.loading import load_verified_model
 
-            self._model = load_model(RunDirectory(self.path).model)
+            self._model = load_verified_model(RunDirectory(self.path), self.task)
         return self._model
 
     @property
