@@ -261,5 +261,5 @@ def test_a_model_that_the_configuration_does_not_build_is_refused(tmp_path):
     """Notebooks check a run's model as evaluate and export do."""
     other = pixel_model(filters=3, hidden_units=[4])
     run = write_run(tmp_path, "swapped", config(100.0, [0, 19]), target_metrics(1.0), other)
-    with pytest.raises(RunDirectoryError, match="model.h5: does not match the run's config"):
+    with pytest.raises(RunDirectoryError, match=r"model\.h5: does not match the run.s config"):
         _ = open_run(run).model
