@@ -7,14 +7,17 @@ The hits of ``n`` events come as padded ``(n, N)`` arrays ``x``, ``y`` (mm) with
 It is nearly unbiased for full and partial rings and needs no starting point, and
 every step is a numpy operation over all events together.
 
-Noise hits are rejected one at a time. An algebraic fit is pulled so far by a noise
-hit a few hundred mm from the ring that a ring hit can have the largest residual
-(``| |hit - centre| - radius |``), so the hit to reject is chosen by leaving each hit
-out in turn: in an event with a hit beyond ``cut_mm`` of its circle and more than 3
-hits, the hit whose removal leaves the smallest rms residual of the others is
-rejected if it lies beyond ``cut_mm`` of their circle. This repeats (at most
-``max_rejections`` times) until no event changes. Finally every hit of the event
-within ``cut_mm`` of the last circle is taken back and the circle fitted once more.
+Noise hits are rejected by consensus. An algebraic fit is pulled so far by a noise
+hit a few hundred mm from the ring that ring hits get large residuals
+(``| |hit - centre| - radius |``) too, so in an event with a hit beyond ``cut_mm`` of
+the circle of all its hits, the fit starts instead from circles through triplets of
+hits spread around the ring (hits sorted by azimuth about their centroid; hit i with
+the hits a third and two thirds, and a quarter and a half, of the way round: 2N
+triplets, a RANSAC with deterministic samples). The triplet circle with the most hits
+within ``cut_mm`` (the smallest mean residual among equals) gives the hits of the
+first fit. Then, up to ``refinements`` times until nothing changes, the hits within
+``cut_mm`` of the last circle are fitted again; a selection of fewer than 3 hits
+keeps the previous one.
 
 Events with fewer than 3 hits (or hits on a line) have no circle: their result is
 flagged ``valid = False`` with centre (0, 0), radius 0 and rms 0, so that every
@@ -162,47 +165,72 @@ def _residuals(x, y, centre_x, centre_y, radius):
     return np.abs(np.hypot(x - centre_x[:, None], y - centre_y[:, None]) - radius[:, None])
 
 
-def _leave_one_out(x, y, used):
-    """For each event and hit j, the Taubin fit of the ``used`` hits but j.
-
-    Returns:
-        ``(score, deleted)``, both ``(n, N)``: the rms residual of the other hits
-        around that fit (inf where j is not used or the fit fails) and hit j's own
-        residual from it.
-    """
-    n, width = x.shape
-    others = used[:, None, :] & ~np.eye(width, dtype=bool)[None]
-    repeated_x = np.repeat(x, width, axis=0)
-    repeated_y = np.repeat(y, width, axis=0)
-    centre_x, centre_y, radius, valid = taubin_fit(
-        repeated_x, repeated_y, others.reshape(-1, width)
-    )
-    residuals = _residuals(repeated_x, repeated_y, centre_x, centre_y, radius).reshape(
-        n, width, width
-    )
-    squares = np.where(others, residuals**2, 0.0).sum(axis=2)
-    score = np.sqrt(squares / np.maximum(others.sum(axis=2), 1))
-    score = np.where(used & valid.reshape(n, width), score, np.inf)
-    return score, np.diagonal(residuals, axis1=1, axis2=2)
+def _circumcircles(x, y, first, second, third):
+    """Centre and radius of the circle through three hits of each row (indices
+    ``(n, K)`` into ``x``, ``y`` of shape ``(n, N)``); radius -1 for collinear hits."""
+    ax, bx, cx = (np.take_along_axis(x, index, axis=1) for index in (first, second, third))
+    ay, by, cy = (np.take_along_axis(y, index, axis=1) for index in (first, second, third))
+    a2, b2, c2 = ax * ax + ay * ay, bx * bx + by * by, cx * cx + cy * cy
+    det = 2.0 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
+    ok = np.abs(det) > 1e-9 * (a2 + b2 + c2 + 1.0)
+    det = np.where(ok, det, 1.0)
+    centre_x = (a2 * (by - cy) + b2 * (cy - ay) + c2 * (ay - by)) / det
+    centre_y = (a2 * (cx - bx) + b2 * (ax - cx) + c2 * (bx - ax)) / det
+    radius = np.where(ok, np.hypot(ax - centre_x, ay - centre_y), -1.0)
+    return centre_x, centre_y, radius
 
 
-def _drop_outlier(x, y, used, cut_mm):
-    """``used`` without one outlier in each event that has one (module docstring);
-    the events without are returned unchanged."""
-    centre_x, centre_y, radius, valid = taubin_fit(x, y, used)
-    residuals = np.where(used, _residuals(x, y, centre_x, centre_y, radius), 0.0)
-    suspects = np.flatnonzero(
-        valid & (residuals.max(axis=1) > cut_mm) & (used.sum(axis=1) > MIN_HITS)
+def _triplets(x, y, used):
+    """Indices ``(n, 2N)`` of hit triplets spread around each ring: hits sorted by
+    azimuth about their centroid, hit i with the hits a third and two thirds (and a
+    quarter and a half) of the way round; -1 where a row has fewer hits."""
+    count = used.sum(axis=1, keepdims=True)
+    safe = np.maximum(count, 1)
+    mean_x = np.where(used, x, 0.0).sum(axis=1, keepdims=True) / safe
+    mean_y = np.where(used, y, 0.0).sum(axis=1, keepdims=True) / safe
+    azimuth = np.where(used, np.arctan2(y - mean_y, x - mean_x), np.inf)
+    by_azimuth = np.argsort(azimuth, axis=1)
+    start = np.arange(x.shape[1])[None]
+    exists = start < count
+    picks = []
+    for step_one, step_two in ((3, 3 / 2), (4, 2)):
+        for step in (0, count // step_one, (count / step_two).astype(np.int64)):
+            picks.append(np.take_along_axis(by_azimuth, (start + step) % safe, axis=1))
+    first = np.concatenate([picks[0], picks[3]], axis=1)
+    second = np.concatenate([picks[1], picks[4]], axis=1)
+    third = np.concatenate([picks[2], picks[5]], axis=1)
+    return first, second, third, np.concatenate([exists, exists], axis=1)
+
+
+def _consensus(x, y, used, cut_mm):
+    """Per row, the hits within ``cut_mm`` of the triplet circle that has the most
+    of them (fewest rms residual among equals)."""
+    first, second, third, exists = _triplets(x, y, used)
+    centre_x, centre_y, radius = _circumcircles(x, y, first, second, third)
+    residuals = np.abs(
+        np.hypot(x[:, None, :] - centre_x[..., None], y[:, None, :] - centre_y[..., None])
+        - radius[..., None]
     )
-    updated = used.copy()
+    inside = used[:, None, :] & (residuals <= cut_mm) & (exists & (radius > 0))[..., None]
+    count = inside.sum(axis=2)
+    spread = np.where(inside, residuals, 0.0).sum(axis=2) / (cut_mm * np.maximum(count, 1))
+    best = np.argmax(count - 0.5 * spread, axis=1)  # spread < 1: only breaks ties
+    return inside[np.arange(len(best)), best]
+
+
+def _robust_start(x, y, mask, cut_mm):
+    """The hits to fit first: all of them, or, in events with a hit beyond ``cut_mm``
+    of the circle of all hits, the consensus of triplets (module docstring)."""
+    centre_x, centre_y, radius, valid = taubin_fit(x, y, mask)
+    residuals = np.where(mask, _residuals(x, y, centre_x, centre_y, radius), 0.0)
+    suspects = np.flatnonzero(valid & (residuals.max(axis=1) > cut_mm))
+    used = mask.copy()
     for start in range(0, len(suspects), _CHUNK_EVENTS):
         chunk = suspects[start : start + _CHUNK_EVENTS]
-        score, deleted = _leave_one_out(x[chunk], y[chunk], used[chunk])
-        best = np.argmin(score, axis=1)
-        rows = np.arange(len(chunk))
-        drop = np.isfinite(score[rows, best]) & (deleted[rows, best] > cut_mm)
-        updated[chunk[drop], best[drop]] = False
-    return updated
+        consensus = _consensus(x[chunk], y[chunk], mask[chunk], cut_mm)
+        enough = consensus.sum(axis=1) >= MIN_HITS
+        used[chunk[enough]] = consensus[enough]
+    return used
 
 
 def _readmit(x, y, mask, used, cut_mm):
@@ -219,7 +247,7 @@ def fit_circles(
     y: np.ndarray,
     mask: np.ndarray,
     cut_mm: float = 15.0,
-    max_rejections: int = 6,
+    refinements: int = 3,
 ) -> CircleFit:
     """Fit one circle per event to its hits, leaving out outliers (module docstring).
 
@@ -229,8 +257,8 @@ def fit_circles(
         cut_mm: a hit further than this from the circle is an outlier (default: 3×
             the 5 mm radial resolution of one hit in NA62's RICH: a hexagonal cell
             of 18 mm pitch and the optics' spread).
-        max_rejections: at most this many hits are rejected one by one (0: a plain
-            Taubin fit of all hits).
+        refinements: rounds of re-selecting the hits within ``cut_mm`` of the last
+            circle (0: one plain Taubin fit of all hits, no outlier rejection).
 
     Returns:
         A :class:`CircleFit`; events with fewer than 3 hits are flagged not ``valid``.
@@ -238,14 +266,12 @@ def fit_circles(
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     mask = np.asarray(mask, dtype=bool)
-    used = mask
-    for _ in range(max_rejections):
-        updated = _drop_outlier(x, y, used, cut_mm)
+    used = _robust_start(x, y, mask, cut_mm) if refinements else mask
+    for _ in range(refinements):
+        updated = _readmit(x, y, mask, used, cut_mm)
         if np.array_equal(updated, used):
             break
         used = updated
-    if max_rejections:
-        used = _readmit(x, y, mask, used, cut_mm)
     centre_x, centre_y, radius, valid = taubin_fit(x, y, used)
     used = used & valid[:, None]
     residuals = np.where(used, _residuals(x, y, centre_x, centre_y, radius), 0.0)

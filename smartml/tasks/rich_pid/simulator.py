@@ -105,6 +105,7 @@ import h5py
 import numpy as np
 
 from smartml import __version__
+from smartml.data import cache
 from smartml.data.cache import cache_dir, cache_root, ensure_cached, write_cached
 from smartml.errors import DataError
 from smartml.tasks.rich_pid import physics
@@ -554,6 +555,11 @@ def simulate_cached(config: RichSimulationConfig, root: str | Path | None = None
         lambda staging: _simulate_into(config, staging),
         **_cache_options(),
     )
+
+
+def read_manifest(directory: str | Path) -> dict | None:
+    """The manifest of a simulated dataset, or None if absent or unreadable."""
+    return cache.read_manifest(directory, MANIFEST_NAME)
 
 
 def event_files(directory: str | Path) -> list[Path]:
