@@ -5,8 +5,10 @@ NA62 papers), determinism and the cache."""
 import h5py
 import numpy as np
 import pytest
+from pydantic import ValidationError
 from scipy.spatial import cKDTree
 
+from smartml.config.strict import validate_json_section
 from smartml.tasks.rich_pid import physics
 from smartml.tasks.rich_pid.layout import (
     EVENT_DTYPE,
@@ -270,3 +272,27 @@ def test_simulate_cached_reuses_the_dataset_of_the_same_settings(tmp_path, monke
     assert (directory / "events.0.h5").stat().st_mtime_ns == written
     assert simulation_dir(config_with(n_events=201)) != directory
     assert not list(tmp_path.glob("simulated/.*"))  # no staging directory left behind
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"momentum_min_gev": 45.0, "momentum_max_gev": 15.0}, "greater than momentum_min_gev"),
+        ({"mixture": {"muon": 0.9, "pion": 0.2, "positron": 0.0}}, "add up to 1"),
+        ({"noise_hits_mean": -1.0}, "greater than or equal to 0"),
+        ({"n_events": 1e6}, "valid integer"),
+        ({"disk_offsets_mm": [[9000.0, 0.0], [0.0, 0.0]]}, "less than or equal to 5000"),
+    ],
+)
+def test_simulation_settings_are_validated(settings, message):
+    with pytest.raises(ValidationError, match=message):
+        validate_json_section(RichSimulationConfig, settings)
+
+
+def test_simulation_settings_read_from_json_arrays():
+    config = validate_json_section(
+        RichSimulationConfig,
+        {"disk_offsets_mm": [[10, 0], [-10, 2.5]], "ring_centre_mean_mm": [1, 2]},
+    )
+    assert config.disk_offsets_mm == ((10.0, 0.0), (-10.0, 2.5))
+    assert config.ring_centre_mean_mm == (1.0, 2.0)

@@ -123,6 +123,7 @@ from smartml.tasks.rich_pid.layout import (
     PMTS_PER_HALF_DISK,
     PMTS_PER_SUPERCELL,
     POSITRON,
+    pmt_row,
 )
 from smartml.tasks.rich_pid.ring_fit import fit_circles
 from smartml.tasks.rich_pid.simulation_config import RichSimulationConfig
@@ -356,28 +357,38 @@ def ring_likelihoods(config: RichSimulationConfig, momentum, radius, n_used) -> 
     return np.exp(-0.5 * ((radius[:, None] - expected) / sigma[:, None]) ** 2)
 
 
-def _reconstruct(config: RichSimulationConfig, events: np.ndarray, hits, hit_event) -> None:
-    """Fill the ring fit and likelihood of ``events`` from their in-time hits."""
+def in_time_hits(
+    config: RichSimulationConfig, events: np.ndarray, hits: np.ndarray, hit_mapping: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Focal-plane positions of the hits the reconstruction fits, padded per event.
+
+    Args:
+        config: gives the time window and the disk offsets.
+        events, hits, hit_mapping: one file's arrays (the layout's dtypes).
+
+    Returns:
+        ``(x, y, mask)``, each ``(n_events, most in-time hits)``: the hits with
+        ``|hit_time - chod_time| < reconstruction_time_window_ns``.
+    """
+    hit_event = np.repeat(np.arange(len(events)), np.diff(hit_mapping))
     chod = events["chod_time"][hit_event]
     in_time = np.abs(hits["hit_time"] - chod) < config.reconstruction_time_window_ns
-    rows = _table_rows(hits[in_time])
+    selected = hits[in_time]
+    rows = pmt_row(
+        selected["disk_id"], selected["updowndisk_id"], selected["supercell_id"], selected["pmt_id"]
+    )
     x, y = focal_plane_positions(rows, config.disk_offsets_mm)
     (x, y), mask = _padded(hit_event[in_time], [x, y], len(events))
-    fit = fit_circles(x, y, mask)
+    return x, y, mask
+
+
+def _reconstruct(config: RichSimulationConfig, events: np.ndarray, hits, hit_mapping) -> None:
+    """Fill the ring fit and likelihood of ``events`` from their in-time hits."""
+    fit = fit_circles(*in_time_hits(config, events, hits, hit_mapping))
     events["ring_radius"] = fit.radius
     events["ring_centre_pos"] = np.column_stack([fit.centre_x, fit.centre_y])
     momentum = events["track_momentum"].astype(np.float64)
     events["ring_likelihood"] = ring_likelihoods(config, momentum, fit.radius, fit.n_used)
-
-
-def _table_rows(hits: np.ndarray) -> np.ndarray:
-    """Table rows of HIT_DTYPE records (the layout's pmt_row formula)."""
-    return (
-        hits["supercell_id"].astype(np.int64) * PMTS_PER_SUPERCELL
-        + hits["pmt_id"]
-        + hits["updowndisk_id"] * PMTS_PER_HALF_DISK
-        + hits["disk_id"] * PMTS_PER_DISK
-    )
 
 
 def simulate_events(
@@ -413,8 +424,8 @@ def simulate_events(
     events["event_id"] = np.arange(n)
     events["track_momentum"] = momentum
     events["chod_time"] = chod_time
-    _reconstruct(config, events, hits, event)
     mapping = np.concatenate([[0], np.cumsum(np.bincount(event, minlength=n))]).astype(np.int64)
+    _reconstruct(config, events, hits, mapping)
     return SimulatedEvents(events, hits, mapping)
 
 
