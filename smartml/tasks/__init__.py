@@ -9,3 +9,4 @@ task class is imported on first use. The trainer sees only the
 """
 
 from smartml.tasks.smart_pixels import schema  # noqa: F401  (registers "smart_pixels")
+from smartml.tasks.rich_pid import schema as rich_schema  # noqa: F401  (registers "rich_pid")
