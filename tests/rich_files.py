@@ -131,9 +131,10 @@ def make_events(
         ring = centre[i] + radius[i] * np.stack([np.cos(phi), np.sin(phi)], axis=1)
         nearest = np.argmin(((ring[:, None, :] - plane[None]) ** 2).sum(axis=2), axis=1)
         rows = np.concatenate([nearest, rng.integers(0, N_PMTS, noise[i])])
-        times = np.concatenate(
-            [rng.normal(0, 0.1, photons[i]), rng.uniform(-10, 10, noise[i])]
-        ) + events["chod_time"][i]
+        times = (
+            np.concatenate([rng.normal(0, 0.1, photons[i]), rng.uniform(-10, 10, noise[i])])
+            + events["chod_time"][i]
+        )
         event_hits = np.zeros(len(rows), HIT_DTYPE)
         for name, values in hit_ids(rows).items():
             event_hits[name] = values
@@ -150,9 +151,7 @@ def make_events(
     return RichArrays(events, hits, mapping, attributes)
 
 
-def write_rich(
-    path: Path, arrays: RichArrays, skip: tuple[str, ...] = (), hits_dtype=None
-) -> Path:
+def write_rich(path: Path, arrays: RichArrays, skip: tuple[str, ...] = (), hits_dtype=None) -> Path:
     """Write ``arrays`` in the layout; ``skip`` names datasets or attributes left out."""
     with h5py.File(path, "w") as file:
         for name, value in arrays.attributes.items():
@@ -178,9 +177,9 @@ def in_time_points(
         dt = hits["hit_time"] - arrays.events["chod_time"][i]
         hits, dt = hits[np.abs(dt) < window_ns], dt[np.abs(dt) < window_ns]
         order = np.argsort(np.abs(dt), kind="stable")[:max_points]
-        rows = (
-            hits["supercell_id"] * 8 + hits["pmt_id"] + hits["updowndisk_id"] * 488
-        ) + hits["disk_id"] * 976
+        rows = (hits["supercell_id"] * 8 + hits["pmt_id"] + hits["updowndisk_id"] * 488) + hits[
+            "disk_id"
+        ] * 976
         xy = table[rows, :2] + offsets[hits["disk_id"]]
         result.append(np.column_stack([xy, dt])[order].astype(np.float32))
     return result

@@ -88,7 +88,7 @@ def test_chunked_reading_equals_the_event_by_event_reference(rich, events_per_ch
 
 
 def test_padding_is_exactly_zero_and_n_hits_counts_all_in_time_hits(rich):
-    directory, paths, arrays, _ = rich
+    directory, paths, _, _ = rich
     source = source_of(paths[:1], directory / "pmt.npy", max_points=4, **NO_CUTS)
     inputs, _, aux, _ = read_all(source)
     padding = inputs["mask"] == 0
@@ -156,9 +156,16 @@ def test_chunks_hold_one_class_and_positrons_are_never_read_unless_kept(rich):
     assert all(chunk.index + chunk.n_rows <= offsets["positron_offset"] for chunk in source.chunks)
     assert [source.label_of_chunk(c) for c in source.chunks[:6]] == [0, 0, 0, 0, 1, 1]
     assert [(c.index, c.n_rows) for c in source.chunks[:6]] == [
-        (0, 40), (40, 40), (80, 40), (120, 10), (130, 40), (170, 20)
+        (0, 40),
+        (40, 40),
+        (80, 40),
+        (120, 10),
+        (130, 40),
+        (170, 20),
     ]
-    kept = source_of(paths, directory / "pmt.npy", events_per_chunk=40, classes={"keep_positrons": True})
+    kept = source_of(
+        paths, directory / "pmt.npy", events_per_chunk=40, classes={"keep_positrons": True}
+    )
     assert {kept.label_of_chunk(c) for c in kept.chunks} == {0, 1, 2}
 
 
@@ -229,7 +236,10 @@ def test_a_missing_attribute_is_named(tmp_path, rich, name):
 
 @pytest.mark.parametrize("name", ["Events", "Hits", "HitMapping"])
 def test_a_missing_dataset_is_named(tmp_path, rich, name):
-    assert open_error(tmp_path, rich, skip=(name,)) == f"{tmp_path / 'bad.h5'}: missing dataset '{name}'"
+    assert (
+        open_error(tmp_path, rich, skip=(name,))
+        == f"{tmp_path / 'bad.h5'}: missing dataset '{name}'"
+    )
 
 
 def test_a_missing_field_is_named(tmp_path, rich):
@@ -258,7 +268,9 @@ def test_events_of_another_length_than_entries_are_named(tmp_path, rich):
     def short(a):
         a.events = a.events[:-1]
 
-    assert "dataset 'Events' has 209 rows, expected entries = 210" in open_error(tmp_path, rich, short)
+    assert "dataset 'Events' has 209 rows, expected entries = 210" in open_error(
+        tmp_path, rich, short
+    )
 
 
 def test_hit_mapping_of_the_wrong_length_is_named(tmp_path, rich):
@@ -281,7 +293,9 @@ def test_a_hit_mapping_beyond_the_hits_is_named(tmp_path, rich):
     def beyond(a):
         a.mapping[-1] = len(a.hits) + 3
 
-    assert f"index 210 is {len(rich[2][0].hits) + 3}, beyond the" in open_error(tmp_path, rich, beyond)
+    assert f"index 210 is {len(rich[2][0].hits) + 3}, beyond the" in open_error(
+        tmp_path, rich, beyond
+    )
 
 
 def test_not_an_hdf5_file_is_named(tmp_path, rich):
@@ -306,7 +320,10 @@ def test_nan_momentum_is_named_with_its_event_index(tmp_path, rich):
         a.events["track_momentum"][42] = np.nan
 
     message = read_error(tmp_path, rich, nan)
-    assert message == f"{tmp_path / 'bad.h5'}: dataset 'Events', index 42: track_momentum is nan; it must be finite"
+    assert (
+        message
+        == f"{tmp_path / 'bad.h5'}: dataset 'Events', index 42: track_momentum is nan; it must be finite"
+    )
 
 
 def test_nan_ring_radius_is_an_error_only_when_it_is_an_input(tmp_path, rich):
@@ -323,14 +340,22 @@ def test_nan_ring_radius_is_an_error_only_when_it_is_an_input(tmp_path, rich):
 @pytest.mark.parametrize(
     "table, expected",
     [
-        (np.zeros((976, 3), np.float32), "has shape (976, 3) and dtype float32, expected (1952, 3) float32"),
-        (np.zeros((1952, 3), np.float64), "has shape (1952, 3) and dtype float64, expected (1952, 3) float32"),
+        (
+            np.zeros((976, 3), np.float32),
+            "has shape (976, 3) and dtype float32, expected (1952, 3) float32",
+        ),
+        (
+            np.zeros((1952, 3), np.float64),
+            "has shape (1952, 3) and dtype float64, expected (1952, 3) float32",
+        ),
     ],
 )
 def test_a_position_table_of_the_wrong_shape_or_dtype_is_named(tmp_path, table, expected):
     np.save(tmp_path / "pmt.npy", table)
     message = data_error(load_pmt_table, tmp_path / "pmt.npy", ((0, 0), (0, 0)))
-    assert message == f"{tmp_path / 'pmt.npy'}: the PMT position table {expected} (x mm, y mm, disk)"
+    assert (
+        message == f"{tmp_path / 'pmt.npy'}: the PMT position table {expected} (x mm, y mm, disk)"
+    )
 
 
 def test_a_position_table_with_nan_or_a_wrong_disk_is_named(tmp_path):

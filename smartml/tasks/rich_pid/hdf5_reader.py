@@ -123,6 +123,17 @@ class ChunkData:
         return ChunkData(inputs, self.labels[keep], aux, self.counts)
 
 
+def first_event(chunk: Chunk) -> int:
+    """Index in its file of the first event a chunk reads.
+
+    >>> first_event(Chunk(Path("f.h5"), 2000, 50, offset=30))
+    2030
+    """
+    if not isinstance(chunk.index, int):
+        raise TypeError(f"{chunk.source_file}: a RICH chunk's index is its first event")
+    return chunk.index + chunk.offset
+
+
 def add_counts(total: dict[str, int], counts: dict[str, int]) -> dict[str, int]:
     """Add ``counts`` into ``total`` in place, key by key.
 
@@ -168,7 +179,7 @@ class RichHdf5Source:
 
     def label_of_chunk(self, chunk: Chunk) -> int:
         """The class of every event of ``chunk``."""
-        return int(label_of(np.array([self._first_event(chunk)]), self._info(chunk).offsets)[0])
+        return int(label_of(np.array([first_event(chunk)]), self._info(chunk).offsets)[0])
 
     # -- the ChunkSource protocol ------------------------------------------------------
 
@@ -227,7 +238,7 @@ class RichHdf5Source:
             DataError: the file cannot be read, a NaN momentum or time, a PMT id
                 outside the table, each naming file, dataset and index.
         """
-        first = self._first_event(chunk)
+        first = first_event(chunk)
         with self._open(chunk.source_file) as file:
             events, mapping = self._read_events(file, chunk, first)
             hits = self._read_hits(file, chunk, mapping, ("hit_time", *HIT_ID_LIMITS))
@@ -249,7 +260,7 @@ class RichHdf5Source:
         """Labels and momenta (GeV/c) of the events of ``chunk`` that pass the cuts,
         with the counts, reading only ``Events``, ``HitMapping`` and the hit times:
         the first pass of the training-split balancing."""
-        first = self._first_event(chunk)
+        first = first_event(chunk)
         with self._open(chunk.source_file) as file:
             events, mapping = self._read_events(file, chunk, first)
             hit_time = self._read_hits(file, chunk, mapping, ("hit_time",))["hit_time"]
@@ -268,12 +279,6 @@ class RichHdf5Source:
         if info is None:
             raise DataError(f"{chunk.source_file}: not one of the files of this source")
         return info
-
-    @staticmethod
-    def _first_event(chunk: Chunk) -> int:
-        if not isinstance(chunk.index, int):
-            raise TypeError(f"{chunk.source_file}: a RICH chunk's index is its first event")
-        return chunk.index + chunk.offset
 
     @staticmethod
     def _open(path: Path) -> h5py.File:
@@ -511,7 +516,9 @@ def _check_hit_mapping(path: Path, file: h5py.File, entries: int) -> None:
             f"(entries + 1,) = ({entries + 1},)"
         )
     if not np.issubdtype(mapping.dtype, np.integer):
-        raise DataError(f"{path}: dataset '{HIT_MAPPING}' has dtype {mapping.dtype}, expected int64")
+        raise DataError(
+            f"{path}: dataset '{HIT_MAPPING}' has dtype {mapping.dtype}, expected int64"
+        )
     if mapping[0] != 0:
         raise DataError(f"{path}: dataset '{HIT_MAPPING}', index 0 is {mapping[0]}, expected 0")
     previous = 0
@@ -531,4 +538,3 @@ def _check_hit_mapping(path: Path, file: h5py.File, entries: int) -> None:
             f"{path}: dataset '{HIT_MAPPING}', index {entries} is {previous}, beyond the "
             f"{len(file[HITS])} rows of '{HITS}'"
         )
-

@@ -65,7 +65,9 @@ def load_pmt_table(path: str | Path, disk_offsets_mm: Sequence[Sequence[float]])
     bad = ~np.isfinite(table)
     if bad.any():
         row, column = np.argwhere(bad)[0]
-        raise DataError(f"{path}: row {row}, column {column} of the PMT table is {table[row, column]}")
+        raise DataError(
+            f"{path}: row {row}, column {column} of the PMT table is {table[row, column]}"
+        )
     expected_disk = np.arange(N_PMTS) // PMTS_PER_DISK
     wrong = np.flatnonzero(table[:, 2] != expected_disk)
     if len(wrong):

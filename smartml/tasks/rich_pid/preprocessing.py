@@ -46,7 +46,7 @@ from smartml.data.scaling import finite_numbers
 from smartml.data.source import Inputs
 from smartml.errors import DataError, RunDirectoryError
 from smartml.files import read_json_object, write_json_atomic
-from smartml.tasks.rich_pid.hdf5_reader import ChunkData
+from smartml.tasks.rich_pid.hdf5_reader import ChunkData, first_event
 
 FORMAT_VERSION = 1
 POINT_FEATURES = ("x", "y", "dt")
@@ -134,19 +134,18 @@ class BalancePlan:
             DataError: the chunk is not a training chunk of the plan, or its events
                 per cell differ from the first pass (the file changed meanwhile).
         """
+        first = first_event(chunk)
+        events = f"{chunk.source_file}: events {first}-{first + chunk.n_rows - 1}"
         share = self.shares.get(chunk)
         if share is None:
-            raise DataError(f"{chunk.source_file}: events {chunk.index}+ are not in the balanced split")
+            raise DataError(f"{events} are not in the balanced training split")
         cell = _cells(labels, momentum, self.edges, self.n_classes)
         found = np.bincount(cell, minlength=share.size).reshape(share.shape)
         if not np.array_equal(found, self.chunk_counts[chunk]):
             raise DataError(
-                f"{chunk.source_file}: events {chunk.index + chunk.offset}-"
-                f"{chunk.index + chunk.offset + chunk.n_rows - 1} changed since the balancing "
-                f"was planned ({found.tolist()} per momentum bin and class, planned "
-                f"{self.chunk_counts[chunk].tolist()})"
+                f"{events} changed since the balancing was planned ({found.tolist()} per "
+                f"momentum bin and class, planned {self.chunk_counts[chunk].tolist()})"
             )
-        first = chunk.index + chunk.offset if isinstance(chunk.index, int) else 0
         keys = np.random.default_rng([self.seed, first, chunk.n_rows]).random(len(cell))
         order = np.lexsort((keys, cell))
         sorted_cells = cell[order]

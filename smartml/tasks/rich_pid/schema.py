@@ -56,7 +56,8 @@ class BalanceConfig(StrictModel):
 class RichDataConfig(StrictModel):
     source: Literal["simulation", "files"] = "simulation"
     files: list[str] = Field(
-        default_factory=list, description="globs of .h5 files in the NA62 RICH layout (source 'files')"
+        default_factory=list,
+        description="globs of .h5 files in the NA62 RICH layout (source 'files')",
     )
     pmt_positions: str | None = Field(
         None,

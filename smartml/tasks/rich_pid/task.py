@@ -113,7 +113,7 @@ class RichPidTask(Task):
         data = self.data
         if data.source == "simulation":
             # R1's simulator (smartml/tasks/rich_pid/simulator.py), imported when used
-            from smartml.tasks.rich_pid.simulator import (  # type: ignore[import-not-found,unused-ignore]
+            from smartml.tasks.rich_pid.simulator import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
                 simulate_cached,
             )
 
@@ -143,9 +143,7 @@ class RichPidTask(Task):
                 add_counts(self._train_counts, counts)
                 yield chunk, labels, momentum
 
-        edges = momentum_bin_edges(
-            data.momentum_min_gev, data.momentum_max_gev, data.balance.bins
-        )
+        edges = momentum_bin_edges(data.momentum_min_gev, data.momentum_max_gev, data.balance.bins)
         plan = BalancePlan.plan(selections(), edges, len(data.class_names()), data.balance.seed)
         log.info(
             "training split: cuts %s; balanced %d of %d events",
