@@ -8,4 +8,5 @@ task class is imported on first use. The trainer sees only the
 :class:`~smartml.tasks.base.Task` interface.
 """
 
+from smartml.tasks.rich_pid import schema as rich_pid_schema  # noqa: F401  (registers "rich_pid")
 from smartml.tasks.smart_pixels import schema  # noqa: F401  (registers "smart_pixels")

@@ -1,0 +1,257 @@
+"""RICH particle identification: pion or muon from the hits of its Cherenkov ring.
+
+Data: events in the NA62 RICH HDF5 layout (:mod:`~smartml.tasks.rich_pid.hdf5_reader`),
+by default written by the built-in simulator and cached, or the configured files.
+Inputs (:attr:`RichPidTask.inputs`): ``points`` (max_points, 3) in-time hits (x, y,
+Δt) standardised, padding rows exactly 0; ``mask`` (max_points,) 1 for a hit;
+``momentum`` (1,) standardised; with ``use_ring_radius`` the file's fitted
+``ring_radius`` (1,) standardised. Output: :class:`~smartml.outputs.logits.Logits`
+over muon, pion (one logit, the pion score), or muon, pion, positron when positrons
+are kept; the pion is the selected class. The training split is balanced per
+momentum bin and the standardisation fitted on it
+(:mod:`~smartml.tasks.rich_pid.preprocessing`); validation and test keep the
+beam's mixture. Run files: ``standardization.json`` and ``balance.json`` (what the
+balancing kept per bin and class, and what the cuts removed from the training split).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from smartml.backend import tf
+from smartml.data.chunks import Chunk, describe_split
+from smartml.data.pipeline import make_dataset
+from smartml.data.source import ArraySpec, Inputs
+from smartml.errors import DataError, RunDirectoryError
+from smartml.files import read_json_object, write_json_atomic
+from smartml.outputs.logits import Logits
+from smartml.tasks.base import SPLITS, Examples, InputSpec, Task
+from smartml.tasks.rich_pid.hdf5_reader import AUX_COLUMNS, ChunkData, RichHdf5Source, add_counts
+from smartml.tasks.rich_pid.layout import PION
+from smartml.tasks.rich_pid.pmt_table import load_pmt_table
+from smartml.tasks.rich_pid.preprocessing import (
+    BalancePlan,
+    RichStandardization,
+    momentum_bin_edges,
+    needed_features,
+)
+from smartml.tasks.rich_pid.schema import RichDataConfig
+
+log = logging.getLogger("smartml.rich_pid")
+
+STANDARDIZATION = "standardization.json"
+BALANCE = "balance.json"
+# Training events the standardisation is fitted on: per-mille precision on the scales.
+FIT_EVENTS = 200_000
+DESCRIPTIONS = {
+    "points": "in-time hits (x, y on the common plane, Δt = hit − CHOD time), standardised; "
+    "padding rows 0",
+    "mask": "1 for a hit, 0 for padding",
+    "momentum": "track momentum, standardised",
+    "ring_radius": "the file's fitted ring radius, standardised",
+}
+
+
+class RichPidTask(Task):
+    """Ring hits, mask and momentum -> muon / pion (/ positron) logits."""
+
+    run_files = (STANDARDIZATION, BALANCE)
+
+    @property
+    def data(self) -> RichDataConfig:
+        """The ``data`` section, validated against this task's schema."""
+        data = self.config.data
+        if not isinstance(data, RichDataConfig):
+            raise TypeError(f"rich_pid needs a RichDataConfig, got {type(data).__name__}")
+        return data
+
+    @property
+    def inputs(self) -> dict[str, InputSpec]:
+        n = self.data.max_points
+        shapes = {"points": (n, 3), "mask": (n,), "momentum": (1,)}
+        if self.data.use_ring_radius:
+            shapes["ring_radius"] = (1,)
+        return {
+            name: InputSpec(name, shape, description=DESCRIPTIONS[name])
+            for name, shape in shapes.items()
+        }
+
+    @property
+    def output(self) -> Logits:
+        names = self.data.class_names()
+        return Logits(names, positive=names[PION], bin_variables={"momentum": "GeV/c"})
+
+    # -- data --------------------------------------------------------------------------
+
+    def prepare(self, fit: bool) -> None:
+        data = self.data
+        files, pmt_path = self._data_files()
+        self.source = RichHdf5Source(data, files, load_pmt_table(pmt_path, data.disk_offsets_mm))
+        self.splits = self.source.split(seed=data.split.seed)
+        log.info("data %s: %s", files[0].parent, describe_split(self.splits, "event"))
+        self._balance: BalancePlan | None = None
+        if fit:
+            self._balance = self._plan_balance()
+            write_json_atomic(self.run_file(BALANCE), self._balance_record(), RunDirectoryError)
+            self.standardization = RichStandardization.fit(
+                data.inputs for data in self._iter_split("train", FIT_EVENTS, standardized=False)
+            )
+            self.standardization.save(self.run_file(STANDARDIZATION))
+        else:
+            self.standardization = RichStandardization.load(
+                self.run_file(STANDARDIZATION), needed_features(data.use_ring_radius)
+            )
+
+    def _data_files(self) -> tuple[list[Path], Path]:
+        """The .h5 files in order and the PMT table: simulated (cached) or configured."""
+        data = self.data
+        if data.source == "simulation":
+            # R1's simulator (smartml/tasks/rich_pid/simulator.py), imported when used
+            from smartml.tasks.rich_pid.simulator import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+                simulate_cached,
+            )
+
+            directory = Path(simulate_cached(data.simulation))
+            tables = sorted(directory.glob("*.npy"))
+            if len(tables) != 1:
+                raise DataError(f"{directory}: expected one PMT table .npy, found {len(tables)}")
+            return sorted(directory.glob("*.h5")), tables[0]
+        files: list[Path] = []
+        for pattern in data.files:
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                raise DataError(f"data.files: pattern '{pattern}' matches no file")
+            files += [Path(match) for match in matches if Path(match) not in files]
+        return files, Path(str(data.pmt_positions))  # the schema requires it for files
+
+    def _plan_balance(self) -> BalancePlan | None:
+        """First pass over the training split (labels and momenta only)."""
+        data = self.data
+        if not data.balance.enabled:
+            return None
+        self._train_counts: dict[str, int] = {}
+
+        def selections() -> Iterator[tuple[Chunk, np.ndarray, np.ndarray]]:
+            for chunk in self.splits["train"]:
+                labels, momentum, counts = self.source.read_selection(chunk)
+                add_counts(self._train_counts, counts)
+                yield chunk, labels, momentum
+
+        edges = momentum_bin_edges(data.momentum_min_gev, data.momentum_max_gev, data.balance.bins)
+        plan = BalancePlan.plan(selections(), edges, len(data.class_names()), data.balance.seed)
+        log.info(
+            "training split: cuts %s; balanced %d of %d events",
+            self._train_counts,
+            plan.after.sum(),
+            plan.before.sum(),
+        )
+        return plan
+
+    def _balance_record(self) -> dict:
+        if self._balance is None:
+            return {"enabled": False}
+        return {
+            "enabled": True,
+            "training_cuts": self._train_counts,
+            **self._balance.record(self.data.class_names()),
+        }
+
+    def _balance_plan(self) -> BalancePlan | None:
+        """The plan, made again (it is deterministic) when the run files were read,
+        and checked against the recorded one: the data must not have changed."""
+        if self._balance is None and self.data.balance.enabled:
+            self._balance = self._plan_balance()
+            recorded = read_json_object(self.run_file(BALANCE), "balance record", RunDirectoryError)
+            if recorded.get("after") != self._balance_record()["after"]:
+                raise RunDirectoryError(
+                    f"{self.run_file(BALANCE)}: the balanced training events per momentum bin "
+                    f"differ from those of the data now ({self._balance_record()['after']}); "
+                    "the data files changed since the run started"
+                )
+        return self._balance
+
+    def _read(self, split: str, chunk: Chunk) -> ChunkData:
+        """One chunk of a split, balanced when it is the training split."""
+        data = self.source.read_chunk(chunk)
+        plan = self._balance_plan() if split == "train" else None
+        return plan.apply(chunk, data) if plan is not None else data
+
+    def _iter_split(
+        self, split: str, max_n: int | None, standardized: bool = True
+    ) -> Iterator[ChunkData]:
+        """Chunks of a split in order, at most ``max_n`` events in all; counts logged."""
+        remaining = np.inf if max_n is None else max_n
+        counts: dict[str, int] = {}
+        for chunk in self.splits[split]:
+            if remaining <= 0:
+                break
+            data = self._read(split, chunk)
+            add_counts(counts, data.counts)
+            if len(data.labels) > remaining:
+                data = data.subset(np.arange(len(data.labels)) < remaining)
+            remaining -= len(data.labels)
+            if standardized:
+                data.inputs = self.standardization.transform_inputs(data.inputs)
+            yield data
+        log.info("%s split: events per cut %s", split, counts)
+
+    def datasets(self) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+        training = self.config.training
+        self._balance_plan()  # made here once, not in the pipeline's reading threads
+
+        def dataset(split: str, shuffle: bool) -> tf.data.Dataset:
+            return make_dataset(
+                _SplitSource(self, split),
+                self.splits[split],
+                self.standardization.transform,
+                batch_size=training.batch_size,
+                shuffle=shuffle,
+                seed=training.seed,
+                shuffle_buffer=training.shuffle_buffer,
+            )
+
+        return dataset("train", True), dataset("validation", False)
+
+    def examples(self, split: str, max_n: int | None = None) -> Examples:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+        parts = list(self._iter_split(split, max_n))
+        if not parts:
+            raise DataError(f"the {split} split has no events")
+        names = list(self.inputs)
+        inputs = {name: np.concatenate([part.inputs[name] for part in parts]) for name in names}
+        labels = np.concatenate([part.labels for part in parts])
+        aux = pd.concat([part.aux for part in parts], ignore_index=True)
+        return Examples(inputs, labels, aux[list(AUX_COLUMNS)])
+
+
+class _SplitSource:
+    """The reader as the training pipeline needs it: one split's chunks (balanced for
+    the training split), targets as the output kind's loss takes them."""
+
+    def __init__(self, task: RichPidTask, split: str) -> None:
+        self.task, self.split = task, split
+        self.chunks = task.source.chunks
+        self._targets = np.asarray(task.output.training_targets(np.zeros(1, np.int64)))
+
+    @property
+    def input_specs(self) -> dict[str, ArraySpec]:
+        return self.task.source.input_specs
+
+    @property
+    def target_spec(self) -> ArraySpec:
+        return ArraySpec(self._targets.shape[1:], self._targets.dtype)
+
+    @property
+    def rows_are_exact(self) -> bool:
+        return False
+
+    def read_examples(self, chunk: Chunk) -> tuple[Inputs, np.ndarray]:
+        data = self.task._read(self.split, chunk)
+        return data.inputs, self.task.output.training_targets(data.labels)
