@@ -20,9 +20,11 @@ above :data:`MIN_TAIL_FRACTION`:
     L_h(r) = (1 − ε) · N(r; R_h(p), σ(n)) + ε / W,   W = :data:`TAIL_RADIUS_RANGE_MM`
 
 and the score is ``log L(π) − log L(μ)``: positive means pion-like, and the tail keeps
-it finite and bounded for any radius. An event without a ring (no fit: NaN radius,
-or fewer than :data:`MIN_RING_HITS` hits) carries no information and scores
-:data:`NO_RING_SCORE` (0, equal likelihoods).
+it finite and bounded for any radius (|score| ≲ 20; clipped to ±:data:`SCORE_LIMIT`
+for absurd resolutions). An event without a ring (no fit: NaN radius, or fewer than
+:data:`MIN_RING_HITS` hits) cannot be identified, as in NA62's ring-fit PID: it scores
+:data:`NO_RING_SCORE`, below every ring's score, so that no threshold above it calls
+it a pion, and ROC curves rank it least pion-like.
 
 >>> resolution = RadiusResolution(stochastic_mm=12.0, constant_mm=1.0)
 >>> round(float(resolution.sigma(16)), 3)
@@ -31,8 +33,8 @@ or fewer than :data:`MIN_RING_HITS` hits) carries no information and scores
 >>> expected_pion = float(physics.ring_radius(30.0, physics.PION_MASS))
 >>> bool(baseline.scores([expected_pion], [16], [30.0])[0] > 0)
 True
->>> baseline.scores([float("nan")], [16], [30.0]).tolist()  # no ring
-[0.0]
+>>> baseline.scores([float("nan"), 150.0], [16, 2], [30.0, 30.0]).tolist()  # no ring
+[-100.0, -100.0]
 """
 
 from dataclasses import dataclass, field
@@ -52,7 +54,9 @@ from smartml.tasks.rich_pid.layout import MUON, PION
 FORMAT_VERSION = 1
 # A circle has three parameters: fewer hits give no fit.
 MIN_RING_HITS = 3
-NO_RING_SCORE = 0.0
+# Ring scores are within ±SCORE_LIMIT; events without a ring score below all of them.
+SCORE_LIMIT = 50.0
+NO_RING_SCORE = -2 * SCORE_LIMIT
 # A bin of the hit count enters the resolution fit with at least this many rings;
 # fewer make a width that is mostly noise.
 MIN_RINGS_PER_HIT_BIN = 30
@@ -63,6 +67,7 @@ OUTLIER_PULL = 5.0
 MIN_TAIL_FRACTION = 1e-4
 # Outlier radii are spread uniformly over the PMT disk's half-width (~300 mm).
 TAIL_RADIUS_RANGE_MM = 300.0
+MAX_PULL = 1e6
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 _RESOLUTION_KEYS = ("stochastic_mm", "constant_mm")
 _KEYS = ("version", "resolution", "tail_fraction", "n_fit_rings", "measured")
@@ -193,12 +198,15 @@ class RingLikelihoodBaseline:
         ring = has_ring(radius, n_hits)
         sigma = self.resolution.sigma(np.maximum(n_hits, MIN_RING_HITS))
         pull = (np.where(ring, radius, 0.0) - physics.ring_radius(momentum, mass)) / sigma
+        # Beyond ~40σ the tail dominates anyway; the clip only keeps pull² from overflowing.
+        pull = np.clip(pull, -MAX_PULL, MAX_PULL)
         core = np.log1p(-self.tail_fraction) - 0.5 * pull**2 - np.log(sigma) - _LOG_SQRT_2PI
         tail = np.log(self.tail_fraction / TAIL_RADIUS_RANGE_MM)
         return np.where(ring, np.logaddexp(core, tail), np.nan)
 
     def scores(self, radius, n_hits, momentum) -> np.ndarray:
-        """``log L(π) − log L(μ)`` per event (finite; :data:`NO_RING_SCORE` without a ring).
+        """``log L(π) − log L(μ)`` per event, within ±:data:`SCORE_LIMIT`;
+        :data:`NO_RING_SCORE` without a ring.
 
         Args:
             radius: (n,) fitted ring radius, mm; NaN where the fit failed.
@@ -210,7 +218,8 @@ class RingLikelihoodBaseline:
         """
         pion = self.log_likelihood(radius, n_hits, momentum, physics.PION_MASS)
         muon = self.log_likelihood(radius, n_hits, momentum, physics.MUON_MASS)
-        return np.where(np.isnan(pion), NO_RING_SCORE, pion - muon)  # NaN - NaN: no warning
+        ratio = np.clip(pion - muon, -SCORE_LIMIT, SCORE_LIMIT)  # NaN - NaN: no warning
+        return np.where(np.isnan(ratio), NO_RING_SCORE, ratio)
 
     # -- storage ---------------------------------------------------------------------
 
