@@ -207,22 +207,31 @@ class OperatingPoint:
         Per-bin operating points are summed over the bins with signal events; the
         others over all events.
         """
-        if self.threshold is None:
-            rows = self.frame[f"{definition.signal} total"] > 0  # bins with an operating point
-            signal, background = (
-                [self.frame.loc[rows, f"{name} {column}"].sum() for column in ("selected", "total")]
-                for name in (definition.signal, definition.background)
-            )
-        else:
-            signal, background = (
-                [np.sum(self.selected & is_class), np.sum(is_class)]
-                for is_class in (sample.is_signal, ~sample.is_signal)
-            )
+        counts = self._counts(sample, definition)
         return {
             "threshold": self.threshold,
-            **_efficiency("signal", *signal, definition.confidence),
-            **_efficiency("background", *background, definition.confidence),
+            **_efficiency("signal", *counts["signal"], definition.confidence),
+            **_efficiency("background", *counts["background"], definition.confidence),
             definition.per_bin_key: json_table(self.frame),
+        }
+
+    def _counts(self, sample: PidSample, definition: PidDefinition) -> dict[str, tuple[int, int]]:
+        """``{"signal" | "background": (selected, total)}``."""
+        if self.threshold is None:
+            rows = self.frame[f"{definition.signal} total"] > 0  # bins with an operating point
+            return {
+                role: (
+                    int(self.frame.loc[rows, f"{name} selected"].sum()),
+                    int(self.frame.loc[rows, f"{name} total"].sum()),
+                )
+                for role, name in (
+                    ("signal", definition.signal),
+                    ("background", definition.background),
+                )
+            }
+        return {
+            role: (int(np.sum(self.selected & is_class)), int(np.sum(is_class)))
+            for role, is_class in (("signal", sample.is_signal), ("background", ~sample.is_signal))
         }
 
 
@@ -618,7 +627,7 @@ def _frame(
     )
 
 
-def _efficiency(role: str, passed, total, confidence: float) -> dict:
+def _efficiency(role: str, passed: int, total: int, confidence: float) -> dict:
     low, high = clopper_pearson(passed, total, confidence)
     value = float(passed / total) if total else None
     interval = [float(low), float(high)] if total else None
