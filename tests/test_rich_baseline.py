@@ -17,6 +17,7 @@ from smartml.tasks.rich_pid.ring_likelihood_baseline import (
     SCORE_LIMIT,
     RadiusResolution,
     RingLikelihoodBaseline,
+    resolution_figure,
 )
 
 TRUE_RESOLUTION = RadiusResolution(stochastic_mm=12.0, constant_mm=1.5)
@@ -181,3 +182,14 @@ def test_too_few_rings_per_hit_count_cannot_measure_the_resolution():
     radius = np.full(n, 180.0) + np.random.default_rng(0).normal(0, 3, n)
     with pytest.raises(DataError, match=r"1 hit count.*need at least 2"):
         RingLikelihoodBaseline.fit(radius, np.full(n, 12), np.full(n, 40.0), np.full(n, PION))
+
+
+def test_resolution_figure_draws_the_measurement_and_the_fit():
+    radius, n_hits, momentum, labels = synthetic_rings(30_000, seed=5)
+    baseline = RingLikelihoodBaseline.fit(radius, n_hits, momentum, labels)
+    points, curve = resolution_figure(baseline, "pointnet").axes[0].lines
+    np.testing.assert_allclose(
+        points.get_xydata(),
+        np.stack([baseline.measured["n_hits"], baseline.measured["sigma_mm"]], axis=1),
+    )
+    np.testing.assert_allclose(curve.get_ydata(), baseline.resolution.sigma(curve.get_xdata()))

@@ -357,11 +357,12 @@ def pid_figures(
         run_name: shown in the titles.
 
     Returns:
-        ``{"pid_misid_vs_<v>"`` (at the baseline's signal efficiency per bin, log y),
-        ``"pid_misid_vs_<v>_<efficiency key>"`` (at the target efficiency),
-        ``"pid_efficiency_vs_<v>"`` (signal efficiency at (a) and (b)), ``"pid_roc"``,
-        ``"pid_roc_per_range"``, ``"pid_confusion_matrix"`` and
-        ``"<baseline_block>_confusion_matrix"`` (at the global thresholds)``: Figure}``.
+        ``{name: Figure}`` with names (``<v>`` the variable):
+        ``pid_misid_vs_<v>`` (mis-ID at the baseline's signal efficiency per bin, log
+        y), ``pid_misid_vs_<v>_<efficiency key>`` (at the target efficiency),
+        ``pid_efficiency_vs_<v>`` (signal efficiency at (a) and (b)), ``pid_roc``,
+        ``pid_roc_per_range``, ``pid_confusion_matrix`` and
+        ``<baseline_block>_confusion_matrix`` (at the global thresholds).
     """
     definition = definition or PidDefinition()
     sample = PidSample.from_scores(labels, net_scores, baseline_scores, variable, definition)

@@ -42,10 +42,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 from scipy.optimize import nnls
 
 from smartml.data.scaling import finite_numbers
 from smartml.errors import DataError, RunDirectoryError
+from smartml.evaluation.figures import axis_label, new_axes, title
 from smartml.evaluation.point_regression import robust_width
 from smartml.files import read_json_object, write_json_atomic
 from smartml.tasks.rich_pid import physics
@@ -283,6 +285,28 @@ class RingLikelihoodBaseline:
         """
         content = read_json_object(path, "ring likelihood baseline", RunDirectoryError)
         return cls.from_dict(content, str(path))
+
+
+def resolution_figure(baseline: RingLikelihoodBaseline, run_name: str | None = None) -> Figure:
+    """The radius resolution measured per hit count (points) and the σ(n) fitted to it.
+
+    Args:
+        baseline: a fitted baseline (its ``measured`` widths are drawn).
+        run_name: shown in the title.
+    """
+    figure, axes = new_axes()
+    measured = baseline.measured
+    axes.plot(measured["n_hits"], measured["sigma_mm"], "o", label="measured (robust width)")
+    hits = np.linspace(min(measured["n_hits"]), max(measured["n_hits"]), 200)
+    a, b = baseline.resolution.stochastic_mm, baseline.resolution.constant_mm
+    axes.plot(hits, baseline.resolution.sigma(hits), label=f"√({a:.3g}²/n + {b:.3g}²) mm")
+    axes.set(
+        xlabel="hits in the ring fit",
+        ylabel=axis_label("ring radius resolution", "mm"),
+        title=title("ring radius resolution (training split)", run_name),
+    )
+    axes.legend(loc="upper right", fontsize="small")
+    return figure
 
 
 def has_ring(radius: np.ndarray, n_hits: np.ndarray) -> np.ndarray:
