@@ -10,6 +10,10 @@
 - :mod:`~smartml.evaluation.history_plots`: loss and learning rate per epoch;
 - :mod:`~smartml.evaluation.classification`: ROC and AUC, operating points,
   confusion matrix, efficiency per bin with Clopper–Pearson intervals, figures;
+- :mod:`~smartml.evaluation.pid_efficiency`: a binary identification (pion against
+  muon) by a network beside a baseline, per momentum bin at three operating points
+  (global threshold, target efficiency, the baseline's efficiency per bin), ROC per
+  range, figures with both on the same axes, predictions file;
 - :mod:`~smartml.evaluation.figures`: shared figure helpers, ``save_figures``;
 - :mod:`~smartml.evaluation.summary`: ``SummaryMetric``, the numbers a task declares
   for comparisons; :mod:`~smartml.evaluation.run_comparison`: table and plot of

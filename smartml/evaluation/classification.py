@@ -397,11 +397,11 @@ def classification_metrics(
     index = positive_index(class_names, positive)
     points = {}
     for efficiency in signal_efficiencies:
-        points[_point_key("efficiency", 100 * efficiency)] = operating_point(
+        points[point_key("efficiency", 100 * efficiency)] = operating_point(
             labels, scores, class_names, index, signal_efficiency=efficiency
         )
     for threshold in thresholds:
-        points[_point_key("threshold", threshold)] = operating_point(
+        points[point_key("threshold", threshold)] = operating_point(
             labels, scores, class_names, index, threshold=threshold
         )
     predicted = predicted_classes(scores, class_names)
@@ -612,10 +612,10 @@ def _binary_names(class_names: Sequence[str], index: int) -> list[str]:
     return [f"not {class_names[index]}", class_names[index]]
 
 
-def _point_key(kind: str, value: float) -> str:
+def point_key(kind: str, value: float) -> str:
     """``efficiency_90``, ``threshold_0p5``: usable in a dotted metrics path.
 
-    >>> _point_key("efficiency", 99.5)
+    >>> point_key("efficiency", 99.5)
     'efficiency_99p5'
     """
     return f"{kind}_{value:g}".replace(".", "p").replace("-", "m")
