@@ -68,7 +68,7 @@ class RichDataConfig(StrictModel):
         Field(
             NA62_DISK_OFFSETS_MM,
             description="(x, y) added to the disk-local PMT positions of disk 0 (Jura) and "
-            "disk 1 (Salève)",
+            "disk 1 (Salève) (source 'files'; simulated data use simulation.disk_offsets_mm)",
         )
     )
     momentum_min_gev: float = Field(15.0, ge=0, le=MAX_MOMENTUM_GEV, allow_inf_nan=False)

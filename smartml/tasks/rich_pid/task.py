@@ -10,13 +10,25 @@ over muon, pion (one logit, the pion score), or muon, pion, positron when positr
 are kept; the pion is the selected class. The training split is balanced per
 momentum bin and the standardisation fitted on it
 (:mod:`~smartml.tasks.rich_pid.preprocessing`); validation and test keep the
-beam's mixture. Run files: ``standardization.json`` and ``balance.json`` (what the
-balancing kept per bin and class, and what the cuts removed from the training split).
+beam's mixture. Run files: ``standardization.json``, ``balance.json`` (what the
+balancing kept per bin and class, and what the cuts removed from the training split)
+and ``ring_fit_baseline.json``.
+
+Baseline: a robust circle fit of each event's in-time hits
+(:func:`~smartml.tasks.rich_pid.ring_fit.fit_circles`) and a likelihood ratio of its
+radius under the pion and muon hypotheses, with the radius resolution measured on the
+training split (:mod:`~smartml.tasks.rich_pid.ring_likelihood_baseline`). Evaluation
+(:mod:`~smartml.evaluation.pid_efficiency`): pion efficiency and muon mis-ID per
+1 GeV/c momentum bin at three operating points (one threshold, a target pion
+efficiency, and per bin the baseline's pion efficiency), ROC per momentum range,
+net and ring fit on the same axes; the test events' scores go to
+``predictions.parquet`` in the run directory.
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +41,16 @@ from smartml.data.chunks import Chunk, describe_split
 from smartml.data.pipeline import make_dataset
 from smartml.data.source import ArraySpec, Inputs
 from smartml.errors import DataError, RunDirectoryError
+from smartml.evaluation.pid_efficiency import (
+    PidDefinition,
+    fixed_width_edges,
+    pid_figures,
+    pid_metrics,
+    pid_summary_metrics,
+    predictions_table,
+    write_predictions,
+)
+from smartml.evaluation.summary import SummaryMetric
 from smartml.files import read_json_object, write_json_atomic
 from smartml.outputs.logits import Logits
 from smartml.tasks.base import SPLITS, Examples, InputSpec, Task
@@ -41,12 +63,22 @@ from smartml.tasks.rich_pid.preprocessing import (
     momentum_bin_edges,
     needed_features,
 )
+from smartml.tasks.rich_pid.ring_fit import fit_circles
+from smartml.tasks.rich_pid.ring_likelihood_baseline import (
+    RingLikelihoodBaseline,
+    resolution_figure,
+)
 from smartml.tasks.rich_pid.schema import RichDataConfig
 
 log = logging.getLogger("smartml.rich_pid")
 
 STANDARDIZATION = "standardization.json"
 BALANCE = "balance.json"
+BASELINE = "ring_fit_baseline.json"
+PREDICTIONS = "predictions.parquet"
+# Columns the ring fit adds to the examples' aux table.
+RING_FIT_COLUMNS = ("fit_radius", "fit_hits")
+ID_COLUMNS = ["run_id", "burst_id", "event_id"]
 # Training events the standardisation is fitted on: per-mille precision on the scales.
 FIT_EVENTS = 200_000
 DESCRIPTIONS = {
@@ -61,7 +93,7 @@ DESCRIPTIONS = {
 class RichPidTask(Task):
     """Ring hits, mask and momentum -> muon / pion (/ positron) logits."""
 
-    run_files = (STANDARDIZATION, BALANCE)
+    run_files = (STANDARDIZATION, BALANCE, BASELINE)
 
     @property
     def data(self) -> RichDataConfig:
@@ -92,7 +124,7 @@ class RichPidTask(Task):
     def prepare(self, fit: bool) -> None:
         data = self.data
         files, pmt_path = self._data_files()
-        self.source = RichHdf5Source(data, files, load_pmt_table(pmt_path, data.disk_offsets_mm))
+        self.source = RichHdf5Source(data, files, load_pmt_table(pmt_path, self._disk_offsets()))
         self.splits = self.source.split(seed=data.split.seed)
         log.info("data %s: %s", files[0].parent, describe_split(self.splits, "event"))
         self._balance: BalancePlan | None = None
@@ -103,25 +135,50 @@ class RichPidTask(Task):
                 data.inputs for data in self._iter_split("train", FIT_EVENTS, standardized=False)
             )
             self.standardization.save(self.run_file(STANDARDIZATION))
+            self.baseline = self._fit_baseline()
+            self.baseline.to_json(self.run_file(BASELINE))
         else:
             self.standardization = RichStandardization.load(
                 self.run_file(STANDARDIZATION), needed_features(data.use_ring_radius)
             )
+            self.baseline = RingLikelihoodBaseline.from_json(self.run_file(BASELINE))
+
+    def _fit_baseline(self) -> RingLikelihoodBaseline:
+        """The ring-fit likelihood, its radius resolution measured on training events."""
+        parts = [
+            with_ring_fit(part)
+            for part in self._iter_split("train", FIT_EVENTS, standardized=False)
+        ]
+        aux = pd.concat([part.aux for part in parts], ignore_index=True)
+        labels = np.concatenate([part.labels for part in parts])
+        return RingLikelihoodBaseline.fit(
+            aux["fit_radius"].to_numpy(),
+            aux["fit_hits"].to_numpy(),
+            aux["momentum"].to_numpy(),
+            labels,
+        )
+
+    def _disk_offsets(self):
+        """Where the disks sit on the focal plane: the simulator's own offsets for
+        simulated data (so a ring split over both disks is one circle), else the
+        configured ones."""
+        data = self.data
+        return (
+            data.simulation.disk_offsets_mm if data.source == "simulation" else data.disk_offsets_mm
+        )
 
     def _data_files(self) -> tuple[list[Path], Path]:
         """The .h5 files in order and the PMT table: simulated (cached) or configured."""
         data = self.data
         if data.source == "simulation":
-            # R1's simulator (smartml/tasks/rich_pid/simulator.py), imported when used
-            from smartml.tasks.rich_pid.simulator import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+            from smartml.tasks.rich_pid.simulator import (
+                PMT_TABLE_NAME,
+                event_files,
                 simulate_cached,
             )
 
-            directory = Path(simulate_cached(data.simulation))
-            tables = sorted(directory.glob("*.npy"))
-            if len(tables) != 1:
-                raise DataError(f"{directory}: expected one PMT table .npy, found {len(tables)}")
-            return sorted(directory.glob("*.h5")), tables[0]
+            directory = simulate_cached(data.simulation)
+            return event_files(directory), directory / PMT_TABLE_NAME
         files: list[Path] = []
         for pattern in data.files:
             matches = sorted(glob.glob(pattern))
@@ -183,7 +240,7 @@ class RichPidTask(Task):
         return plan.apply(chunk, data) if plan is not None else data
 
     def _iter_split(
-        self, split: str, max_n: int | None, standardized: bool = True
+        self, split: str, max_n: int | None, standardized: bool = True, ring_fit: bool = False
     ) -> Iterator[ChunkData]:
         """Chunks of a split in order, at most ``max_n`` events in all; counts logged."""
         remaining = np.inf if max_n is None else max_n
@@ -196,6 +253,8 @@ class RichPidTask(Task):
             if len(data.labels) > remaining:
                 data = data.subset(np.arange(len(data.labels)) < remaining)
             remaining -= len(data.labels)
+            if ring_fit:
+                data = with_ring_fit(data)
             if standardized:
                 data.inputs = self.standardization.transform_inputs(data.inputs)
             yield data
@@ -221,14 +280,61 @@ class RichPidTask(Task):
     def examples(self, split: str, max_n: int | None = None) -> Examples:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
-        parts = list(self._iter_split(split, max_n))
+        parts = list(self._iter_split(split, max_n, ring_fit=True))
         if not parts:
             raise DataError(f"the {split} split has no events")
         names = list(self.inputs)
         inputs = {name: np.concatenate([part.inputs[name] for part in parts]) for name in names}
         labels = np.concatenate([part.labels for part in parts])
         aux = pd.concat([part.aux for part in parts], ignore_index=True)
-        return Examples(inputs, labels, aux[list(AUX_COLUMNS)])
+        return Examples(inputs, labels, aux[[*AUX_COLUMNS, *RING_FIT_COLUMNS]])
+
+    # -- evaluation ----------------------------------------------------------------------
+
+    @property
+    def pid_definition(self) -> PidDefinition:
+        """Pion against muon, binned in momentum (positrons, when kept, are counted
+        apart)."""
+        data = self.data
+        return PidDefinition(
+            class_names=tuple(data.class_names()),
+            ranges=_momentum_ranges(data.momentum_min_gev, data.momentum_max_gev),
+        )
+
+    def summary_metrics(self) -> list[SummaryMetric]:
+        return self.output.summary_metrics() + pid_summary_metrics(self.pid_definition)
+
+    def baseline_scores(self, examples: Examples) -> np.ndarray:
+        """The ring-fit likelihood ratio of each example (log L(π) − log L(μ))."""
+        aux = examples.aux
+        return self.baseline.scores(
+            aux["fit_radius"].to_numpy(), aux["fit_hits"].to_numpy(), aux["momentum"].to_numpy()
+        )
+
+    def _pid_arguments(self, examples: Examples, prediction: np.ndarray) -> tuple:
+        data = self.data
+        edges = fixed_width_edges(data.momentum_min_gev, data.momentum_max_gev)
+        momentum = examples.aux["momentum"].to_numpy()
+        return examples.targets, prediction, self.baseline_scores(examples), momentum, edges
+
+    def task_metrics(self, examples: Examples, prediction: np.ndarray) -> dict:
+        """Per-momentum-bin PID of net and ring fit; writes the predictions file."""
+        arguments = self._pid_arguments(examples, prediction)
+        labels, scores, baseline, momentum, _ = arguments
+        table = predictions_table(
+            examples.aux[ID_COLUMNS], labels, scores, baseline, momentum, self.pid_definition
+        )
+        write_predictions(table, self.run_dir.path / PREDICTIONS)
+        return pid_metrics(*arguments, definition=self.pid_definition)
+
+    def task_figures(self, examples: Examples, prediction: np.ndarray) -> dict:
+        figures = pid_figures(
+            *self._pid_arguments(examples, prediction),
+            definition=self.pid_definition,
+            run_name=self.config.name,
+        )
+        figures["ring_fit_resolution"] = resolution_figure(self.baseline, self.config.name)
+        return figures
 
 
 class _SplitSource:
@@ -255,3 +361,21 @@ class _SplitSource:
     def read_examples(self, chunk: Chunk) -> tuple[Inputs, np.ndarray]:
         data = self.task._read(self.split, chunk)
         return data.inputs, self.task.output.training_targets(data.labels)
+
+
+def with_ring_fit(data: ChunkData) -> ChunkData:
+    """``data`` with the robust circle fit of its raw (not standardised) points in
+    its aux table: ``fit_radius`` (mm, NaN without a ring) and ``fit_hits``."""
+    points, mask = data.inputs["points"], data.inputs["mask"] > 0
+    fit = fit_circles(points[..., 0], points[..., 1], mask)
+    aux = data.aux.copy()
+    aux["fit_radius"] = np.where(fit.valid, fit.radius, np.nan)
+    aux["fit_hits"] = np.where(fit.valid, fit.n_used, 0)
+    return ChunkData(data.inputs, data.labels, aux, data.counts)
+
+
+def _momentum_ranges(low: float, high: float) -> tuple[tuple[float, float], ...]:
+    """Three equal momentum ranges with their own ROC area (15–25, 25–35, 35–45 GeV/c
+    for the default cut)."""
+    edges = np.linspace(low, high, 4)
+    return tuple((float(a), float(b)) for a, b in itertools.pairwise(edges))
