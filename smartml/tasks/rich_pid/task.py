@@ -302,7 +302,9 @@ class RichPidTask(Task):
         )
 
     def summary_metrics(self) -> list[SummaryMetric]:
-        return self.output.summary_metrics() + pid_summary_metrics(self.pid_definition)
+        """The PID summary (AUC, muon mis-ID at a target pion efficiency and at the ring
+        fit's): it replaces the output kind's own AUC and mis-ID, which it repeats."""
+        return pid_summary_metrics(self.pid_definition)
 
     def baseline_scores(self, examples: Examples) -> np.ndarray:
         """The ring-fit likelihood ratio of each example (log L(π) − log L(μ))."""
