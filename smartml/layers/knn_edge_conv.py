@@ -105,7 +105,8 @@ class KNNEdgeConv(keras.layers.Layer):
             )
         width = 2 * n_features
         for layer in self.edge_layers:
-            layer.build((None, n_points, self.k, width))
+            with tf.name_scope(layer.name):  # unique weight names: HDF5 saving needs them
+                layer.build((None, n_points, self.k, width))
             width = layer.units
         super().build(input_shape)
 
