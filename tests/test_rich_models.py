@@ -163,7 +163,7 @@ def edge_conv_reference(layer: KNNEdgeConv, points: np.ndarray, mask: np.ndarray
     """EdgeConv in numpy: per real point, the max over its nearest real points of the
     ReLU MLP of [x_i, x_j − x_i]; 0 for padding."""
     weights = [(dense.kernel.numpy(), dense.bias.numpy()) for dense in layer.edge_layers]
-    out = np.zeros(points.shape[:2] + (layer.units[-1],))
+    out = np.zeros((*points.shape[:2], layer.units[-1]))
     for event, (x, real) in enumerate(zip(points.astype("float64"), mask > 0, strict=True)):
         space = x[:, : layer.distance_features or x.shape[1]]
         neighbourhoods = brute_force_neighbours(space, real, layer.k)
@@ -282,7 +282,9 @@ def test_exporting_a_dgcnn_run_is_refused_in_one_line(tmp_path, capsys):
 
 def test_mdmm_reaches_half_sparsity_on_the_quantized_pointnet():
     keras.utils.set_random_seed(0)
-    inner = PointNet.build(PointNetConfig(point_units=[8, 8], head_units=[8]), ring_inputs(), BINARY)
+    inner = PointNet.build(
+        PointNetConfig(point_units=[8, 8], head_units=[8]), ring_inputs(), BINARY
+    )
     inputs = events(256, seed=7)
     labels = (inputs["momentum"][:, 0] + inputs["mask"].sum(1) / N > 0.5).astype("float32")
     model = MDMMModel(
@@ -292,13 +294,14 @@ def test_mdmm_reaches_half_sparsity_on_the_quantized_pointnet():
         optimizer=keras.optimizers.Adam(0.01),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
     )
-    history = model.fit(inputs, labels[:, None], batch_size=32, epochs=25, verbose=0)
+    history = model.fit(inputs, labels[:, None], batch_size=32, epochs=60, verbose=0)
     layers = hc.quantized_layers(inner)
     assert [layer.name for layer in layers] == ["point_0", "point_1", "head_0", "output"]
     assert all(isinstance(layer, QDense) for layer in layers)
     sparsity = hc.quantized_sparsity([t for layer in layers for t in hc.weight_tensors(layer)])
-    assert sparsity == pytest.approx(0.5, abs=0.06)
-    assert history.history["mdmm_sp_value"][-1] == pytest.approx(0.5, abs=0.08)
+    assert sparsity == pytest.approx(0.5, abs=0.04)
+    assert history.history["mdmm_sp_value"][-1] == pytest.approx(0.5, abs=0.04)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]  # and it learns
 
 
 # -- bad configurations ----------------------------------------------------------------

@@ -15,6 +15,8 @@ out of the max, not filled with repeated points. An event without real points gi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from smartml.backend import keras, tf
 
 
@@ -72,7 +74,7 @@ class KNNEdgeConv(keras.layers.Layer):
 
     def __init__(
         self,
-        units: list[int],
+        units: Sequence[int],
         k: int = 8,
         distance_features: int | None = None,
         activation: str = "relu",

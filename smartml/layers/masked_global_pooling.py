@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from smartml.backend import keras, tf
 
 POOLING_MODES = ("max", "average")
@@ -27,7 +29,7 @@ class MaskedGlobalPooling(keras.layers.Layer):
     [[-1.0, -2.0]]
     """
 
-    def __init__(self, modes: list[str] | tuple[str, ...] = POOLING_MODES, **kwargs) -> None:
+    def __init__(self, modes: Sequence[str] = POOLING_MODES, **kwargs) -> None:
         super().__init__(**kwargs)
         unknown = [mode for mode in modes if mode not in POOLING_MODES]
         if not modes or unknown:

@@ -78,9 +78,9 @@ class DGCNN:
         mask = tensors[config.mask_input]
         x = tensors[specs.points.name]
         blocks = []
-        for index, units in enumerate(config.edge_blocks):
+        for index, edge_units in enumerate(config.edge_blocks):
             distance_features = config.first_knn_features if index == 0 else None
-            x = KNNEdgeConv(units, config.k, distance_features, name=f"edge_conv_{index}")(
+            x = KNNEdgeConv(edge_units, config.k, distance_features, name=f"edge_conv_{index}")(
                 [x, mask]
             )
             blocks.append(x)

@@ -9,6 +9,11 @@ from smartml.models.point_cloud_schema import PointCloudSection
 from smartml.registry import MODELS
 
 MAX_NEIGHBOURS = 256
+PoolingMode = Literal["max", "average"]
+
+
+def _max_and_average() -> list[PoolingMode]:
+    return ["max", "average"]
 
 
 @MODELS.register("dgcnn", implementation="smartml.models.dgcnn.builder:DGCNN")
@@ -20,7 +25,7 @@ class DGCNNConfig(PointCloudSection):
     """
 
     name: Literal["dgcnn"] = "dgcnn"
-    mask_input: str = Field(  # type: ignore[assignment]  (required here: never null)
+    mask_input: str = Field(  # required here: never null
         "mask", description="the (N,) padding mask input (1 = real point, 0 = padding)"
     )
     k: int = Field(8, ge=1, le=MAX_NEIGHBOURS, description="neighbours per point, itself included")
@@ -36,8 +41,8 @@ class DGCNNConfig(PointCloudSection):
         description="the first block finds neighbours in the first this many point features "
         "(2: x, y; 3: x, y, Δt); null: all; later blocks in their input features (dynamic)",
     )
-    pooling: list[Literal["max", "average"]] = Field(
-        default_factory=lambda: ["max", "average"],
+    pooling: list[PoolingMode] = Field(
+        default_factory=_max_and_average,
         min_length=1,
         max_length=2,
         description="masked global pooling of the concatenated block outputs",
