@@ -19,8 +19,8 @@ from smartml.layers.knn_edge_conv import KNNEdgeConv, nearest_neighbours
 from smartml.layers.masked_global_pooling import MaskedGlobalPooling
 from smartml.models.dgcnn.builder import DGCNN
 from smartml.models.dgcnn.schema import DGCNNConfig
-from smartml.models.pointnet.builder import PointNet
-from smartml.models.pointnet.schema import PointNetConfig
+from smartml.models.pointnet.builder import PointNet, PointNetTNet
+from smartml.models.pointnet.schema import PointNetConfig, PointNetTNetConfig
 from smartml.models.saved import load_model
 from smartml.outputs.logits import Logits
 from smartml.registry import MODELS
@@ -50,6 +50,13 @@ def randomized(model: keras.Model, seed: int = 0) -> keras.Model:
 def pointnet(n_points: int = N, seed: int = 0) -> keras.Model:
     config = PointNetConfig(point_units=[6, 6], head_units=[4])
     return randomized(PointNet.build(config, ring_inputs(n_points), BINARY), seed)
+
+
+def pointnet_tnet(seed: int = 0) -> keras.Model:
+    config = PointNetTNetConfig(
+        point_units=[6, 6], head_units=[4], tnet_point_units=[5], tnet_head_units=[5]
+    )
+    return randomized(PointNetTNet.build(config, ring_inputs(), BINARY), seed)
 
 
 def dgcnn(output: Logits = BINARY, seed: int = 0) -> keras.Model:
@@ -88,9 +95,10 @@ def test_models_take_the_rich_inputs_and_give_the_logits(classes):
         assert predict(model, events(5)).shape == (5, output.n_outputs)
 
 
-def test_pointnet_is_exportable_and_dgcnn_is_not():
+def test_pointnet_is_exportable_and_dgcnn_and_the_tnet_variant_are_not():
     assert MODELS.get("pointnet").exportable
     assert not MODELS.get("dgcnn").exportable
+    assert not MODELS.get("pointnet_tnet").exportable
     report = hc.hardware_report(pointnet())
     assert set(report["layers"]) == {"point_0", "point_1", "head_0", "output"}
     assert report["layers"]["point_0"]["macs"] == N * 4 * 6  # (x, y, Δt, mask) -> 6, per point
@@ -130,6 +138,29 @@ def test_pointnet_ignores_point_order():
     np.testing.assert_allclose(
         predict(model, permuted(inputs)), predict(model, inputs), rtol=0, atol=1e-6
     )
+
+
+def test_tnet_starts_as_the_identity_and_keeps_the_invariances():
+    config = PointNetTNetConfig(
+        point_units=[6, 6], head_units=[4], tnet_point_units=[5], tnet_head_units=[5]
+    )
+    fresh, plain = PointNetTNet.build(config, ring_inputs(), BINARY), pointnet()
+    inputs = events(200)  # several events where padding would win an unmasked T-Net pool
+    for layer in plain.layers:
+        fresh.get_layer(layer.name).set_weights(layer.get_weights())
+    np.testing.assert_allclose(predict(fresh, inputs), predict(plain, inputs), rtol=0, atol=1e-6)
+    model = pointnet_tnet()  # a T-Net that transforms
+    reference = predict(model, inputs)
+    assert not np.allclose(reference, predict(plain, inputs), atol=1e-3)
+    np.testing.assert_allclose(predict(model, permuted(inputs)), reference, rtol=0, atol=1e-5)
+    # padding (rows of 0 by contract) never enters the T-Net's pooling: the last slot
+    # made padding gives what a model without that slot gives
+    mask = inputs["mask"] * (np.arange(N) < N - 1)
+    padded = {**inputs, "points": inputs["points"] * mask[:, :, None], "mask": mask}
+    shorter = PointNetTNet.build(config, ring_inputs(N - 1), BINARY)
+    shorter.set_weights(model.get_weights())
+    without = {**padded, "points": padded["points"][:, :-1], "mask": mask[:, :-1]}
+    np.testing.assert_allclose(predict(model, padded), predict(shorter, without), atol=1e-5)
 
 
 # -- kNN and EdgeConv against numpy -----------------------------------------------------
@@ -220,7 +251,7 @@ def test_dgcnn_ignores_point_order_and_padding_contents():
 # -- saving ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("build", [pointnet, dgcnn])
+@pytest.mark.parametrize("build", [pointnet, pointnet_tnet, dgcnn])
 def test_saved_models_load_with_identical_predictions(tmp_path, build):
     model, inputs = build(), events(16)
     model.save(tmp_path / "model.h5")
@@ -257,11 +288,20 @@ def test_pointnet_export_is_bit_identical(tmp_path, backend):
     assert np.unique(predict(model, inputs)).size > 100  # not a constant output
 
 
-def test_exporting_a_dgcnn_run_is_refused_in_one_line(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("model", "reason"),
+    [
+        ("dgcnn", "hls4ml has no k-nearest-neighbour layer"),
+        ("pointnet_tnet", "its T-Net multiplies each event's points by a matrix"),
+    ],
+)
+def test_exporting_a_run_of_a_non_exportable_model_is_refused_in_one_line(
+    tmp_path, capsys, model, reason
+):
     from smartml.export.__main__ import main as export_main
 
     raw = json.loads(PIXEL_2T.read_text())
-    raw["model"] = {"name": "dgcnn"}
+    raw["model"] = {"name": model}
     (tmp_path / "cfg.json").write_text(json.dumps(raw))
     config = load_config(tmp_path / "cfg.json")
     run = RunDirectory(tmp_path / "run")
@@ -272,8 +312,8 @@ def test_exporting_a_dgcnn_run_is_refused_in_one_line(tmp_path, capsys):
     assert export_main([str(run.path), "--hls", "--output", str(tmp_path / "fw")]) == 2
     message = capsys.readouterr().err.strip()
     assert "\n" not in message
-    assert message.startswith("smartml.export: error: run 'pixel_2t': model 'dgcnn' cannot be ")
-    assert "hls4ml has no k-nearest-neighbour layer" in message
+    assert message.startswith(f"smartml.export: error: run 'pixel_2t': model '{model}' cannot be ")
+    assert reason in message
     assert not (tmp_path / "fw").exists() or not any((tmp_path / "fw").iterdir())
 
 

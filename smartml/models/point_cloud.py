@@ -21,6 +21,7 @@ Without a mask input the per-point layers have biases and padding is not masked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from qkeras import QActivation, QDense, quantized_relu
@@ -116,6 +117,7 @@ def quantized_point_network(
     output: OutputKind,
     pooling: Literal["max", "average"],
     model_name: str,
+    transform: Callable | None = None,
 ) -> keras.Model:
     """The exportable masked point network of the module docstring.
 
@@ -125,6 +127,8 @@ def quantized_point_network(
         output: the task's output kind (its size is the last layer's).
         pooling: the global pooling over points.
         model_name: the registered model (the Keras model's name, error messages).
+        transform: ``transform(points, mask or None)``: a tensor of the points' shape
+            that replaces them (PointNet's T-Net); None: the points as given.
 
     Returns:
         an uncompiled functional model taking the named inputs.
@@ -149,6 +153,8 @@ def quantized_point_network(
         )
 
     x = tensors[specs.points.name]
+    if transform is not None:
+        x = transform(x, tensors[specs.mask.name] if specs.mask else None)
     if specs.mask is not None:
         n_points = specs.points.shape[0]
         mask = keras.layers.Reshape((n_points, 1), name="mask_column")(tensors[specs.mask.name])
