@@ -101,7 +101,7 @@ def test_overrides_win_and_the_resolved_config_round_trips(tmp_path):
         ),
         (
             lambda c: c["model"].update(name="mlp"),
-            "model.name: unknown model 'mlp'; known: deepsets, pixel_mdn, quantized_mlp",
+            "model.name: unknown model 'mlp'; known: deepsets, dgcnn, pixel_mdn, pointnet, pointnet_tnet, quantized_mlp",
         ),
         (lambda c: c.pop("data"), "data: required section is missing"),
         (lambda c: c.update(schema_version=2), "schema_version: 2 is not supported; expected 1"),

@@ -194,6 +194,8 @@ def test_bounds_accept_their_limit_and_refuse_beyond(
         ("quantized_mlp", "hidden_units"),
         ("deepsets", "point_units"),
         ("deepsets", "head_units"),
+        ("pointnet", "point_units"),
+        ("dgcnn", "head_units"),
     ],
 )
 def test_layer_widths_are_bounded(tmp_path, base_config, model, key):

@@ -50,6 +50,7 @@ from smartml.hardware.fixed_point import FixedType
 from smartml.hardware.graph import inbound_layers, input_layers
 from smartml.hardware.precision import LayerPrecision, quantizer_type
 from smartml.hardware.registry import handler_for
+from smartml.registry import MODELS
 from smartml.training.run_directory import RunDirectory, file_sha256
 
 log = logging.getLogger("smartml.export")
@@ -72,11 +73,12 @@ def export_run(run_dir: RunDirectory, config: RunConfig, build: bool = False) ->
         build: run the vendor synthesis when its tool is installed.
 
     Raises:
-        ExportError: unsupported layer or quantizer, or an input type that cannot hold
-            the data.
+        ExportError: a model its builder declares not exportable, an unsupported layer
+            or quantizer, or an input type that cannot hold the data.
     """
     from smartml.tasks.loading import open_verified_run
 
+    check_exportable(config)
     source = run_source(run_dir)
     check_project_owner(Path(config.export.output_dir) / config.name, source)
     with timed_step(log, f"loading {run_dir.path}: model and test set"):
@@ -90,6 +92,18 @@ def export_run(run_dir: RunDirectory, config: RunConfig, build: bool = False) ->
     return export_model(
         model, examples.inputs, metrics, config.export, config.name, run, build, source
     )
+
+
+def check_exportable(config: RunConfig) -> None:
+    """Refuse, in one line naming the model and the reason its builder gives
+    (``not_exportable_reason``), a run whose model builder is not ``exportable``."""
+    builder = MODELS.get(config.model.name)
+    if not builder.exportable:
+        reason = getattr(builder, "not_exportable_reason", "its builder declares it not exportable")
+        raise ExportError(
+            f"run {config.name!r}: model {config.model.name!r} cannot be exported to firmware: "
+            f"{reason}"
+        )
 
 
 def run_source(run_dir: RunDirectory) -> dict:

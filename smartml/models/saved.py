@@ -7,6 +7,7 @@ from pathlib import Path
 
 from qkeras.utils import _add_supported_quantized_objects
 
+import smartml.layers  # (registers smartml's serializable layers)
 import smartml.losses  # noqa: F401  (registers smartml's serializable objects)
 from smartml.backend import keras
 from smartml.errors import RunDirectoryError
@@ -25,6 +26,8 @@ def custom_objects() -> dict:
 
     >>> custom_objects()["smartml>MultivariateGaussianNLL"].__name__
     'MultivariateGaussianNLL'
+    >>> custom_objects()["KNNEdgeConv"].__name__
+    'KNNEdgeConv'
     """
     objects: dict = {}
     _add_supported_quantized_objects(objects)
