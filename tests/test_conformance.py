@@ -54,6 +54,13 @@ PIXEL_DATA = {
     "simulation": {"n_clusters": 4000, "clusters_per_file": 2000, "rows_per_group": 250},
 }
 
+RICH_DATA = {
+    "max_points": 32,
+    "events_per_chunk": 500,
+    "centre_on_ring": True,
+    "simulation": {"n_events": 8000, "events_per_file": 4000},
+}
+
 CASES = [
     Case(
         "smart_pixels",
@@ -71,6 +78,19 @@ CASES = [
         "toy_weights", {"n_examples": 6000}, {"name": "quantized_mlp", "hidden_units": [8, 8]}, 32
     ),
     Case("toy_signal", {"n_examples": 6000}, {"name": "quantized_mlp", "hidden_units": [8]}, 32),
+    Case(
+        "rich_pid",
+        RICH_DATA,
+        {"name": "pointnet", "point_units": [8, 8], "head_units": [8]},
+        batch_size=16,
+    ),
+    Case(
+        "rich_pid",
+        RICH_DATA,
+        {"name": "dgcnn", "k": 4, "edge_blocks": [[8]], "head_units": [8]},
+        batch_size=16,
+        exportable=False,
+    ),
 ]
 
 
@@ -110,7 +130,9 @@ def toy_tasks():
         conformance_tasks.unregister()
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[case.task for case in CASES])
+@pytest.fixture(
+    scope="module", params=CASES, ids=[f"{case.task}-{case.model['name']}" for case in CASES]
+)
 def runs(request, tmp_path_factory, toy_tasks):
     """(case, first run, second run): the first killed and resumed, the second plain."""
     case: Case = request.param

@@ -2,6 +2,7 @@
 
 import csv
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +37,7 @@ def build_callbacks(
     stopping counts only feasible epochs. A constrained run that never becomes
     feasible keeps its last weights."""
     monitor = checkpoint_monitor(training)
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        str(run_dir.best_weights),
-        monitor=monitor,
-        save_best_only=True,
-        save_weights_only=True,
-    )
+    checkpoint = BestWeightsCheckpoint(run_dir.best_weights, monitor)
     if resuming:
         # The checkpoint's memory of the best loss is not part of the backup: take it
         # from the history so a resumed run does not overwrite a better checkpoint.
@@ -50,10 +46,6 @@ def build_callbacks(
         HardwareCostLogger(hardware_costs),  # first: later callbacks log what it adds
         LearningRateLogger(),  # before the schedule changes the rate at the epoch's end
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.BackupAndRestore(
-            str(run_dir.backup),
-            save_freq=training.backup_every_batches if batches_known else "epoch",
-        ),
         checkpoint,
         HistoryLogger(str(run_dir.history), append=True),
         keras.callbacks.TensorBoard(
@@ -71,7 +63,71 @@ def build_callbacks(
     schedule = learning_rate_callback(training)
     if schedule is not None:
         callbacks.append(schedule)
+    # last: an epoch's backup is made once its checkpoint and history row are written
+    callbacks.append(
+        EpochSafeBackupAndRestore(
+            str(run_dir.backup),
+            save_freq=training.backup_every_batches if batches_known else "epoch",
+        )
+    )
     return callbacks
+
+
+class BestWeightsCheckpoint(keras.callbacks.Callback):
+    """Save the weights of the epoch with the lowest ``monitor`` value, atomically.
+
+    Keras' ModelCheckpoint writes the file in place: a run killed while it writes
+    leaves a corrupt file that the resumed run cannot load. Here the weights go to a
+    hidden file beside it first, which then replaces the kept one.
+
+    Args:
+        path: the kept weights (``.h5``); monitor: the log key to minimise.
+
+    Attributes:
+        best: the lowest value seen (infinite at first; a resumed run sets it from
+            its history).
+    """
+
+    def __init__(self, path: str | Path, monitor: str) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.best = math.inf
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        current = (logs or {}).get(self.monitor)
+        if current is None or not float(current) < self.best:  # NaN is never better
+            return
+        self.best = float(current)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # same suffix as the kept file: Keras picks the weights format from it
+        partial = self.path.with_name(f".partial-{self.path.name}")
+        self.model.save_weights(str(partial))
+        os.replace(partial, self.path)
+
+
+class EpochSafeBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore whose backup of an epoch's last batch is made at the end of
+    the epoch, after every other callback (put it last).
+
+    Keras resumes a backup made at an epoch's last batch as a finished epoch, so one
+    made before the epoch's validation, checkpoint and history row would lose them
+    if the run were killed in between.
+    """
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        steps = self.params.get("steps")
+        if self.save_freq != "epoch" and steps is not None and batch + 1 >= steps:
+            return  # backed up by on_epoch_end, once the epoch's results are written
+        super().on_train_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        steps = self.params.get("steps")
+        if self.save_freq == "epoch" or steps is None:
+            super().on_epoch_end(epoch, logs)
+            return
+        self._batches_count = 0
+        self._backup(epoch=epoch, batch=steps - 1)
 
 
 def checkpoint_monitor(training: TrainingConfig) -> str:

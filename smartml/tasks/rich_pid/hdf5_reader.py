@@ -245,7 +245,7 @@ class RichHdf5Source:
         cuts = self._cut(chunk, first, events, mapping, hits["hit_time"])
         keep = cuts.keep
         inputs = {
-            "points": self._points(chunk, mapping, hits, cuts),
+            "points": self._points(chunk, mapping, hits, cuts, events["ring_centre_pos"]),
             "momentum": events["track_momentum"][keep, None].astype(np.float32),
         }
         inputs["mask"] = _mask(cuts.n_in_time[keep], self.data.max_points)
@@ -371,9 +371,15 @@ class RichHdf5Source:
         return _Cuts(keep, n_in_time, event_of_hit, dt.astype(np.float32), in_time, counts)
 
     def _points(
-        self, chunk: Chunk, mapping: np.ndarray, hits: dict[str, np.ndarray], cuts: _Cuts
+        self,
+        chunk: Chunk,
+        mapping: np.ndarray,
+        hits: dict[str, np.ndarray],
+        cuts: _Cuts,
+        centres: np.ndarray,
     ) -> np.ndarray:
-        """(kept events, max_points, 3) points, zero padded (see the module docstring)."""
+        """(kept events, max_points, 3) points, zero padded (see the module docstring);
+        with ``centre_on_ring``, x and y relative to the event's ``centres`` (mm)."""
         n_points = self.data.max_points
         selected = np.flatnonzero(cuts.in_time & cuts.keep[cuts.event_of_hit])
         event = cuts.event_of_hit[selected]
@@ -391,6 +397,8 @@ class RichHdf5Source:
         output_row = np.cumsum(cuts.keep) - 1  # event -> its row among the kept events
         points = np.zeros((int(cuts.keep.sum()), n_points, 3), np.float32)
         points[output_row[event], rank, :2] = self.pmt.positions[rows]
+        if self.data.centre_on_ring:
+            points[output_row[event], rank, :2] -= centres[event]
         points[output_row[event], rank, 2] = cuts.dt[selected]
         return points
 

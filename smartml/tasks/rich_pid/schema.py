@@ -96,6 +96,11 @@ class RichDataConfig(StrictModel):
     use_ring_radius: bool = Field(
         False, description="give the file's fitted ring radius to the model as a global input"
     )
+    centre_on_ring: bool = Field(
+        False,
+        description="hit positions relative to the file's fitted ring centre (Events."
+        "ring_centre_pos) instead of the common focal plane's origin",
+    )
     split: SplitConfig = SplitConfig()
     events_per_chunk: int = Field(
         2000, ge=1, le=MAX_EVENTS_PER_CHUNK, description="events read together (memory bound)"
