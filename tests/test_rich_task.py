@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from rich_files import make_events, write_pmt_table, write_rich
 
@@ -174,3 +175,26 @@ def test_one_epoch_trains_and_evaluates_on_small_files(tmp_path):
     assert set(standardization["features"]) == {"x", "y", "dt", "momentum", "ring_radius"}
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0 <= metrics["roc"]["auc"] <= 1 and metrics["test_examples"] > 20
+    # the ring-fit baseline beside the net, per momentum bin, and the predictions file
+    baseline = json.loads((run / "ring_fit_baseline.json").read_text())
+    assert baseline["n_fit_rings"] > 0
+    assert metrics["ring_fit_baseline"]["pid"]["roc"]["auc"] > 0.5
+    bins = metrics["pid"]["operating_points"]["baseline_efficiency"]["per_momentum_bin"]
+    assert len(bins["low"]) == 30 and bins["low"][0] == 15.0  # 1 GeV/c over 15-45
+    predictions = pd.read_parquet(run / "predictions.parquet")
+    assert len(predictions) == metrics["test_examples"]
+    assert {"run_id", "burst_id", "event_id", "momentum", "label"} <= set(predictions.columns)
+
+
+def test_a_sample_of_a_split_holds_every_class(tmp_path):
+    """Chunks hold one class each: a sample (export's verification events) must still
+    hold pions and muons in the split's proportions, not the leading muon chunks."""
+    from smartml.tasks.loading import open_task
+
+    assert train_main([str(small_config(tmp_path))]) == 0
+    _, task = open_task(tmp_path / "run")
+    every = task.examples("test")
+    sample = task.examples("test", max_n=60)
+    assert 0 < len(sample) <= 60
+    fraction = np.mean(sample.targets == 1)
+    assert fraction == pytest.approx(np.mean(every.targets == 1), abs=0.1)

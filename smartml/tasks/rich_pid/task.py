@@ -30,6 +30,7 @@ from __future__ import annotations
 import glob
 import itertools
 import logging
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -242,16 +243,23 @@ class RichPidTask(Task):
     def _iter_split(
         self, split: str, max_n: int | None, standardized: bool = True, ring_fit: bool = False
     ) -> Iterator[ChunkData]:
-        """Chunks of a split in order, at most ``max_n`` events in all; counts logged."""
+        """Chunks of a split in order, at most ``max_n`` events in all; counts logged.
+
+        Chunks hold one class each (files are sorted by class), so ``max_n`` events are
+        the same share of every chunk, not the leading chunks: a sample of the whole
+        split, every class in it."""
+        chunks = self.splits[split]
         remaining = np.inf if max_n is None else max_n
+        share = 1.0 if max_n is None else min(1.0, max_n / max(1, sum(c.n_rows for c in chunks)))
         counts: dict[str, int] = {}
-        for chunk in self.splits[split]:
+        for chunk in chunks:
             if remaining <= 0:
                 break
             data = self._read(split, chunk)
             add_counts(counts, data.counts)
-            if len(data.labels) > remaining:
-                data = data.subset(np.arange(len(data.labels)) < remaining)
+            take = min(remaining, math.ceil(share * len(data.labels)))
+            if len(data.labels) > take:
+                data = data.subset(np.arange(len(data.labels)) < take)
             remaining -= len(data.labels)
             if ring_fit:
                 data = with_ring_fit(data)
