@@ -67,17 +67,23 @@ class RunContents:
     def hardware(self) -> dict | None:
         """Per-layer quantized sparsity, MACs and BOPs with totals: the ``hardware``
         block of metrics.json, or computed from the model for runs trained before it
-        was recorded (:func:`smartml.hardware.cost.hardware_report`); None
-        for a model without quantized layers."""
+        was recorded (:func:`smartml.hardware.cost.hardware_report`); None for a
+        model that is not an exportable quantized network (e.g. a float DGCNN: no
+        hardware cost is defined for it, as evaluation records none)."""
         if "hardware" not in self._cache:
             hardware = self.metrics.get("hardware")
-            if hardware is None:
+            if hardware is None and self._exportable():
                 from smartml.hardware import cost as hardware_cost
 
                 if hardware_cost.quantized_layers(self.model):
                     hardware = hardware_cost.hardware_report(self.model)
             self._cache["hardware"] = hardware
         return self._cache["hardware"]
+
+    def _exportable(self) -> bool:
+        from smartml.registry import MODELS
+
+        return bool(MODELS.get(self.task.config.model.name).exportable)
 
 
 def open_run(path: str | Path) -> RunContents:
