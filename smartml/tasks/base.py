@@ -22,6 +22,7 @@ the task's own metrics, figures and baselines.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
     from smartml.backend import keras, tf
     from smartml.config import RunConfig
+    from smartml.data.chunks import Chunk
+    from smartml.data.source import ChunkSource
     from smartml.evaluation.summary import SummaryMetric
     from smartml.outputs.base import OutputKind
     from smartml.training.run_directory import RunDirectory
@@ -167,6 +170,38 @@ class Task(ABC):
     @abstractmethod
     def examples(self, split: str, max_n: int | None = None) -> Examples:
         """At most ``max_n`` examples (all when None) of ``split`` (:data:`SPLITS`)."""
+
+    def streamed_datasets(
+        self,
+        source_of: Callable[[str], ChunkSource],
+        chunks_of: Callable[[str], list[Chunk]],
+        transform: Callable,
+    ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+        """:meth:`datasets` of a chunked task: the training split shuffled, the
+        validation split in order, both through :func:`smartml.data.pipeline.make_dataset`
+        with the run's batch size, seed and shuffle buffer.
+
+        Args:
+            source_of: split -> the chunk source that reads it.
+            chunks_of: split -> its chunks.
+            transform: the task's normalisation of a batch of (inputs, targets).
+        """
+        from smartml.data.pipeline import make_dataset
+
+        training = self.config.training
+
+        def dataset(split: str, shuffle: bool) -> tf.data.Dataset:
+            return make_dataset(
+                source_of(split),
+                chunks_of(split),
+                transform,
+                batch_size=training.batch_size,
+                shuffle=shuffle,
+                seed=training.seed,
+                shuffle_buffer=training.shuffle_buffer,
+            )
+
+        return dataset("train", True), dataset("validation", False)
 
     def run_file(self, name: str) -> Path:
         """Path of one of the declared :attr:`run_files` in the run directory."""

@@ -39,7 +39,6 @@ import pandas as pd
 
 from smartml.backend import tf
 from smartml.data.chunks import Chunk, describe_split
-from smartml.data.pipeline import make_dataset
 from smartml.data.source import ArraySpec, Inputs
 from smartml.errors import DataError, RunDirectoryError
 from smartml.evaluation.pid_efficiency import (
@@ -269,21 +268,12 @@ class RichPidTask(Task):
         log.info("%s split: events per cut %s", split, counts)
 
     def datasets(self) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-        training = self.config.training
         self._balance_plan()  # made here once, not in the pipeline's reading threads
-
-        def dataset(split: str, shuffle: bool) -> tf.data.Dataset:
-            return make_dataset(
-                _SplitSource(self, split),
-                self.splits[split],
-                self.standardization.transform,
-                batch_size=training.batch_size,
-                shuffle=shuffle,
-                seed=training.seed,
-                shuffle_buffer=training.shuffle_buffer,
-            )
-
-        return dataset("train", True), dataset("validation", False)
+        return self.streamed_datasets(
+            lambda split: _SplitSource(self, split),
+            self.splits.__getitem__,
+            self.standardization.transform,
+        )
 
     def examples(self, split: str, max_n: int | None = None) -> Examples:
         if split not in SPLITS:
@@ -321,7 +311,10 @@ class RichPidTask(Task):
             aux["fit_radius"].to_numpy(), aux["fit_hits"].to_numpy(), aux["momentum"].to_numpy()
         )
 
-    def _pid_arguments(self, examples: Examples, prediction: np.ndarray) -> tuple:
+    def _pid_arguments(
+        self, examples: Examples, prediction: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """labels, net scores, ring-fit scores, momentum and the 1 GeV/c bin edges."""
         data = self.data
         edges = fixed_width_edges(data.momentum_min_gev, data.momentum_max_gev)
         momentum = examples.aux["momentum"].to_numpy()

@@ -21,7 +21,6 @@ import pandas as pd
 from smartml.backend import tf
 from smartml.data.cache import cache_root
 from smartml.data.chunks import describe_split
-from smartml.data.pipeline import make_dataset
 from smartml.evaluation.gaussian import residual_profile, robust_width
 from smartml.files import read_json_object, write_json_atomic
 from smartml.outputs.gaussian_mdn import GaussianMDN, GaussianPrediction
@@ -117,20 +116,9 @@ class SmartPixelsTask(Task):
         write_json_atomic(self.run_file(BASELINE), self.baseline.to_dict())
 
     def datasets(self) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-        training = self.config.training
-
-        def dataset(split: str, shuffle: bool) -> tf.data.Dataset:
-            return make_dataset(
-                self.source,
-                self.splits[split],
-                self.normalization.transform,
-                batch_size=training.batch_size,
-                shuffle=shuffle,
-                seed=training.seed,
-                shuffle_buffer=training.shuffle_buffer,
-            )
-
-        return dataset("train", True), dataset("validation", False)
+        return self.streamed_datasets(
+            lambda split: self.source, self.splits.__getitem__, self.normalization.transform
+        )
 
     def examples(self, split: str, max_n: int | None = None) -> Examples:
         pixels, truth, final_slice = self.source.read_chunks(
