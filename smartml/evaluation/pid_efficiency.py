@@ -133,8 +133,9 @@ class PidDefinition:
         return f"per_{self.variable}_bin"
 
     def label(self, scorer: str) -> str:
-        """The display name of ``"net"`` or ``"baseline"``."""
-        return self.net_label if scorer == "net" else self.baseline_label
+        """The display name of ``"net"`` or ``"baseline"``; any other scorer (a run's
+        name in a comparison) is its own name."""
+        return {"net": self.net_label, "baseline": self.baseline_label}.get(scorer, scorer)
 
 
 @dataclass(frozen=True)
