@@ -47,8 +47,8 @@ def randomized(model: keras.Model, seed: int = 0) -> keras.Model:
     return model
 
 
-def pointnet(n_points: int = N, seed: int = 0) -> keras.Model:
-    config = PointNetConfig(point_units=[6, 6], head_units=[4])
+def pointnet(n_points: int = N, seed: int = 0, pooling: str = "max") -> keras.Model:
+    config = PointNetConfig(point_units=[6, 6], head_units=[4], pooling=pooling)
     return randomized(PointNet.build(config, ring_inputs(n_points), BINARY), seed)
 
 
@@ -263,9 +263,11 @@ def test_saved_models_load_with_identical_predictions(tmp_path, build):
 # -- export ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["Vitis", "Catapult"])
-def test_pointnet_export_is_bit_identical(tmp_path, backend):
-    model = pointnet(n_points=8, seed=5)
+@pytest.mark.parametrize(
+    ("backend", "pooling"), [("Vitis", "max"), ("Catapult", "max"), ("Vitis", "max_average")]
+)
+def test_pointnet_export_is_bit_identical(tmp_path, backend, pooling):
+    model = pointnet(n_points=8, seed=5, pooling=pooling)
     rng = np.random.default_rng(6)
     hits = rng.integers(1, 9, (300, 1))
     mask = (np.arange(8)[None, :] < hits).astype("float32")

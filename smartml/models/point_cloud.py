@@ -111,11 +111,14 @@ def join_globals(x, tensors: dict, globals_specs: list[InputSpec]):
     return x
 
 
+Pooling = Literal["max", "average", "max_average"]
+
+
 def quantized_point_network(
     config: QuantizedPointCloudSection,
     inputs: dict[str, InputSpec],
     output: OutputKind,
-    pooling: Literal["max", "average"],
+    pooling: Pooling,
     model_name: str,
     transform: Callable | None = None,
 ) -> keras.Model:
@@ -125,7 +128,8 @@ def quantized_point_network(
         config: a quantized point-cloud ``model`` section.
         inputs: the task's inputs (points, optional mask, rank-1 globals).
         output: the task's output kind (its size is the last layer's).
-        pooling: the global pooling over points.
+        pooling: the global pooling over points: max, average, or both side by side
+            (``max_average``: the average also counts the points).
         model_name: the registered model (the Keras model's name, error messages).
         transform: ``transform(points, mask or None)``: a tensor of the points' shape
             that replaces them (PointNet's T-Net); None: the points as given.
@@ -162,7 +166,11 @@ def quantized_point_network(
     for index, units in enumerate(config.point_units):
         x = dense(units, f"point_{index}", use_bias=specs.mask is None)(x)
         x = relu(f"point_{index}_relu")(x)
-    if pooling == "max":
+    if pooling == "max_average":
+        maximum = keras.layers.GlobalMaxPooling1D(name="max_pool")(x)
+        average = relu("pool_quantizer")(keras.layers.GlobalAveragePooling1D(name="pool")(x))
+        x = keras.layers.Concatenate(name="max_and_average")([maximum, average])
+    elif pooling == "max":
         x = keras.layers.GlobalMaxPooling1D(name="pool")(x)
     else:
         x = keras.layers.GlobalAveragePooling1D(name="pool")(x)

@@ -14,4 +14,4 @@ class DeepSetsConfig(QuantizedPointCloudSection):
     """
 
     name: Literal["deepsets"] = "deepsets"
-    pooling: Literal["max", "average"] = "max"
+    pooling: Literal["max", "average", "max_average"] = "max"

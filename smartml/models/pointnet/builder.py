@@ -55,7 +55,7 @@ class PointNet:
         Returns:
             an uncompiled functional model taking a dict of the named inputs.
         """
-        return quantized_point_network(config, inputs, output, "max", "pointnet")
+        return quantized_point_network(config, inputs, output, config.pooling, "pointnet")
 
 
 class PointNetTNet:
@@ -84,7 +84,9 @@ class PointNetTNet:
         def transform(points, mask):
             return input_transform(points, mask, config.tnet_point_units, config.tnet_head_units)
 
-        return quantized_point_network(config, inputs, output, "max", "pointnet_tnet", transform)
+        return quantized_point_network(
+            config, inputs, output, config.pooling, "pointnet_tnet", transform
+        )
 
 
 def input_transform(points, mask, point_units: list[int], head_units: list[int]):

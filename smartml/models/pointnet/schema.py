@@ -19,6 +19,11 @@ class PointNetSection(QuantizedPointCloudSection):
     head_units: list[LayerWidth] = Field(
         default_factory=lambda: [64, 32], description="QDense widths after pooling"
     )
+    pooling: Literal["max", "max_average"] = Field(
+        "max",
+        description="global pooling over the points: max (PointNet), or max and average side "
+        "by side (the average also counts the points)",
+    )
 
 
 @MODELS.register("pointnet", implementation="smartml.models.pointnet.builder:PointNet")
