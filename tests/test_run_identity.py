@@ -17,6 +17,7 @@ import pytest
 
 from smartml.config.fingerprint import differing_keys, fingerprint
 from smartml.config.loader import load_config, save_config, validate_config
+from smartml.errors import RunDirectoryError
 from smartml.evaluate import main as evaluate_main
 from smartml.export.__main__ import main as export_main
 from smartml.registry import TASKS
@@ -297,6 +298,37 @@ def test_evaluate_refuses_a_config_edited_after_completion(copied_run, capsys):
     write_json(copied_run / "config.json", edited)
     assert evaluate_main([str(copied_run)]) == 2
     assert f"{copied_run / 'config.json'}: changed since the run completed" in one_line(capsys)
+
+
+def test_a_run_saved_before_a_key_was_added_still_evaluates_and_exports(
+    copied_run, tmp_path, capsys
+):
+    """A run trained by an older smartml has no value for a key added since (the
+    schema gives it its default today): that is not an edit of its configuration."""
+    from smartml.config.fingerprint import fingerprint
+    from smartml.export.__main__ import main as export_main
+
+    older = json.loads((copied_run / "config.json").read_text())
+    del older["training"]["backup_every_batches"]  # "added later", with a default
+    write_json(copied_run / "config.json", older)
+    completion = json.loads((copied_run / "COMPLETE.json").read_text())
+    write_json(copied_run / "COMPLETE.json", {**completion, "fingerprint": fingerprint(older)})
+    assert evaluate_main([str(copied_run)]) == 0
+    firmware = tmp_path / "firmware"
+    assert export_main([str(copied_run), "--hls", "--output", str(firmware)]) == 0
+
+
+def test_resuming_a_run_saved_before_a_key_was_added_is_not_a_conflict(tmp_path):
+    run = tmp_path / "run"
+    raw = toy_config(run)
+    fabricate_run(run, raw)  # an unfinished run, config.json written by an older smartml
+    older = json.loads((run / "config.json").read_text())
+    del older["training"]["backup_every_batches"]
+    write_json(run / "config.json", older)
+    RunDirectory(run).refuse_conflicts(load_config(run / "config.json"))  # no error
+    changed = load_config(run / "config.json", {"training.backup_every_batches": 7})
+    with pytest.raises(RunDirectoryError, match=r"training\.backup_every_batches: 200 -> 7"):
+        RunDirectory(run).refuse_conflicts(changed)
 
 
 # -- export never replaces another run's project ---------------------------------------

@@ -109,13 +109,12 @@ def check_exportable(config: RunConfig) -> None:
 def run_source(run_dir: RunDirectory) -> dict:
     """What a project records of the complete run it came from: the run directory
     (absolute), its configuration fingerprint and the sha256 of its model.h5."""
-    from smartml.config import load_config
     from smartml.config.fingerprint import fingerprint
 
     recorded = run_dir.completion().get("fingerprint")
     return {
         "run_dir": str(run_dir.path.resolve()),
-        "fingerprint": recorded or fingerprint(load_config(run_dir.config)),
+        "fingerprint": recorded or fingerprint(run_dir.read_json(run_dir.config)),
         "model_sha256": file_sha256(run_dir.model),
     }
 

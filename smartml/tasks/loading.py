@@ -63,7 +63,10 @@ def load_verified_model(run_dir: RunDirectory, task: Task) -> keras.Model:
 
     completion = run_dir.completion()
     recorded_fingerprint = completion.get("fingerprint")
-    if recorded_fingerprint is not None and fingerprint(task.config) != recorded_fingerprint:
+    # The file as stored, not as validated today: a key smartml added since, with its
+    # default, is not an edit of the run's configuration.
+    stored = run_dir.read_json(run_dir.config)
+    if recorded_fingerprint is not None and fingerprint(stored) != recorded_fingerprint:
         raise RunDirectoryError(
             f"{run_dir.config}: changed since the run completed (its fingerprint differs "
             f"from the one in {run_dir.marker.name}); restore the run's own configuration"

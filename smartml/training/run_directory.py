@@ -33,6 +33,7 @@ from typing import Any
 
 from smartml.config import RunConfig
 from smartml.config.fingerprint import describe_differences, fingerprint
+from smartml.config.loader import validate_config
 from smartml.errors import RunDirectoryError
 from smartml.files import read_json_object, write_json_atomic
 
@@ -94,11 +95,14 @@ class RunDirectory:
             )
         if not self.config.is_file():
             return
-        recorded = self.read_json(self.config)
+        # Validated by today's schemas (keys added since get their defaults), so that
+        # only what the user changed counts.
+        recorded = validate_config(self.read_json(self.config), str(self.config))
         if fingerprint(recorded) != fingerprint(config):
+            old, new = recorded.model_dump(mode="json"), config.model_dump(mode="json")
             raise RunDirectoryError(
                 f"{self.path}: the unfinished run there has another configuration "
-                f"({describe_differences(recorded, config.model_dump(mode='json'))}); "
+                f"({describe_differences(old, new)}); "
                 "train it with its own configuration to resume it, pass --overwrite to "
                 "start anew, or --output for a new run"
             )
