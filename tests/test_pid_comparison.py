@@ -39,6 +39,7 @@ def test_each_run_and_the_baseline_per_bin_at_the_baseline_efficiency():
     assert (table["muon mis-ID pointnet"] < table["muon mis-ID dgcnn"]).all()
     axes = figure.axes[0]
     assert axes.get_yscale() == "log"
+    assert axes.get_title() == "muon mis-ID at the ring fit pion efficiency per bin"
     assert {text.get_text() for text in axes.get_legend().get_texts()} >= {
         "pointnet",
         "dgcnn",

@@ -74,7 +74,6 @@ def misid_at_baseline_efficiency(
     table[f"{background} mis-ID {definition.baseline_label}"] = baseline[f"{background} efficiency"]
     series = {name: frame["net"] for name, frame in frames.items()}
     series[definition.baseline_label] = baseline
-    figure = misid_figure(
-        series, definition, f"the {definition.baseline_label} {signal} efficiency per bin"
-    )
+    condition = f"at the {definition.baseline_label} {signal} efficiency per bin"
+    figure = misid_figure(series, definition, condition)
     return table, figure
