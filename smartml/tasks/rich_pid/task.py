@@ -131,32 +131,17 @@ class RichPidTask(Task):
         if fit:
             self._balance = self._plan_balance()
             write_json_atomic(self.run_file(BALANCE), self._balance_record(), RunDirectoryError)
-            self.standardization = RichStandardization.fit(
-                data.inputs for data in self._iter_split("train", FIT_EVENTS, standardized=False)
-            )
+            # one pass over the training events for both fits
+            parts = list(self._iter_split("train", FIT_EVENTS, standardized=False, ring_fit=True))
+            self.standardization = RichStandardization.fit(part.inputs for part in parts)
             self.standardization.save(self.run_file(STANDARDIZATION))
-            self.baseline = self._fit_baseline()
+            self.baseline = fit_baseline(parts)
             self.baseline.to_json(self.run_file(BASELINE))
         else:
             self.standardization = RichStandardization.load(
                 self.run_file(STANDARDIZATION), needed_features(data.use_ring_radius)
             )
             self.baseline = RingLikelihoodBaseline.from_json(self.run_file(BASELINE))
-
-    def _fit_baseline(self) -> RingLikelihoodBaseline:
-        """The ring-fit likelihood, its radius resolution measured on training events."""
-        parts = [
-            with_ring_fit(part)
-            for part in self._iter_split("train", FIT_EVENTS, standardized=False)
-        ]
-        aux = pd.concat([part.aux for part in parts], ignore_index=True)
-        labels = np.concatenate([part.labels for part in parts])
-        return RingLikelihoodBaseline.fit(
-            aux["fit_radius"].to_numpy(),
-            aux["fit_hits"].to_numpy(),
-            aux["momentum"].to_numpy(),
-            labels,
-        )
 
     def _disk_offsets(self):
         """Where the disks sit on the focal plane: the simulator's own offsets for
@@ -364,6 +349,19 @@ class _SplitSource:
     def read_examples(self, chunk: Chunk) -> tuple[Inputs, np.ndarray]:
         data = self.task._read(self.split, chunk)
         return data.inputs, self.task.output.training_targets(data.labels)
+
+
+def fit_baseline(parts: list[ChunkData]) -> RingLikelihoodBaseline:
+    """The ring-fit likelihood, its radius resolution measured on training events
+    (``parts``: chunks with their ring fit, :func:`with_ring_fit`)."""
+    aux = pd.concat([part.aux for part in parts], ignore_index=True)
+    labels = np.concatenate([part.labels for part in parts])
+    return RingLikelihoodBaseline.fit(
+        aux["fit_radius"].to_numpy(),
+        aux["fit_hits"].to_numpy(),
+        aux["momentum"].to_numpy(),
+        labels,
+    )
 
 
 def with_ring_fit(data: ChunkData) -> ChunkData:
