@@ -83,7 +83,10 @@ def test_a_misspelled_key_fails(base_config, mutate, unexpected):
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda c: c["task"].update(name="pixles"), "'pixles' is not one of ['rich_pid', 'smart_pixels']"),
+        (
+            lambda c: c["task"].update(name="pixles"),
+            "'pixles' is not one of ['rich_pid', 'smart_pixels']",
+        ),
         (
             lambda c: c["model"].update(name="mlp"),
             "'mlp' is not one of ['deepsets', 'dgcnn', 'pixel_mdn', 'pointnet', 'pointnet_tnet', 'quantized_mlp']",
