@@ -159,10 +159,12 @@ class Logits(OutputKind):
 
 
 def _point_name(efficiency: float) -> str:
-    """The operating point's key in metrics.json (as
-    :func:`smartml.evaluation.classification.classification_metrics` names it).
+    """The operating point's key in metrics.json, as
+    :func:`smartml.evaluation.classification.classification_metrics` names it.
 
     >>> _point_name(0.995)
     'efficiency_99p5'
     """
-    return f"efficiency_{100 * efficiency:g}".replace(".", "p")
+    from smartml.evaluation.classification import point_key
+
+    return point_key("efficiency", 100 * efficiency)
