@@ -87,6 +87,20 @@ def test_chunked_reading_equals_the_event_by_event_reference(rich, events_per_ch
     np.testing.assert_array_equal(aux["ring_centre_y"], events["ring_centre_pos"][:, 1])
 
 
+def test_centre_on_ring_subtracts_each_events_fitted_centre_from_its_hits(rich):
+    directory, paths, arrays, _ = rich
+    every = {"classes": {"keep_positrons": True}, "max_points": 16, **NO_CUTS}
+    plain = read_all(source_of(paths[:1], directory / "pmt.npy", **every))[0]
+    centred = read_all(source_of(paths[:1], directory / "pmt.npy", centre_on_ring=True, **every))[0]
+    centres = arrays[0].events["ring_centre_pos"].astype(np.float32)
+    real = plain["mask"] > 0
+    expected = plain["points"].copy()
+    expected[..., :2] -= centres[:, None, :]
+    np.testing.assert_array_equal(centred["points"][real], expected[real])
+    assert (centred["points"][~real] == 0).all()  # padding stays exactly 0
+    np.testing.assert_array_equal(centred["mask"], plain["mask"])
+
+
 def test_padding_is_exactly_zero_and_n_hits_counts_all_in_time_hits(rich):
     directory, paths, _, _ = rich
     source = source_of(paths[:1], directory / "pmt.npy", max_points=4, **NO_CUTS)
