@@ -340,11 +340,29 @@ def test_nan_momentum_is_named_with_its_event_index(tmp_path, rich):
     )
 
 
-def test_nan_ring_radius_is_an_error_only_when_it_is_an_input(tmp_path, rich):
+def test_ring_mass_is_the_squared_mass_of_the_files_radius_and_momentum(rich):
+    directory, _, arrays, _ = rich
+    source = source_of(
+        [directory / "run0.h5"], directory / "pmt.npy", use_ring_mass=True, **NO_CUTS
+    )
+    inputs, _, aux, _ = read_all(source)
+    row_of = {event_id: row for row, event_id in enumerate(arrays[0].events["event_id"])}
+    events = arrays[0].events[[row_of[event_id] for event_id in aux["event_id"]]]
+    # independent of physics.ring_mass_squared: θc from the angle, β from cos θc = 1/(nβ)
+    theta = np.arctan(events["ring_radius"].astype(np.float64) / 17_000.0)
+    beta = 1.0 / ((1.0 + 62.8e-6) * np.cos(theta))
+    p = events["track_momentum"].astype(np.float64)
+    expected = p**2 * (1.0 / beta**2 - 1.0)
+    np.testing.assert_allclose(inputs["ring_mass"][:, 0], expected, rtol=1e-5, atol=1e-7)
+    assert set(inputs) == {"points", "mask", "momentum", "ring_mass"}
+
+
+@pytest.mark.parametrize("option", ["use_ring_radius", "use_ring_mass"])
+def test_nan_ring_radius_is_an_error_only_when_it_is_an_input(tmp_path, rich, option):
     def nan(a):
         a.events["ring_radius"][150] = np.nan
 
-    message = read_error(tmp_path, rich, nan, use_ring_radius=True, **NO_CUTS)
+    message = read_error(tmp_path, rich, nan, **{option: True}, **NO_CUTS)
     assert "dataset 'Events', index 150: ring_radius is nan" in message
     directory = rich[0]
     source = source_of([tmp_path / "bad.h5"], directory / "pmt.npy", **NO_CUTS)

@@ -171,6 +171,10 @@ def test_one_epoch_trains_and_evaluates_on_small_files(tmp_path):
     assert sum(balance["after"]["pion"]) == sum(balance["before"]["pion"])
     assert sum(balance["before"]["muon"]) > sum(balance["after"]["muon"])
     assert balance["training_cuts"]["momentum_outside"] > 0
+    validation = balance["validation"]
+    assert validation["after"]["muon"] == validation["after"]["pion"]
+    assert sum(validation["after"]["pion"]) == sum(validation["before"]["pion"]) > 0
+    assert validation["cuts"]["kept"] == sum(map(sum, validation["before"].values()))
     standardization = json.loads((run / "standardization.json").read_text())
     assert set(standardization["features"]) == {"x", "y", "dt", "momentum", "ring_radius"}
     metrics = json.loads((run / "metrics.json").read_text())

@@ -46,6 +46,7 @@ from smartml.config.common import SPLIT_NAMES
 from smartml.data.chunks import Chunk, split_chunks
 from smartml.data.source import ArraySpec, Inputs
 from smartml.errors import DataError
+from smartml.tasks.rich_pid import physics
 from smartml.tasks.rich_pid.layout import (
     EVENT_DTYPE,
     EVENTS,
@@ -105,7 +106,8 @@ class ChunkData:
 
     Attributes:
         inputs: ``points`` (n, N, 3) mm/mm/ns, ``mask`` (n, N), ``momentum`` (n, 1)
-            GeV/c and, with ``use_ring_radius``, ``ring_radius`` (n, 1) mm; float32.
+            GeV/c, with ``use_ring_radius`` ``ring_radius`` (n, 1) mm and with
+            ``use_ring_mass`` ``ring_mass`` (n, 1) GeV²/c⁴; float32.
         labels: (n,) int64 class labels.
         aux: :data:`AUX_COLUMNS`, n rows.
         counts: events per cut (:data:`COUNTS`), for the whole chunk.
@@ -185,7 +187,8 @@ class RichHdf5Source:
 
     @property
     def input_specs(self) -> dict[str, ArraySpec]:
-        """points (N, 3), mask (N,), momentum (1,) and optionally ring_radius (1,)."""
+        """points (N, 3), mask (N,), momentum (1,) and optionally ring_radius (1,)
+        and ring_mass (1,)."""
         float32 = np.dtype(np.float32)
         specs = {
             "points": ArraySpec((self.data.max_points, 3), float32),
@@ -194,6 +197,8 @@ class RichHdf5Source:
         }
         if self.data.use_ring_radius:
             specs["ring_radius"] = ArraySpec((1,), float32)
+        if self.data.use_ring_mass:
+            specs["ring_mass"] = ArraySpec((1,), float32)
         return specs
 
     @property
@@ -249,10 +254,14 @@ class RichHdf5Source:
             "momentum": events["track_momentum"][keep, None].astype(np.float32),
         }
         inputs["mask"] = _mask(cuts.n_in_time[keep], self.data.max_points)
-        if self.data.use_ring_radius:
+        if self.data.use_ring_radius or self.data.use_ring_mass:
             radius = events["ring_radius"][keep]
             self._check_finite(chunk, first, radius, "ring_radius", np.flatnonzero(keep))
+        if self.data.use_ring_radius:
             inputs["ring_radius"] = radius[:, None].astype(np.float32)
+        if self.data.use_ring_mass:
+            mass = physics.ring_mass_squared(events["track_momentum"][keep], radius)
+            inputs["ring_mass"] = mass[:, None].astype(np.float32)
         labels = label_of(first + np.flatnonzero(keep), self._info(chunk).offsets)
         return ChunkData(inputs, labels, _aux(events, first, cuts), cuts.counts)
 

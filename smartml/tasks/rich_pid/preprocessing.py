@@ -50,7 +50,7 @@ from smartml.tasks.rich_pid.hdf5_reader import ChunkData, first_event
 
 FORMAT_VERSION = 1
 POINT_FEATURES = ("x", "y", "dt")
-GLOBAL_FEATURES = ("momentum", "ring_radius")
+GLOBAL_FEATURES = ("momentum", "ring_radius", "ring_mass")
 
 
 def momentum_bin_edges(low: float, high: float, bins: int) -> np.ndarray:
@@ -321,10 +321,13 @@ class RichStandardization:
         return cls(parsed)
 
 
-def needed_features(use_ring_radius: bool) -> tuple[str, ...]:
+def needed_features(use_ring_radius: bool, use_ring_mass: bool = False) -> tuple[str, ...]:
     """The standardised features of a task configuration.
 
     >>> needed_features(False)
     ('x', 'y', 'dt', 'momentum')
+    >>> needed_features(True, use_ring_mass=True)
+    ('x', 'y', 'dt', 'momentum', 'ring_radius', 'ring_mass')
     """
-    return (*POINT_FEATURES, "momentum", *(("ring_radius",) if use_ring_radius else ()))
+    optional = (("ring_radius", use_ring_radius), ("ring_mass", use_ring_mass))
+    return (*POINT_FEATURES, "momentum", *(name for name, used in optional if used))

@@ -50,6 +50,11 @@ class BalanceConfig(StrictModel):
     enabled: bool = True
     bins: int = Field(3, ge=1, le=1000, description="equal-width bins over the momentum range")
     seed: Seed = 0
+    validation: bool = Field(
+        True,
+        description="balance the validation split the same way, so that the validation loss "
+        "(best epoch, early stopping) measures what training minimises, not the class mixture",
+    )
 
 
 @TASKS.register("rich_pid", implementation="smartml.tasks.rich_pid.task:RichPidTask")
@@ -95,6 +100,11 @@ class RichDataConfig(StrictModel):
     balance: BalanceConfig = BalanceConfig()
     use_ring_radius: bool = Field(
         False, description="give the file's fitted ring radius to the model as a global input"
+    )
+    use_ring_mass: bool = Field(
+        False,
+        description="give the squared mass m² = p²(n² cos²θc − 1), GeV²/c⁴, of the file's "
+        "fitted ring radius (tan θc = R/f) and the track momentum as a global input",
     )
     centre_on_ring: bool = Field(
         False,

@@ -4,7 +4,9 @@ Data: events in the NA62 RICH HDF5 layout (:mod:`~smartml.tasks.rich_pid.hdf5_re
 by default written by the built-in simulator and cached, or the configured files.
 Inputs (:attr:`RichPidTask.inputs`): ``points`` (max_points, 3) in-time hits (x, y,
 Δt) standardised, padding rows exactly 0; ``mask`` (max_points,) 1 for a hit;
-``momentum`` (1,) standardised; with ``use_ring_radius`` the file's fitted
+``momentum`` (1,) standardised; with ``use_ring_mass`` the squared mass of the file's
+ring radius and the momentum (:func:`~smartml.tasks.rich_pid.physics.ring_mass_squared`)
+``ring_mass`` (1,) standardised; with ``use_ring_radius`` the file's fitted
 ``ring_radius`` (1,) standardised. Output: :class:`~smartml.outputs.logits.Logits`
 over muon, pion (one logit, the pion score), or muon, pion, positron when positrons
 are kept; the pion is the selected class. The training split is balanced per
@@ -87,6 +89,7 @@ DESCRIPTIONS = {
     "mask": "1 for a hit, 0 for padding",
     "momentum": "track momentum, standardised",
     "ring_radius": "the file's fitted ring radius, standardised",
+    "ring_mass": "squared mass from the file's ring radius and the momentum, standardised",
 }
 
 
@@ -109,6 +112,8 @@ class RichPidTask(Task):
         shapes = {"points": (n, 3), "mask": (n,), "momentum": (1,)}
         if self.data.use_ring_radius:
             shapes["ring_radius"] = (1,)
+        if self.data.use_ring_mass:
+            shapes["ring_mass"] = (1,)
         return {
             name: InputSpec(name, shape, description=DESCRIPTIONS[name])
             for name, shape in shapes.items()
@@ -127,9 +132,9 @@ class RichPidTask(Task):
         self.source = RichHdf5Source(data, files, load_pmt_table(pmt_path, self._disk_offsets()))
         self.splits = self.source.split(seed=data.split.seed)
         log.info("data %s: %s", files[0].parent, describe_split(self.splits, "event"))
-        self._balance: BalancePlan | None = None
+        self._balance: dict[str, BalancePlan | None] = {}
         if fit:
-            self._balance = self._plan_balance()
+            self._balance = {split: self._plan_balance(split) for split in self._balanced_splits()}
             write_json_atomic(self.run_file(BALANCE), self._balance_record(), RunDirectoryError)
             # one pass over the training events for both fits
             parts = list(self._iter_split("train", FIT_EVENTS, standardized=False, ring_fit=True))
@@ -138,9 +143,8 @@ class RichPidTask(Task):
             self.baseline = fit_baseline(parts)
             self.baseline.to_json(self.run_file(BASELINE))
         else:
-            self.standardization = RichStandardization.load(
-                self.run_file(STANDARDIZATION), needed_features(data.use_ring_radius)
-            )
+            needed = needed_features(data.use_ring_radius, data.use_ring_mass)
+            self.standardization = RichStandardization.load(self.run_file(STANDARDIZATION), needed)
             self.baseline = RingLikelihoodBaseline.from_json(self.run_file(BASELINE))
 
     def _disk_offsets(self):
@@ -172,56 +176,75 @@ class RichPidTask(Task):
             files += [Path(match) for match in matches if Path(match) not in files]
         return files, Path(str(data.pmt_positions))  # the schema requires it for files
 
-    def _plan_balance(self) -> BalancePlan | None:
-        """First pass over the training split (labels and momenta only)."""
+    def _balanced_splits(self) -> tuple[str, ...]:
+        balance = self.data.balance
+        if not balance.enabled:
+            return ()
+        return ("train", "validation") if balance.validation else ("train",)
+
+    def _plan_balance(self, split: str) -> BalancePlan:
+        """First pass over a split (labels and momenta only)."""
         data = self.data
-        if not data.balance.enabled:
-            return None
-        self._train_counts: dict[str, int] = {}
+        self._cut_counts: dict[str, dict[str, int]] = getattr(self, "_cut_counts", {})
+        counts = self._cut_counts[split] = {}
 
         def selections() -> Iterator[tuple[Chunk, np.ndarray, np.ndarray]]:
-            for chunk in self.splits["train"]:
-                labels, momentum, counts = self.source.read_selection(chunk)
-                add_counts(self._train_counts, counts)
+            for chunk in self.splits[split]:
+                labels, momentum, chunk_counts = self.source.read_selection(chunk)
+                add_counts(counts, chunk_counts)
                 yield chunk, labels, momentum
 
         edges = momentum_bin_edges(data.momentum_min_gev, data.momentum_max_gev, data.balance.bins)
         plan = BalancePlan.plan(selections(), edges, len(data.class_names()), data.balance.seed)
         log.info(
-            "training split: cuts %s; balanced %d of %d events",
-            self._train_counts,
+            "%s split: cuts %s; balanced %d of %d events",
+            split,
+            counts,
             plan.after.sum(),
             plan.before.sum(),
         )
         return plan
 
     def _balance_record(self) -> dict:
-        if self._balance is None:
+        """balance.json: the training split's plan at the top level, the validation
+        split's (when balanced) under ``validation``."""
+        plans = {split: plan for split, plan in self._balance.items() if plan is not None}
+        if not plans:
             return {"enabled": False}
-        return {
-            "enabled": True,
-            "training_cuts": self._train_counts,
-            **self._balance.record(self.data.class_names()),
-        }
+        names = self.data.class_names()
+        record = {"enabled": True, "training_cuts": self._cut_counts["train"]}
+        record.update(plans["train"].record(names))
+        if "validation" in plans:
+            record["validation"] = {
+                "cuts": self._cut_counts["validation"],
+                **plans["validation"].record(names),
+            }
+        return record
 
-    def _balance_plan(self) -> BalancePlan | None:
-        """The plan, made again (it is deterministic) when the run files were read,
-        and checked against the recorded one: the data must not have changed."""
-        if self._balance is None and self.data.balance.enabled:
-            self._balance = self._plan_balance()
+    def _balance_plan(self, split: str) -> BalancePlan | None:
+        """The plan of ``split`` (None when it is not balanced), made again (it is
+        deterministic) when the run files were read, and checked against the recorded
+        one: the data must not have changed."""
+        if split not in self._balanced_splits():
+            return None
+        if split not in self._balance:
+            plan = self._balance[split] = self._plan_balance(split)
             recorded = read_json_object(self.run_file(BALANCE), "balance record", RunDirectoryError)
-            if recorded.get("after") != self._balance_record()["after"]:
+            if split == "validation":
+                recorded = recorded.get("validation", {})
+            now = plan.record(self.data.class_names())["after"]
+            if recorded.get("after") != now:
                 raise RunDirectoryError(
-                    f"{self.run_file(BALANCE)}: the balanced training events per momentum bin "
-                    f"differ from those of the data now ({self._balance_record()['after']}); "
+                    f"{self.run_file(BALANCE)}: the balanced {split} events per momentum bin "
+                    f"differ from those of the data now ({now}); "
                     "the data files changed since the run started"
                 )
-        return self._balance
+        return self._balance[split]
 
     def _read(self, split: str, chunk: Chunk) -> ChunkData:
-        """One chunk of a split, balanced when it is the training split."""
+        """One chunk of a split, balanced when the split is (:meth:`_balanced_splits`)."""
         data = self.source.read_chunk(chunk)
-        plan = self._balance_plan() if split == "train" else None
+        plan = self._balance_plan(split)
         return plan.apply(chunk, data) if plan is not None else data
 
     def _iter_split(
@@ -253,7 +276,8 @@ class RichPidTask(Task):
         log.info("%s split: events per cut %s", split, counts)
 
     def datasets(self) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-        self._balance_plan()  # made here once, not in the pipeline's reading threads
+        for split in self._balanced_splits():  # made here once, not in the reading threads
+            self._balance_plan(split)
         return self.streamed_datasets(
             lambda split: _SplitSource(self, split),
             self.splits.__getitem__,
