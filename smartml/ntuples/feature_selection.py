@@ -71,7 +71,7 @@ class InvariantMassFeature(StrictModel):
 
     kind: Literal["invariant_mass"]
     name: _NonEmpty
-    objects: tuple[ParticleBranches, ParticleBranches]
+    objects: Annotated[list[ParticleBranches], Field(min_length=2, max_length=2)]
 
     def inputs(self) -> list[str]:
         return [name for obj in self.objects for name in (obj.pt, obj.eta, obj.phi)]
@@ -113,8 +113,9 @@ class FeatureSelection(StrictModel):
                 f"{len(self.suffixes)}; the lists at the same index combine"
             )
         if not (self.branches or self.prefixes or self.wildcards or self.derived):
-            raise ValueError("no feature selected: give branches, prefixes/suffixes, "
-                             "wildcards or derived")
+            raise ValueError(
+                "no feature selected: give branches, prefixes/suffixes, wildcards or derived"
+            )
         names = [feature.name for feature in self.derived]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
@@ -181,7 +182,9 @@ def nearest(name: str, candidates: list[str], n: int = 3) -> str:
     return f"; nearest: {', '.join(close)}" if close else ""
 
 
-def resolve(selection: FeatureSelection, jagged: Mapping[str, bool], where: str) -> ResolvedSelection:
+def resolve(
+    selection: FeatureSelection, jagged: Mapping[str, bool], where: str
+) -> ResolvedSelection:
     """Apply ``selection`` to the branches of a tree.
 
     Args:
@@ -206,16 +209,20 @@ def resolve(selection: FeatureSelection, jagged: Mapping[str, bool], where: str)
 
     features: list[str] = [column(name).name for name in selection.branches]
     for combo in selection.combinations():
-        origin = (f"prefixes[{combo.group}] × suffixes[{combo.group}] "
-                  f"({combo.prefix!r} + {combo.suffix!r}): ")
+        origin = (
+            f"prefixes[{combo.group}] × suffixes[{combo.group}] "
+            f"({combo.prefix!r} + {combo.suffix!r}): "
+        )
         features.append(column(combo.name, origin).name)
     for pattern in selection.wildcards:
         features += [column(name).name for name in _wildcard_matches(pattern, jagged, where)]
     derived = {feature.name: feature for feature in selection.derived}
     for feature in selection.derived:
         if feature.name in jagged or feature.name in columns:
-            raise DataError(f"{where}: derived feature {feature.name!r} has the name of a branch; "
-                            "choose another name")
+            raise DataError(
+                f"{where}: derived feature {feature.name!r} has the name of a branch; "
+                "choose another name"
+            )
         for name in feature.inputs():
             column(name, f"derived feature {feature.name!r}: ")
         features.append(feature.name)
@@ -233,9 +240,7 @@ def _column(name: str, jagged: Mapping[str, bool], where: str, origin: str) -> C
     indexed = _OBJECT_INDEX.fullmatch(name)
     branch, index = (indexed["branch"], int(indexed["index"])) if indexed else (name, None)
     if branch not in jagged:
-        raise DataError(
-            f"{where}: {origin}no branch {branch!r}{nearest(branch, list(jagged))}"
-        )
+        raise DataError(f"{where}: {origin}no branch {branch!r}{nearest(branch, list(jagged))}")
     if jagged[branch] and index is None:
         raise DataError(
             f"{where}: {origin}{branch!r} is a jagged branch (objects per event): select "
@@ -260,4 +265,6 @@ def _wildcard_matches(pattern: str, jagged: Mapping[str, bool], where: str) -> l
             f"{where}: wildcard {pattern!r} matches only jagged branches ({', '.join(matches)}); "
             f"select their objects in branches, e.g. '{matches[0]}[0]'"
         )
-    raise DataError(f"{where}: wildcard {pattern!r} matches no branch{nearest(pattern, list(jagged))}")
+    raise DataError(
+        f"{where}: wildcard {pattern!r} matches no branch{nearest(pattern, list(jagged))}"
+    )

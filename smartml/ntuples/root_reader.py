@@ -98,8 +98,7 @@ def open_tree(path: Path, tree: str) -> Any:
 def jagged_branches(tree: Any) -> dict[str, bool]:
     """Each branch of ``tree`` (in order) -> whether it holds a list of objects per event."""
     return {
-        branch.name: isinstance(branch.interpretation, uproot.AsJagged)
-        for branch in tree.branches
+        branch.name: isinstance(branch.interpretation, uproot.AsJagged) for branch in tree.branches
     }
 
 
