@@ -10,7 +10,7 @@ as YAML (``.yaml``, ``.yml``) or JSON (``.json``), its keys at the top level.
 >>> load_feature_file(path)
 Traceback (most recent call last):
 ...
-smartml.errors.ConfigError: ...features.yaml: brnches: unknown key 'brnches'; did you mean 'branches'?
+smartml.errors.ConfigError: ...features.yaml: brnches: unknown key 'brnches'; did you mean ...
 """
 
 import json

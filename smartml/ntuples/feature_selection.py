@@ -97,11 +97,11 @@ class Combination:
 class FeatureSelection(StrictModel):
     """The features to read from a tree (see the module docstring)."""
 
-    branches: list[_NonEmpty] = []
-    prefixes: list[list[str]] = []
-    suffixes: list[list[str]] = []
-    wildcards: list[_NonEmpty] = []
-    derived: list[DerivedFeature] = []
+    branches: list[_NonEmpty] = Field(default_factory=list)
+    prefixes: list[list[str]] = Field(default_factory=list)
+    suffixes: list[list[str]] = Field(default_factory=list)
+    wildcards: list[_NonEmpty] = Field(default_factory=list)
+    derived: list[DerivedFeature] = Field(default_factory=list)
     missing_object: Literal["drop", "fill"] = "drop"
     fill_value: FiniteFloat = 0.0
 
@@ -126,7 +126,9 @@ class FeatureSelection(StrictModel):
         """The names of ``prefixes`` × ``suffixes``, group by group, prefix-major."""
         return [
             Combination(prefix + suffix, prefix, suffix, group)
-            for group, (prefixes, suffixes) in enumerate(zip(self.prefixes, self.suffixes))
+            for group, (prefixes, suffixes) in enumerate(
+                zip(self.prefixes, self.suffixes, strict=True)
+            )
             for prefix in prefixes
             for suffix in suffixes
         ]

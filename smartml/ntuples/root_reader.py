@@ -327,7 +327,9 @@ def check_aligned(first: NtupleReader, second: NtupleReader) -> None:
         DataError: one line naming both files (or chains) and their entry counts.
     """
     if len(first.files) == len(second.files):
-        for i, (a, b) in enumerate(zip(first.entries_per_file, second.entries_per_file)):
+        for i, (a, b) in enumerate(
+            zip(first.entries_per_file, second.entries_per_file, strict=True)
+        ):
             if a != b:
                 raise DataError(
                     f"{first.where(i)} has {a} entries but {second.where(i)} has {b}; "
