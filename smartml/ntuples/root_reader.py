@@ -62,6 +62,29 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+def open_root_file(path: Path) -> Any:
+    """The ROOT file ``path``, opened with uproot.
+
+    Raises:
+        DataError: the file is missing, empty or not readable as ROOT.
+    """
+    if not path.exists():
+        raise DataError(f"{path}: no such ROOT file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a ROOT file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (0 bytes), not a ROOT file")
+    try:
+        return uproot.open(path)
+    except _UNREADABLE as err:
+        raise DataError(f"{path}: not a readable ROOT file ({_first_line(err)})") from None
+
+
+def tree_names(file: Any) -> list[str]:
+    """The paths of the TTrees in an open file (``"events"``, ``"sel/hftree"``)."""
+    return list(file.keys(filter_classname="TTree", recursive=True, cycle=False))
+
+
 def open_tree(path: Path, tree: str) -> Any:
     """The TTree ``tree`` of the ROOT file ``path``.
 
@@ -75,17 +98,11 @@ def open_tree(path: Path, tree: str) -> Any:
         DataError: the file is missing, empty or not readable as ROOT; it has no tree
             ``tree`` (the message lists the trees it has).
     """
-    if not path.exists():
-        raise DataError(f"{path}: no such ROOT file")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, expected a ROOT file")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: the file is empty (0 bytes), not a ROOT file")
+    file = open_root_file(path)
     try:
-        file = uproot.open(path)
         found = file[tree]
     except uproot.KeyInFileError:
-        trees = file.keys(filter_classname="TTree", recursive=True, cycle=False)
+        trees = tree_names(file)
         held = f"trees in the file: {', '.join(trees)}" if trees else "the file holds no tree"
         raise DataError(f"{path}: no tree {tree!r}; {held}") from None
     except _UNREADABLE as err:
@@ -93,6 +110,19 @@ def open_tree(path: Path, tree: str) -> Any:
     if not isinstance(found, uproot.TTree):
         raise DataError(f"{path}: {tree!r} is a {found.classname}, not a TTree")
     return found
+
+
+def single_tree(path: Path) -> str:
+    """The path of the only TTree in ``path`` (for commands whose ``--tree`` is optional).
+
+    Raises:
+        DataError: the file cannot be read, or holds no tree or several (named).
+    """
+    trees = tree_names(open_root_file(path))
+    if len(trees) != 1:
+        held = f"trees: {', '.join(trees)}" if trees else "no tree"
+        raise DataError(f"{path}: holds {held}; choose one with --tree")
+    return trees[0]
 
 
 def jagged_branches(tree: Any) -> dict[str, bool]:
