@@ -33,7 +33,7 @@ from smartml.ntuples.feature_selection import (
 )
 
 # What uproot raises on bytes that are not (or no longer) a ROOT file.
-_UNREADABLE = (OSError, ValueError, zlib.error, uproot.deserialization.DeserializationError)
+UNREADABLE = (OSError, ValueError, zlib.error, uproot.deserialization.DeserializationError)
 # Entries per read when scanning a counter branch for the largest object count.
 _SCAN_STEP = 1_000_000
 
@@ -76,7 +76,7 @@ def open_root_file(path: Path) -> Any:
         raise DataError(f"{path}: the file is empty (0 bytes), not a ROOT file")
     try:
         return uproot.open(path)
-    except _UNREADABLE as err:
+    except UNREADABLE as err:
         raise DataError(f"{path}: not a readable ROOT file ({_first_line(err)})") from None
 
 
@@ -105,7 +105,7 @@ def open_tree(path: Path, tree: str) -> Any:
         trees = tree_names(file)
         held = f"trees in the file: {', '.join(trees)}" if trees else "the file holds no tree"
         raise DataError(f"{path}: no tree {tree!r}; {held}") from None
-    except _UNREADABLE as err:
+    except UNREADABLE as err:
         raise DataError(f"{path}: not a readable ROOT file ({_first_line(err)})") from None
     if not isinstance(found, uproot.TTree):
         raise DataError(f"{path}: {tree!r} is a {found.classname}, not a TTree")
@@ -213,7 +213,7 @@ class NtupleReader:
                 else:
                     values = tree_branch.array(entry_start=start, entry_stop=stop, library="ak")
                     counts = ak.to_numpy(ak.num(values, axis=1))
-            except _UNREADABLE as err:
+            except UNREADABLE as err:
                 raise DataError(
                     f"{self.where(index)}: cannot read branch {branch!r} ({_first_line(err)})"
                 ) from None
@@ -267,7 +267,7 @@ class NtupleReader:
                 entry_stop=stop,
                 library="ak",
             )
-        except _UNREADABLE as err:
+        except UNREADABLE as err:
             raise DataError(
                 f"{self.where(index)}: cannot read entries {start}-{stop} ({_first_line(err)})"
             ) from None
