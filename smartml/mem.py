@@ -21,6 +21,7 @@ SETTING_OPTIONS = {
     "nitn": "nitn",
     "seed": "seed",
     "pt_resolution": "resolutions.pt_relative",
+    "pt_resolution_per_gev": "resolutions.pt_relative_per_gev",
     "eta_resolution": "resolutions.eta",
     "phi_resolution": "resolutions.phi",
 }
@@ -42,7 +43,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nitn-adapt", type=int, help="vegas iterations adapting the grid")
     parser.add_argument("--nitn", type=int, help="vegas iterations on the frozen grid")
     parser.add_argument("--seed", type=int, help="seed of the integrations")
-    parser.add_argument("--pt-resolution", type=float, help="σ(pT)/pT of the transfer function")
+    parser.add_argument("--pt-resolution", type=float, help="a of σ(pT)/pT = a ⊕ b·pT")
+    parser.add_argument(
+        "--pt-resolution-per-gev", type=float, help="b of σ(pT)/pT = a ⊕ b·pT [1/GeV]"
+    )
     parser.add_argument("--eta-resolution", type=float, help="σ(η) of the transfer function")
     parser.add_argument("--phi-resolution", type=float, help="σ(φ) [rad] of the transfer function")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -37,10 +37,10 @@ def generated_like_events(n, seed, resolutions):
             "lep2_Phi": float(f),
         }
         for a, b, c, d, e, f in zip(
-            pt * (1 + resolutions.pt_relative * rng.standard_normal(n)),
+            pt + resolutions.pt_sigma(pt) * rng.standard_normal(n),
             smear(rapidity + gap / 2, resolutions.eta),
             mem.wrap_angle(smear(phi, resolutions.phi)),
-            pt * (1 + resolutions.pt_relative * rng.standard_normal(n)),
+            pt + resolutions.pt_sigma(pt) * rng.standard_normal(n),
             smear(rapidity - gap / 2, resolutions.eta),
             mem.wrap_angle(smear(phi + np.pi, resolutions.phi)),
             strict=True,

@@ -91,7 +91,7 @@ def test_narrow_transfer_functions_give_the_density_at_the_measured_point():
     """σ → 0: the η transfer functions become deltas; the pT and φ ones leave
     N(pT₁ − pT₂; 0, √2 r pT) N(Δφ − π; 0, √2 σ_φ) for an exactly back-to-back event."""
     event = dict(EVENT, lep2_PT=45.3, lep2_Phi=1.2 - np.pi)
-    narrow = mem.MuonResolutions(pt_relative=1e-6, eta=1e-6, phi=1e-6)
+    narrow = mem.MuonResolutions(pt_relative=1e-6, pt_relative_per_gev=0.0, eta=1e-6, phi=1e-6)
     settings = FAST.model_copy(update={"resolutions": narrow})
     weight, error = mem.mem_weight(event, settings)
     pt = event["lep1_PT"]
@@ -110,7 +110,7 @@ def plain_monte_carlo(event, settings, n_points, seed):
     measured = mem.MeasuredMuons.from_event(event)
     widths = settings.resolutions
     pt_centre = 0.5 * (measured.pt1 + measured.pt2)
-    pt_half = 7 * widths.pt_relative * pt_centre
+    pt_half = 7 * widths.pt_sigma(pt_centre)
     rng = np.random.default_rng(seed)
     pt = rng.uniform(pt_centre - pt_half, pt_centre + pt_half, n_points)
     eta1 = rng.uniform(measured.eta1 - 7 * widths.eta, measured.eta1 + 7 * widths.eta, n_points)

@@ -18,7 +18,7 @@ N_EVENTS = 10
 def events_file(tmp_path):
     events = generated_like_events(N_EVENTS, seed=11, resolutions=SETTINGS.resolutions)
     events[3]["lep1_PT"] = float("nan")  # an invalid event: NaN weight, counted
-    events[6].update(lep1_PT=6000.0, lep2_PT=6000.0)  # x > 1: weight 0, counted
+    events[6].update(lep1_Eta=9.0, lep2_Eta=9.0)  # x₁ > 1: weight 0, counted
     return write_events(tmp_path / "dy.root", events)
 
 

@@ -95,13 +95,37 @@ LabDensity = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 class MuonResolutions(StrictModel):
     """Widths of the Gaussian transfer functions; they must be those the events were
-    smeared with (the generator's settings)."""
+    smeared with (defaults: those of :mod:`smartml.collider.generation_config`):
+    ``σ(pT)/pT = pt_relative ⊕ pt_relative_per_gev · pT``, ``σ(η)``, ``σ(φ)``.
+
+    >>> round(float(MuonResolutions().pt_sigma(100.0)), 6)  # 100 GeV · (0.01 ⊕ 0.01)
+    1.414214
+    """
 
     pt_relative: float = Field(
-        0.02, gt=0, le=0.5, allow_inf_nan=False, description="σ(pT)/pT of each muon"
+        0.01, gt=0, le=0.5, allow_inf_nan=False, description="constant term of σ(pT)/pT"
+    )
+    pt_relative_per_gev: float = Field(
+        1.0e-4, ge=0, le=0.01, allow_inf_nan=False, description="σ(pT)/pT term ∝ pT [1/GeV]"
     )
     eta: float = Field(0.001, gt=0, le=0.5, allow_inf_nan=False, description="σ(η)")
     phi: float = Field(0.001, gt=0, le=0.5, allow_inf_nan=False, description="σ(φ) [rad]")
+
+    def pt_sigma(self, pt: np.ndarray | float) -> np.ndarray | float:
+        """σ(pT) [GeV] at true ``pt`` [GeV]."""
+        return pt * np.hypot(self.pt_relative, self.pt_relative_per_gev * pt)
+
+    @classmethod
+    def from_generation_config(cls, config: Any) -> MuonResolutions:
+        """The muon smearing of an event generator's settings (an object with
+        ``muon_pt_resolution``, ``muon_pt_resolution_per_gev``, ``muon_eta_resolution``
+        and ``muon_phi_resolution``, as :class:`GenerationConfig` has)."""
+        return cls(
+            pt_relative=config.muon_pt_resolution,
+            pt_relative_per_gev=config.muon_pt_resolution_per_gev,
+            eta=config.muon_eta_resolution,
+            phi=config.muon_phi_resolution,
+        )
 
 
 class MemSettings(StrictModel):
@@ -115,6 +139,9 @@ class MemSettings(StrictModel):
         7.0, ge=3.0, le=20.0, allow_inf_nan=False, description="integration range in σ"
     )
     resolutions: MuonResolutions = MuonResolutions()
+    sqrt_s_gev: float = Field(
+        SQRT_S, ge=200.0, le=100_000.0, allow_inf_nan=False, description="collider energy"
+    )
 
 
 @dataclass(frozen=True)
@@ -155,7 +182,9 @@ def wrap_angle(phi: np.ndarray | float) -> np.ndarray:
     return np.pi - np.mod(np.pi - np.asarray(phi, dtype=float), 2 * np.pi)
 
 
-def gaussian_log_pdf(x: np.ndarray, mean: np.ndarray | float, sigma: np.ndarray | float):
+def gaussian_log_pdf(
+    x: np.ndarray | float, mean: np.ndarray | float, sigma: np.ndarray | float
+) -> np.ndarray:
     """log N(x; mean, sigma), elementwise.
 
     >>> float(np.exp(gaussian_log_pdf(np.array(0.0), 0.0, 1.0))) == 1 / math.sqrt(2 * math.pi)
@@ -218,13 +247,13 @@ def transfer_log_weight(
     φ integral done (module docstring): per GeV² (the two pT densities).
 
     >>> muons = MeasuredMuons(40.0, 0.0, 0.0, 40.0, 0.0, np.pi)
-    >>> widths = MuonResolutions(pt_relative=0.1, eta=0.1, phi=0.1)
+    >>> widths = MuonResolutions(pt_relative=0.1, pt_relative_per_gev=0.0, eta=0.1, phi=0.1)
     >>> at_peak = transfer_log_weight(np.array(40.0), np.array(0.0), np.array(0.0), muons, widths)
     >>> bool(np.isclose(np.exp(at_peak), 1 / (2 * np.pi * 4.0**2) / (2 * np.pi * 0.1**2)
     ...                 / np.sqrt(2 * np.pi * 2 * 0.1**2)))
     True
     """
-    pt_sigma = resolutions.pt_relative * pt
+    pt_sigma = resolutions.pt_sigma(pt)
     azimuthal_gap = wrap_angle(measured.phi1 - measured.phi2 - np.pi)
     return (
         gaussian_log_pdf(measured.pt1, pt, pt_sigma)
@@ -268,16 +297,16 @@ def integration_maps(
     # inverse-variance mean of the two measured pT with their own relative widths
     weights = np.array([measured.pt1, measured.pt2]) ** -2.0
     pt_mean = float(np.average([measured.pt1, measured.pt2], weights=weights))
-    pt_sigma = widths.pt_relative * pt_mean / math.sqrt(2.0)
+    pt_sigma = float(widths.pt_sigma(pt_mean)) / math.sqrt(2.0)
     pt_range = reach * pt_sigma + abs(measured.pt1 - measured.pt2)
     pt_map = TruncatedGaussianMap(
         pt_mean, pt_sigma, max(pt_mean - pt_range, 1e-3 * pt_mean), pt_mean + pt_range
     )
-    eta_maps = (
+    eta1_map, eta2_map = (
         TruncatedGaussianMap(eta, widths.eta, eta - reach * widths.eta, eta + reach * widths.eta)
         for eta in (measured.eta1, measured.eta2)
     )
-    return (pt_map, *eta_maps)
+    return pt_map, eta1_map, eta2_map
 
 
 def lab_integrand(
@@ -350,7 +379,9 @@ def mem_weight(
     measured = MeasuredMuons.from_event(event)
     rng = np.random.default_rng([settings.seed, stream])
     integrator = vegas.Integrator(3 * [[0.0, 1.0]], ran_array_generator=rng.random)
-    integrand, log_scale = unit_cube_integrand(measured, settings, density or DrellYanDensity())
+    integrand, log_scale = unit_cube_integrand(
+        measured, settings, density or DrellYanDensity(settings.sqrt_s_gev)
+    )
     batch_integrand = vegas.lbatchintegrand(integrand)
     integrator(batch_integrand, nitn=settings.nitn_adapt, neval=settings.neval)
     result = integrator(batch_integrand, nitn=settings.nitn, neval=settings.neval, adapt=False)
@@ -513,7 +544,7 @@ def integrate_chunk(
     Returns:
         (weights, errors); an event with invalid values gets NaN for both.
     """
-    density = density or DrellYanDensity()
+    density = density or DrellYanDensity(settings.sqrt_s_gev)
     n_events = len(events[MUON_BRANCHES[0]])
     weights, errors = np.full(n_events, np.nan), np.full(n_events, np.nan)
     for row in range(n_events):
