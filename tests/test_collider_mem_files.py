@@ -110,10 +110,11 @@ def test_command_line_writes_the_weight_tree(events_file, tmp_path, capsys):
     output = tmp_path / "weights.root"
     status = mem_cli.main(
         [str(events_file), "--output", str(output), "--neval", "300", "--nitn-adapt", "2",
-         "--nitn", "2", "--chunk", "4", "--max-events", "5", "--no-progress"]
+         "--nitn", "2", "--chunk", "4", "--max-events", "5"]
     )  # fmt: skip
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert status == 0
+    assert "5/5" in err and "event/s" in err  # the progress bar
     assert (
         f"{output}: tree momemta, 5 events (1 with a zero or non-finite weight: entries 3)" in out
     )

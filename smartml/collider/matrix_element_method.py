@@ -587,22 +587,28 @@ def _run_chunks(
             on_done(index, *integrate_chunk(read(bounds), bounds[0], settings, density))
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+    running: dict[concurrent.futures.Future, int] = {}
+
+    def submit(index: int, bounds: tuple[int, int]) -> None:
+        future = pool.submit(integrate_chunk, read(bounds), bounds[0], settings, density)
+        running[future] = index
+
+    try:
         queue = iter(pending)
-        running: dict[concurrent.futures.Future, int] = {}
         for index, bounds in itertools.islice(queue, 2 * workers):
-            running[pool.submit(integrate_chunk, read(bounds), bounds[0], settings, density)] = (
-                index
-            )
+            submit(index, bounds)
         while running:
             done, _ = concurrent.futures.wait(running, return_when="FIRST_COMPLETED")
             for future in done:
                 on_done(running.pop(future), *future.result())
                 for index, bounds in itertools.islice(queue, 1):
-                    future = pool.submit(
-                        integrate_chunk, read(bounds), bounds[0], settings, density
-                    )
-                    running[future] = index
+                    submit(index, bounds)
+    except BaseException:
+        # ^C or a failed save: the finished chunks are kept, the queued ones dropped
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def _write_weight_tree(output: Path, partial: Path, n_chunks: int) -> tuple[np.ndarray, ...]:
