@@ -294,7 +294,7 @@ def integration_maps(
 ) -> tuple[TruncatedGaussianMap, TruncatedGaussianMap, TruncatedGaussianMap]:
     """The maps of ``pT, η₁, η₂`` centred on the measured muons (module docstring)."""
     widths, reach = settings.resolutions, settings.truncation_sigmas
-    # inverse-variance mean of the two measured pT with their own relative widths
+    # inverse-variance mean of the two measured pT (σ ∝ pT up to the b·pT term)
     weights = np.array([measured.pt1, measured.pt2]) ** -2.0
     pt_mean = float(np.average([measured.pt1, measured.pt2], weights=weights))
     pt_sigma = float(widths.pt_sigma(pt_mean)) / math.sqrt(2.0)
