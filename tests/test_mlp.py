@@ -11,10 +11,12 @@ from qkeras import QActivation, QDense
 
 from smartml.backend import keras
 from smartml.config.export import ExportConfig
+from smartml.errors import ExportError
 from smartml.export.exporter import export_model
 from smartml.export.qkeras_precision import layer_precisions
 from smartml.hardware.cost import hardware_report
 from smartml.hardware.fixed_point import FixedType
+from smartml.hardware.registry import handler_for
 from smartml.models.exportability import export_refusal, is_exportable
 from smartml.models.mlp.builder import MLP
 from smartml.models.mlp.schema import MLPConfig
@@ -133,6 +135,9 @@ def test_exportable_only_when_quantized_without_dropout():
     total = precisions["residual_add"]
     assert total.fractional == max(back.fractional, inputs.fractional)
     assert total.max >= back.max + inputs.max
+    add = model.get_layer("residual_add")
+    with pytest.raises(ExportError, match=r"^layer 'residual_add' \(Add\): only io_parallel"):
+        handler_for(add, "export").check_backend(add, "Vitis", "Latency", "io_stream")
 
 
 def test_quantized_residual_mlp_is_bit_identical_in_c_simulation(tmp_path):
