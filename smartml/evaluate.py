@@ -31,12 +31,12 @@ def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
     from smartml.evaluation.figures import save_figures
     from smartml.evaluation.history_plots import plot_history
     from smartml.hardware.cost import hardware_report
-    from smartml.registry import MODELS
+    from smartml.models.exportability import is_exportable
     from smartml.training.callbacks import checkpoint_monitor
 
     plots = task.config.output.plots
     metrics, figures = task.evaluate(model, figures=plots)
-    if MODELS.get(task.config.model.name).exportable:
+    if is_exportable(task.config.model):
         metrics["hardware"] = hardware_report(model)
     if plots:
         save_figures(figures, run_dir.plots)

@@ -100,8 +100,8 @@ def test_overrides_win_and_the_resolved_config_round_trips(tmp_path):
             "task.name: unknown task 'pixles'; known: rich_pid, smart_pixels",
         ),
         (
-            lambda c: c["model"].update(name="mlp"),
-            "model.name: unknown model 'mlp'; known: deepsets, dgcnn, pixel_mdn, pointnet, pointnet_tnet, quantized_mlp",
+            lambda c: c["model"].update(name="mpl"),
+            "model.name: unknown model 'mpl'; known: deepsets, dgcnn, mlp, pixel_mdn, pointnet, pointnet_tnet",
         ),
         (lambda c: c.pop("data"), "data: required section is missing"),
         (lambda c: c.update(schema_version=2), "schema_version: 2 is not supported; expected 1"),

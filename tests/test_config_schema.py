@@ -88,8 +88,8 @@ def test_a_misspelled_key_fails(base_config, mutate, unexpected):
             "'pixles' is not one of ['rich_pid', 'smart_pixels']",
         ),
         (
-            lambda c: c["model"].update(name="mlp"),
-            "'mlp' is not one of ['deepsets', 'dgcnn', 'pixel_mdn', 'pointnet', 'pointnet_tnet', 'quantized_mlp']",
+            lambda c: c["model"].update(name="mpl"),
+            "'mpl' is not one of ['deepsets', 'dgcnn', 'mlp', 'pixel_mdn', 'pointnet', 'pointnet_tnet']",
         ),
         (lambda c: c["training"].update(epochs=0), "0 is less than or equal to the minimum of 0"),
         (lambda c: c.pop("model"), "'model' is a required property"),

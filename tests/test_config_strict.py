@@ -56,7 +56,7 @@ def set_key(config: dict, dotted: str, value) -> None:
     config[leaf] = value
 
 
-RELU_MLP = {"name": "quantized_mlp", "activation": {"bits": 8, "integer": 3}}
+RELU = {"bits": 8, "integer": 3}
 COERCIONS = [
     ("training.epochs", "3", "training.epochs: Input should be a valid integer (got '3')"),
     ("training.epochs", True, "training.epochs: Input should be a valid integer (got True)"),
@@ -118,12 +118,12 @@ def test_a_float_is_not_an_integer_even_when_whole(tmp_path, base_config):
     ("model", "expected"),
     [
         (
-            {**RELU_MLP, "activation": {**RELU_MLP["activation"], "signed": 0}},
-            "model.activation.signed: Input should be a valid boolean (got 0)",
+            {"name": "mlp", "quantization": {"activation": {**RELU, "signed": 0}}},
+            "model.quantization.activation.signed: Input should be a valid boolean (got 0)",
         ),
         (
-            {**RELU_MLP, "activation": {**RELU_MLP["activation"], "signed": True}},
-            "model.activation.signed: Value error, quantized_relu is unsigned",
+            {"name": "mlp", "quantization": {"activation": {**RELU, "signed": True}}},
+            "model.quantization.activation.signed: Value error, quantized_relu is unsigned",
         ),
     ],
 )
@@ -191,7 +191,7 @@ def test_bounds_accept_their_limit_and_refuse_beyond(
     ("model", "key"),
     [
         ("pixel_mdn", "hidden_units"),
-        ("quantized_mlp", "hidden_units"),
+        ("mlp", "hidden_units"),
         ("deepsets", "point_units"),
         ("deepsets", "head_units"),
         ("pointnet", "point_units"),

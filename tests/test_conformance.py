@@ -76,9 +76,17 @@ CASES = [
         batch_size=16,
     ),
     Case(
-        "toy_weights", {"n_examples": 6000}, {"name": "quantized_mlp", "hidden_units": [8, 8]}, 32
+        "toy_weights",
+        {"n_examples": 6000},
+        {"name": "mlp", "hidden_units": [8, 8], "quantization": {}},
+        32,
     ),
-    Case("toy_signal", {"n_examples": 6000}, {"name": "quantized_mlp", "hidden_units": [8]}, 32),
+    Case(
+        "toy_signal",
+        {"n_examples": 6000},
+        {"name": "mlp", "hidden_units": [8], "quantization": {}},
+        32,
+    ),
     Case(
         "rich_pid",
         RICH_DATA,

@@ -1,5 +1,5 @@
 """The exportable models of the coming tasks: deepsets (point clouds with a padding
-mask) and quantized_mlp (tabular features)."""
+mask) and the quantized mlp (tabular features)."""
 
 import numpy as np
 import pytest
@@ -10,8 +10,8 @@ from smartml.hardware.cost import hardware_report
 from smartml.hardware.fixed_point import FixedType
 from smartml.models.deepsets.builder import DeepSets
 from smartml.models.deepsets.schema import DeepSetsConfig
-from smartml.models.quantized_mlp.builder import QuantizedMLP
-from smartml.models.quantized_mlp.schema import QuantizedMLPConfig
+from smartml.models.mlp.builder import MLP
+from smartml.models.mlp.schema import MLPConfig
 from smartml.outputs.logits import Logits
 from smartml.outputs.point_regression import PointRegression
 from smartml.tasks.base import InputSpec
@@ -82,14 +82,12 @@ def test_model_inputs_are_checked_with_one_line_naming_the_key():
     with pytest.raises(ConfigError, match=r"model.mask_input: 'mask' has shape \(12, 1\)"):
         DeepSets.build(DeepSetsConfig(), wrong_mask, Logits(["a", "b"]))
     with pytest.raises(ConfigError, match="takes rank-1 \\(tabular\\) inputs"):
-        QuantizedMLP.build(QuantizedMLPConfig(), ring_inputs(), PointRegression(["w"], [""]))
+        MLP.build(MLPConfig(quantization={}), ring_inputs(), PointRegression(["w"], [""]))
 
 
 def test_quantized_mlp_concatenates_several_tabular_inputs():
     inputs = {"a": InputSpec("a", (3,)), "b": InputSpec("b", (2,))}
-    model = QuantizedMLP.build(
-        QuantizedMLPConfig(hidden_units=[4]), inputs, Logits(["x", "y", "z"])
-    )
+    model = MLP.build(MLPConfig(hidden_units=[4], quantization={}), inputs, Logits(["x", "y", "z"]))
     assert [tuple(t.shape) for t in model.inputs] == [(None, 3), (None, 2)]
     assert tuple(model.output.shape) == (None, 3)
     assert model.count_params() == (5 + 1) * 4 + (4 + 1) * 3

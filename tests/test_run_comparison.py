@@ -170,7 +170,7 @@ def test_evaluate_refuses_runs_of_different_tasks_in_one_line(tmp_path, capsys):
     signal = fake_run(tmp_path, "signal", classifier_metrics(0.9, 0.1))
     for run, task, model in (
         (pixels, "smart_pixels", "pixel_mdn"),
-        (signal, "toy_signal", "quantized_mlp"),
+        (signal, "toy_signal", "mlp"),
     ):
         config = {"name": run.name, "task": {"name": task}, "data": {}, "model": {"name": model}}
         (run / "config.json").write_text(json.dumps(config))

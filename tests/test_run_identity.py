@@ -40,7 +40,7 @@ def toy_config(run: Path, **changes) -> dict:
         "name": "toy",
         "task": {"name": "toy_signal"},
         "data": {"n_examples": 800},
-        "model": {"name": "quantized_mlp", "hidden_units": [8]},
+        "model": {"name": "mlp", "hidden_units": [8], "quantization": {}},
         "training": {"epochs": 1, "batch_size": 32, "verbose": 0, "backup_every_batches": 5},
         "output": {"dir": str(run)},
     }
@@ -248,7 +248,7 @@ def test_evaluate_refuses_a_model_of_another_architecture(tmp_path, capsys):
     smaller = toy_config(run, **{"model.hidden_units": [4]})
     fabricate_run(run, toy_config(run), model_raw=smaller, complete="legacy")
     assert evaluate_main([str(run)]) == 2
-    # quantized_mlp on 4 features, one logit: (4 + 1) h + (h + 1) parameters
+    # the quantized mlp on 4 features, one logit: (4 + 1) h + (h + 1) parameters
     assert one_line(capsys) == (
         f"smartml.evaluate: error: {run / 'model.h5'}: does not match the run's configuration "
         f"(config.json): parameters: model.h5 has {5 * 4 + 5}, the configuration builds "

@@ -81,9 +81,9 @@ class RunContents:
         return self._cache["hardware"]
 
     def _exportable(self) -> bool:
-        from smartml.registry import MODELS
+        from smartml.models.exportability import is_exportable
 
-        return bool(MODELS.get(self.task.config.model.name).exportable)
+        return is_exportable(self.task.config.model)
 
 
 def open_run(path: str | Path) -> RunContents:

@@ -30,7 +30,7 @@ def run_config_json_schema() -> dict[str, Any]:
 
     >>> schema = run_config_json_schema()
     >>> schema["properties"]["model"]["properties"]["name"]["enum"]
-    ['deepsets', 'dgcnn', 'pixel_mdn', 'pointnet', 'pointnet_tnet', 'quantized_mlp']
+    ['deepsets', 'dgcnn', 'mlp', 'pixel_mdn', 'pointnet', 'pointnet_tnet']
     """
     tasks, models = fill_registries()
     task_schemas = {name: tasks.schema(name) for name in tasks.names()}

@@ -50,7 +50,7 @@ from smartml.hardware.fixed_point import FixedType
 from smartml.hardware.graph import inbound_layers, input_layers
 from smartml.hardware.precision import LayerPrecision, quantizer_type
 from smartml.hardware.registry import handler_for
-from smartml.registry import MODELS
+from smartml.models.exportability import export_refusal
 from smartml.training.run_directory import RunDirectory, file_sha256
 
 log = logging.getLogger("smartml.export")
@@ -96,10 +96,10 @@ def export_run(run_dir: RunDirectory, config: RunConfig, build: bool = False) ->
 
 def check_exportable(config: RunConfig) -> None:
     """Refuse, in one line naming the model and the reason its builder gives
-    (``not_exportable_reason``), a run whose model builder is not ``exportable``."""
-    builder = MODELS.get(config.model.name)
-    if not builder.exportable:
-        reason = getattr(builder, "not_exportable_reason", "its builder declares it not exportable")
+    (:func:`smartml.models.exportability.export_refusal`), a run whose configured
+    model is not exportable."""
+    reason = export_refusal(config.model)
+    if reason is not None:
         raise ExportError(
             f"run {config.name!r}: model {config.model.name!r} cannot be exported to firmware: "
             f"{reason}"

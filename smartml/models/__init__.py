@@ -9,6 +9,6 @@ models load with :func:`smartml.models.saved.load_model`.
 
 from smartml.models.deepsets import schema as _deepsets_schema  # noqa: F401
 from smartml.models.dgcnn import schema as _dgcnn_schema  # noqa: F401
+from smartml.models.mlp import schema as _mlp_schema  # noqa: F401
 from smartml.models.pixel_mdn import schema as _pixel_mdn_schema  # noqa: F401  (registers it)
 from smartml.models.pointnet import schema as _pointnet_schema  # noqa: F401  (and pointnet_tnet)
-from smartml.models.quantized_mlp import schema as _quantized_mlp_schema  # noqa: F401

@@ -9,7 +9,7 @@ from pydantic import Field
 from smartml.config.base import ModelSection
 from smartml.config.common import FixedPoint, Regularization
 from smartml.config.strict import LayerWidth
-from smartml.models.quantized_mlp.schema import ReluQuantizer
+from smartml.models.mlp.schema import ReluQuantizer
 
 
 class PointCloudSection(ModelSection):

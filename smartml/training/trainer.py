@@ -15,6 +15,7 @@ from smartml.errors import ConfigError
 from smartml.evaluate import evaluate_run, write_metrics
 from smartml.hardware.cost import hardware_report
 from smartml.hardware.graph import input_layers
+from smartml.models.exportability import is_exportable
 from smartml.models.saved import load_model
 from smartml.registry import MODELS, TASKS
 from smartml.tasks.base import Task
@@ -78,7 +79,7 @@ def train(config: RunConfig, overwrite: bool = False) -> RunDirectory:
                 run_dir,
                 resuming,
                 batches_known=_cardinality_known(train_data),
-                hardware_costs=MODELS.get(config.model.name).exportable,
+                hardware_costs=is_exportable(config.model),
             ),
             verbose=config.training.verbose,
         )
@@ -118,7 +119,7 @@ def build_model(config: RunConfig, task: Task) -> keras.Model:
     builder = MODELS.get(config.model.name)
     model = builder.build(config.model, task.inputs, task.output)
     check_model_matches_task(model, task, f"model {config.model.name!r}")
-    if builder.exportable:
+    if is_exportable(config.model):
         hardware_report(model)  # an unsupported layer fails now, not after training
     return model
 

@@ -89,9 +89,31 @@ class Concatenate(_Merge):
 
 @layer_handler(keras.layers.Add)
 class Add(_Merge):
-    """``a + b`` (cost only: no bit-exact export verified)."""
-
-    exportable = False
+    """``a + b`` element by element, exact: the finer grid of the two, a range
+    holding the sum of the largest magnitudes (a residual connection)."""
 
     def output_bits(self, layer, input_bits: list[int], default_bits: int) -> int:
         return max(input_bits) + 1
+
+    def precision(self, layer, incoming: list):
+        self._two_inputs(layer, incoming)
+        shapes = [tuple(shape[1:]) for shape in layer.input_shape]
+        if shapes[0] != shapes[1]:
+            raise ExportError(
+                f"layer {layer.name!r} (Add): input shapes {shapes[0]} and {shapes[1]} "
+                "differ; hls4ml does not broadcast"
+            )
+        a, b = incoming
+        result = FixedType.covering(
+            a.max_abs + b.max_abs, max(a.fractional, b.fractional), a.signed or b.signed
+        )
+        return LayerPrecision.of_result(layer.name, result), result
+
+    def estimate(self, layer, precision, incoming: list, settings) -> tuple[int, int]:
+        elements = int(np.prod(layer.output.shape[1:]))
+        # one adder of the result's width per element: about one LUT per bit
+        luts = math.ceil(elements * precision.types["result"].width / settings.reuse_factor)
+        return estimate.latency_cycles(1, 1, settings.reuse_factor, settings.clock_period_ns), luts
+
+    def check_backend(self, layer, backend: str, strategy: str, io_type: str) -> None:
+        require_io_parallel(layer, io_type)

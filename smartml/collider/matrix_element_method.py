@@ -1,0 +1,721 @@
+r"""Matrix-Element-Method weights of dimuon events under the LO Drell–Yan hypothesis.
+
+The weight of a measured event ``y`` (the two muons' ``pT, η, φ``) is the
+differential cross section of ``p p → Z/γ* → μ⁺μ⁻`` at leading order, folded with
+the detector's resolution::
+
+    w(y) = Σ ∫ dx₁ dx₂ f_a(x₁, ŝ) f_b(x₂, ŝ) · |M|²(ŝ, cos θ) / (2ŝ) · dΦ₂ · W(y | p)
+
+summed over the quark flavours d, u, s, c, b (quark from either proton) and over the
+two charge assignments (the ntuple has no charge: lep1 is the leading muon, and the
+density of a pair ordered by pT is the sum over which one is the μ⁻). ``|M|²`` is
+:func:`smartml.collider.drell_yan.squared_matrix_element` (spin- and colour-averaged,
+γ and Z with interference), the densities :class:`GRV94LO` at the factorisation
+scale ``Q² = ŝ``, and ``W`` the product of Gaussian transfer functions (the
+generator's smearing): ``pT_meas ~ N(pT, r·pT)``, ``η_meas ~ N(η, σ_η)``,
+``φ_meas ~ N(φ, σ_φ)`` for each muon.
+
+**Variables.** At LO the true muons are back-to-back in the transverse plane with
+equal ``pT``: four numbers ``(pT, η₁, η₂, φ)`` fix the event exactly, with
+``x₁ = pT (e^η₁ + e^η₂)/√s``, ``x₂ = pT (e^−η₁ + e^−η₂)/√s``,
+``ŝ = x₁x₂s = 4 pT² cosh²((η₁−η₂)/2)`` and, for the μ⁻ being muon 1 and the quark
+coming from the proton moving along +z, ``cos θ = tanh((η₁−η₂)/2)`` (θ between the
+quark and the μ⁻ in the pair's rest frame). Integrating the four-momentum delta
+function against ``dx₁ dx₂ d³p₁/((2π)³2E₁) d³p₂/((2π)³2E₂)``, with
+``d³p/(2E) = ½ pT dpT dη dφ`` for massless muons and ``δ(E)δ(p_z) = 2δ(P⁺)δ(P⁻)``
+in light-cone components, gives the Jacobian::
+
+    dx₁ dx₂ dΦ₂ = pT / (8π² s) · dpT dη₁ dη₂ dφ
+
+so the LO density is ``F = pT/(8π²s) · Σ L · |M|²/(2ŝ)`` (pb per GeV per unit η₁, η₂,
+φ; :class:`DrellYanDensity`), with ``L = f(x₁) f(x₂)``. Summed over both charge
+assignments the angular factor is ``|M|²(c) + |M|²(−c)``. Nothing but the transfer
+functions depends on φ (unpolarised beams), so the φ integral is done exactly:
+``∫ dφ N(φ₁ | φ) N(φ₂ | φ + π) = N(Δφ − π; 0, √2 σ_φ)``.
+
+**Peaks.** The transfer functions are the narrow peaks (the Z Breit–Wigner in ``ŝ``
+is as wide as the pT resolution at the Z pole). Each of ``η₁, η₂, pT`` is drawn from
+a truncated Gaussian (inverse CDF of ``u ∈ [0, 1]``, ±``truncation_sigmas``) centred
+on its measured value (for pT the inverse-variance mean of the two muons, with
+width ``r·pT/√2``): the transfer functions are flattened by the Jacobian
+``dx/du = Z σ / φ((x − μ)/σ)`` and vegas adapts to what is left, the Breit–Wigner
+and the PDFs. A point outside ``x < 1`` contributes 0.
+
+**Normalisation.** ``w`` is the differential cross section in the six measured
+variables, in pb / GeV² (per GeV of each muon's pT, per unit η and per radian φ):
+its integral over the measured region with ``pT₁ > pT₂`` is the LO cross section.
+The missing transverse momentum adds no information at LO (it is the imbalance of
+the smeared muons) and is not used.
+
+>>> event = {"lep1_PT": 45.0, "lep1_Eta": 0.3, "lep1_Phi": 0.5,
+...          "lep2_PT": 44.0, "lep2_Eta": -0.4, "lep2_Phi": 0.501 - np.pi}
+>>> weight, error = mem_weight(event, MemSettings(neval=1000, nitn_adapt=3, nitn=3))
+>>> bool(0 < error < 0.05 * weight)
+True
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import difflib
+import hashlib
+import itertools
+import math
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tqdm
+import uproot
+import vegas
+from pydantic import Field
+from scipy import special
+
+from smartml.collider import drell_yan
+from smartml.collider.constants import GEV2_TO_PB, SQRT_S
+from smartml.collider.parton_densities import GRV94LO
+from smartml.config.strict import Seed, StrictModel
+from smartml.data.cache import MANIFEST_NAME, read_manifest
+from smartml.errors import ConfigError, DataError, OutputError
+from smartml.files import write_json_atomic
+
+MUON_BRANCHES = ("lep1_PT", "lep1_Eta", "lep1_Phi", "lep2_PT", "lep2_Eta", "lep2_Phi")
+"""The event's keys (branches) the weight depends on."""
+
+LabDensity = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""``(pT, η₁, η₂) -> F``: a LO density in pb per GeV per unit η₁, η₂ and φ."""
+
+
+class MuonResolutions(StrictModel):
+    """Widths of the Gaussian transfer functions; they must be those the events were
+    smeared with (defaults: those of :mod:`smartml.collider.generation_config`):
+    ``σ(pT)/pT = pt_relative ⊕ pt_relative_per_gev · pT``, ``σ(η)``, ``σ(φ)``.
+
+    >>> round(float(MuonResolutions().pt_sigma(100.0)), 6)  # 100 GeV · (0.01 ⊕ 0.01)
+    1.414214
+    """
+
+    pt_relative: float = Field(
+        0.01, gt=0, le=0.5, allow_inf_nan=False, description="constant term of σ(pT)/pT"
+    )
+    pt_relative_per_gev: float = Field(
+        1.0e-4, ge=0, le=0.01, allow_inf_nan=False, description="σ(pT)/pT term ∝ pT [1/GeV]"
+    )
+    eta: float = Field(0.001, gt=0, le=0.5, allow_inf_nan=False, description="σ(η)")
+    phi: float = Field(0.001, gt=0, le=0.5, allow_inf_nan=False, description="σ(φ) [rad]")
+
+    def pt_sigma(self, pt: np.ndarray | float) -> np.ndarray | float:
+        """σ(pT) [GeV] at true ``pt`` [GeV]."""
+        return pt * np.hypot(self.pt_relative, self.pt_relative_per_gev * pt)
+
+    @classmethod
+    def from_generation_config(cls, config: Any) -> MuonResolutions:
+        """The muon smearing of an event generator's settings (an object with
+        ``muon_pt_resolution``, ``muon_pt_resolution_per_gev``, ``muon_eta_resolution``
+        and ``muon_phi_resolution``, as :class:`GenerationConfig` has)."""
+        return cls(
+            pt_relative=config.muon_pt_resolution,
+            pt_relative_per_gev=config.muon_pt_resolution_per_gev,
+            eta=config.muon_eta_resolution,
+            phi=config.muon_phi_resolution,
+        )
+
+
+class MemSettings(StrictModel):
+    """How one event's weight is integrated (vegas) and with which resolutions."""
+
+    neval: int = Field(4000, ge=100, le=10_000_000, description="integrand points per iteration")
+    nitn_adapt: int = Field(5, ge=1, le=100, description="iterations that adapt the grid")
+    nitn: int = Field(5, ge=1, le=100, description="frozen-grid iterations giving the result")
+    seed: Seed = Field(1, description="with the event's entry, seeds vegas's random numbers")
+    truncation_sigmas: float = Field(
+        7.0, ge=3.0, le=20.0, allow_inf_nan=False, description="integration range in σ"
+    )
+    resolutions: MuonResolutions = MuonResolutions()
+    sqrt_s_gev: float = Field(
+        SQRT_S, ge=200.0, le=100_000.0, allow_inf_nan=False, description="collider energy"
+    )
+
+
+@dataclass(frozen=True)
+class MeasuredMuons:
+    """The measured momenta of the two muons (GeV, rad)."""
+
+    pt1: float
+    eta1: float
+    phi1: float
+    pt2: float
+    eta2: float
+    phi2: float
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, float]) -> MeasuredMuons:
+        """Read :data:`MUON_BRANCHES` from ``event``.
+
+        Raises:
+            DataError: a key is missing, a value is not finite or a pT is not positive.
+        """
+        values = []
+        for key in MUON_BRANCHES:
+            if key not in event:
+                raise DataError(f"event: no {key}; expected the keys {', '.join(MUON_BRANCHES)}")
+            value = float(event[key])
+            if not math.isfinite(value) or (key.endswith("_PT") and value <= 0):
+                raise DataError(f"event: {key} = {value}; expected a finite value (pT > 0)")
+            values.append(value)
+        return cls(*values)
+
+
+def wrap_angle(phi: np.ndarray | float) -> np.ndarray:
+    """``phi`` wrapped to (−π, π].
+
+    >>> wrap_angle(np.array([np.pi, -np.pi, 3 * np.pi / 2])) / np.pi
+    array([ 1. ,  1. , -0.5])
+    """
+    return np.pi - np.mod(np.pi - np.asarray(phi, dtype=float), 2 * np.pi)
+
+
+def gaussian_log_pdf(
+    x: np.ndarray | float, mean: np.ndarray | float, sigma: np.ndarray | float
+) -> np.ndarray:
+    """log N(x; mean, sigma), elementwise.
+
+    >>> float(np.exp(gaussian_log_pdf(np.array(0.0), 0.0, 1.0))) == 1 / math.sqrt(2 * math.pi)
+    True
+    """
+    return -0.5 * ((x - mean) / sigma) ** 2 - np.log(sigma) - 0.5 * math.log(2 * math.pi)
+
+
+class DrellYanDensity:
+    """The LO Drell–Yan density ``F(pT, η₁, η₂)`` of the module docstring, summed over
+    the quark flavours, the proton the quark comes from and the charge assignments.
+
+    Args:
+        sqrt_s: the proton-proton centre-of-mass energy [GeV].
+        pdf: the parton densities (``xf_all(x, q2)``), GRV94 LO by default.
+        matrix_element: ``(ŝ, cos θ, quark) -> |M|²``, the LO Drell–Yan one by default.
+
+    Returns (when called with arrays ``pt, eta1, eta2`` of one shape):
+        F in pb / GeV per unit η₁, η₂ and φ; 0 where ``x₁`` or ``x₂`` ≥ 1.
+    """
+
+    def __init__(
+        self,
+        sqrt_s: float = SQRT_S,
+        pdf: GRV94LO | None = None,
+        matrix_element: Callable[..., np.ndarray] = drell_yan.squared_matrix_element,
+    ) -> None:
+        self.sqrt_s = sqrt_s
+        self.pdf = pdf or GRV94LO()
+        self.matrix_element = matrix_element
+
+    def __call__(self, pt: np.ndarray, eta1: np.ndarray, eta2: np.ndarray) -> np.ndarray:
+        s = self.sqrt_s**2
+        x1 = pt * (np.exp(eta1) + np.exp(eta2)) / self.sqrt_s
+        x2 = pt * (np.exp(-eta1) + np.exp(-eta2)) / self.sqrt_s
+        inside = (x1 < 1.0) & (x2 < 1.0)
+        x1, x2 = np.where(inside, x1, 0.5), np.where(inside, x2, 0.5)  # finite PDFs outside
+        s_hat = x1 * x2 * s
+        cos_theta = np.tanh(0.5 * (eta1 - eta2))
+        pairs = drell_yan.parton_luminosities(x1, x2, s_hat, self.pdf)
+        total = np.zeros_like(s_hat)
+        for quark in drell_yan.DRELL_YAN_QUARKS:
+            luminosity = (pairs[quark] + pairs[-quark]) / (x1 * x2)  # f f, from x f · x f
+            angular = self.matrix_element(s_hat, cos_theta, quark) + self.matrix_element(
+                s_hat, -cos_theta, quark
+            )
+            total += luminosity * angular
+        density = pt / (8 * math.pi**2 * s) * total / (2 * s_hat) * GEV2_TO_PB
+        return np.where(inside, density, 0.0)
+
+
+def transfer_log_weight(
+    pt: np.ndarray,
+    eta1: np.ndarray,
+    eta2: np.ndarray,
+    measured: MeasuredMuons,
+    resolutions: MuonResolutions,
+) -> np.ndarray:
+    """log of the transfer functions of both muons at true ``(pT, η₁, η₂)``, with the
+    φ integral done (module docstring): per GeV² (the two pT densities).
+
+    >>> muons = MeasuredMuons(40.0, 0.0, 0.0, 40.0, 0.0, np.pi)
+    >>> widths = MuonResolutions(pt_relative=0.1, pt_relative_per_gev=0.0, eta=0.1, phi=0.1)
+    >>> at_peak = transfer_log_weight(np.array(40.0), np.array(0.0), np.array(0.0), muons, widths)
+    >>> bool(np.isclose(np.exp(at_peak), 1 / (2 * np.pi * 4.0**2) / (2 * np.pi * 0.1**2)
+    ...                 / np.sqrt(2 * np.pi * 2 * 0.1**2)))
+    True
+    """
+    pt_sigma = resolutions.pt_sigma(pt)
+    azimuthal_gap = wrap_angle(measured.phi1 - measured.phi2 - np.pi)
+    return (
+        gaussian_log_pdf(measured.pt1, pt, pt_sigma)
+        + gaussian_log_pdf(measured.pt2, pt, pt_sigma)
+        + gaussian_log_pdf(measured.eta1, eta1, resolutions.eta)
+        + gaussian_log_pdf(measured.eta2, eta2, resolutions.eta)
+        + gaussian_log_pdf(azimuthal_gap, 0.0, math.sqrt(2.0) * resolutions.phi)
+    )
+
+
+@dataclass(frozen=True)
+class TruncatedGaussianMap:
+    """``u ∈ [0, 1] -> x``: the inverse CDF of N(mean, sigma) truncated to [low, high].
+
+    >>> mapping = TruncatedGaussianMap(mean=1.0, sigma=2.0, low=-1.0, high=3.0)
+    >>> x, log_jacobian = mapping(np.array([0.0, 0.5, 1.0]))
+    >>> np.round(x, 6).tolist()
+    [-1.0, 1.0, 3.0]
+    """
+
+    mean: float
+    sigma: float
+    low: float
+    high: float
+
+    def __call__(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Returns x and log(dx/du)."""
+        cdf_low = special.ndtr((self.low - self.mean) / self.sigma)
+        cdf_high = special.ndtr((self.high - self.mean) / self.sigma)
+        z = special.ndtri(cdf_low + u * (cdf_high - cdf_low))
+        x = np.clip(self.mean + self.sigma * z, self.low, self.high)
+        log_jacobian = math.log(cdf_high - cdf_low) - gaussian_log_pdf(x, self.mean, self.sigma)
+        return x, log_jacobian
+
+
+def integration_maps(
+    measured: MeasuredMuons, settings: MemSettings
+) -> tuple[TruncatedGaussianMap, TruncatedGaussianMap, TruncatedGaussianMap]:
+    """The maps of ``pT, η₁, η₂`` centred on the measured muons (module docstring)."""
+    widths, reach = settings.resolutions, settings.truncation_sigmas
+    # inverse-variance mean of the two measured pT (σ ∝ pT up to the b·pT term)
+    weights = np.array([measured.pt1, measured.pt2]) ** -2.0
+    pt_mean = float(np.average([measured.pt1, measured.pt2], weights=weights))
+    pt_sigma = float(widths.pt_sigma(pt_mean)) / math.sqrt(2.0)
+    pt_range = reach * pt_sigma + abs(measured.pt1 - measured.pt2)
+    pt_map = TruncatedGaussianMap(
+        pt_mean, pt_sigma, max(pt_mean - pt_range, 1e-3 * pt_mean), pt_mean + pt_range
+    )
+    eta1_map, eta2_map = (
+        TruncatedGaussianMap(eta, widths.eta, eta - reach * widths.eta, eta + reach * widths.eta)
+        for eta in (measured.eta1, measured.eta2)
+    )
+    return pt_map, eta1_map, eta2_map
+
+
+def lab_integrand(
+    pt: np.ndarray,
+    eta1: np.ndarray,
+    eta2: np.ndarray,
+    measured: MeasuredMuons,
+    settings: MemSettings,
+    density: LabDensity,
+) -> np.ndarray:
+    """``F · W`` at true ``(pT, η₁, η₂)`` (φ integrated): the function whose integral
+    over ``dpT dη₁ dη₂`` is the weight, in pb / GeV³."""
+    with np.errstate(under="ignore"):
+        transfer = np.exp(transfer_log_weight(pt, eta1, eta2, measured, settings.resolutions))
+    return density(pt, eta1, eta2) * transfer
+
+
+def unit_cube_integrand(
+    measured: MeasuredMuons, settings: MemSettings, density: LabDensity
+) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
+    """The weight's integrand on ``[0, 1]³`` (vegas batch form: ``u[i, d] -> f[i]``),
+    divided by ``exp(log_scale)``, and ``log_scale``.
+
+    ``log_scale`` is the log of the transfer functions times the Jacobian at the
+    centre of the cube: an event far from LO kinematics (muons not back to back
+    within the resolution) has weights below 1e-300, whose variance would underflow.
+    """
+    maps = integration_maps(measured, settings)
+
+    def log_factor(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        (pt, log_jac_pt), (eta1, log_jac1), (eta2, log_jac2) = (
+            mapping(u[:, axis]) for axis, mapping in enumerate(maps)
+        )
+        log_transfer = transfer_log_weight(pt, eta1, eta2, measured, settings.resolutions)
+        # one exp of the sum: W and the Jacobians cancel where each alone would overflow
+        return pt, eta1, eta2, log_transfer + log_jac_pt + log_jac1 + log_jac2
+
+    log_scale = float(log_factor(np.full((1, 3), 0.5))[3][0])
+
+    def integrand(u: np.ndarray) -> np.ndarray:
+        pt, eta1, eta2, log_value = log_factor(u)
+        with np.errstate(under="ignore"):
+            return density(pt, eta1, eta2) * np.exp(log_value - log_scale)
+
+    return integrand, log_scale
+
+
+def mem_weight(
+    event: Mapping[str, float],
+    settings: MemSettings,
+    density: LabDensity | None = None,
+    stream: int = 0,
+) -> tuple[float, float]:
+    """The MEM weight of one event: vegas, ``nitn_adapt`` adapting iterations, then
+    ``nitn`` on the frozen grid whose weighted mean is the result.
+
+    Args:
+        event: the measured muons, keys :data:`MUON_BRANCHES` (GeV, rad).
+        settings: points, iterations, seed and resolutions.
+        density: the LO density; :class:`DrellYanDensity` by default.
+        stream: with ``settings.seed`` seeds the random numbers (the event's entry in a
+            file, so each event's weight is the same however the file is split).
+
+    Returns:
+        (weight, its uncertainty) in pb / GeV² (module docstring).
+
+    Raises:
+        DataError: a key is missing or a value is not finite (pT not positive).
+    """
+    measured = MeasuredMuons.from_event(event)
+    rng = np.random.default_rng([settings.seed, stream])
+    integrator = vegas.Integrator(3 * [[0.0, 1.0]], ran_array_generator=rng.random)
+    integrand, log_scale = unit_cube_integrand(
+        measured, settings, density or DrellYanDensity(settings.sqrt_s_gev)
+    )
+    batch_integrand = vegas.lbatchintegrand(integrand)
+    integrator(batch_integrand, nitn=settings.nitn_adapt, neval=settings.neval)
+    result = integrator(batch_integrand, nitn=settings.nitn, neval=settings.neval, adapt=False)
+    with np.errstate(under="ignore"):
+        scale = math.exp(log_scale) if log_scale > -745.0 else 0.0
+    return float(result.mean) * scale, float(result.sdev) * scale
+
+
+# ---------------------------------------------------------------------------------
+# Files: per-event weights of a ROOT tree, chunked, in parallel, resumable
+# ---------------------------------------------------------------------------------
+
+WEIGHT_TREE = "momemta"
+WEIGHT_BRANCH = "weight_DY"
+ERROR_BRANCH = "weight_DY_err"
+MANIFEST_VERSION = 1
+MAX_REPORTED_FAILURES = 10
+
+
+@dataclass(frozen=True)
+class IntegrationReport:
+    """What :func:`integrate_file` did.
+
+    Attributes:
+        n_events: entries with a weight in the output tree.
+        n_integrated: of them, those integrated by this call (the rest were resumed).
+        failed_entries: entries whose weight is zero or not finite (recorded as they
+            came out, counted here; the first :data:`MAX_REPORTED_FAILURES`).
+        n_failed: how many such entries.
+        seconds: wall time of this call's integrations.
+    """
+
+    n_events: int
+    n_integrated: int
+    n_failed: int
+    failed_entries: tuple[int, ...]
+    seconds: float
+
+    @property
+    def seconds_per_event(self) -> float:
+        """Wall seconds per integrated event (all workers together); 0 when none."""
+        return self.seconds / self.n_integrated if self.n_integrated else 0.0
+
+
+def open_input_tree(path: Path, tree: str, branches: Sequence[str] = MUON_BRANCHES):
+    """The TTree ``tree`` of the ROOT file ``path``, checked to hold ``branches``.
+
+    Raises:
+        DataError: one line naming the file when it is missing or not a ROOT file, the
+            tree when it is absent (with the trees there are) and a branch when it is
+            absent (with the nearest names).
+    """
+    if not path.is_file():
+        raise DataError(
+            f"{path}: input file not found" + (" (a directory)" if path.exists() else "")
+        )
+    try:
+        root_file = uproot.open(path)
+    except Exception as err:  # uproot raises many types for a damaged file
+        raise DataError(
+            f"{path}: cannot read as a ROOT file ({type(err).__name__}: {err})"
+        ) from None
+    trees = sorted(
+        {key.split(";")[0] for key, kind in root_file.classnames().items() if kind == "TTree"}
+    )
+    if tree not in trees:
+        raise DataError(f"{path}: no tree {tree!r}; the file holds the trees {trees or 'none'}")
+    events = root_file[tree]
+    for branch in branches:
+        if branch not in events.keys():
+            nearest = (
+                difflib.get_close_matches(branch, events.keys(), n=3) or sorted(events.keys())[:5]
+            )
+            raise DataError(
+                f"{path}: tree {tree!r} has no branch {branch!r}; nearest: {', '.join(nearest)}"
+            )
+    return events
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file's content (hex)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def partial_directory(output: Path) -> Path:
+    """The hidden folder beside ``output`` that holds the finished chunks of a run."""
+    return output.parent / f".{output.name}.mem-partial"
+
+
+def _check_manifest(partial: Path, manifest: dict[str, Any], input_path: Path) -> None:
+    """Refuse to resume ``partial`` when it was started for another input or settings."""
+    found = read_manifest(partial)
+    if found is None:
+        raise OutputError(
+            f"{partial}: unfinished MEM run without a readable manifest; remove the folder"
+        )
+    if found.get("input_sha256") != manifest["input_sha256"]:
+        raise DataError(
+            f"{input_path}: the file changed since the unfinished run in {partial} began; "
+            "rerun with the original file or remove that folder to start anew"
+        )
+    changed = sorted(key for key in manifest if found.get(key) != manifest[key] and key != "input")
+    if changed:
+        raise ConfigError(
+            f"{partial}: the unfinished run was started with other {', '.join(changed)}; "
+            "rerun with the same options or remove that folder to start anew"
+        )
+
+
+def _start_or_resume(partial: Path, manifest: dict[str, Any], input_path: Path) -> None:
+    if partial.exists():
+        _check_manifest(partial, manifest, input_path)
+        return
+    try:
+        partial.mkdir(parents=True)
+    except OSError as err:
+        raise OutputError(f"{partial}: cannot create ({err.strerror})") from None
+    write_json_atomic(partial / MANIFEST_NAME, manifest, OutputError)
+
+
+def _chunk_path(partial: Path, index: int) -> Path:
+    return partial / f"chunk-{index:06d}.npz"
+
+
+def load_chunk(partial: Path, index: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (weights, errors) of a finished chunk, None if absent or unreadable."""
+    try:
+        with np.load(_chunk_path(partial, index), allow_pickle=False) as saved:
+            return saved["weight"], saved["error"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def save_chunk(partial: Path, index: int, weights: np.ndarray, errors: np.ndarray) -> None:
+    """Write one chunk's results atomically (a killed run never leaves half a chunk)."""
+    final = _chunk_path(partial, index)
+    temporary = final.with_name(f".{final.name}.{os.getpid()}")
+    with temporary.open("wb") as handle:
+        np.savez(handle, weight=weights, error=errors)
+    os.replace(temporary, final)
+
+
+def integrate_chunk(
+    events: dict[str, np.ndarray],
+    entry_start: int,
+    settings: MemSettings,
+    density: LabDensity | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weights of consecutive events (a worker process's unit of work).
+
+    Args:
+        events: arrays of :data:`MUON_BRANCHES`, one value per event.
+        entry_start: the entry of the first event (seeds each event's integration).
+        settings, density: as for :func:`mem_weight`.
+
+    Returns:
+        (weights, errors); an event with invalid values gets NaN for both.
+    """
+    density = density or DrellYanDensity(settings.sqrt_s_gev)
+    n_events = len(events[MUON_BRANCHES[0]])
+    weights, errors = np.full(n_events, np.nan), np.full(n_events, np.nan)
+    for row in range(n_events):
+        event = {key: float(values[row]) for key, values in events.items()}
+        try:
+            weights[row], errors[row] = mem_weight(event, settings, density, entry_start + row)
+        except DataError:
+            continue  # recorded as NaN and counted by the caller
+    return weights, errors
+
+
+def _chunk_bounds(n_events: int, chunk: int) -> list[tuple[int, int]]:
+    """[start, stop) of each chunk.
+
+    >>> _chunk_bounds(5, 2)
+    [(0, 2), (2, 4), (4, 5)]
+    """
+    return [(start, min(start + chunk, n_events)) for start in range(0, n_events, chunk)]
+
+
+def _run_chunks(
+    tree: Any,
+    pending: list[tuple[int, tuple[int, int]]],
+    settings: MemSettings,
+    workers: int,
+    density: LabDensity | None,
+    on_done: Callable[[int, np.ndarray, np.ndarray], None],
+) -> None:
+    """Integrate the ``pending`` (index, bounds) chunks, calling ``on_done`` for each in
+    the main process; in this process for one worker, else in spawned processes (at
+    most two chunks per worker read ahead)."""
+
+    def read(bounds: tuple[int, int]) -> dict[str, np.ndarray]:
+        start, stop = bounds
+        arrays = tree.arrays(list(MUON_BRANCHES), entry_start=start, entry_stop=stop, library="np")
+        return {key: np.asarray(arrays[key], dtype=float) for key in MUON_BRANCHES}
+
+    if workers == 1:
+        for index, bounds in pending:
+            on_done(index, *integrate_chunk(read(bounds), bounds[0], settings, density))
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+    running: dict[concurrent.futures.Future, int] = {}
+
+    def submit(index: int, bounds: tuple[int, int]) -> None:
+        future = pool.submit(integrate_chunk, read(bounds), bounds[0], settings, density)
+        running[future] = index
+
+    try:
+        queue = iter(pending)
+        for index, bounds in itertools.islice(queue, 2 * workers):
+            submit(index, bounds)
+        while running:
+            done, _ = concurrent.futures.wait(running, return_when="FIRST_COMPLETED")
+            for future in done:
+                on_done(running.pop(future), *future.result())
+                for index, bounds in itertools.islice(queue, 1):
+                    submit(index, bounds)
+    except BaseException:
+        # ^C or a failed save: the finished chunks are kept, the queued ones dropped
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _write_weight_tree(output: Path, partial: Path, n_chunks: int) -> tuple[np.ndarray, ...]:
+    """Write tree :data:`WEIGHT_TREE` from the chunks, atomically; returns the weights."""
+    temporary = output.with_name(f".{output.name}.writing-{os.getpid()}")
+    weights = []
+    try:
+        with uproot.recreate(temporary) as root_file:
+            tree = root_file.mktree(
+                WEIGHT_TREE, {WEIGHT_BRANCH: np.float64, ERROR_BRANCH: np.float64}
+            )
+            for index in range(n_chunks):
+                chunk = load_chunk(partial, index)
+                if chunk is None:
+                    raise OutputError(
+                        f"{_chunk_path(partial, index)}: finished chunk unreadable; rerun"
+                    )
+                tree.extend({WEIGHT_BRANCH: chunk[0], ERROR_BRANCH: chunk[1]})
+                weights.append(chunk[0])
+        os.replace(temporary, output)
+    except OSError as err:
+        raise OutputError(f"{output}: cannot write ({err.strerror or err})") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return tuple(weights)
+
+
+def integrate_file(
+    input: Path,
+    tree: str,
+    output: Path,
+    settings: MemSettings,
+    workers: int = 1,
+    chunk: int = 100,
+    max_events: int | None = None,
+    density: LabDensity | None = None,
+    progress: bool = True,
+) -> IntegrationReport:
+    """MEM weights of every event of a ROOT tree, into tree ``momemta`` of ``output``.
+
+    The events are cut into chunks of ``chunk`` entries, integrated in parallel over
+    ``workers`` processes; each finished chunk is saved in a hidden folder beside the
+    output (:func:`partial_directory`, with a manifest of the input's SHA-256 and the
+    settings), so that after a kill the same call resumes with the chunks not yet
+    done. At the end tree ``momemta`` (branches ``weight_DY``, ``weight_DY_err``, one
+    entry per input entry, in order) is written under a temporary name and renamed to
+    ``output``, and the folder removed. Each event is seeded by its entry: the result
+    does not depend on ``workers``, ``chunk`` or interruptions.
+
+    Args:
+        input: the ROOT file; tree: its tree with the :data:`MUON_BRANCHES`.
+        output: the ROOT file to write (replaced if it exists).
+        settings: see :class:`MemSettings`.
+        workers: processes integrating chunks (1: this process).
+        chunk: events per chunk (the work lost to a kill is at most one per worker).
+        max_events: integrate only the first ``max_events`` entries (None: all).
+        density: the LO density (:class:`DrellYanDensity` by default); picklable
+            when ``workers > 1``.
+        progress: show a progress bar (events/s) on stderr.
+
+    Returns:
+        an :class:`IntegrationReport` (events whose weight is zero or not finite are
+        counted there, not fatal).
+
+    Raises:
+        DataError: missing/unreadable input, tree or branch; the input changed since
+            an unfinished run began.
+        ConfigError: an unfinished run was started with other settings.
+        OutputError: the output cannot be written.
+    """
+    input, output = Path(input), Path(output)
+    events = open_input_tree(input, tree)
+    n_events = events.num_entries if max_events is None else min(max_events, events.num_entries)
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "input": str(input.resolve()),
+        "input_sha256": file_sha256(input),
+        "tree": tree,
+        "n_events": n_events,
+        "chunk": chunk,
+        "settings": settings.model_dump(mode="json"),
+    }
+    partial = partial_directory(output)
+    _start_or_resume(partial, manifest, input)
+    bounds = _chunk_bounds(n_events, chunk)
+    pending = [
+        (index, span) for index, span in enumerate(bounds) if load_chunk(partial, index) is None
+    ]
+    resumed = n_events - sum(stop - start for _, (start, stop) in pending)
+    started = time.perf_counter()
+    with tqdm.tqdm(
+        total=n_events, initial=resumed, unit="event", file=sys.stderr, disable=not progress
+    ) as bar:
+
+        def on_done(index: int, weights: np.ndarray, errors: np.ndarray) -> None:
+            save_chunk(partial, index, weights, errors)
+            bar.update(len(weights))
+
+        _run_chunks(events, pending, settings, workers, density, on_done)
+    seconds = time.perf_counter() - started
+    weights = np.concatenate(_write_weight_tree(output, partial, len(bounds)) or [np.zeros(0)])
+    shutil.rmtree(partial, ignore_errors=True)
+    failed = np.flatnonzero(~(np.isfinite(weights) & (weights != 0)))
+    return IntegrationReport(
+        n_events=n_events,
+        n_integrated=n_events - resumed,
+        n_failed=len(failed),
+        failed_entries=tuple(int(entry) for entry in failed[:MAX_REPORTED_FAILURES]),
+        seconds=seconds,
+    )

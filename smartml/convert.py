@@ -1,0 +1,232 @@
+"""``python -m smartml.convert INPUT.root... --features FEATURES.yaml --output OUT.h5``:
+ROOT trees to HDF5 or parquet, one column per feature.
+
+The features are chosen by a features file (:mod:`smartml.ntuples.feature_file`:
+branches, prefixes × suffixes, wildcards, objects of jagged branches, derived
+features). The input files are chained and read ``--step`` entries at a time, so
+memory stays bounded whatever their size; a progress bar shows on a terminal.
+
+The output is written whole or not at all: into a hidden temporary file beside it
+(``.<name>.partial-*``), renamed into place at the end; an error or ^C removes it.
+The layouts are those of :mod:`smartml.ntuples.hdf5_writer` (``.h5``, ``.hdf5``: one
+dataset per feature, chunked and compressed, with its ``source_branch`` attribute;
+``source_files``, ``tree``, ``entries_read`` and ``dropped_rows`` as root attributes)
+and :mod:`smartml.ntuples.parquet_writer` (``.parquet``: one column per feature, one
+row group per chunk). Both add ``source_entry``, each row's entry in the input chain.
+"""
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from smartml.cli import CommandLineParser, require_writable_directory, run_cli
+from smartml.errors import ConfigError, OutputError
+from smartml.ntuples.conversion_metadata import ConversionMetadata, FeatureWriter
+
+if TYPE_CHECKING:
+    from smartml.ntuples.root_reader import NtupleReader
+
+log = logging.getLogger(__name__)
+
+FORMATS = {".h5": "hdf5", ".hdf5": "hdf5", ".parquet": "parquet", ".pq": "parquet"}
+COMPRESSIONS = {
+    "hdf5": ("gzip", "lzf", "none"),
+    "parquet": ("zstd", "snappy", "gzip", "lz4", "brotli", "none"),
+}
+DEFAULT_STEP = 100_000
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = CommandLineParser(
+        prog="python -m smartml.convert",
+        description="Convert ROOT trees (chained over the input files) to HDF5 or parquet, "
+        "one column per feature of a features file.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT.root", help="ROOT files, chained")
+    parser.add_argument("--tree", help="the tree in each file (default: the file's only tree)")
+    parser.add_argument("--features", required=True, metavar="FEATURES.(yaml|json)")
+    parser.add_argument("--output", required=True, metavar="OUT.(h5|parquet)")
+    parser.add_argument(
+        "--step", type=int, default=DEFAULT_STEP, help=f"entries per chunk ({DEFAULT_STEP})"
+    )
+    parser.add_argument(
+        "--compression",
+        help="HDF5: gzip (default), lzf, none; parquet: zstd (default), snappy, gzip, lz4, "
+        "brotli, none",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    return parser.parse_args(argv)
+
+
+def output_format(output: Path) -> str:
+    """'hdf5' or 'parquet', by the output's suffix.
+
+    >>> output_format(Path("events.h5")), output_format(Path("events.parquet"))
+    ('hdf5', 'parquet')
+    """
+    kind = FORMATS.get(output.suffix.lower())
+    if kind is None:
+        raise ConfigError(f"--output {output}: expected a file ending in {', '.join(FORMATS)}")
+    return kind
+
+
+@contextmanager
+def staged_file(output: Path) -> Iterator[Path]:
+    """A hidden temporary file beside ``output``, renamed to it when the block ends
+    without an exception and removed otherwise (also on ^C)."""
+    try:
+        handle, name = tempfile.mkstemp(
+            dir=output.parent, prefix=f".{output.name}.partial-", suffix=output.suffix
+        )
+    except OSError as err:
+        raise OutputError(f"--output {output}: cannot write ({err.strerror})") from None
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.replace(temporary, output)
+    finally:
+        temporary.unlink(missing_ok=True)  # gone already after the rename
+
+
+def convert(
+    inputs: list[Path],
+    tree: str | None,
+    features: Path,
+    output: Path,
+    step: int = DEFAULT_STEP,
+    compression: str | None = None,
+    overwrite: bool = False,
+) -> ConversionMetadata:
+    """Convert the features of ``tree`` in ``inputs`` to ``output``.
+
+    Args:
+        inputs: ROOT files, chained; tree: the tree (None: the first file's only tree).
+        features: the features file; output: the ``.h5``/``.parquet`` file to write.
+        step: entries per chunk; compression: see :data:`COMPRESSIONS` (None: the
+            first); overwrite: replace an existing output.
+
+    Returns:
+        what was written (files, tree, features, entries read, rows dropped).
+
+    Raises:
+        SmartmlError: one line for a bad input, features file, option or output.
+    """
+    from smartml.ntuples import NtupleReader, load_feature_file
+    from smartml.ntuples.root_reader import single_tree
+
+    kind = output_format(output)
+    compression = _compression(kind, compression)
+    if step < 1:
+        raise ConfigError(f"--step {step}: must be greater than 0")
+    if output.exists() and not overwrite:
+        raise OutputError(f"--output {output}: exists; give --overwrite to replace it")
+    require_writable_directory(output.parent, "--output")
+    selection = load_feature_file(features)
+    tree = tree or single_tree(inputs[0])
+    reader = NtupleReader(inputs, tree, selection)
+    metadata = ConversionMetadata(
+        source_files=[str(path) for path in inputs],
+        tree=tree,
+        source_branches={name: reader.source_of(name) for name in reader.feature_names},
+        object_indices={
+            name: column.index
+            for name, column in reader.resolved.columns.items()
+            if column.index is not None and name in reader.feature_names
+        },
+    )
+    metadata.check_names(str(output))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with staged_file(output) as temporary:
+        _write(reader, _writer(kind, temporary, metadata, compression), step, output)
+    return metadata
+
+
+def _compression(kind: str, compression: str | None) -> str:
+    choices = COMPRESSIONS[kind]
+    if compression is None:
+        return choices[0]
+    if compression not in choices:
+        raise ConfigError(f"--compression {compression}: {kind} takes one of {', '.join(choices)}")
+    return compression
+
+
+def _writer(kind: str, path: Path, metadata: ConversionMetadata, compression: str) -> FeatureWriter:
+    from smartml.ntuples.hdf5_writer import Hdf5FeatureWriter
+    from smartml.ntuples.parquet_writer import ParquetFeatureWriter
+
+    if kind == "hdf5":
+        return Hdf5FeatureWriter(path, metadata, compression)
+    return ParquetFeatureWriter(path, metadata, compression)
+
+
+def _write(reader: "NtupleReader", writer: FeatureWriter, step: int, output: Path) -> None:
+    """Stream the reader's chunks into the writer, with a progress bar on a terminal."""
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    bar = tqdm(
+        total=reader.n_entries,
+        unit="event",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+    )
+    try:
+        with bar:
+            for start in range(0, reader.n_entries, step):
+                stop = min(start + step, reader.n_entries)
+                chunk = reader.read(start, stop)
+                writer.write(chunk.features, chunk.entries)
+                writer.metadata.dropped_rows += chunk.dropped
+                bar.update(stop - start)
+        writer.metadata.entries_read = reader.n_entries
+        writer.close()
+    except OSError as err:
+        writer.abort()
+        raise OutputError(f"--output {output}: cannot write ({err.strerror or err})") from None
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Convert; ends by printing what was written.
+
+    Returns:
+        the exit status (2 with a one-line error, 3 for a bug; see :mod:`smartml.cli`).
+    """
+    args = parse_args(argv)
+
+    def run() -> None:
+        started = time.perf_counter()
+        output = Path(args.output)
+        written = convert(
+            [Path(path) for path in args.inputs],
+            args.tree,
+            Path(args.features),
+            output,
+            step=args.step,
+            compression=args.compression,
+            overwrite=args.overwrite,
+        )
+        seconds = time.perf_counter() - started
+        rows = written.entries_read - written.dropped_rows
+        print(
+            f"{output}: {rows} rows x {len(written.source_branches)} features from "
+            f"{written.entries_read} entries of tree {written.tree!r} "
+            f"({written.dropped_rows} dropped for a missing object; "
+            f"{written.entries_read / max(seconds, 1e-9):.0f} events/s)"
+        )
+
+    return run_cli(run, "smartml.convert", args.verbose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

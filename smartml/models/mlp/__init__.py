@@ -1,0 +1,1 @@
+"""A multilayer perceptron for tabular inputs, float or quantized (see :mod:`.builder`)."""

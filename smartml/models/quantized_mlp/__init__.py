@@ -1,1 +1,0 @@
-"""A quantized multilayer perceptron for tabular inputs (see :mod:`.builder`)."""

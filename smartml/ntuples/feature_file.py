@@ -1,0 +1,84 @@
+"""Features files: a :class:`~smartml.ntuples.feature_selection.FeatureSelection` written
+as YAML (``.yaml``, ``.yml``) or JSON (``.json``), its keys at the top level.
+
+>>> import tempfile
+>>> path = Path(tempfile.mkdtemp()) / "features.yaml"
+>>> _ = path.write_text("branches: [MET, 'Jet_PT[0]']\\nmissing_object: fill\\n")
+>>> load_feature_file(path).branches
+['MET', 'Jet_PT[0]']
+>>> _ = path.write_text("brnches: [MET]\\n")
+>>> load_feature_file(path)
+Traceback (most recent call last):
+...
+smartml.errors.ConfigError: ...features.yaml: brnches: unknown key 'brnches'; did you mean ...
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from smartml.config.messages import describe
+from smartml.config.strict import validate_json_section
+from smartml.errors import ConfigError
+from smartml.ntuples.feature_selection import FeatureSelection
+
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def load_feature_file(path: str | Path) -> FeatureSelection:
+    """Read and validate a features file.
+
+    Args:
+        path: a ``.yaml``, ``.yml`` or ``.json`` file holding one mapping.
+
+    Returns:
+        the selection.
+
+    Raises:
+        ConfigError: one line naming the file and, for a schema violation, the key (an
+            unknown key with the nearest valid one).
+    """
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise ConfigError(
+            f"{path}: a features file must end in {', '.join(SUFFIXES)} (YAML or JSON)"
+        )
+    content = _parse(path)
+    if not isinstance(content, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping of feature keys, found a {type(content).__name__}"
+        )
+    try:
+        return validate_json_section(FeatureSelection, content)
+    except ValidationError as err:
+        raise ConfigError(describe(err, FeatureSelection, str(path), "")) from None
+    except TypeError as err:  # YAML values JSON has no type for (dates, sets)
+        raise ConfigError(f"{path}: not plain data ({err})") from None
+
+
+def _parse(path: Path) -> Any:
+    """The file's content as Python data."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: features file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a features file") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the features file ({err.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the features file is not UTF-8 text") from None
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: not valid JSON ({err})") from None
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ConfigError(f"{path}: not valid YAML{line} ({problem})") from None

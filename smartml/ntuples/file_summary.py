@@ -1,0 +1,170 @@
+"""What a ROOT, HDF5 or parquet file holds, with statistics of every numeric column,
+read in chunks of ``step`` rows (memory bounded by the chunk, not by the file).
+
+Each function returns plain JSON-able data: containers (trees, the HDF5 file, the
+parquet file), their columns (name, type, shape or entries) and per column the
+:meth:`~smartml.ntuples.column_statistics.RunningStatistics.summary` (count, nan, inf,
+min, max, mean, std over finite values; None for a non-numeric column). A jagged
+ROOT branch has statistics over all its objects and ``objects_per_event`` (the same
+statistics of the object counts). Parquet nulls count as NaN.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import h5py
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import uproot
+
+from smartml.errors import DataError
+from smartml.ntuples.column_statistics import RunningStatistics
+from smartml.ntuples.root_reader import UNREADABLE, open_root_file, tree_names
+
+DEFAULT_STEP = 100_000
+
+
+def _numeric_branch(branch: Any) -> bool:
+    """Whether uproot reads the branch as numbers (flat or jagged), not objects."""
+    interpretation = branch.interpretation
+    if isinstance(interpretation, uproot.AsJagged):
+        interpretation = interpretation.content
+    return (
+        isinstance(interpretation, uproot.AsDtype) and interpretation.to_dtype.base.kind in "biuf"
+    )
+
+
+def root_summary(path: Path, step: int = DEFAULT_STEP) -> dict[str, Any]:
+    """Trees, branches (type, jagged or not) and their statistics of a ROOT file."""
+    file = open_root_file(path)
+    return {
+        "file": str(path),
+        "format": "root",
+        "trees": [_tree_summary(path, name, file[name], step) for name in tree_names(file)],
+    }
+
+
+def _tree_summary(path: Path, name: str, tree: Any, step: int) -> dict[str, Any]:
+    jagged = {b.name: isinstance(b.interpretation, uproot.AsJagged) for b in tree.branches}
+    numeric = {b.name for b in tree.branches if _numeric_branch(b)}
+    values = {branch: RunningStatistics() for branch in numeric}
+    counts = {branch: RunningStatistics() for branch in numeric if jagged[branch]}
+    try:
+        chunks = tree.iterate(
+            filter_name=lambda branch: branch in numeric, step_size=step, library="ak"
+        )
+        for arrays in chunks if numeric else []:
+            for branch in numeric:
+                array = arrays[branch]
+                if jagged[branch]:
+                    counts[branch].update(ak.to_numpy(ak.num(array, axis=1)))
+                    array = ak.flatten(array, axis=1)
+                values[branch].update(ak.to_numpy(array))
+    except UNREADABLE as err:
+        raise DataError(f"{path}: tree {name!r}: cannot read ({err})".splitlines()[0]) from None
+    return {
+        "name": name,
+        "entries": int(tree.num_entries),
+        "branches": [
+            {
+                "name": branch.name,
+                "type": branch.typename,
+                "jagged": jagged[branch.name],
+                "statistics": values[branch.name].summary() if branch.name in numeric else None,
+                "objects_per_event": counts[branch.name].summary()
+                if branch.name in counts
+                else None,
+            }
+            for branch in tree.branches
+        ],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """An HDF5 attribute as JSON-able data."""
+    if isinstance(value, np.ndarray):
+        return [_plain(item) for item in value.tolist()]
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value if isinstance(value, (str, int, float, bool, list)) else str(value)
+
+
+def hdf5_summary(path: Path, step: int = DEFAULT_STEP) -> dict[str, Any]:
+    """Datasets (shape, dtype, attributes) and their statistics of an HDF5 file; a
+    dataset is read ``step`` rows (first axis) at a time."""
+    try:
+        file = h5py.File(path, "r")
+    except OSError as err:
+        raise DataError(f"{path}: not a readable HDF5 file ({err})") from None
+    with file:
+        names: list[str] = []
+        file.visititems(
+            lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None
+        )
+        return {
+            "file": str(path),
+            "format": "hdf5",
+            "attributes": {key: _plain(value) for key, value in file.attrs.items()},
+            "datasets": [_dataset_summary(file[name], name, step) for name in names],
+        }
+
+
+def _dataset_summary(dataset: Any, name: str, step: int) -> dict[str, Any]:
+    statistics = None
+    if dataset.dtype.kind in "biuf":
+        running = RunningStatistics()
+        if dataset.ndim == 0:
+            running.update(np.asarray(dataset[()]))
+        for start in range(0, dataset.shape[0] if dataset.ndim else 0, step):
+            running.update(dataset[start : start + step])
+        statistics = running.summary()
+    return {
+        "name": name,
+        "shape": list(dataset.shape),
+        "dtype": str(dataset.dtype),
+        "attributes": {key: _plain(value) for key, value in dataset.attrs.items()},
+        "statistics": statistics,
+    }
+
+
+def parquet_summary(path: Path, step: int = DEFAULT_STEP) -> dict[str, Any]:
+    """Columns (type) and their statistics of a parquet file, read in batches of
+    ``step`` rows."""
+    try:
+        file = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as err:
+        raise DataError(f"{path}: not a readable parquet file ({err})") from None
+    schema = file.schema_arrow
+    numeric = [
+        field.name
+        for field in schema
+        if pa.types.is_integer(field.type)
+        or pa.types.is_floating(field.type)
+        or pa.types.is_boolean(field.type)
+    ]
+    running = {name: RunningStatistics() for name in numeric}
+    try:
+        for batch in file.iter_batches(batch_size=step, columns=numeric) if numeric else []:
+            for name in numeric:
+                column = batch.column(name).cast(pa.float64())  # nulls become NaN below
+                running[name].update(column.to_numpy(zero_copy_only=False))
+    except (OSError, pa.ArrowException) as err:
+        raise DataError(f"{path}: cannot read the parquet file ({err})") from None
+    return {
+        "file": str(path),
+        "format": "parquet",
+        "rows": file.metadata.num_rows,
+        "row_groups": file.metadata.num_row_groups,
+        "columns": [
+            {
+                "name": field.name,
+                "dtype": str(field.type),
+                "statistics": running[field.name].summary() if field.name in running else None,
+            }
+            for field in schema
+        ],
+    }
