@@ -75,7 +75,9 @@ def open_root_file(path: Path) -> Any:
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty (0 bytes), not a ROOT file")
     try:
-        return uproot.open(path)
+        # No array cache: uproot's default keeps up to 100 MB of arrays per file, which
+        # a single pass over the entries never reuses (memory would grow with the file).
+        return uproot.open(path, array_cache=None)
     except UNREADABLE as err:
         raise DataError(f"{path}: not a readable ROOT file ({_first_line(err)})") from None
 
