@@ -174,3 +174,21 @@ def test_bad_files_are_one_line(tmp_path, capsys, name, content, message):
     err = capsys.readouterr().err
     assert err.startswith(f"smartml.inspect: error: {message.format(path=path)}")
     assert err.count("\n") == 1
+
+
+def test_root_strings_have_no_statistics(tmp_path, capsys):
+    import uproot
+
+    path = tmp_path / "s.root"
+    with uproot.recreate(path) as file:
+        tree = file.mktree("events", {"x": np.float32, "label": "string"})
+        tree.extend({"x": np.array([1.0, 2.0], np.float32), "label": ak.Array(["a", "bb"])})
+    branches = inspect_json(capsys, path, step=1)["trees"][0]["branches"]
+    assert branches[1] == {
+        "name": "label",
+        "type": "char*",
+        "jagged": False,
+        "statistics": None,
+        "objects_per_event": None,
+    }
+    assert_statistics(branches[0]["statistics"], [1.0, 2.0])

@@ -240,3 +240,15 @@ def test_a_tree_without_entries(tmp_path):
     path = write_tree(tmp_path / "none.root", {"MET": np.zeros(0, np.float32)})
     with pytest.raises(DataError, match=r"none.root: tree 'events': the tree has no entries$"):
         NtupleReader([path], "events", SELECT_MET)
+
+
+def test_a_branch_of_strings_is_no_feature(tmp_path):
+    import uproot
+
+    path = tmp_path / "s.root"
+    with uproot.recreate(path) as file:
+        tree = file.mktree("events", {"x": np.float32, "label": "string"})
+        tree.extend({"x": np.arange(2, dtype=np.float32), "label": ak.Array(["a", "bb"])})
+    with pytest.raises(DataError) as caught:
+        NtupleReader([path], "events", FeatureSelection(wildcards=["*"]))
+    assert str(caught.value) == f"{path}: tree 'events': branch 'label' holds char*, not numbers"

@@ -21,19 +21,9 @@ import uproot
 
 from smartml.errors import DataError
 from smartml.ntuples.column_statistics import RunningStatistics
-from smartml.ntuples.root_reader import UNREADABLE, open_root_file, tree_names
+from smartml.ntuples.root_reader import UNREADABLE, is_numeric, open_root_file, tree_names
 
 DEFAULT_STEP = 100_000
-
-
-def _numeric_branch(branch: Any) -> bool:
-    """Whether uproot reads the branch as numbers (flat or jagged), not objects."""
-    interpretation = branch.interpretation
-    if isinstance(interpretation, uproot.AsJagged):
-        interpretation = interpretation.content
-    return (
-        isinstance(interpretation, uproot.AsDtype) and interpretation.to_dtype.base.kind in "biuf"
-    )
 
 
 def root_summary(path: Path, step: int = DEFAULT_STEP) -> dict[str, Any]:
@@ -48,7 +38,7 @@ def root_summary(path: Path, step: int = DEFAULT_STEP) -> dict[str, Any]:
 
 def _tree_summary(path: Path, name: str, tree: Any, step: int) -> dict[str, Any]:
     jagged = {b.name: isinstance(b.interpretation, uproot.AsJagged) for b in tree.branches}
-    numeric = {b.name for b in tree.branches if _numeric_branch(b)}
+    numeric = {b.name for b in tree.branches if is_numeric(b)}
     values = {branch: RunningStatistics() for branch in numeric}
     counts = {branch: RunningStatistics() for branch in numeric if jagged[branch]}
     try:

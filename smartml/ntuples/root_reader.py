@@ -75,7 +75,9 @@ def open_root_file(path: Path) -> Any:
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty (0 bytes), not a ROOT file")
     try:
-        return uproot.open(path)
+        # No array cache: uproot's default keeps up to 100 MB of arrays per file, which
+        # a single pass over the entries never reuses (memory would grow with the file).
+        return uproot.open(path, array_cache=None)
     except UNREADABLE as err:
         raise DataError(f"{path}: not a readable ROOT file ({_first_line(err)})") from None
 
@@ -125,6 +127,16 @@ def single_tree(path: Path) -> str:
     return trees[0]
 
 
+def is_numeric(branch: Any) -> bool:
+    """Whether uproot reads a TBranch as numbers (flat or jagged), not as objects."""
+    interpretation = branch.interpretation
+    if isinstance(interpretation, uproot.AsJagged):
+        interpretation = interpretation.content
+    return (
+        isinstance(interpretation, uproot.AsDtype) and interpretation.to_dtype.base.kind in "biuf"
+    )
+
+
 def jagged_branches(tree: Any) -> dict[str, bool]:
     """Each branch of ``tree`` (in order) -> whether it holds a list of objects per event."""
     return {
@@ -156,6 +168,7 @@ class NtupleReader:
         self.tree_name = tree
         self._trees = [open_tree(path, tree) for path in self.files]
         self.resolved = self._resolve(selection)
+        self._check_numeric()
         self.feature_names = self.resolved.feature_names
         self.entries_per_file = [int(t.num_entries) for t in self._trees]
         self._offsets = np.concatenate([[0], np.cumsum(self.entries_per_file)]).astype(np.int64)
@@ -182,6 +195,16 @@ class NtupleReader:
                     f"{self.files[0]} (differing: {', '.join(sorted(extra))})"
                 )
         return resolved[0]
+
+    def _check_numeric(self) -> None:
+        """Only numbers can be features: refuse a branch of strings or objects."""
+        for index, tree in enumerate(self._trees):
+            for branch in self.resolved.branches:
+                if not is_numeric(tree[branch]):
+                    raise DataError(
+                        f"{self.where(index)}: branch {branch!r} holds "
+                        f"{tree[branch].typename}, not numbers"
+                    )
 
     def _check_object_indices(self) -> None:
         """An object index that no event of the chain reaches is a mistake, not a drop."""
@@ -274,7 +297,7 @@ class NtupleReader:
         values: dict[str, np.ndarray] = {}
         present: dict[str, np.ndarray] = {}
         for name, column in self.resolved.columns.items():
-            values[name], present[name] = self._column_values(arrays, column, index)
+            values[name], present[name] = self._column_values(arrays, column)
         kept_mask = np.ones(stop - start, dtype=bool)
         if self.resolved.missing_object == "drop":
             for mask in present.values():
@@ -286,28 +309,16 @@ class NtupleReader:
         self._check_finite(matrix, kept + start, index)
         return matrix, kept + start, int((~kept_mask).sum())
 
-    def _column_values(
-        self, arrays: Any, column: Column, index: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _column_values(self, arrays: Any, column: Column) -> tuple[np.ndarray, np.ndarray]:
         """(float64 values, whether the event has the object) of one column."""
         array = arrays[column.branch]
         if column.index is not None:
             has_object = ak.to_numpy(ak.num(array, axis=1) > column.index)
             array = ak.pad_none(array, column.index + 1, axis=1, clip=True)[:, column.index]
             array = ak.fill_none(array, self.resolved.fill_value)
-        try:
-            numbers = np.asarray(ak.to_numpy(array))
-        except (ValueError, TypeError):
-            numbers = np.asarray([], dtype=object)
-        if numbers.dtype.kind not in "biuf":
-            raise DataError(
-                f"{self.where(index)}: branch {column.branch!r} is not numeric "
-                f"({self._trees[index][column.branch].typename})"
-            )
+        numbers = np.asarray(ak.to_numpy(array), dtype=np.float64)
         if column.index is None:
             has_object = np.ones(len(numbers), dtype=bool)
-        numbers = numbers.astype(np.float64)
-        numbers[~has_object] = self.resolved.fill_value
         return numbers, has_object
 
     def _feature(
