@@ -1,0 +1,130 @@
+"""Schema of the ``data`` section of the ntuple signal/background classifier.
+
+The data are ROOT trees (uproot): one or more **samples**, each a set of files holding
+one tree, a class (``signal`` or ``background``) and a per-event weight (e.g. cross
+section × luminosity / generated events). By default (``source: "simulation"``) the
+samples are the built-in generator's Drell–Yan μ⁺μ⁻ events (signal) and dileptonic
+t t̄ events (background) at 13 TeV (:mod:`smartml.collider.event_generator`), cached.
+The features are a :class:`~smartml.ntuples.feature_selection.FeatureSelection`, given
+inline or as the path of a features file (``.yaml``, ``.json``). Imports no TensorFlow.
+
+>>> data = NtupleClassifierDataConfig()
+>>> data.source, data.class_weighting, data.simulation.n_signal
+('simulation', 'balanced', 100000)
+>>> NtupleClassifierDataConfig(source="files")
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for NtupleClassifierDataConfig
+  Value error, source 'files' needs samples of both classes (signal and background); got none ...
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from smartml.collider.generation_config import GenerationConfig
+from smartml.config.common import SplitConfig
+from smartml.config.strict import StrictModel
+from smartml.ntuples.feature_selection import FeatureSelection
+from smartml.registry import TASKS
+
+CLASS_NAMES = ("background", "signal")
+MAX_ENTRIES_PER_CHUNK = 10_000_000
+MAX_EVENTS = 100_000_000
+
+Events = Annotated[int, Field(ge=10, le=MAX_EVENTS)]
+
+
+class SampleConfig(StrictModel):
+    """One sample: files of one tree, a class and a per-event weight."""
+
+    name: str = Field(min_length=1, description="shown in logs, plots and the predictions")
+    files: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="ROOT files or globs, chained in this order"
+    )
+    tree: str = Field("events", min_length=1, description="the tree's path in each file")
+    label: Literal["signal", "background"]
+    weight: float = Field(
+        1.0, gt=0, le=1e12, allow_inf_nan=False, description="per-event weight of the sample"
+    )
+
+
+class ClassifierSimulation(StrictModel):
+    """The built-in samples: Drell–Yan μ⁺μ⁻ (signal) and dileptonic t t̄ (background)."""
+
+    n_signal: Events = 100_000
+    n_background: Events = 100_000
+    generation: GenerationConfig = GenerationConfig()
+
+
+def default_features() -> FeatureSelection:
+    """Features of the built-in samples: the muons, the missing transverse momentum,
+    the two leading jets (0 when absent), the dimuon mass and two azimuthal angles
+    relative to the leading muon."""
+    return FeatureSelection.model_validate(
+        {
+            "prefixes": [["lep1_", "lep2_"], ["MET"], ["Jet_"]],
+            "suffixes": [["PT", "Eta"], [""], ["PT[0]", "PT[1]"]],
+            "derived": [
+                {
+                    "kind": "invariant_mass",
+                    "name": "mll",
+                    "objects": [
+                        {"pt": "lep1_PT", "eta": "lep1_Eta", "phi": "lep1_Phi", "mass": 0.1057},
+                        {"pt": "lep2_PT", "eta": "lep2_Eta", "phi": "lep2_Phi", "mass": 0.1057},
+                    ],
+                },
+                {
+                    "kind": "delta_phi",
+                    "name": "dphi_ll",
+                    "phi": "lep2_Phi",
+                    "reference": "lep1_Phi",
+                },
+                {"kind": "delta_phi", "name": "dphi_met", "phi": "METPhi", "reference": "lep1_Phi"},
+            ],
+            "missing_object": "fill",
+            "fill_value": 0.0,
+        }
+    )
+
+
+@TASKS.register(
+    "ntuple_classifier", implementation="smartml.tasks.ntuple_classifier.task:NtupleClassifierTask"
+)
+class NtupleClassifierDataConfig(StrictModel):
+    source: Literal["simulation", "files"] = "simulation"
+    samples: list[SampleConfig] = Field(
+        default_factory=list, description="the samples (source 'files')"
+    )
+    simulation: ClassifierSimulation = ClassifierSimulation()
+    features: FeatureSelection | str = Field(
+        default_factory=default_features,
+        description="a feature selection, or the path of a features file (.yaml, .yml, .json)",
+    )
+    class_weighting: Literal["none", "balanced"] = Field(
+        "balanced",
+        description="balanced: weights scaled so that both classes carry the same total "
+        "training weight; none: the samples' weights as they are",
+    )
+    working_point: float = Field(
+        0.5, gt=0, lt=1, description="signal-score threshold of the confusion matrix"
+    )
+    split: SplitConfig = SplitConfig()
+    entries_per_chunk: int = Field(
+        10_000, ge=1, le=MAX_ENTRIES_PER_CHUNK, description="entries read at a time"
+    )
+
+    @model_validator(mode="after")
+    def _samples_of_both_classes(self) -> "NtupleClassifierDataConfig":
+        if self.source == "files":
+            labels = {sample.label for sample in self.samples}
+            if labels != {"signal", "background"}:
+                raise ValueError(
+                    "source 'files' needs samples of both classes (signal and background); "
+                    f"got {', '.join(sorted(labels)) or 'none'}"
+                )
+            names = [sample.name for sample in self.samples]
+            twice = sorted({name for name in names if names.count(name) > 1})
+            if twice:
+                raise ValueError(f"sample name {twice[0]!r} is used twice")
+        return self

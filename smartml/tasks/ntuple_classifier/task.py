@@ -1,0 +1,369 @@
+"""Signal against background from the features of ROOT ntuples.
+
+Data: the samples of the ``data`` section (:mod:`.schema`), each a chain of ROOT files
+read by :class:`~smartml.ntuples.root_reader.NtupleReader` in entry ranges; every sample
+is split with the configured fractions on its own (so every split holds every sample),
+and the chunks of all samples are shuffled together with the split seed. The features
+are standardised with the mean and standard deviation of the training split
+(``feature_scaling.json``, which also holds the class weights).
+
+Weights: each event carries its sample's weight; with ``class_weighting: balanced``
+the weights of each class are scaled so that both classes carry the same total
+training weight (from the entry counts of the training split). Keras gets
+``(features, label, weight)``.
+
+Before training (``prepare`` with fitting, plots on): the feature validation plots
+(each feature, signal vs background, train vs test, normalised) and the correlation
+matrices per class under ``plots/inputs/``. After: the output kind's ROC, scores and
+confusion matrix, the confusion matrix at ``working_point``, the train-vs-test score
+distributions with Kolmogorov–Smirnov p-values (overtraining check), accuracy and AUC
+against the epoch, and ``predictions.parquet`` (sample, entry, label, weight, score).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from smartml.data.chunks import Chunk, describe_split, split_chunks
+from smartml.data.scaling import TargetScaling
+from smartml.errors import DataError, RunDirectoryError
+from smartml.files import read_json_object, write_json_atomic
+from smartml.ntuples.feature_file import load_feature_file
+from smartml.ntuples.feature_selection import FeatureSelection
+from smartml.ntuples.root_reader import NtupleReader
+from smartml.ntuples.tabular_source import FEATURES, Sample, TabularRows, TabularSource
+from smartml.outputs.logits import Logits
+from smartml.tasks.base import SPLITS, Examples, InputSpec, Task
+from smartml.tasks.ntuple_classifier.schema import CLASS_NAMES, NtupleClassifierDataConfig
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from smartml.backend import keras, tf
+
+log = logging.getLogger("smartml.ntuple_classifier")
+
+SCALING = "feature_scaling.json"
+PREDICTIONS = "predictions.parquet"
+SIGNAL = CLASS_NAMES.index("signal")
+# Training events the standardisation is fitted on, and the events per split that the
+# feature plots and the overtraining check show.
+FIT_EVENTS = 200_000
+PLOT_EVENTS = 50_000
+FORMAT_VERSION = 1
+
+
+class WeightedEventLogits(Logits):
+    """Signal/background logits; Keras also reports the accuracy (logit > 0)."""
+
+    def keras_metrics(self) -> list:
+        from smartml.backend import keras
+
+        return [
+            *super().keras_metrics(),
+            keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0),
+        ]
+
+
+class NtupleClassifierTask(Task):
+    """``features (k,)`` standardised -> one signal logit."""
+
+    run_files = (SCALING,)
+
+    @property
+    def data(self) -> NtupleClassifierDataConfig:
+        """The ``data`` section, validated against this task's schema."""
+        data = self.config.data
+        if not isinstance(data, NtupleClassifierDataConfig):
+            name = type(data).__name__
+            raise TypeError(f"ntuple_classifier needs a NtupleClassifierDataConfig, got {name}")
+        return data
+
+    @property
+    def inputs(self) -> dict[str, InputSpec]:
+        names = self._source().feature_names
+        description = f"standardised features: {', '.join(names)}"
+        return {FEATURES: InputSpec(FEATURES, (len(names),), description=description)}
+
+    @property
+    def output(self) -> Logits:
+        return WeightedEventLogits(CLASS_NAMES, positive="signal")
+
+    # -- data ----------------------------------------------------------------------
+
+    def _source(self) -> TabularSource:
+        """The samples' reader, opened (and the built-in samples generated) once."""
+        if getattr(self, "source", None) is None:
+            self.source = TabularSource(self._samples(), self.data.entries_per_chunk)
+        return self.source
+
+    def _selection(self) -> FeatureSelection:
+        features = self.data.features
+        return load_feature_file(features) if isinstance(features, str) else features
+
+    def _samples(self) -> list[Sample]:
+        data, selection = self.data, self._selection()
+        if data.source == "simulation":
+            from smartml.collider.event_generator import TREE_NAME, cached_ntuple
+
+            simulation = data.simulation
+            signal = cached_ntuple(simulation.generation, simulation.n_signal, "drell_yan")
+            background = cached_ntuple(
+                simulation.generation, simulation.n_background, "ttbar_dilepton"
+            )
+            return [
+                Sample("drell_yan", NtupleReader([signal], TREE_NAME, selection), SIGNAL),
+                Sample("ttbar", NtupleReader([background], TREE_NAME, selection), 1 - SIGNAL),
+            ]
+        return [
+            Sample(
+                sample.name,
+                NtupleReader(_expand(sample.files, sample.name), sample.tree, selection),
+                CLASS_NAMES.index(sample.label),
+                sample.weight,
+            )
+            for sample in data.samples
+        ]
+
+    def prepare(self, fit: bool) -> None:
+        source = self._source()
+        self.splits = self._split(source)
+        log.info("data: %s", describe_split(self.splits, "event"))
+        if fit:
+            self._fit(source)
+        self._read_scaling()
+        if fit and self.config.output.plots:
+            self._plot_inputs()
+
+    def _split(self, source: TabularSource) -> dict[str, list[Chunk]]:
+        """Every sample split on its own, then all chunks of a split shuffled together."""
+        data = self.data
+        splits: dict[str, list[Chunk]] = {name: [] for name in SPLITS}
+        for index, sample in enumerate(source.samples):
+            chunks = [chunk for chunk in source.chunks if chunk.index[0] == index]  # type: ignore[index]
+            where = f"sample {sample.name!r} ({sample.reader.where()})"
+            parts = split_chunks(
+                chunks, data.split.fractions(), data.split.seed, None, where, "event"
+            )
+            for split, part in parts.items():
+                splits[split] += part
+        rng = np.random.default_rng(data.split.seed)
+        return {
+            name: [chunks[i] for i in rng.permutation(len(chunks))]
+            for name, chunks in splits.items()
+        }
+
+    def _fit(self, source: TabularSource) -> None:
+        """Standardisation of the features and the class weights, from the training split."""
+        rows = self._rows("train", FIT_EVENTS)
+        scaling = TargetScaling.fit_batches((part.features for part in rows), source.feature_names)
+        content = {
+            "version": FORMAT_VERSION,
+            "features": scaling.to_dict(),
+            "class_weights": self._class_weights(source),
+        }
+        write_json_atomic(self.run_file(SCALING), content, RunDirectoryError)
+
+    def _class_weights(self, source: TabularSource) -> list[float]:
+        """Per-class factors on the samples' weights: 1, or (balanced) so that both
+        classes carry half the training weight of the entries."""
+        totals = np.zeros(len(CLASS_NAMES))
+        for chunk in self.splits["train"]:
+            sample = source.samples[chunk.index[0]]  # type: ignore[index]
+            totals[sample.label] += chunk.n_rows * sample.weight
+        if self.data.class_weighting == "none":
+            return [1.0] * len(CLASS_NAMES)
+        if np.any(totals <= 0):
+            raise DataError(
+                f"the training split has no {CLASS_NAMES[int(np.argmin(totals))]} event"
+            )
+        return (totals.sum() / (len(CLASS_NAMES) * totals)).tolist()
+
+    def _read_scaling(self) -> None:
+        path = self.run_file(SCALING)
+        content = read_json_object(path, "feature scaling", RunDirectoryError)
+        if content.get("version") != FORMAT_VERSION:
+            raise RunDirectoryError(
+                f"{path}: key 'version' is {content.get('version')!r}, expected {FORMAT_VERSION}"
+            )
+        features = content.get("features")
+        if not isinstance(features, dict):
+            raise RunDirectoryError(f"{path}: key 'features' must be an object")
+        self.scaling = TargetScaling.from_dict(features, str(path))
+        if list(self.scaling.target_names) != self.source.feature_names:
+            raise RunDirectoryError(
+                f"{path}: features {list(self.scaling.target_names)} differ from those the "
+                f"selection gives now ({self.source.feature_names})"
+            )
+        weights = content.get("class_weights")
+        if not (
+            isinstance(weights, list)
+            and len(weights) == len(CLASS_NAMES)
+            and all(isinstance(w, (int, float)) and np.isfinite(w) and w > 0 for w in weights)
+        ):
+            raise RunDirectoryError(
+                f"{path}: key 'class_weights' must be {len(CLASS_NAMES)} positive numbers"
+            )
+        self.class_weights = np.asarray(weights, np.float32)
+
+    def _rows(self, split: str, max_n: int | None) -> list[TabularRows]:
+        """Rows of a split, at most ``max_n``: the same share of every chunk, so that a
+        sample holds every sample of the split."""
+        chunks = self.splits[split]
+        total = max(1, sum(chunk.n_rows for chunk in chunks))
+        share = 1.0 if max_n is None else min(1.0, max_n / total)
+        parts = []
+        for chunk in chunks:
+            if share < 1.0:
+                chunk = Chunk(
+                    chunk.source_file,
+                    chunk.index,
+                    max(1, round(share * chunk.n_rows)),
+                    chunk.offset,
+                )
+            parts.append(self.source.read_rows(chunk))
+        dropped = sum(part.dropped for part in parts)
+        if dropped:
+            log.info("%s split: %d events dropped for a missing object", split, dropped)
+        return parts
+
+    def _transform(self, inputs: dict, targets: np.ndarray) -> tuple[dict, np.ndarray]:
+        inputs[FEATURES] = self.scaling.transform(inputs[FEATURES])
+        targets[:, 1] *= self.class_weights[targets[:, 0].astype(np.int64)]
+        return inputs, targets
+
+    def datasets(self) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+        train, validation = self.streamed_datasets(
+            lambda split: self.source, self.splits.__getitem__, self._transform
+        )
+
+        def weighted(inputs: dict, targets: tf.Tensor) -> tuple:
+            return inputs, targets[:, :1], targets[:, 1]
+
+        return train.map(weighted), validation.map(weighted)
+
+    def examples(self, split: str, max_n: int | None = None) -> Examples:
+        parts = self._rows(split, max_n)
+        features = np.concatenate([part.features for part in parts])
+        targets = np.concatenate([part.targets for part in parts])
+        names = [self.source.samples[part.sample].name for part in parts]
+        aux = pd.DataFrame(
+            {
+                "sample": np.repeat(names, [len(part.entries) for part in parts]),
+                "entry": np.concatenate([part.entries for part in parts]),
+                "weight": targets[:, 1].astype(np.float64),
+            }
+        )
+        labels = targets[:, 0].astype(np.int64)
+        return Examples({FEATURES: self.scaling.transform(features)}, labels, aux)
+
+    # -- figures and metrics ---------------------------------------------------------
+
+    def _plot_inputs(self) -> None:
+        from smartml.evaluation.feature_validation import feature_validation
+        from smartml.evaluation.figures import save_figures
+
+        train, test = self._raw("train"), self._raw("test")
+        numbers, figures = feature_validation(
+            train[0],
+            train[1],
+            test[0],
+            test[1],
+            self.source.feature_names,
+            CLASS_NAMES,
+            run_name=self.config.name,
+        )
+        save_figures(figures, self.run_dir.plots / "inputs")
+        write_json_atomic(self.run_dir.plots / "inputs" / "correlations.json", numbers)
+        log.info("feature validation plots in %s", self.run_dir.plots / "inputs")
+
+    def _raw(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        parts = self._rows(split, PLOT_EVENTS)
+        features = np.concatenate([part.features for part in parts])
+        labels = np.concatenate([part.targets[:, 0] for part in parts]).astype(np.int64)
+        return features, labels
+
+    def evaluate(self, model: keras.Model, figures: bool = True) -> tuple[dict, dict[str, Figure]]:
+        """The template's evaluation, plus the overtraining check on a training sample."""
+        metrics, drawn = super().evaluate(model, figures)
+        from smartml.evaluation.score_overtraining import overtraining_check
+
+        train = self.examples("train", PLOT_EVENTS)
+        test = self.examples("test", PLOT_EVENTS)
+        numbers, figure = overtraining_check(
+            train.targets,
+            self.predict(model, train),
+            test.targets,
+            self.predict(model, test),
+            CLASS_NAMES,
+            "signal",
+            self.config.name,
+        )
+        metrics["overtraining"] = numbers
+        if figures:
+            drawn["overtraining"] = figure
+            drawn.update(_training_curves(self.run_dir.history, self.config.name))
+        return metrics, drawn
+
+    def task_metrics(self, examples: Examples, prediction: np.ndarray) -> dict:
+        """The confusion matrix at the working point; writes the predictions file."""
+        from smartml.evaluation.classification import confusion_matrix, predicted_classes
+        from smartml.evaluation.pid_efficiency import write_predictions
+
+        threshold = self.data.working_point
+        chosen = predicted_classes(prediction, CLASS_NAMES, "signal", threshold)
+        counts = confusion_matrix(examples.targets, chosen, CLASS_NAMES)
+        table = examples.aux.assign(label=examples.targets, score=prediction[:, SIGNAL])
+        write_predictions(table, self.run_dir.path / PREDICTIONS)
+        return {"working_point": {"threshold": threshold, "confusion": counts.tolist()}}
+
+    def task_figures(self, examples: Examples, prediction: np.ndarray) -> dict[str, Figure]:
+        from smartml.evaluation.classification import (
+            confusion_figure,
+            confusion_matrix,
+            predicted_classes,
+        )
+
+        chosen = predicted_classes(prediction, CLASS_NAMES, "signal", self.data.working_point)
+        counts = confusion_matrix(examples.targets, chosen, CLASS_NAMES)
+        return {"confusion_working_point": confusion_figure(counts, CLASS_NAMES, self.config.name)}
+
+
+def _training_curves(history: Path, run_name: str) -> dict[str, Figure]:
+    """Accuracy and AUC of training and validation against the epoch."""
+    from smartml.evaluation.figures import new_axes, title
+
+    if not history.is_file():
+        return {}
+    table = pd.read_csv(history)
+    figures: dict[str, Any] = {}
+    for metric in ("accuracy", "auc"):
+        if metric not in table or f"val_{metric}" not in table:
+            continue
+        figure, axes = new_axes()
+        epochs = np.arange(1, len(table) + 1)
+        axes.plot(epochs, table[metric], label="training")
+        axes.plot(epochs, table[f"val_{metric}"], label="validation")
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(metric if metric == "accuracy" else "ROC AUC")
+        axes.set_title(title(f"{metric} per epoch", run_name))
+        axes.legend()
+        figures[f"{metric}_per_epoch"] = figure
+    return figures
+
+
+def _expand(patterns: list[str], sample: str) -> list[Path]:
+    """The files of a sample's patterns, in order, each once."""
+    files: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) or ([pattern] if Path(pattern).exists() else [])
+        if not matches:
+            raise DataError(f"data.samples[{sample}].files: '{pattern}' matches no file")
+        files += [Path(match) for match in matches if Path(match) not in files]
+    return files
