@@ -75,6 +75,13 @@ def test_derived_features_equal_the_formulas(one_file, events):
             "derived": [
                 {"kind": "delta_phi", "name": "dphi", "phi": "lep2_Phi", "reference": "lep1_Phi"},
                 {
+                    "kind": "delta_phi",
+                    "name": "abs_dphi",
+                    "phi": "lep2_Phi",
+                    "reference": "lep1_Phi",
+                    "absolute": True,
+                },
+                {
                     "kind": "invariant_mass",
                     "name": "m_ll",
                     "objects": [
@@ -97,6 +104,10 @@ def test_derived_features_equal_the_formulas(one_file, events):
     e = {k: v.astype(np.float64) for k, v in events.items() if not isinstance(v, ak.Array)}
     dphi = np.angle(np.exp(1j * (e["lep2_Phi"] - e["lep1_Phi"])))
     np.testing.assert_allclose(features[:, 1], dphi, rtol=1e-6, atol=1e-6)
+    # |Δφ| from the scalar product of the two directions, not from wrapping
+    cos = np.cos(e["lep2_Phi"]) * np.cos(e["lep1_Phi"]) + np.sin(e["lep2_Phi"]) * np.sin(e["lep1_Phi"])
+    np.testing.assert_allclose(features[:, 2], np.arccos(np.clip(cos, -1, 1)), atol=1e-5)
+    features = np.delete(features, 2, axis=1)
     m_ll = invariant_mass(
         *[(e[f"{lep}_PT"], e[f"{lep}_Eta"], e[f"{lep}_Phi"], 0.105) for lep in ("lep1", "lep2")]
     )

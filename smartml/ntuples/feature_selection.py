@@ -52,18 +52,21 @@ class ParticleBranches(StrictModel):
 
 
 class DeltaPhiFeature(StrictModel):
-    """``phi − reference``, wrapped to (−π, π] (e.g. φ relative to the leading lepton)."""
+    """``phi − reference``, wrapped to (−π, π] (e.g. φ relative to the leading lepton);
+    with ``absolute`` its size in [0, π] (no jump where back-to-back pairs wrap)."""
 
     kind: Literal["delta_phi"]
     name: _NonEmpty
     phi: _NonEmpty
     reference: _NonEmpty
+    absolute: bool = False
 
     def inputs(self) -> list[str]:
         return [self.phi, self.reference]
 
     def formula(self) -> str:
-        return f"delta_phi({self.phi}, {self.reference})"
+        formula = f"delta_phi({self.phi}, {self.reference})"
+        return f"|{formula}|" if self.absolute else formula
 
 
 class InvariantMassFeature(StrictModel):

@@ -161,7 +161,13 @@ class NtupleReader:
         DataError: see the module docstring (checked here, before any read).
     """
 
-    def __init__(self, files: Sequence[str | Path], tree: str, selection: FeatureSelection):
+    def __init__(
+        self,
+        files: Sequence[str | Path],
+        tree: str,
+        selection: FeatureSelection,
+        check_object_indices: bool = True,
+    ):
         if not files:
             raise DataError(f"tree {tree!r}: no input file given")
         self.files = [Path(file) for file in files]
@@ -175,7 +181,8 @@ class NtupleReader:
         self.n_entries = int(self._offsets[-1])
         if self.n_entries == 0:
             raise DataError(f"{self.where()}: the tree has no entries")
-        self._check_object_indices()
+        if check_object_indices:
+            self.check_object_indices([self])
 
     def where(self, index: int | None = None) -> str:
         """``"<file>: tree '<tree>'"`` for file ``index``, or for all files."""
@@ -206,19 +213,24 @@ class NtupleReader:
                         f"{tree[branch].typename}, not numbers"
                     )
 
-    def _check_object_indices(self) -> None:
-        """An object index that no event of the chain reaches is a mistake, not a drop."""
+    def check_object_indices(self, readers: Sequence["NtupleReader"]) -> None:
+        """An object index that no event of ``readers`` (e.g. every sample of a
+        dataset: Drell–Yan events have no jet, t t̄ events do) reaches is a mistake,
+        not a drop."""
         highest: dict[str, int] = {}
         for column in self.resolved.columns.values():
             if column.index is None:
                 continue
             if column.branch not in highest:
                 highest[column.branch] = max(
-                    self._most_objects(i, column.branch) for i in range(len(self.files))
+                    reader._most_objects(i, column.branch)
+                    for reader in readers
+                    for i in range(len(reader.files))
                 )
             if column.index >= highest[column.branch]:
+                where = self.where() if len(readers) == 1 else "every sample"
                 raise DataError(
-                    f"{self.where()}: {column.name!r}: no event has more than "
+                    f"{where}: {column.name!r}: no event has more than "
                     f"{highest[column.branch]} objects in branch {column.branch!r} "
                     f"(index {column.index} needs {column.index + 1})"
                 )
@@ -330,6 +342,8 @@ class NtupleReader:
             return values[name]
         if isinstance(feature, DeltaPhiFeature):
             result = delta_phi(values[feature.phi], values[feature.reference])
+            if feature.absolute:
+                result = np.abs(result)
         else:
             assert isinstance(feature, InvariantMassFeature)
             first, second = (

@@ -89,8 +89,10 @@ class TabularSource:
         regression: targets from the samples' target readers instead of labels.
 
     Raises:
-        DataError: samples whose feature lists differ, or a regression sample
-            without targets.
+        DataError: samples whose feature lists differ, an object index that no event
+            of any sample reaches, or a regression sample without targets. (Build the
+            samples' readers with ``check_object_indices=False``: a sample may lack
+            an object that another has.)
     """
 
     def __init__(
@@ -116,6 +118,7 @@ class TabularSource:
                 if sample.targets is None:
                     raise DataError(f"sample {sample.name!r}: no target tree given")
         self.feature_names = list(names)
+        self.samples[0].reader.check_object_indices([sample.reader for sample in self.samples])
         self._target_names = list(target_names) if regression else ["label", "weight"]
         self.chunks = [
             Chunk(sample.reader.files[0], (index, start), min(entries_per_chunk, n - start))

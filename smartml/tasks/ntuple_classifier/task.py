@@ -118,13 +118,15 @@ class NtupleClassifierTask(Task):
                 simulation.generation, simulation.n_background, "ttbar_dilepton"
             )
             return [
-                Sample("drell_yan", NtupleReader([signal], TREE_NAME, selection), SIGNAL),
-                Sample("ttbar", NtupleReader([background], TREE_NAME, selection), 1 - SIGNAL),
+                Sample("drell_yan", NtupleReader([signal], TREE_NAME, selection, False), SIGNAL),
+                Sample(
+                    "ttbar", NtupleReader([background], TREE_NAME, selection, False), 1 - SIGNAL
+                ),
             ]
         return [
             Sample(
                 sample.name,
-                NtupleReader(_expand(sample.files, sample.name), sample.tree, selection),
+                NtupleReader(_expand(sample.files, sample.name), sample.tree, selection, False),
                 CLASS_NAMES.index(sample.label),
                 sample.weight,
             )

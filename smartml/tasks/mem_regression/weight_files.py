@@ -1,0 +1,98 @@
+"""The MEM weights of the events: read from a weight tree aligned with the events, or
+integrated once per settings into the cache.
+
+:func:`read_weights` reads one branch of a chain of weight files (MoMEMta's
+``momemta/weight_DY``, or what ``python -m smartml.mem`` writes) and checks it holds
+one weight per event, file by file. :func:`cached_weights` integrates the weights of
+a generated events file with :func:`~smartml.collider.matrix_element_method.integrate_file`
+into ``cache_root(None, "mem") / "weights-<12 hex>" / weights.root`` (resumable: a
+killed integration goes on where it stopped) and records the settings and the
+integrator's seconds per event in the directory's manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from smartml.collider.matrix_element_method import MemSettings, integrate_file
+from smartml.data.cache import MANIFEST_NAME, cache_dir, cache_root, is_cached, read_manifest
+from smartml.errors import DataError, OutputError
+from smartml.files import write_json_atomic
+from smartml.ntuples.root_reader import UNREADABLE, NtupleReader, nearest_branches, open_tree
+
+log = logging.getLogger("smartml.mem_regression")
+
+WEIGHTS_NAME = "weights.root"
+WEIGHT_TREE = "momemta"
+FORMAT_VERSION = 1
+
+
+def read_weights(files: list[Path], tree: str, branch: str, events: NtupleReader) -> np.ndarray:
+    """The weights of every event of ``events``, float64, in entry order.
+
+    Raises:
+        DataError: a missing or unreadable file, tree or branch (naming the nearest
+            branches), or a weight file whose entries differ from its events file's.
+    """
+    pieces = []
+    for index, path in enumerate(files):
+        weights = open_tree(path, tree)
+        if branch not in weights.keys():
+            raise DataError(
+                f"{path}: tree {tree!r}: no branch {branch!r}; "
+                f"nearest: {nearest_branches(branch, list(weights.keys()))}"
+            )
+        try:
+            pieces.append(np.asarray(weights[branch].array(library="np"), np.float64))
+        except UNREADABLE as err:
+            raise DataError(f"{path}: tree {tree!r}: cannot read branch {branch!r} ({err})") from None
+    counts = [len(piece) for piece in pieces]
+    if len(files) == len(events.files) and counts != events.entries_per_file:
+        i = next(i for i, (a, b) in enumerate(zip(counts, events.entries_per_file)) if a != b)
+        raise DataError(
+            f"{files[i]}: tree {tree!r} has {counts[i]} entries but {events.where(i)} has "
+            f"{events.entries_per_file[i]}; the trees must be aligned entry by entry"
+        )
+    if sum(counts) != events.n_entries:
+        raise DataError(
+            f"{', '.join(map(str, files))}: tree {tree!r} has {sum(counts)} entries but "
+            f"{events.where()} has {events.n_entries}; the trees must be aligned entry by entry"
+        )
+    return np.concatenate(pieces)
+
+
+def cached_weights(events: Path, tree: str, settings: MemSettings, workers: int) -> tuple[Path, dict]:
+    """The weight file of a (generated) events file, integrated on first use.
+
+    Returns:
+        (the ROOT file with tree ``momemta``, its manifest: settings, events,
+        ``seconds_per_event`` of the integration, ``failed`` events).
+    """
+    key = {
+        "version": FORMAT_VERSION,
+        "events": str(events),
+        "events_bytes": events.stat().st_size,
+        "tree": tree,
+        "settings": settings.model_dump(mode="json"),
+    }
+    directory = cache_dir(cache_root(None, "mem"), "weights", key)
+    output = directory / WEIGHTS_NAME
+    if not is_cached(directory, key):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise OutputError(f"{directory}: cannot create the weight cache ({err.strerror})") from None
+        log.info("integrating the MEM weights of %s into %s (%d workers)", events, output, workers)
+        report = integrate_file(events, tree, output, settings, workers=workers, progress=False)
+        manifest = {
+            **key,
+            "files": [{"name": WEIGHTS_NAME}],
+            "seconds_per_event": report.seconds_per_event * max(workers, 1),
+            "failed": report.n_failed,
+        }
+        write_json_atomic(directory / MANIFEST_NAME, manifest)
+    manifest = read_manifest(directory) or {}
+    return output, manifest
