@@ -122,12 +122,12 @@ def convert(
     from smartml.ntuples import NtupleReader, load_feature_file
     from smartml.ntuples.root_reader import single_tree
 
+    if output.is_dir():
+        raise OutputError(f"--output {output}: is a directory; expected a file name")
     kind = output_format(output)
     compression = _compression(kind, compression)
     if step < 1:
         raise ConfigError(f"--step {step}: must be greater than 0")
-    if output.is_dir():
-        raise OutputError(f"--output {output}: is a directory; expected a file name")
     if output.exists() and not overwrite:
         raise OutputError(f"--output {output}: exists; give --overwrite to replace it")
     require_writable_directory(output.parent, "--output")
