@@ -133,10 +133,17 @@ def convert(
     require_writable_directory(output.parent, "--output")
     selection = load_feature_file(features)
     tree = tree or single_tree(inputs[0])
-    reader = NtupleReader(inputs, tree, selection)
+    with NtupleReader(inputs, tree, selection) as reader:
+        return _convert(reader, output, kind, compression, step)
+
+
+def _convert(
+    reader: "NtupleReader", output: Path, kind: str, compression: str, step: int
+) -> ConversionMetadata:
+    """Write the reader's features to ``output`` (through a staged file)."""
     metadata = ConversionMetadata(
-        source_files=[str(path) for path in inputs],
-        tree=tree,
+        source_files=[str(path) for path in reader.files],
+        tree=reader.tree_name,
         source_branches={name: reader.source_of(name) for name in reader.feature_names},
         object_indices={
             name: column.index
