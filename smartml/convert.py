@@ -122,6 +122,8 @@ def convert(
     from smartml.ntuples import NtupleReader, load_feature_file
     from smartml.ntuples.root_reader import single_tree
 
+    if output.is_dir():
+        raise OutputError(f"--output {output}: is a directory; expected a file name")
     kind = output_format(output)
     compression = _compression(kind, compression)
     if step < 1:
@@ -131,10 +133,17 @@ def convert(
     require_writable_directory(output.parent, "--output")
     selection = load_feature_file(features)
     tree = tree or single_tree(inputs[0])
-    reader = NtupleReader(inputs, tree, selection)
+    with NtupleReader(inputs, tree, selection) as reader:
+        return _convert(reader, output, kind, compression, step)
+
+
+def _convert(
+    reader: "NtupleReader", output: Path, kind: str, compression: str, step: int
+) -> ConversionMetadata:
+    """Write the reader's features to ``output`` (through a staged file)."""
     metadata = ConversionMetadata(
-        source_files=[str(path) for path in inputs],
-        tree=tree,
+        source_files=[str(path) for path in reader.files],
+        tree=reader.tree_name,
         source_branches={name: reader.source_of(name) for name in reader.feature_names},
         object_indices={
             name: column.index

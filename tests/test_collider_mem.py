@@ -11,6 +11,8 @@ from scipy import integrate
 from smartml.collider import drell_yan
 from smartml.collider import matrix_element_method as mem
 from smartml.collider.constants import GEV2_TO_PB, SQRT_S
+from smartml.collider.event_generator import generate_drell_yan
+from smartml.collider.generation_config import GenerationConfig
 from smartml.collider.parton_densities import GRV94LO
 from smartml.errors import DataError
 
@@ -151,6 +153,26 @@ def test_weights_are_positive_and_finite_on_generated_like_events():
         weight, error = mem.mem_weight(event, settings)
         assert np.isfinite(weight) and weight > 0
         assert 0 < error < 0.2 * weight
+
+
+def test_weights_are_positive_and_finite_on_generator_events():
+    """Events of the built-in generator, integrated with its own smearing as the
+    transfer functions: every weight positive and precise."""
+    config = GenerationConfig(seed=4)
+    events = generate_drell_yan(6, 4, config)
+    settings = mem.MemSettings(
+        neval=500,
+        nitn_adapt=3,
+        nitn=3,
+        resolutions=mem.MuonResolutions.from_generation_config(config),
+        sqrt_s_gev=config.sqrt_s_gev,
+    )
+    assert settings.resolutions == mem.MuonResolutions()  # the defaults are the generator's
+    for entry in range(6):
+        event = {key: float(events[key][entry]) for key in mem.MUON_BRANCHES}
+        weight, error = mem.mem_weight(event, settings, stream=entry)
+        assert np.isfinite(weight) and weight > 0
+        assert 0 < error < 0.05 * weight
 
 
 def test_transfer_functions_are_normalised_in_the_measured_pt():

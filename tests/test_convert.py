@@ -168,15 +168,18 @@ def test_an_interruption_leaves_no_output_and_keeps_an_old_one(
             ["--output", "{tmp}/o.h5", "--tree", "hftree"],
             "{a}: no tree 'hftree'; trees in the file: events",
         ),
+        (["--output", "{tmp}"], "--output {tmp}: is a directory; expected a file name"),
     ],
 )
 def test_bad_options_are_one_line(tmp_path, capsys, inputs, argv, message):
     files, features, _ = inputs
-    argv = [a.format(tmp=tmp_path) for a in argv]
+    folder = tmp_path / "out"
+    folder.mkdir()
+    argv = [a.format(tmp=folder) for a in argv]
     status, printed = run(capsys, files[0], "--features", features, *argv)
     assert status == 2
-    assert printed.err == f"smartml.convert: error: {message.format(tmp=tmp_path, a=files[0])}\n"
-    assert list(tmp_path.iterdir()) == []
+    assert printed.err == f"smartml.convert: error: {message.format(tmp=folder, a=files[0])}\n"
+    assert list(folder.iterdir()) == []
 
 
 def test_a_features_file_typo_is_one_line(tmp_path, capsys, inputs):

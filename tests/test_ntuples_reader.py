@@ -216,6 +216,22 @@ def test_missing_tree_lists_the_trees(tmp_path):
     assert str(caught.value) == f"{path}: no tree 'events'; trees in the file: hftree, momemta"
 
 
+def test_wildcards_giving_other_features_in_another_file(tmp_path, one_file):
+    other = write_tree(tmp_path / "other.root", {"lep1_PT": np.zeros(3, np.float32)})
+    with pytest.raises(DataError) as caught:
+        NtupleReader([one_file, other], "events", FeatureSelection(wildcards=["lep*_PT"]))
+    assert str(caught.value) == (
+        f"{other}: tree 'events': the selection gives other features than in {one_file} "
+        "(differing: lep2_PT)"
+    )
+
+
+def test_a_closed_reader_closes_its_files(one_file):
+    with NtupleReader([one_file], "events", SELECT_MET) as reader:
+        assert len(reader.read(0, 3).features) == 3
+    assert all(tree.file.closed for tree in reader._trees)
+
+
 def test_missing_branch_in_the_second_file_names_it(tmp_path, one_file):
     other = write_tree(tmp_path / "other.root", {"MET_": np.arange(3.0, dtype=np.float32)})
     with pytest.raises(DataError) as caught:

@@ -28,12 +28,9 @@ DEFAULT_STEP = 100_000
 
 def root_summary(path: Path, step: int = DEFAULT_STEP) -> dict[str, Any]:
     """Trees, branches (type, jagged or not) and their statistics of a ROOT file."""
-    file = open_root_file(path)
-    return {
-        "file": str(path),
-        "format": "root",
-        "trees": [_tree_summary(path, name, file[name], step) for name in tree_names(file)],
-    }
+    with open_root_file(path) as file:
+        trees = [_tree_summary(path, name, file[name], step) for name in tree_names(file)]
+    return {"file": str(path), "format": "root", "trees": trees}
 
 
 def _tree_summary(path: Path, name: str, tree: Any, step: int) -> dict[str, Any]:

@@ -120,7 +120,8 @@ def single_tree(path: Path) -> str:
     Raises:
         DataError: the file cannot be read, or holds no tree or several (named).
     """
-    trees = tree_names(open_root_file(path))
+    with open_root_file(path) as file:
+        trees = tree_names(file)
     if len(trees) != 1:
         held = f"trees: {', '.join(trees)}" if trees else "no tree"
         raise DataError(f"{path}: holds {held}; choose one with --tree")
@@ -184,6 +185,17 @@ class NtupleReader:
         if check_object_indices:
             self.check_object_indices([self])
 
+    def close(self) -> None:
+        """Close the files (the reader cannot read afterwards)."""
+        for tree in self._trees:
+            tree.file.close()
+
+    def __enter__(self) -> "NtupleReader":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def where(self, index: int | None = None) -> str:
         """``"<file>: tree '<tree>'"`` for file ``index``, or for all files."""
         files = [self.files[index]] if index is not None else self.files
@@ -197,9 +209,12 @@ class NtupleReader:
         for i, other in enumerate(resolved[1:], start=1):
             if other.feature_names != resolved[0].feature_names:
                 extra = set(other.feature_names) ^ set(resolved[0].feature_names)
+                differing = (
+                    f"differing: {', '.join(sorted(extra))}" if extra else "in another order"
+                )
                 raise DataError(
                     f"{self.where(i)}: the selection gives other features than in "
-                    f"{self.files[0]} (differing: {', '.join(sorted(extra))})"
+                    f"{self.files[0]} ({differing})"
                 )
         return resolved[0]
 
