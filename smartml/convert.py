@@ -178,7 +178,7 @@ def _writer(kind: str, path: Path, metadata: ConversionMetadata, compression: st
 
 def _write(reader: "NtupleReader", writer: FeatureWriter, step: int, output: Path) -> None:
     """Stream the reader's chunks into the writer, with a progress bar on a terminal."""
-    from tqdm import tqdm  # type: ignore[import-untyped]
+    from tqdm import tqdm
 
     bar = tqdm(
         total=reader.n_entries,

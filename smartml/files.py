@@ -23,6 +23,7 @@ live process, or of another host (a shared file system), are never touched.
 ['dataset', 'settings.json']
 """
 
+import glob
 import json
 import logging
 import os
@@ -251,3 +252,26 @@ def publish_directory(
         raise error(f"cannot write {what} to {destination}: {_reason(err)}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already after the swap
+
+
+def expand_patterns(patterns: list[str], key: str) -> list[Path]:
+    """The files that ``patterns`` (paths or globs) name, in order, each once.
+
+    Args:
+        patterns: from a configuration; key: its key, named in the error.
+
+    Raises:
+        DataError: a pattern that matches no file.
+
+    >>> expand_patterns([__file__, __file__], "files") == [Path(__file__)]
+    True
+    """
+    from smartml.errors import DataError
+
+    files: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) or ([pattern] if Path(pattern).exists() else [])
+        if not matches:
+            raise DataError(f"{key}: '{pattern}' matches no file")
+        files += [Path(match) for match in matches if Path(match) not in files]
+    return files

@@ -62,6 +62,20 @@ RICH_DATA = {
     "simulation": {"n_events": 8000, "events_per_file": 4000},
 }
 
+NTUPLE_DATA = {
+    "simulation": {"n_signal": 3000, "n_background": 3000},
+    "entries_per_chunk": 500,
+}
+MEM_DATA = {
+    "simulation": {
+        "n_events": 1500,
+        "workers": 1,
+        "speed_events": 3,
+        "mem": {"neval": 500, "nitn_adapt": 2, "nitn": 2},
+    },
+    "entries_per_chunk": 250,
+}
+
 CASES = [
     Case(
         "smart_pixels",
@@ -76,15 +90,15 @@ CASES = [
         batch_size=16,
     ),
     Case(
-        "toy_weights",
-        {"n_examples": 6000},
-        {"name": "mlp", "hidden_units": [8, 8], "quantization": {}},
+        "ntuple_classifier",
+        NTUPLE_DATA,
+        {"name": "mlp", "hidden_units": [8], "quantization": {}},
         32,
     ),
     Case(
-        "toy_signal",
-        {"n_examples": 6000},
-        {"name": "mlp", "hidden_units": [8], "quantization": {}},
+        "mem_regression",
+        MEM_DATA,
+        {"name": "mlp", "hidden_units": [8, 8], "residual": True, "quantization": {}},
         32,
     ),
     Case(

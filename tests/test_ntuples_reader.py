@@ -105,7 +105,9 @@ def test_derived_features_equal_the_formulas(one_file, events):
     dphi = np.angle(np.exp(1j * (e["lep2_Phi"] - e["lep1_Phi"])))
     np.testing.assert_allclose(features[:, 1], dphi, rtol=1e-6, atol=1e-6)
     # |Δφ| from the scalar product of the two directions, not from wrapping
-    cos = np.cos(e["lep2_Phi"]) * np.cos(e["lep1_Phi"]) + np.sin(e["lep2_Phi"]) * np.sin(e["lep1_Phi"])
+    cos = np.cos(e["lep2_Phi"]) * np.cos(e["lep1_Phi"]) + np.sin(e["lep2_Phi"]) * np.sin(
+        e["lep1_Phi"]
+    )
     np.testing.assert_allclose(features[:, 2], np.arccos(np.clip(cos, -1, 1)), atol=1e-5)
     features = np.delete(features, 2, axis=1)
     m_ll = invariant_mass(

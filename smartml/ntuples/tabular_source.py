@@ -22,7 +22,7 @@ a NaN target are counted per chunk (:attr:`TabularRows.dropped`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -171,6 +171,18 @@ class TabularSource:
             targets[:, 0] = sample.label
             targets[:, 1] = sample.weight
         return TabularRows(features, targets, entries, sample_index, dropped)
+
+    def read_sample(self, chunks: Sequence[Chunk], max_n: int | None) -> list[TabularRows]:
+        """The rows of ``chunks``, at most about ``max_n`` (all when None): the same
+        share of every chunk, so that a sample of a split holds every sample of it."""
+        total = max(1, sum(chunk.n_rows for chunk in chunks))
+        share = 1.0 if max_n is None else min(1.0, max_n / total)
+        parts = []
+        for chunk in chunks:
+            if share < 1.0:
+                chunk = replace(chunk, n_rows=max(1, round(share * chunk.n_rows)))
+            parts.append(self.read_rows(chunk))
+        return parts
 
     def read_examples(self, chunk: Chunk) -> tuple[Inputs, np.ndarray]:
         rows = self.read_rows(chunk)

@@ -37,7 +37,8 @@ class WeightTree(StrictModel):
     """Where the MEM weights are: a tree aligned entry by entry with the events."""
 
     files: Files = Field(
-        default_factory=list, description="ROOT files or globs (source 'files'), in the events' order"
+        default_factory=list,
+        description="ROOT files or globs (source 'files'), in the events' order",
     )
     tree: str = Field("momemta", min_length=1)
     branch: str = Field("weight_DY", min_length=1, description="the weight (must be > 0)")
@@ -75,10 +76,14 @@ def default_features() -> FeatureSelection:
     )
 
 
-@TASKS.register("mem_regression", implementation="smartml.tasks.mem_regression.task:MemRegressionTask")
+@TASKS.register(
+    "mem_regression", implementation="smartml.tasks.mem_regression.task:MemRegressionTask"
+)
 class MemDataConfig(StrictModel):
     source: Literal["simulation", "files"] = "simulation"
-    files: Files = Field(default_factory=list, description="the events' ROOT files (source 'files')")
+    files: Files = Field(
+        default_factory=list, description="the events' ROOT files (source 'files')"
+    )
     tree: str = Field("events", min_length=1, description="the events' tree")
     weights: WeightTree = WeightTree()
     simulation: MemSimulation = MemSimulation()

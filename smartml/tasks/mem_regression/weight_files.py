@@ -21,7 +21,8 @@ from smartml.collider.matrix_element_method import MemSettings, integrate_file
 from smartml.data.cache import MANIFEST_NAME, cache_dir, cache_root, is_cached, read_manifest
 from smartml.errors import DataError, OutputError
 from smartml.files import write_json_atomic
-from smartml.ntuples.root_reader import UNREADABLE, NtupleReader, nearest_branches, open_tree
+from smartml.ntuples.feature_selection import nearest
+from smartml.ntuples.root_reader import UNREADABLE, NtupleReader, open_tree
 
 log = logging.getLogger("smartml.mem_regression")
 
@@ -38,20 +39,26 @@ def read_weights(files: list[Path], tree: str, branch: str, events: NtupleReader
             branches), or a weight file whose entries differ from its events file's.
     """
     pieces = []
-    for index, path in enumerate(files):
+    for path in files:
         weights = open_tree(path, tree)
         if branch not in weights.keys():
             raise DataError(
-                f"{path}: tree {tree!r}: no branch {branch!r}; "
-                f"nearest: {nearest_branches(branch, list(weights.keys()))}"
+                f"{path}: tree {tree!r}: no branch {branch!r}"
+                f"{nearest(branch, list(weights.keys()))}"
             )
         try:
             pieces.append(np.asarray(weights[branch].array(library="np"), np.float64))
         except UNREADABLE as err:
-            raise DataError(f"{path}: tree {tree!r}: cannot read branch {branch!r} ({err})") from None
+            raise DataError(
+                f"{path}: tree {tree!r}: cannot read branch {branch!r} ({err})"
+            ) from None
     counts = [len(piece) for piece in pieces]
     if len(files) == len(events.files) and counts != events.entries_per_file:
-        i = next(i for i, (a, b) in enumerate(zip(counts, events.entries_per_file)) if a != b)
+        i = next(
+            i
+            for i, (a, b) in enumerate(zip(counts, events.entries_per_file, strict=True))
+            if a != b
+        )
         raise DataError(
             f"{files[i]}: tree {tree!r} has {counts[i]} entries but {events.where(i)} has "
             f"{events.entries_per_file[i]}; the trees must be aligned entry by entry"
@@ -64,7 +71,9 @@ def read_weights(files: list[Path], tree: str, branch: str, events: NtupleReader
     return np.concatenate(pieces)
 
 
-def cached_weights(events: Path, tree: str, settings: MemSettings, workers: int) -> tuple[Path, dict]:
+def cached_weights(
+    events: Path, tree: str, settings: MemSettings, workers: int
+) -> tuple[Path, dict]:
     """The weight file of a (generated) events file, integrated on first use.
 
     Returns:
@@ -84,7 +93,9 @@ def cached_weights(events: Path, tree: str, settings: MemSettings, workers: int)
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise OutputError(f"{directory}: cannot create the weight cache ({err.strerror})") from None
+            raise OutputError(
+                f"{directory}: cannot create the weight cache ({err.strerror})"
+            ) from None
         log.info("integrating the MEM weights of %s into %s (%d workers)", events, output, workers)
         report = integrate_file(events, tree, output, settings, workers=workers, progress=False)
         manifest = {

@@ -22,7 +22,6 @@ against the epoch, and ``predictions.parquet`` (sample, entry, label, weight, sc
 
 from __future__ import annotations
 
-import glob
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +32,7 @@ import pandas as pd
 from smartml.data.chunks import Chunk, describe_split, split_chunks
 from smartml.data.scaling import TargetScaling
 from smartml.errors import DataError, RunDirectoryError
-from smartml.files import read_json_object, write_json_atomic
+from smartml.files import expand_patterns, read_json_object, write_json_atomic
 from smartml.ntuples.feature_file import load_feature_file
 from smartml.ntuples.feature_selection import FeatureSelection
 from smartml.ntuples.root_reader import NtupleReader
@@ -75,6 +74,7 @@ class NtupleClassifierTask(Task):
     """``features (k,)`` standardised -> one signal logit."""
 
     run_files = (SCALING,)
+    _tabular: TabularSource | None = None
 
     @property
     def data(self) -> NtupleClassifierDataConfig:
@@ -87,7 +87,7 @@ class NtupleClassifierTask(Task):
 
     @property
     def inputs(self) -> dict[str, InputSpec]:
-        names = self._source().feature_names
+        names = self.source.feature_names
         description = f"standardised features: {', '.join(names)}"
         return {FEATURES: InputSpec(FEATURES, (len(names),), description=description)}
 
@@ -97,11 +97,12 @@ class NtupleClassifierTask(Task):
 
     # -- data ----------------------------------------------------------------------
 
-    def _source(self) -> TabularSource:
+    @property
+    def source(self) -> TabularSource:
         """The samples' reader, opened (and the built-in samples generated) once."""
-        if getattr(self, "source", None) is None:
-            self.source = TabularSource(self._samples(), self.data.entries_per_chunk)
-        return self.source
+        if self._tabular is None:
+            self._tabular = TabularSource(self._samples(), self.data.entries_per_chunk)
+        return self._tabular
 
     def _selection(self) -> FeatureSelection:
         features = self.data.features
@@ -126,7 +127,12 @@ class NtupleClassifierTask(Task):
         return [
             Sample(
                 sample.name,
-                NtupleReader(_expand(sample.files, sample.name), sample.tree, selection, False),
+                NtupleReader(
+                    expand_patterns(sample.files, f"data.samples[{sample.name}].files"),
+                    sample.tree,
+                    selection,
+                    False,
+                ),
                 CLASS_NAMES.index(sample.label),
                 sample.weight,
             )
@@ -134,7 +140,7 @@ class NtupleClassifierTask(Task):
         ]
 
     def prepare(self, fit: bool) -> None:
-        source = self._source()
+        source = self.source
         self.splits = self._split(source)
         log.info("data: %s", describe_split(self.splits, "event"))
         if fit:
@@ -215,25 +221,7 @@ class NtupleClassifierTask(Task):
         self.class_weights = np.asarray(weights, np.float32)
 
     def _rows(self, split: str, max_n: int | None) -> list[TabularRows]:
-        """Rows of a split, at most ``max_n``: the same share of every chunk, so that a
-        sample holds every sample of the split."""
-        chunks = self.splits[split]
-        total = max(1, sum(chunk.n_rows for chunk in chunks))
-        share = 1.0 if max_n is None else min(1.0, max_n / total)
-        parts = []
-        for chunk in chunks:
-            if share < 1.0:
-                chunk = Chunk(
-                    chunk.source_file,
-                    chunk.index,
-                    max(1, round(share * chunk.n_rows)),
-                    chunk.offset,
-                )
-            parts.append(self.source.read_rows(chunk))
-        dropped = sum(part.dropped for part in parts)
-        if dropped:
-            log.info("%s split: %d events dropped for a missing object", split, dropped)
-        return parts
+        return self.source.read_sample(self.splits[split], max_n)
 
     def _transform(self, inputs: dict, targets: np.ndarray) -> tuple[dict, np.ndarray]:
         inputs[FEATURES] = self.scaling.transform(inputs[FEATURES])
@@ -358,14 +346,3 @@ def _training_curves(history: Path, run_name: str) -> dict[str, Figure]:
         axes.legend()
         figures[f"{metric}_per_epoch"] = figure
     return figures
-
-
-def _expand(patterns: list[str], sample: str) -> list[Path]:
-    """The files of a sample's patterns, in order, each once."""
-    files: list[Path] = []
-    for pattern in patterns:
-        matches = sorted(glob.glob(pattern)) or ([pattern] if Path(pattern).exists() else [])
-        if not matches:
-            raise DataError(f"data.samples[{sample}].files: '{pattern}' matches no file")
-        files += [Path(match) for match in matches if Path(match) not in files]
-    return files
