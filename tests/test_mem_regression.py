@@ -86,11 +86,8 @@ def test_weights_that_are_not_positive_are_dropped_and_counted(tmp_path, files):
     scaling = json.loads((tmp_path / "run" / "mem_scaling.json").read_text())
     assert scaling["dropped_weights"] == len(BAD)
     assert scaling["features"]["target_names"] == [
-        "lep1_PT",
-        "lep1_Eta",
-        "lep2_PT",
-        "lep2_Eta",
-        "abs_dphi_ll",
+        *("lep1_PT", "lep1_Eta", "lep2_PT", "lep2_Eta"),
+        *("abs_dphi_ll", "pt_balance", "mll"),
     ]
 
 

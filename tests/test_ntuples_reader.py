@@ -74,6 +74,7 @@ def test_derived_features_equal_the_formulas(one_file, events):
             "fill_value": -1.0,
             "derived": [
                 {"kind": "delta_phi", "name": "dphi", "phi": "lep2_Phi", "reference": "lep1_Phi"},
+                {"kind": "balance", "name": "pt_balance", "first": "lep1_PT", "second": "lep2_PT"},
                 {
                     "kind": "delta_phi",
                     "name": "abs_dphi",
@@ -108,8 +109,10 @@ def test_derived_features_equal_the_formulas(one_file, events):
     cos = np.cos(e["lep2_Phi"]) * np.cos(e["lep1_Phi"]) + np.sin(e["lep2_Phi"]) * np.sin(
         e["lep1_Phi"]
     )
-    np.testing.assert_allclose(features[:, 2], np.arccos(np.clip(cos, -1, 1)), atol=1e-5)
-    features = np.delete(features, 2, axis=1)
+    np.testing.assert_allclose(features[:, 3], np.arccos(np.clip(cos, -1, 1)), atol=1e-5)
+    pt1, pt2 = e["lep1_PT"], e["lep2_PT"]
+    np.testing.assert_allclose(features[:, 2], (pt1 - pt2) / (pt1 + pt2), rtol=1e-5)
+    features = np.delete(features, [2, 3], axis=1)
     m_ll = invariant_mass(
         *[(e[f"{lep}_PT"], e[f"{lep}_Eta"], e[f"{lep}_Phi"], 0.105) for lep in ("lep1", "lep2")]
     )

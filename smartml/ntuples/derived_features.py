@@ -1,4 +1,5 @@
-"""Features computed from branches, by name: an azimuthal difference and an invariant mass.
+"""Features computed from branches, by name: an azimuthal difference, an invariant mass
+and a balance.
 
 Kept small on purpose: each is a closed formula on float64 numpy arrays, tested against
 independent numpy code (tests/test_ntuples_derived.py).
@@ -51,3 +52,14 @@ def invariant_mass(
         energy += np.sqrt(np.sum(components**2, axis=0) + mass**2)
     squared = energy**2 - np.sum(momentum**2, axis=0)
     return np.sqrt(np.maximum(squared, 0.0))
+
+
+def balance(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``(first − second) / (first + second)``, float64 (0 where both are 0).
+
+    >>> balance(np.array([60.0, 0.0]), np.array([40.0, 0.0])).tolist()
+    [0.2, 0.0]
+    """
+    a, b = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    total = a + b
+    return np.divide(a - b, total, out=np.zeros_like(total), where=total != 0)

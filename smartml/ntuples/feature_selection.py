@@ -11,8 +11,9 @@ A selection combines, in this order (a name given twice is kept once, first plac
 - ``wildcards``: shell patterns (``fnmatch``, case-sensitive) over the tree's flat
   branches, in the tree's order (jagged branches are only selected with an index);
 - ``derived``: features computed by name (:mod:`smartml.ntuples.derived_features`):
-  ``delta_phi`` of one φ relative to another, wrapped to (−π, π], and
-  ``invariant_mass`` of two objects from pT, η, φ (massless or with given masses).
+  ``delta_phi`` of one φ relative to another, wrapped to (−π, π] (or its size),
+  ``invariant_mass`` of two objects from pT, η, φ (massless or with given masses) and
+  ``balance`` ``(a − b)/(a + b)`` of two quantities.
 
 An event lacking an indexed object (``Muon_Px[1]`` with one muon) is dropped and
 counted (``missing_object: "drop"``) or gets ``fill_value`` (``"fill"``); a derived
@@ -84,7 +85,24 @@ class InvariantMassFeature(StrictModel):
         return f"invariant_mass{parts[0]}{parts[1]}"
 
 
-DerivedFeature = Annotated[DeltaPhiFeature | InvariantMassFeature, Field(discriminator="kind")]
+class BalanceFeature(StrictModel):
+    """``(first − second) / (first + second)``: e.g. the pT balance of two objects
+    (0 when they balance, as the two leptons of a Drell–Yan pair do at leading order)."""
+
+    kind: Literal["balance"]
+    name: _NonEmpty
+    first: _NonEmpty
+    second: _NonEmpty
+
+    def inputs(self) -> list[str]:
+        return [self.first, self.second]
+
+    def formula(self) -> str:
+        return f"balance({self.first}, {self.second})"
+
+
+AnyDerivedFeature = DeltaPhiFeature | InvariantMassFeature | BalanceFeature
+DerivedFeature = Annotated[AnyDerivedFeature, Field(discriminator="kind")]
 
 
 @dataclass(frozen=True)
@@ -160,7 +178,7 @@ class ResolvedSelection:
 
     feature_names: list[str]
     columns: dict[str, Column]
-    derived: dict[str, DeltaPhiFeature | InvariantMassFeature]
+    derived: dict[str, AnyDerivedFeature]
     missing_object: str
     fill_value: float
 

@@ -22,8 +22,9 @@ import numpy as np
 import uproot
 
 from smartml.errors import DataError
-from smartml.ntuples.derived_features import delta_phi, invariant_mass
+from smartml.ntuples.derived_features import balance, delta_phi, invariant_mass
 from smartml.ntuples.feature_selection import (
+    BalanceFeature,
     Column,
     DeltaPhiFeature,
     FeatureSelection,
@@ -359,6 +360,8 @@ class NtupleReader:
             result = delta_phi(values[feature.phi], values[feature.reference])
             if feature.absolute:
                 result = np.abs(result)
+        elif isinstance(feature, BalanceFeature):
+            result = balance(values[feature.first], values[feature.second])
         else:
             assert isinstance(feature, InvariantMassFeature)
             first, second = (

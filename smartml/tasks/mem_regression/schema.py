@@ -57,8 +57,12 @@ class MemSimulation(StrictModel):
 
 
 def default_features() -> FeatureSelection:
-    """What the LO Drell–Yan weight depends on: the muons' pT and η and the size of
-    their azimuthal difference (near π; its size has no jump where pairs wrap)."""
+    """What the LO Drell–Yan weight depends on: the muons' pT and η, the size of their
+    azimuthal difference (near π; its size has no jump where pairs wrap), and in the
+    variables where the weight is simple: the pT balance and the acoplanarity set the
+    transfer functions' Gaussian factors (at LO the true muons balance exactly), the
+    dimuon mass the Breit–Wigner."""
+    muon = {"mass": 0.1057}
     return FeatureSelection.model_validate(
         {
             "prefixes": [["lep1_", "lep2_"]],
@@ -70,7 +74,16 @@ def default_features() -> FeatureSelection:
                     "phi": "lep2_Phi",
                     "reference": "lep1_Phi",
                     "absolute": True,
-                }
+                },
+                {"kind": "balance", "name": "pt_balance", "first": "lep1_PT", "second": "lep2_PT"},
+                {
+                    "kind": "invariant_mass",
+                    "name": "mll",
+                    "objects": [
+                        {"pt": "lep1_PT", "eta": "lep1_Eta", "phi": "lep1_Phi", **muon},
+                        {"pt": "lep2_PT", "eta": "lep2_Eta", "phi": "lep2_Phi", **muon},
+                    ],
+                },
             ],
         }
     )
