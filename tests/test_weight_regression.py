@@ -33,6 +33,9 @@ def test_metrics_match_numpy(sample):
     relative = sample["relative"]
     assert metrics["events"] == N
     assert metrics["relative_error_median"] == pytest.approx(np.median(relative), rel=1e-9)
+    assert metrics["abs_relative_error_median"] == pytest.approx(
+        np.median(np.abs(relative)), rel=1e-9
+    )
     assert metrics["ratio_median"] == pytest.approx(np.median(1 + relative), rel=1e-12)
     assert metrics["abs_relative_error_q68"] == pytest.approx(
         np.percentile(np.abs(relative), 68.269), rel=1e-3

@@ -88,7 +88,7 @@ def weight_metrics(w_true, w_pred) -> dict:
 
     Returns:
         JSON-safe ``{"events", "ratio_median", "relative_error_median",
-        "abs_relative_error_q68", "abs_relative_error_q95", "mape",
+        "abs_relative_error_median", "abs_relative_error_q68", "abs_relative_error_q95", "mape",
         "log10_residual_mean", "log10_residual_std"}``; the log10 residual is
         log10 w_pred − log10 w_true (the network's regression target's error, sign
         flipped).
@@ -101,6 +101,7 @@ def weight_metrics(w_true, w_pred) -> dict:
         "events": int(w_true.size),
         "ratio_median": float(np.median(w_pred / w_true)),
         "relative_error_median": float(np.median(relative)),
+        "abs_relative_error_median": float(np.median(absolute)),
         "abs_relative_error_q68": float(np.quantile(absolute, ONE_SIGMA_COVERAGE)),
         "abs_relative_error_q95": float(np.quantile(absolute, WIDE_QUANTILE)),
         "mape": float(np.mean(absolute)),

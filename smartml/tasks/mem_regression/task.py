@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from smartml.backend import keras, tf
+    from smartml.evaluation.summary import SummaryMetric
 
 log = logging.getLogger("smartml.mem_regression")
 
@@ -95,6 +96,18 @@ class MemRegressionTask(Task):
         if self.data.loss == "gaussian_nll":
             return GaussianMDN([TARGET], [""], [TARGET_LABEL])
         return PointRegression([TARGET], [""], [TARGET_LABEL])
+
+    def summary_metrics(self) -> list[SummaryMetric]:
+        """The weight's accuracy, its bias, and the speed-up over the integrator."""
+        from smartml.evaluation.summary import SummaryMetric
+
+        return [
+            SummaryMetric("weight.abs_relative_error_median", "median |Δw/w|"),
+            SummaryMetric("weight.abs_relative_error_q68", "68% |Δw/w|"),
+            SummaryMetric("weight.abs_relative_error_q95", "95% |Δw/w|"),
+            SummaryMetric("weight.relative_error_median", "median Δw/w", better="zero"),
+            SummaryMetric("speed.speed_up", "speed-up", better="higher"),
+        ]
 
     # -- data ----------------------------------------------------------------------
 
