@@ -97,7 +97,7 @@ def test_overrides_win_and_the_resolved_config_round_trips(tmp_path):
         ),
         (
             lambda c: c["task"].update(name="pixles"),
-            "task.name: unknown task 'pixles'; known: rich_pid, smart_pixels",
+            "task.name: unknown task 'pixles'; known: mem_regression, ntuple_classifier, rich_pid, smart_pixels",
         ),
         (
             lambda c: c["model"].update(name="mpl"),

@@ -85,7 +85,7 @@ def test_a_misspelled_key_fails(base_config, mutate, unexpected):
     [
         (
             lambda c: c["task"].update(name="pixles"),
-            "'pixles' is not one of ['rich_pid', 'smart_pixels']",
+            "'pixles' is not one of ['mem_regression', 'ntuple_classifier', 'rich_pid', 'smart_pixels']",
         ),
         (
             lambda c: c["model"].update(name="mpl"),
