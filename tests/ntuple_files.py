@@ -56,3 +56,18 @@ def event_branches(n: int, seed: int) -> dict:
     flat["Jet_PT"] = ak.unflatten(rng.exponential(40.0, total).astype(np.float32), counts)
     flat["Jet_Eta"] = ak.unflatten(rng.uniform(-4, 4, total).astype(np.float32), counts)
     return flat
+
+
+def prepared_task(path: Path, overrides: dict | None = None):
+    """The task of the run configuration at ``path`` (with ``overrides``), prepared with
+    fitting in its run directory, as the trainer does before training."""
+    from smartml.config import load_config
+    from smartml.registry import TASKS
+    from smartml.training.run_directory import RunDirectory
+
+    config = load_config(path, overrides or {})
+    run = RunDirectory(config.run_dir())
+    run.path.mkdir(parents=True, exist_ok=True)
+    task = TASKS.get(config.task.name)(config, run)
+    task.prepare(fit=True)
+    return task

@@ -10,12 +10,9 @@ import pytest
 
 from smartml.collider.event_generator import generate_drell_yan, write_ntuple
 from smartml.collider.generation_config import GenerationConfig
-from smartml.config import load_config
 from smartml.errors import DataError
-from smartml.registry import TASKS
 from smartml.train import main as train_main
-from smartml.training.run_directory import RunDirectory
-from tests.ntuple_files import write_tree
+from tests.ntuple_files import prepared_task, write_tree
 
 N = 600
 BAD = [5, 77, 300]  # entries whose weight is 0, negative, NaN
@@ -65,17 +62,8 @@ def config_file(tmp_path: Path, files, **data) -> Path:
     return path
 
 
-def prepared(path: Path, overrides: dict | None = None):
-    config = load_config(path, overrides or {})
-    run = RunDirectory(config.run_dir())
-    run.path.mkdir(parents=True, exist_ok=True)
-    task = TASKS.get("mem_regression")(config, run)
-    task.prepare(fit=True)
-    return task
-
-
 def test_weights_that_are_not_positive_are_dropped_and_counted(tmp_path, files):
-    task = prepared(config_file(tmp_path, files))
+    task = prepared_task(config_file(tmp_path, files))
     assert task.n_bad_weights == len(BAD)
     examples = [task.examples(split) for split in ("train", "validation", "test")]
     entries = np.concatenate([e.aux["entry"].to_numpy() for e in examples])
@@ -93,7 +81,7 @@ def test_weights_that_are_not_positive_are_dropped_and_counted(tmp_path, files):
 
 def test_weights_that_are_not_positive_can_be_refused(tmp_path, files):
     with pytest.raises(DataError) as caught:
-        prepared(config_file(tmp_path, files, non_positive_weights="error"))
+        prepared_task(config_file(tmp_path, files, non_positive_weights="error"))
     assert str(caught.value) == (
         f"{files[1]}: tree 'momemta', branch 'weight_DY': entry 5: weight 0.0 (not > 0); "
         "3 such entries; data.non_positive_weights 'drop' drops them"
@@ -103,7 +91,7 @@ def test_weights_that_are_not_positive_can_be_refused(tmp_path, files):
 def test_a_weight_tree_of_another_length_names_both_files(tmp_path, files):
     short = write_tree(tmp_path / "short.root", {"weight_DY": np.ones(N - 1)}, tree="momemta")
     with pytest.raises(DataError) as caught:
-        prepared(config_file(tmp_path, files), {"data.weights.files": [str(short)]})
+        prepared_task(config_file(tmp_path, files), {"data.weights.files": [str(short)]})
     assert str(caught.value) == (
         f"{short}: tree 'momemta' has {N - 1} entries but {files[0]}: tree 'events' has {N}; "
         "the trees must be aligned entry by entry"
@@ -112,7 +100,7 @@ def test_a_weight_tree_of_another_length_names_both_files(tmp_path, files):
 
 def test_a_missing_weight_branch_names_the_nearest(tmp_path, files):
     with pytest.raises(DataError) as caught:
-        prepared(config_file(tmp_path, files), {"data.weights.branch": "weight_dy"})
+        prepared_task(config_file(tmp_path, files), {"data.weights.branch": "weight_dy"})
     assert str(caught.value) == (
         f"{files[1]}: tree 'momemta': no branch 'weight_dy'; nearest: weight_DY, weight_DY_err"
     )

@@ -8,12 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smartml.config import load_config
 from smartml.errors import DataError
-from smartml.registry import TASKS
 from smartml.train import main as train_main
-from smartml.training.run_directory import RunDirectory
-from tests.ntuple_files import event_branches, write_tree
+from tests.ntuple_files import event_branches, prepared_task, write_tree
 
 FEATURES = {"branches": ["lep1_PT", "lep2_PT", "MET", "Jet_PT[0]"], "missing_object": "fill"}
 
@@ -61,17 +58,8 @@ def config_file(tmp_path: Path, **data) -> Path:
     return path
 
 
-def prepared(path: Path, overrides: dict | None = None):
-    config = load_config(path, overrides or {})
-    run = RunDirectory(config.run_dir())
-    run.path.mkdir(parents=True, exist_ok=True)
-    task = TASKS.get("ntuple_classifier")(config, run)
-    task.prepare(fit=True)
-    return task
-
-
 def test_balanced_class_weights_give_both_classes_the_same_training_weight(tmp_path):
-    task = prepared(config_file(tmp_path))
+    task = prepared_task(config_file(tmp_path))
     train = task.examples("train")
     weights = train.aux["weight"].to_numpy() * task.class_weights[train.targets]
     signal, background = weights[train.targets == 1].sum(), weights[train.targets == 0].sum()
@@ -85,7 +73,7 @@ def test_balanced_class_weights_give_both_classes_the_same_training_weight(tmp_p
 
 def test_every_split_holds_both_samples_and_the_split_is_reproducible(tmp_path):
     path = config_file(tmp_path)
-    first, second = prepared(path), prepared(path)
+    first, second = prepared_task(path), prepared_task(path)
     for split in ("train", "validation", "test"):
         examples = first.examples(split)
         assert set(examples.aux["sample"]) == {"signal", "ttbar"}
@@ -149,7 +137,7 @@ def test_bad_configurations_name_the_key(tmp_path, capsys, change, expected):
 def test_a_pattern_that_matches_nothing_is_named(tmp_path):
     path = config_file(tmp_path)
     with pytest.raises(DataError) as caught:
-        prepared(
+        prepared_task(
             path,
             {
                 "data.samples": [
@@ -171,7 +159,7 @@ def test_a_pattern_that_matches_nothing_is_named(tmp_path):
 def test_a_missing_branch_names_file_tree_and_nearest(tmp_path):
     path = config_file(tmp_path)
     with pytest.raises(DataError) as caught:
-        prepared(path, {"data.features": {"branches": ["lep1_Pt"]}})
+        prepared_task(path, {"data.features": {"branches": ["lep1_Pt"]}})
     message = str(caught.value)
     assert "sig_a.root: tree 'events'" in message and "'lep1_Pt'" in message
     assert "nearest: lep1_PT" in message
@@ -182,14 +170,18 @@ def test_a_features_file_with_a_typo_is_named(tmp_path):
     features.write_text("branches: [lep1_PT]\nmissing_objects: fill\n")
     path = config_file(tmp_path)
     with pytest.raises(Exception) as caught:
-        prepared(path, {"data.features": str(features)})
+        prepared_task(path, {"data.features": str(features)})
     assert "features.yaml" in str(caught.value) and "missing_objects" in str(caught.value)
 
 
 def test_an_index_no_sample_reaches_is_an_error_but_one_sample_may_lack_it(tmp_path):
     path = config_file(tmp_path)
-    task = prepared(path, {"data.features": {"branches": ["Jet_PT[2]"], "missing_object": "fill"}})
+    task = prepared_task(
+        path, {"data.features": {"branches": ["Jet_PT[2]"], "missing_object": "fill"}}
+    )
     assert task.source.feature_names == ["Jet_PT[2]"]
     with pytest.raises(DataError) as caught:
-        prepared(path, {"data.features": {"branches": ["Jet_PT[3]"], "missing_object": "fill"}})
+        prepared_task(
+            path, {"data.features": {"branches": ["Jet_PT[3]"], "missing_object": "fill"}}
+        )
     assert "no event has more than 3 objects in branch 'Jet_PT'" in str(caught.value)

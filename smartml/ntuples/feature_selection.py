@@ -30,7 +30,7 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -99,6 +99,20 @@ class BalanceFeature(StrictModel):
 
     def formula(self) -> str:
         return f"balance({self.first}, {self.second})"
+
+
+def pair_mass(name: str, first: str, second: str, mass: float = 0.0) -> dict[str, Any]:
+    """The ``invariant_mass`` feature of two objects named in DeepMEM's style
+    (``<prefix>PT``, ``<prefix>Eta``, ``<prefix>Phi``), as a config writes it.
+
+    >>> pair_mass("mll", "lep1_", "lep2_")["objects"][1]
+    {'pt': 'lep2_PT', 'eta': 'lep2_Eta', 'phi': 'lep2_Phi', 'mass': 0.0}
+    """
+    objects = [
+        {"pt": f"{prefix}PT", "eta": f"{prefix}Eta", "phi": f"{prefix}Phi", "mass": mass}
+        for prefix in (first, second)
+    ]
+    return {"kind": "invariant_mass", "name": name, "objects": objects}
 
 
 AnyDerivedFeature = DeltaPhiFeature | InvariantMassFeature | BalanceFeature

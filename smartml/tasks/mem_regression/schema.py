@@ -22,11 +22,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from smartml.collider.constants import MUON_MASS as MUON_MASS_GEV
 from smartml.collider.generation_config import GenerationConfig
 from smartml.collider.matrix_element_method import MemSettings
 from smartml.config.common import SplitConfig
 from smartml.config.strict import StrictModel
-from smartml.ntuples.feature_selection import FeatureSelection
+from smartml.ntuples.feature_selection import FeatureSelection, pair_mass
 from smartml.registry import TASKS
 
 MAX_EVENTS = 100_000_000
@@ -62,7 +63,6 @@ def default_features() -> FeatureSelection:
     variables where the weight is simple: the pT balance and the acoplanarity set the
     transfer functions' Gaussian factors (at LO the true muons balance exactly), the
     dimuon mass the Breit–Wigner."""
-    muon = {"mass": 0.1057}
     return FeatureSelection.model_validate(
         {
             "prefixes": [["lep1_", "lep2_"]],
@@ -76,14 +76,7 @@ def default_features() -> FeatureSelection:
                     "absolute": True,
                 },
                 {"kind": "balance", "name": "pt_balance", "first": "lep1_PT", "second": "lep2_PT"},
-                {
-                    "kind": "invariant_mass",
-                    "name": "mll",
-                    "objects": [
-                        {"pt": "lep1_PT", "eta": "lep1_Eta", "phi": "lep1_Phi", **muon},
-                        {"pt": "lep2_PT", "eta": "lep2_Eta", "phi": "lep2_Phi", **muon},
-                    ],
-                },
+                pair_mass("mll", "lep1_", "lep2_", MUON_MASS_GEV),
             ],
         }
     )

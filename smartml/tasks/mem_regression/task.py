@@ -31,17 +31,17 @@ import pandas as pd
 from smartml.data.chunks import describe_split, split_chunks
 from smartml.data.scaling import TargetScaling
 from smartml.errors import DataError, RunDirectoryError
-from smartml.files import expand_patterns, read_json_object, write_json_atomic
-from smartml.ntuples.feature_file import load_feature_file
+from smartml.files import expand_patterns, write_json_atomic
 from smartml.ntuples.feature_selection import FeatureSelection
 from smartml.ntuples.root_reader import NtupleReader
-from smartml.ntuples.tabular_source import FEATURES, Sample, TabularRows, TabularSource
+from smartml.ntuples.tabular_source import FEATURES, Sample, TabularSource
 from smartml.outputs.base import OutputKind
 from smartml.outputs.gaussian_mdn import GaussianMDN, GaussianPrediction
 from smartml.outputs.point_regression import PointRegression
-from smartml.tasks.base import Examples, InputSpec, Task
+from smartml.tasks.base import Examples
 from smartml.tasks.mem_regression.schema import MemDataConfig
 from smartml.tasks.mem_regression.weight_files import cached_weights, read_weights
+from smartml.tasks.tabular import SCALING_FORMAT_VERSION, TabularTask
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -57,7 +57,6 @@ TARGET_LABEL = "−log10 w"
 FIT_EVENTS = 200_000
 # Events per batch when timing the network's inference (the test events, repeated).
 SPEED_BATCH = 65_536
-FORMAT_VERSION = 1
 
 
 class _TargetUnits:
@@ -73,11 +72,10 @@ class _TargetUnits:
         return self.scaling.inverse_covariance(covariance)
 
 
-class MemRegressionTask(Task):
+class MemRegressionTask(TabularTask):
     """``features (k,)`` standardised -> ``−log10 w`` (standardised)."""
 
     run_files = (SCALING,)
-    _tabular: TabularSource | None = None
 
     @property
     def data(self) -> MemDataConfig:
@@ -86,12 +84,6 @@ class MemRegressionTask(Task):
         if not isinstance(data, MemDataConfig):
             raise TypeError(f"mem_regression needs a MemDataConfig, got {type(data).__name__}")
         return data
-
-    @property
-    def inputs(self) -> dict[str, InputSpec]:
-        names = self.source.feature_names
-        description = f"standardised features: {', '.join(names)}"
-        return {FEATURES: InputSpec(FEATURES, (len(names),), description=description)}
 
     @property
     def output(self) -> OutputKind:
@@ -112,10 +104,6 @@ class MemRegressionTask(Task):
         ]
 
     # -- data ----------------------------------------------------------------------
-
-    def _selection(self) -> FeatureSelection:
-        features = self.data.features
-        return load_feature_file(features) if isinstance(features, str) else features
 
     def _files(self) -> tuple[list[Path], list[Path], dict]:
         """The events' files, the weights' files, and what the integration recorded."""
@@ -140,17 +128,10 @@ class MemRegressionTask(Task):
         resolutions = MuonResolutions.from_generation_config(simulation.generation)
         return simulation.mem.model_copy(update={"resolutions": resolutions})
 
-    @property
-    def source(self) -> TabularSource:
-        """The events and their targets, read (and generated, integrated) once."""
-        if self._tabular is None:
-            self._tabular = self._open_source()
-        return self._tabular
-
-    def _open_source(self) -> TabularSource:
+    def open_source(self) -> TabularSource:
         data = self.data
         events, weight_files, self.integration = self._files()
-        reader = NtupleReader(events, data.tree, self._selection())
+        reader = NtupleReader(events, data.tree, self.feature_selection())
         weights = read_weights(weight_files, data.weights.tree, data.weights.branch, reader)
         bad = ~(np.isfinite(weights) & (weights > 0))
         self.n_bad_weights = int(bad.sum())
@@ -187,11 +168,11 @@ class MemRegressionTask(Task):
         )
         log.info("data: %s", describe_split(self.splits, "event"))
         if fit:
-            rows = self._rows("train", FIT_EVENTS)
+            rows = self.rows("train", FIT_EVENTS)
             features = TargetScaling.fit_batches((r.features for r in rows), source.feature_names)
             target = TargetScaling.fit_batches((r.targets for r in rows), [TARGET])
             content = {
-                "version": FORMAT_VERSION,
+                "version": SCALING_FORMAT_VERSION,
                 "features": features.to_dict(),
                 "target": target.to_dict(),
                 "dropped_weights": self.n_bad_weights,
@@ -201,24 +182,9 @@ class MemRegressionTask(Task):
 
     def _read_scaling(self) -> None:
         path = self.run_file(SCALING)
-        content = read_json_object(path, "MEM scaling", RunDirectoryError)
-        if content.get("version") != FORMAT_VERSION:
-            raise RunDirectoryError(
-                f"{path}: key 'version' is {content.get('version')!r}, expected {FORMAT_VERSION}"
-            )
-        for key in ("features", "target"):
-            if not isinstance(content.get(key), dict):
-                raise RunDirectoryError(f"{path}: key '{key}' must be an object")
+        content = self.read_scaling(path, "MEM scaling", ("features", "target"))
         self.feature_scaling = TargetScaling.from_dict(content["features"], f"{path}: features")
         self.target_scaling = TargetScaling.from_dict(content["target"], f"{path}: target")
-        if list(self.feature_scaling.target_names) != self.source.feature_names:
-            raise RunDirectoryError(
-                f"{path}: features {list(self.feature_scaling.target_names)} differ from those "
-                f"the selection gives now ({self.source.feature_names})"
-            )
-
-    def _rows(self, split: str, max_n: int | None) -> list[TabularRows]:
-        return self.source.read_sample(self.splits[split], max_n)
 
     def _transform(self, inputs: dict, targets: np.ndarray) -> tuple[dict, np.ndarray]:
         inputs[FEATURES] = self.feature_scaling.transform(inputs[FEATURES])
@@ -230,7 +196,7 @@ class MemRegressionTask(Task):
         )
 
     def examples(self, split: str, max_n: int | None = None) -> Examples:
-        parts = self._rows(split, max_n)
+        parts = self.rows(split, max_n)
         features = np.concatenate([part.features for part in parts])
         entries = np.concatenate([part.entries for part in parts])
         aux = pd.DataFrame(features.astype(np.float64), columns=self.source.feature_names)

@@ -22,10 +22,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from smartml.collider.constants import MUON_MASS as MUON_MASS_GEV
 from smartml.collider.generation_config import GenerationConfig
 from smartml.config.common import SplitConfig
 from smartml.config.strict import StrictModel
-from smartml.ntuples.feature_selection import FeatureSelection
+from smartml.ntuples.feature_selection import FeatureSelection, pair_mass
 from smartml.registry import TASKS
 
 CLASS_NAMES = ("background", "signal")
@@ -64,20 +65,12 @@ def default_features() -> FeatureSelection:
     ``MET`` and ``Jet_PT[0]``, ``Jet_PT[1]`` added): add them with
     ``"branches": ["MET", "Jet_PT[0]"]`` and ``"missing_object": "fill"`` (Drell–Yan
     events have no jet)."""
-    muon = {"mass": 0.1057}
     return FeatureSelection.model_validate(
         {
             "prefixes": [["lep1_", "lep2_"]],
             "suffixes": [["PT", "Eta"]],
             "derived": [
-                {
-                    "kind": "invariant_mass",
-                    "name": "mll",
-                    "objects": [
-                        {"pt": "lep1_PT", "eta": "lep1_Eta", "phi": "lep1_Phi", **muon},
-                        {"pt": "lep2_PT", "eta": "lep2_Eta", "phi": "lep2_Phi", **muon},
-                    ],
-                },
+                pair_mass("mll", "lep1_", "lep2_", MUON_MASS_GEV),
                 {
                     "kind": "delta_phi",
                     "name": "dphi_ll",

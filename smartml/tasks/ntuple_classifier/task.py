@@ -32,14 +32,13 @@ import pandas as pd
 from smartml.data.chunks import Chunk, describe_split, split_chunks
 from smartml.data.scaling import TargetScaling
 from smartml.errors import DataError, RunDirectoryError
-from smartml.files import expand_patterns, read_json_object, write_json_atomic
-from smartml.ntuples.feature_file import load_feature_file
-from smartml.ntuples.feature_selection import FeatureSelection
+from smartml.files import expand_patterns, write_json_atomic
 from smartml.ntuples.root_reader import NtupleReader
-from smartml.ntuples.tabular_source import FEATURES, Sample, TabularRows, TabularSource
+from smartml.ntuples.tabular_source import FEATURES, Sample, TabularSource
 from smartml.outputs.logits import Logits
-from smartml.tasks.base import SPLITS, Examples, InputSpec, Task
+from smartml.tasks.base import SPLITS, Examples
 from smartml.tasks.ntuple_classifier.schema import CLASS_NAMES, NtupleClassifierDataConfig
+from smartml.tasks.tabular import SCALING_FORMAT_VERSION, TabularTask
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -55,7 +54,6 @@ SIGNAL = CLASS_NAMES.index("signal")
 # feature plots and the overtraining check show.
 FIT_EVENTS = 200_000
 PLOT_EVENTS = 50_000
-FORMAT_VERSION = 1
 
 
 class WeightedEventLogits(Logits):
@@ -70,11 +68,10 @@ class WeightedEventLogits(Logits):
         ]
 
 
-class NtupleClassifierTask(Task):
+class NtupleClassifierTask(TabularTask):
     """``features (k,)`` standardised -> one signal logit."""
 
     run_files = (SCALING,)
-    _tabular: TabularSource | None = None
 
     @property
     def data(self) -> NtupleClassifierDataConfig:
@@ -86,30 +83,16 @@ class NtupleClassifierTask(Task):
         return data
 
     @property
-    def inputs(self) -> dict[str, InputSpec]:
-        names = self.source.feature_names
-        description = f"standardised features: {', '.join(names)}"
-        return {FEATURES: InputSpec(FEATURES, (len(names),), description=description)}
-
-    @property
     def output(self) -> Logits:
         return WeightedEventLogits(CLASS_NAMES, positive="signal")
 
     # -- data ----------------------------------------------------------------------
 
-    @property
-    def source(self) -> TabularSource:
-        """The samples' reader, opened (and the built-in samples generated) once."""
-        if self._tabular is None:
-            self._tabular = TabularSource(self._samples(), self.data.entries_per_chunk)
-        return self._tabular
-
-    def _selection(self) -> FeatureSelection:
-        features = self.data.features
-        return load_feature_file(features) if isinstance(features, str) else features
+    def open_source(self) -> TabularSource:
+        return TabularSource(self._samples(), self.data.entries_per_chunk)
 
     def _samples(self) -> list[Sample]:
-        data, selection = self.data, self._selection()
+        data, selection = self.data, self.feature_selection()
         if data.source == "simulation":
             from smartml.collider.event_generator import TREE_NAME, cached_ntuple
 
@@ -169,10 +152,10 @@ class NtupleClassifierTask(Task):
 
     def _fit(self, source: TabularSource) -> None:
         """Standardisation of the features and the class weights, from the training split."""
-        rows = self._rows("train", FIT_EVENTS)
+        rows = self.rows("train", FIT_EVENTS)
         scaling = TargetScaling.fit_batches((part.features for part in rows), source.feature_names)
         content = {
-            "version": FORMAT_VERSION,
+            "version": SCALING_FORMAT_VERSION,
             "features": scaling.to_dict(),
             "class_weights": self._class_weights(source),
         }
@@ -195,20 +178,8 @@ class NtupleClassifierTask(Task):
 
     def _read_scaling(self) -> None:
         path = self.run_file(SCALING)
-        content = read_json_object(path, "feature scaling", RunDirectoryError)
-        if content.get("version") != FORMAT_VERSION:
-            raise RunDirectoryError(
-                f"{path}: key 'version' is {content.get('version')!r}, expected {FORMAT_VERSION}"
-            )
-        features = content.get("features")
-        if not isinstance(features, dict):
-            raise RunDirectoryError(f"{path}: key 'features' must be an object")
-        self.scaling = TargetScaling.from_dict(features, str(path))
-        if list(self.scaling.target_names) != self.source.feature_names:
-            raise RunDirectoryError(
-                f"{path}: features {list(self.scaling.target_names)} differ from those the "
-                f"selection gives now ({self.source.feature_names})"
-            )
+        content = self.read_scaling(path, "feature scaling", ("features",))
+        self.scaling = TargetScaling.from_dict(content["features"], f"{path}: features")
         weights = content.get("class_weights")
         if not (
             isinstance(weights, list)
@@ -219,9 +190,6 @@ class NtupleClassifierTask(Task):
                 f"{path}: key 'class_weights' must be {len(CLASS_NAMES)} positive numbers"
             )
         self.class_weights = np.asarray(weights, np.float32)
-
-    def _rows(self, split: str, max_n: int | None) -> list[TabularRows]:
-        return self.source.read_sample(self.splits[split], max_n)
 
     def _transform(self, inputs: dict, targets: np.ndarray) -> tuple[dict, np.ndarray]:
         inputs[FEATURES] = self.scaling.transform(inputs[FEATURES])
@@ -239,7 +207,7 @@ class NtupleClassifierTask(Task):
         return train.map(weighted), validation.map(weighted)
 
     def examples(self, split: str, max_n: int | None = None) -> Examples:
-        parts = self._rows(split, max_n)
+        parts = self.rows(split, max_n)
         features = np.concatenate([part.features for part in parts])
         targets = np.concatenate([part.targets for part in parts])
         names = [self.source.samples[part.sample].name for part in parts]
@@ -274,7 +242,7 @@ class NtupleClassifierTask(Task):
         log.info("feature validation plots in %s", self.run_dir.plots / "inputs")
 
     def _raw(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        parts = self._rows(split, PLOT_EVENTS)
+        parts = self.rows(split, PLOT_EVENTS)
         features = np.concatenate([part.features for part in parts])
         labels = np.concatenate([part.targets[:, 0] for part in parts]).astype(np.int64)
         return features, labels
