@@ -56,10 +56,23 @@ def open_storage(url: str | None, tune_dir: Path) -> optuna.storages.BaseStorage
 
         return JournalStorage(JournalFileBackend(str(path)))
     try:
-        return optuna.storages.RDBStorage(url)
+        return optuna.storages.RDBStorage(with_driver(url))
     except Exception as err:  # sqlalchemy/driver errors: one line for the user
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise TuneError(f"--storage {url}: cannot open ({reason})") from None
+
+
+def with_driver(url: str) -> str:
+    """``url`` with the PostgreSQL driver smartml depends on (psycopg2) made explicit:
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3.
+
+    >>> with_driver("postgresql://me@db.cern.ch/tune")
+    'postgresql+psycopg2://me@db.cern.ch/tune'
+    >>> with_driver("sqlite:///tune.db")
+    'sqlite:///tune.db'
+    """
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+psycopg2://{rest}" if scheme in ("postgresql", "postgres") else url
 
 
 def open_study(
