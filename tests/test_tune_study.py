@@ -33,11 +33,9 @@ def journal_study(tmp_path: Path, name: str = "tiny") -> optuna.Study:
 
 def non_dominated(values: np.ndarray) -> np.ndarray:
     """Rows of ``values`` (all minimised) that no other row dominates."""
-    keep = []
-    for i, row in enumerate(values):
-        dominated = np.any(np.all(values <= row, axis=1) & np.any(values < row, axis=1))
-        keep.append(not dominated)
-    return np.array(keep)
+    return np.array(
+        [not np.any(np.all(values <= row, axis=1) & np.any(values < row, axis=1)) for row in values]
+    )
 
 
 def assert_unique_trials(study: optuna.Study) -> None:

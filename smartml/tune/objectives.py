@@ -67,7 +67,7 @@ def allowed_metrics(config: RunConfig, task: Task) -> dict[str, tuple[str, str]]
     from smartml.models.exportability import is_exportable
 
     validation = task.validation_metric()
-    allowed = {validation.key: (validation.better, "validation")}
+    allowed: dict[str, tuple[str, str]] = {validation.key: (validation.better, "validation")}
     for metric in task.summary_metrics():
         if metric.better in DIRECTIONS:
             allowed[metric.key] = (metric.better, "summary")

@@ -30,7 +30,7 @@ def trials_table(
     rows = []
     for trial in sorted(trials, key=lambda trial: trial.number):
         run_dir = trial.user_attrs.get(RUN_DIR_ATTR, "")
-        row = {"trial": trial.number}
+        row: dict[str, object] = {"trial": trial.number}
         row.update(
             {o.metric: value for o, value in zip(objectives, trial.values or [], strict=False)}
         )

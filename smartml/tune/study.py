@@ -162,7 +162,7 @@ def is_surplus(study: optuna.Study, number: int, wanted: int) -> bool:
 def suggest(trial: optuna.Trial, config: RunConfig) -> dict[str, Any]:
     """The trial's value of every parameter of ``config.tune``, by dotted key."""
     assert config.tune is not None
-    values = {}
+    values: dict[str, Any] = {}
     for parameter in config.tune.parameters:
         if parameter.type == "int":
             values[parameter.key] = trial.suggest_int(
