@@ -45,16 +45,17 @@ def write_config(output: Path, trials: int, epochs: int, clusters: int) -> Path:
     return path
 
 
-def run_search(command: list[str], kill_after: float | None) -> tuple[float, int]:
-    """Run ``command`` (killed with its workers after ``kill_after`` seconds);
-    returns (wall seconds, exit status)."""
+def run_search(command: list[str], kill_after: float | None) -> tuple[float, int | None]:
+    """Run ``command``, killed with its workers after ``kill_after`` seconds if it
+    has not ended; returns (wall seconds, exit status; None when killed)."""
     started = time.perf_counter()
     search = subprocess.Popen(command, start_new_session=True)
     try:
-        status = search.wait(timeout=kill_after)
+        status: int | None = search.wait(timeout=kill_after)
     except subprocess.TimeoutExpired:
         os.killpg(search.pid, signal.SIGKILL)
-        status = search.wait()
+        search.wait()
+        status = None
     return time.perf_counter() - started, status
 
 
@@ -70,13 +71,16 @@ def main() -> None:
 
     config = write_config(Path(args.output), args.trials, args.epochs, args.clusters)
     command = [sys.executable, "-m", "smartml.tune", str(config), "--workers", str(args.workers)]
-    timings = {}
+    timings: dict[str, float] = {}
     if args.kill_after:
-        timings["killed_after_s"], _ = run_search(command, args.kill_after)
-        print(f"--- killed after {timings['killed_after_s']:.0f} s; resuming", flush=True)
+        first_s, first_status = run_search(command, args.kill_after)
+        if first_status is not None:
+            sys.exit(f"the search ended ({first_status}) before --kill-after; choose less")
+        timings["killed_after_s"] = first_s
+        print(f"--- killed after {first_s:.0f} s; resuming with the same command", flush=True)
     timings["wall_s"], status = run_search(command, None)
     print(json.dumps({"trials": args.trials, "workers": args.workers, **timings, "status": status}))
-    sys.exit(status)
+    sys.exit(status or 0)
 
 
 if __name__ == "__main__":

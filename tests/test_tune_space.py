@@ -103,3 +103,20 @@ def test_trial_configuration_has_the_values_and_no_tune_section():
 def test_path_through_a_number_is_refused():
     with pytest.raises(ConfigError, match=r"^training\.epochs\.x: training\.epochs is 3"):
         set_dotted({"training": {"epochs": 3}}, "training.epochs.x", 1)
+
+
+def test_bad_options_are_one_line_errors(tmp_path, capsys):
+    path = tune_config(tmp_path, {"parameters": space(), "objectives": OBJECTIVE})
+    for options, expected in [
+        (["--workers", "0"], "--workers 0: expected at least 1"),
+        (["--trials", "0"], "--trials 0: expected 1 to 100000"),
+        (["--storage", "postgresql://nobody@127.0.0.1:1/none"], "--storage postgresql://"),
+    ]:
+        try:
+            status = tune_main([str(path), *options])
+        except SystemExit as exit:  # argparse's errors exit from parse_args
+            status = exit.code
+        err = capsys.readouterr().err
+        assert status == 2
+        assert err.count("\n") == 1 and expected in err, err
+    assert not (tmp_path / "run" / "tune").exists()

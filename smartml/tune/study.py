@@ -12,7 +12,6 @@ process gone) is marked failed by the next worker and does not count.
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 from dataclasses import dataclass
@@ -114,6 +113,11 @@ def count_results(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
+def count_under_way(study: optuna.Study) -> int:
+    """Trials running or waiting (of live workers, or of dead ones on other hosts)."""
+    return len(study.get_trials(deepcopy=False, states=UNDER_WAY))
+
+
 @dataclass(frozen=True)
 class WorkerIdentity:
     """Who runs a trial: host, process id and the process's start time (so that a
@@ -211,10 +215,6 @@ def best_so_far(study: optuna.Study, objectives: list[ResolvedObjective]) -> str
         return f"best: trial {best.number} {format_values(objectives, best.values)}"
     front = sorted(trial.number for trial in study.best_trials)
     return f"Pareto front: trials {front}"
-
-
-def is_finite(values: list[float]) -> bool:
-    return all(math.isfinite(value) for value in values)
 
 
 def _process_start(pid: int) -> str:

@@ -20,6 +20,7 @@ from smartml.tune.study import (
     WorkerIdentity,
     best_so_far,
     count_results,
+    count_under_way,
     fail_dead_trials,
     format_values,
     is_surplus,
@@ -68,7 +69,7 @@ def run_worker(study: optuna.Study, search: Search, label: str = "") -> None:
     while True:
         for number in fail_dead_trials(study):
             print(f"trial {number}: its process died; marked failed", flush=True)
-        if count_results(study) + _under_way(study) >= search.trials:
+        if count_results(study) + count_under_way(study) >= search.trials:
             return
         trial = study.ask()
         trial.set_user_attr(WORKER_ATTR, vars(WorkerIdentity.this_process()))
@@ -76,37 +77,34 @@ def run_worker(study: optuna.Study, search: Search, label: str = "") -> None:
             trial.set_user_attr(FAIL_REASON, "surplus")
             study.tell(trial, state=TrialState.FAIL)
             return
-        outcome = _run_trial(study, trial, search)
+        outcome, failed = _run_trial(study, trial, search)
         print(f"{label}{outcome}; {best_so_far(study, search.objectives)}", flush=True)
-        failures = [*failures, outcome] if "failed" in outcome else []
+        failures = [*failures, outcome] if failed else []
         if len(failures) >= MAX_FAILURES_IN_A_ROW:
             raise TuneError(f"{len(failures)} trials in a row failed; the last: {failures[-1]}")
 
 
-def _under_way(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)))
-
-
-def _run_trial(study: optuna.Study, trial: optuna.Trial, search: Search) -> str:
-    """Train and judge one trial, tell the study; returns its progress line."""
+def _run_trial(study: optuna.Study, trial: optuna.Trial, search: Search) -> tuple[str, bool]:
+    """Train and judge one trial, tell the study; returns its progress line and
+    whether it failed."""
     run_dir = search.trial_dir(trial.number)
     trial.set_user_attr(RUN_DIR_ATTR, str(run_dir))
     try:
         values, pruned_at = train_trial(trial, search, run_dir)
     except SmartmlError as err:
         study.tell(trial, state=TrialState.FAIL)
-        return f"trial {trial.number} failed: {str(err).splitlines()[0]}"
+        return f"trial {trial.number} failed: {str(err).splitlines()[0]}", True
     except BaseException:  # ^C or a bug: the trial is not a result
         study.tell(trial, state=TrialState.FAIL)
         raise
     if pruned_at is not None:
         study.tell(trial, state=TrialState.PRUNED)
-        return f"trial {trial.number} pruned after epoch {pruned_at + 1}"
+        return f"trial {trial.number} pruned after epoch {pruned_at + 1}", False
     if not all(math.isfinite(value) for value in values):
         study.tell(trial, state=TrialState.FAIL)
-        return f"trial {trial.number} failed: {format_values(search.objectives, values)}"
+        return f"trial {trial.number} failed: {format_values(search.objectives, values)}", True
     study.tell(trial, values)
-    return f"trial {trial.number}: {format_values(search.objectives, values)}"
+    return f"trial {trial.number}: {format_values(search.objectives, values)}", False
 
 
 def train_trial(
