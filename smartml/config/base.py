@@ -18,6 +18,7 @@ from pydantic import Field, SerializeAsAny
 from smartml.config.export import ExportConfig
 from smartml.config.mdmm import MDMMConfig
 from smartml.config.strict import FiniteFloat, PositiveFloat, PositiveInt, Seed, StrictModel
+from smartml.config.tune import TuneConfig
 
 SCHEMA_VERSION: Final = 1
 __all__ = ["FiniteFloat", "PositiveFloat", "PositiveInt", "StrictModel"]  # re-exported
@@ -111,6 +112,9 @@ class RunConfig(StrictModel):
     training: TrainingConfig = TrainingConfig()
     output: OutputConfig = OutputConfig()
     export: ExportConfig = ExportConfig()
+    tune: TuneConfig | None = Field(
+        None, description="hyperparameter search (python -m smartml.tune); null: none"
+    )
 
     def run_dir(self) -> str:
         return self.output.dir or f"runs/{self.name}"

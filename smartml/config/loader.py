@@ -33,6 +33,7 @@ from smartml.config.export import ExportConfig
 from smartml.config.messages import describe, unknown_key_message
 from smartml.config.registered import fill_registries
 from smartml.config.strict import validate_json_section
+from smartml.config.tune import TuneConfig
 from smartml.errors import ConfigError
 from smartml.files import write_json_atomic
 from smartml.registry import Registry
@@ -48,6 +49,7 @@ _SECTIONS = (
     "training",
     "output",
     "export",
+    "tune",
     EDITOR_SCHEMA_KEY,
 )
 Schema = TypeVar("Schema", bound=StrictModel)
@@ -168,6 +170,8 @@ def validate_config(
         "output": _validate(OutputConfig, raw.get("output", {}), source, "output", options),
         "export": _validate(ExportConfig, raw.get("export", {}), source, "export", options),
     }
+    if raw.get("tune") is not None:
+        sections["tune"] = _validate(TuneConfig, raw["tune"], source, "tune", options)
     try:
         return RunConfig.model_validate(sections)
     except ValidationError as err:

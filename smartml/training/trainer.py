@@ -6,7 +6,9 @@ knows nothing else about either.
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from smartml.backend import keras, reraise_smartml_errors, select_device, tf
 from smartml.config import RunConfig, save_config
@@ -31,7 +33,9 @@ from smartml.training.run_directory import RunDirectory
 log = logging.getLogger("smartml.train")
 
 
-def train(config: RunConfig, overwrite: bool = False) -> RunDirectory:
+def train(
+    config: RunConfig, overwrite: bool = False, extra_callbacks: Sequence[Any] = ()
+) -> RunDirectory:
     """Run a whole training as configured and return its (complete) run directory.
 
     Args:
@@ -39,6 +43,8 @@ def train(config: RunConfig, overwrite: bool = False) -> RunDirectory:
         overwrite: replace a complete run, or start an unfinished one anew, in the
             run directory; without it both are refused (a complete run), or an
             unfinished run is resumed only with the configuration that started it.
+        extra_callbacks: Keras callbacks run after the trainer's own (e.g. the
+            pruning callback of a hyperparameter search, :mod:`smartml.tune`).
 
     Raises:
         RunDirectoryError: the run directory holds another run (before anything is
@@ -80,7 +86,8 @@ def train(config: RunConfig, overwrite: bool = False) -> RunDirectory:
                 resuming,
                 batches_known=_cardinality_known(train_data),
                 hardware_costs=is_exportable(config.model),
-            ),
+            )
+            + list(extra_callbacks),
             verbose=config.training.verbose,
         )
     fit_seconds = time.perf_counter() - fit_started
