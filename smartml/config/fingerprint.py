@@ -4,7 +4,8 @@ Two attempts at one run (an interrupted training and the command that resumes it
 must train the same thing. What may change between them without changing what is
 trained is left out of the fingerprint (:data:`VOLATILE_KEYS`): how much Keras
 prints, the device, where the run directory is, whether plots are drawn, and the
-whole ``export`` section (it only sets defaults of ``python -m smartml.export``).
+whole ``export`` section (it only sets defaults of ``python -m smartml.export``) and
+the ``tune`` section (a search space: what each trial trains is in its own config).
 Everything else (data, model, training) is in. Imports no TensorFlow.
 
 >>> old = {"name": "a", "training": {"epochs": 3, "verbose": 2}, "data": {"slices": [0, 19]}}
@@ -13,6 +14,8 @@ Everything else (data, model, training) is in. Imports no TensorFlow.
 ['data.slices']
 >>> describe_differences(old, new)
 'data.slices: [0, 19] -> [5, 19]'
+>>> fingerprint(old) == fingerprint({**old, "tune": {"trials": 4}})
+True
 >>> fingerprint(old) == fingerprint({**old, "training": {"epochs": 3, "verbose": 0}})
 True
 """
@@ -26,7 +29,14 @@ from typing import Any
 
 from smartml.config.base import RunConfig
 
-VOLATILE_KEYS = ("training.verbose", "training.device", "output.dir", "output.plots", "export")
+VOLATILE_KEYS = (
+    "training.verbose",
+    "training.device",
+    "output.dir",
+    "output.plots",
+    "export",
+    "tune",
+)
 _ABSENT = object()
 
 
