@@ -62,6 +62,7 @@ def make_dataset(
     shuffle: bool,
     seed: int,
     shuffle_buffer: int = 65536,
+    shard: tuple[int, int] = (0, 1),
 ) -> tf.data.Dataset:
     """Batches of transformed examples streamed from the chunks' files.
 
@@ -77,18 +78,22 @@ def make_dataset(
         seed: fixes the sequence of shuffled orders.
         shuffle_buffer: examples held by the shuffle (memory: that many examples,
             e.g. 143 MB for the default 65536 and 2-slice pixel clusters).
+        shard: ``(i, n)``: this reader is worker ``i`` of ``n`` and takes chunks
+            ``i::n``, chosen before any shuffle so that it never decodes rows another
+            worker trains on (tf.distribute's own sharding is turned off).
 
     Returns:
         A dataset of ``(inputs, targets)``: ``inputs`` a dict name -> (b, *shape)
         and ``targets`` (b, *shape), with the sources' specs' shapes and dtypes.
 
     Raises:
-        DataError: no chunks. While iterating (wrapped, see the module docstring):
-            a chunk that cannot be read, or whose arrays do not match the specs.
+        DataError: no chunks (or none for this shard). While iterating (wrapped,
+            see the module docstring): a chunk that cannot be read, or whose arrays
+            do not match the specs.
     """
     if not chunks:
         raise DataError("no chunks to read: the split is empty")
-    chunks = list(chunks)
+    chunks = shard_chunks(chunks, *shard)
     names = sorted(source.input_specs)  # the order of the flat py_function outputs
     specs = [source.input_specs[name] for name in names] + [source.target_spec]
 
@@ -131,7 +136,32 @@ def make_dataset(
         dataset = dataset.shuffle(blocks, seed=seed + 2, reshuffle_each_iteration=True)
     # rebatch re-cuts (concatenates / splits) batches without unbatching to examples.
     dataset = dataset.rebatch(batch_size).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # sharded by chunk above; tf.distribute would otherwise read everything and drop
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    dataset = dataset.with_options(options)
     if not source.rows_are_exact:
         return dataset  # rows per chunk are known only after reading
     batches = -(-sum(chunk.n_rows for chunk in chunks) // batch_size)
     return dataset.apply(tf.data.experimental.assert_cardinality(batches))
+
+
+def shard_chunks(chunks: Sequence[Chunk], index: int, count: int) -> list[Chunk]:
+    """Worker ``index`` of ``count``'s share of ``chunks``: every ``count``-th from
+    ``index`` on (each worker reads whole chunks, none twice).
+
+    Raises:
+        DataError: the share is empty (more workers than chunks).
+
+    >>> shard_chunks(["a", "b", "c", "d", "e"], 1, 2)
+    ['b', 'd']
+    """
+    if not 0 <= index < count:
+        raise ValueError(f"shard {index} of {count}")
+    share = list(chunks)[index::count]
+    if not share:
+        raise DataError(
+            f"worker {index} of {count} has no chunk to read: the split has {len(chunks)} "
+            "chunk(s); use fewer workers or smaller chunks (more row groups / files)"
+        )
+    return share

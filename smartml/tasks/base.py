@@ -48,6 +48,21 @@ PREDICT_BATCH = 8192
 
 
 @dataclass(frozen=True)
+class InputShard:
+    """The part of the data one worker of a multi-worker run reads
+    (:meth:`Task.streamed_datasets`): chunks ``index::count`` of each split, in
+    batches of ``batch_size`` (None: ``training.batch_size``).
+
+    >>> InputShard()
+    InputShard(index=0, count=1, batch_size=None)
+    """
+
+    index: int = 0
+    count: int = 1
+    batch_size: int | None = None
+
+
+@dataclass(frozen=True)
 class InputSpec:
     """One named model input.
 
@@ -130,6 +145,9 @@ class Task(ABC):
     #: Files :meth:`prepare` writes into the run directory with ``fit=True`` and reads
     #: back with ``fit=False`` (the trainer refits when one is missing).
     run_files: ClassVar[tuple[str, ...]] = ()
+    #: What :meth:`datasets` reads: everything, unless a multi-worker trainer sets
+    #: this worker's share.
+    input_shard: InputShard = InputShard()
 
     def __init__(self, config: RunConfig, run_dir: RunDirectory) -> None:
         self.config = config
@@ -179,7 +197,8 @@ class Task(ABC):
     ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
         """:meth:`datasets` of a chunked task: the training split shuffled, the
         validation split in order, both through :func:`smartml.data.pipeline.make_dataset`
-        with the run's batch size, seed and shuffle buffer.
+        with the run's batch size, seed and shuffle buffer; only the chunks of
+        :attr:`input_shard` (all by default).
 
         Args:
             source_of: split -> the chunk source that reads it.
@@ -188,17 +207,18 @@ class Task(ABC):
         """
         from smartml.data.pipeline import make_dataset
 
-        training = self.config.training
+        training, shard = self.config.training, self.input_shard
 
         def dataset(split: str, shuffle: bool) -> tf.data.Dataset:
             return make_dataset(
                 source_of(split),
                 chunks_of(split),
                 transform,
-                batch_size=training.batch_size,
+                batch_size=shard.batch_size or training.batch_size,
                 shuffle=shuffle,
                 seed=training.seed,
                 shuffle_buffer=training.shuffle_buffer,
+                shard=(shard.index, shard.count),
             )
 
         return dataset("train", True), dataset("validation", False)

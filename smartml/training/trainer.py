@@ -7,8 +7,9 @@ knows nothing else about either.
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
-from smartml.backend import keras, reraise_smartml_errors, select_device, tf
+from smartml.backend import keras, reraise_smartml_errors, tf
 from smartml.config import RunConfig, save_config
 from smartml.config.mdmm import MDMMConfig
 from smartml.errors import ConfigError
@@ -18,15 +19,16 @@ from smartml.hardware.graph import input_layers
 from smartml.models.exportability import is_exportable
 from smartml.models.saved import load_model
 from smartml.registry import MODELS, TASKS
-from smartml.tasks.base import Task
+from smartml.tasks.base import InputShard, Task
 from smartml.training.callbacks import (
     build_callbacks,
     checkpoint_monitor,
     keep_last_row_per_epoch,
     kept_epoch_validation,
 )
+from smartml.training.distribution import Placement, create_placement
 from smartml.training.mdmm import MDMMModel, constraints_from_config
-from smartml.training.run_directory import RunDirectory
+from smartml.training.run_directory import RunDirectory, WorkerRunDirectory
 
 log = logging.getLogger("smartml.train")
 
@@ -34,42 +36,76 @@ log = logging.getLogger("smartml.train")
 def train(config: RunConfig, overwrite: bool = False) -> RunDirectory:
     """Run a whole training as configured and return its (complete) run directory.
 
+    The strategy of ``training.distribution`` is created first. Only the chief (the
+    one process of a single-worker run) writes the run directory; the other workers
+    of a multi-worker run write to a temporary folder, removed when they finish, and
+    leave the evaluation to the chief.
+
     Args:
         config: the resolved configuration.
         overwrite: replace a complete run, or start an unfinished one anew, in the
             run directory; without it both are refused (a complete run), or an
             unfinished run is resumed only with the configuration that started it.
 
+    Returns:
+        the run directory (complete once the chief returns).
+
     Raises:
         RunDirectoryError: the run directory holds another run (before anything is
             written), or cannot be written.
+        ConfigError: a strategy that cannot be created (devices, cluster, a batch not
+            divisible by the replicas).
     """
     started = time.perf_counter()
-    run_dir = RunDirectory(config.run_dir())
-    run_dir.refuse_conflicts(config, overwrite)
+    placement = create_placement(config.training)  # before any other TensorFlow op
+    shared = RunDirectory(config.run_dir())
+    shared.refuse_conflicts(config, overwrite)
+    if placement.is_chief:
+        train_in(shared, config, placement, overwrite)
+        shared.mark_complete(config, {"wall_seconds": round(time.perf_counter() - started, 1)})
+        log.info("run complete: %s (%.0f s)", shared.path, time.perf_counter() - started)
+        return shared
+    scratch = WorkerRunDirectory(shared)
+    try:
+        train_in(scratch, config, placement, overwrite)
+    finally:
+        scratch.remove()
+    log.info("worker %d done; the chief writes %s", placement.worker_index, shared.path)
+    return shared
+
+
+def train_in(
+    run_dir: RunDirectory, config: RunConfig, placement: Placement, overwrite: bool
+) -> None:
+    """Prepare, fit and (chief) evaluate into ``run_dir``, all but the completion
+    marker."""
     task = TASKS.get(config.task.name)(config, run_dir)
     resuming = run_dir.open_for_training(task.run_files, overwrite)
-    device = select_device(config.training.device)
     keras.utils.set_random_seed(config.training.seed)
-    save_config(config, run_dir.config)
-    run_dir.record_start(config)
-    log.info("%s run in %s on %s", "resuming" if resuming else "starting", run_dir.path, device)
+    if placement.is_chief:
+        save_config(config, run_dir.config)
+        run_dir.record_start(config)
+    log.info("%s run in %s (%s)", "resuming" if resuming else "starting", run_dir.path, placement)
 
     task.prepare(fit=not resuming or not task.has_run_files())
-    train_data, validation_data = task.datasets()
-    model = build_model(config, task)
-    if config.training.initial_weights and not resuming:
-        load_initial_weights(model, config.training.initial_weights)
-    trainee = with_constraints(model, config.training.mdmm)
-    trainee.compile(
-        optimizer=keras.optimizers.Adam(config.training.learning_rate),
-        loss=task.output.loss(),
-        metrics=task.output.keras_metrics(),
-    )
+    train_data, validation_data = placed_datasets(task, placement, config.training.batch_size)
+    with placement.scope():
+        model = build_model(config, task)
+        # Every worker of a multi-worker run must create the same variables, in order
+        # (the strategy broadcasts their initial values): all load the initial
+        # weights, which a resumed run's backup then replaces.
+        if config.training.initial_weights and (not resuming or placement.n_workers > 1):
+            load_initial_weights(model, config.training.initial_weights)
+        trainee = with_constraints(model, config.training.mdmm)
+        trainee.compile(
+            optimizer=keras.optimizers.Adam(config.training.learning_rate),
+            loss=task.output.loss(),
+            metrics=task.output.keras_metrics(),
+        )
     log.info("model %s: %d parameters", config.model.name, model.count_params())
 
     fit_started = time.perf_counter()
-    with tf.device(device), reraise_smartml_errors():
+    with placement.fit_context(), reraise_smartml_errors():
         history = trainee.fit(
             train_data,
             validation_data=validation_data,
@@ -92,9 +128,11 @@ def train(config: RunConfig, overwrite: bool = False) -> RunDirectory:
     if run_dir.best_weights.is_file():
         trainee.load_weights(str(run_dir.best_weights))
     model.save(run_dir.model)  # the plain model: MDMM state is not needed to use it
+    if not placement.is_chief:
+        return  # the chief evaluates
 
     with reraise_smartml_errors():
-        metrics = evaluate_run(run_dir, task, model)
+        metrics = evaluate_run(run_dir, task, evaluation_copy(model, run_dir, placement))
     validation = task.validation_metric()
     metrics["validation"] = kept_epoch_validation(
         run_dir, checkpoint_monitor(config.training), validation.key, validation.better
@@ -105,11 +143,43 @@ def train(config: RunConfig, overwrite: bool = False) -> RunDirectory:
         "resumed": resuming,
         "fit_seconds": round(fit_seconds, 1),
         "parameters": int(model.count_params()),
+        "replicas": placement.replicas,
     }
     write_metrics(run_dir, metrics)
-    run_dir.mark_complete(config, {"wall_seconds": round(time.perf_counter() - started, 1)})
-    log.info("run complete: %s (%.0f s)", run_dir.path, time.perf_counter() - started)
-    return run_dir
+
+
+def placed_datasets(task: Task, placement: Placement, global_batch: int) -> tuple[Any, Any]:
+    """Training and validation data as ``placement`` consumes them.
+
+    One worker: the task's datasets of global batches (a mirrored strategy splits
+    each over its replicas). Several workers: each reads its own share of the chunks
+    (:class:`~smartml.tasks.base.InputShard`) in per-replica batches, one batch per
+    local replica and step (``distribute_datasets_from_function``).
+    """
+    if placement.n_workers == 1:
+        return task.datasets()
+
+    def distributed(split: int) -> Any:
+        def worker_dataset(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            task.input_shard = InputShard(
+                context.input_pipeline_id,
+                context.num_input_pipelines,
+                context.get_per_replica_batch_size(global_batch),
+            )
+            return task.datasets()[split]
+
+        return placement.strategy.distribute_datasets_from_function(worker_dataset)
+
+    return distributed(0), distributed(1)
+
+
+def evaluation_copy(model: keras.Model, run_dir: RunDirectory, placement: Placement) -> keras.Model:
+    """The model to evaluate: ``model`` itself on one device, else the saved copy
+    loaded outside the strategy (``predict`` is not supported under a multi-worker
+    strategy, and would only spread small test batches over the replicas)."""
+    if placement.kind == "default":
+        return model
+    return load_model(run_dir.model)
 
 
 def build_model(config: RunConfig, task: Task) -> keras.Model:
@@ -180,5 +250,8 @@ def with_constraints(model: keras.Model, mdmm: MDMMConfig | None) -> keras.Model
     return wrapped
 
 
-def _cardinality_known(dataset: tf.data.Dataset) -> bool:
+def _cardinality_known(dataset: Any) -> bool:
+    """Whether Keras knows the batches per epoch (not of a distributed dataset)."""
+    if not isinstance(dataset, tf.data.Dataset):
+        return False
     return int(tf.data.experimental.cardinality(dataset)) >= 0
