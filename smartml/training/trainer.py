@@ -125,14 +125,13 @@ def train_in(
     if not history.history:
         # BackupAndRestore found all epochs done; the previous process died after fit.
         log.info("all epochs were already trained")
-    if run_dir.best_weights.is_file():
-        trainee.load_weights(str(run_dir.best_weights))
-    model.save(run_dir.model)  # the plain model: MDMM state is not needed to use it
     if not placement.is_chief:
-        return  # the chief evaluates
+        return  # the chief saves and evaluates the model
+    model = kept_model(config, task, run_dir, trainee, placement)
+    model.save(run_dir.model)  # the plain model: MDMM state is not needed to use it
 
     with reraise_smartml_errors():
-        metrics = evaluate_run(run_dir, task, evaluation_copy(model, run_dir, placement))
+        metrics = evaluate_run(run_dir, task, model)
     validation = task.validation_metric()
     metrics["validation"] = kept_epoch_validation(
         run_dir, checkpoint_monitor(config.training), validation.key, validation.better
@@ -173,13 +172,28 @@ def placed_datasets(task: Task, placement: Placement, global_batch: int) -> tupl
     return distributed(0), distributed(1)
 
 
-def evaluation_copy(model: keras.Model, run_dir: RunDirectory, placement: Placement) -> keras.Model:
-    """The model to evaluate: ``model`` itself on one device, else the saved copy
-    loaded outside the strategy (``predict`` is not supported under a multi-worker
-    strategy, and would only spread small test batches over the replicas)."""
+def kept_model(
+    config: RunConfig, task: Task, run_dir: RunDirectory, trainee: keras.Model, placement: Placement
+) -> keras.Model:
+    """The trained model (not its MDMM wrapper) with the kept weights: the best
+    checkpoint's, else the last.
+
+    On one device that is the model trained. Under a strategy it is a plain twin
+    built outside it: a checkpoint cannot be loaded into a distributed model (its
+    metric variables live per replica), and ``predict`` is not supported under a
+    multi-worker strategy.
+    """
     if placement.kind == "default":
-        return model
-    return load_model(run_dir.model)
+        if run_dir.best_weights.is_file():
+            trainee.load_weights(str(run_dir.best_weights))
+        return getattr(trainee, "inner", trainee)
+    twin = build_model(config, task)
+    twin_trainee = with_constraints(twin, config.training.mdmm)
+    if run_dir.best_weights.is_file():
+        twin_trainee.load_weights(str(run_dir.best_weights))
+    else:
+        twin_trainee.set_weights(trainee.get_weights())
+    return twin
 
 
 def build_model(config: RunConfig, task: Task) -> keras.Model:
