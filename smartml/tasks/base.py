@@ -50,16 +50,14 @@ PREDICT_BATCH = 8192
 @dataclass(frozen=True)
 class InputShard:
     """The part of the data one worker of a multi-worker run reads
-    (:meth:`Task.streamed_datasets`): chunks ``index::count`` of each split, in
-    batches of ``batch_size`` (None: ``training.batch_size``).
+    (:meth:`Task.streamed_datasets`): chunks ``index::count`` of each split.
 
     >>> InputShard()
-    InputShard(index=0, count=1, batch_size=None)
+    InputShard(index=0, count=1)
     """
 
     index: int = 0
     count: int = 1
-    batch_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +212,7 @@ class Task(ABC):
                 source_of(split),
                 chunks_of(split),
                 transform,
-                batch_size=shard.batch_size or training.batch_size,
+                batch_size=training.batch_size,
                 shuffle=shuffle,
                 seed=training.seed,
                 shuffle_buffer=training.shuffle_buffer,

@@ -7,7 +7,6 @@ knows nothing else about either.
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 from smartml.backend import keras, reraise_smartml_errors, tf
 from smartml.config import RunConfig, save_config
@@ -88,7 +87,7 @@ def train_in(
     log.info("%s run in %s (%s)", "resuming" if resuming else "starting", run_dir.path, placement)
 
     task.prepare(fit=not resuming or not task.has_run_files())
-    train_data, validation_data = placed_datasets(task, placement, config.training.batch_size)
+    train_data, validation_data = placed_datasets(task, placement)
     with placement.scope():
         model = build_model(config, task)
         # Every worker of a multi-worker run must create the same variables, in order
@@ -147,29 +146,15 @@ def train_in(
     write_metrics(run_dir, metrics)
 
 
-def placed_datasets(task: Task, placement: Placement, global_batch: int) -> tuple[Any, Any]:
-    """Training and validation data as ``placement`` consumes them.
-
-    One worker: the task's datasets of global batches (a mirrored strategy splits
-    each over its replicas). Several workers: each reads its own share of the chunks
-    (:class:`~smartml.tasks.base.InputShard`) in per-replica batches, one batch per
-    local replica and step (``distribute_datasets_from_function``).
-    """
-    if placement.n_workers == 1:
-        return task.datasets()
-
-    def distributed(split: int) -> Any:
-        def worker_dataset(context: tf.distribute.InputContext) -> tf.data.Dataset:
-            task.input_shard = InputShard(
-                context.input_pipeline_id,
-                context.num_input_pipelines,
-                context.get_per_replica_batch_size(global_batch),
-            )
-            return task.datasets()[split]
-
-        return placement.strategy.distribute_datasets_from_function(worker_dataset)
-
-    return distributed(0), distributed(1)
+def placed_datasets(task: Task, placement: Placement) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """Training and validation batches (of the global batch size) as ``placement``
+    reads them: all of the data on one worker (a mirrored strategy splits every batch
+    over its replicas), this worker's share of the chunks on several
+    (:class:`~smartml.tasks.base.InputShard`; see
+    :func:`smartml.data.pipeline.make_dataset`)."""
+    if placement.n_workers > 1:
+        task.input_shard = InputShard(placement.worker_index, placement.n_workers)
+    return task.datasets()
 
 
 def kept_model(
@@ -264,8 +249,5 @@ def with_constraints(model: keras.Model, mdmm: MDMMConfig | None) -> keras.Model
     return wrapped
 
 
-def _cardinality_known(dataset: Any) -> bool:
-    """Whether Keras knows the batches per epoch (not of a distributed dataset)."""
-    if not isinstance(dataset, tf.data.Dataset):
-        return False
+def _cardinality_known(dataset: tf.data.Dataset) -> bool:
     return int(tf.data.experimental.cardinality(dataset)) >= 0
