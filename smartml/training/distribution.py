@@ -132,7 +132,7 @@ def mirrored_devices(distribution: MirroredDistribution) -> list[str]:
     into as many logical devices as listed; GPU: memory grows as needed)."""
     from smartml.backend import tf
 
-    gpus = tf.config.list_physical_devices("GPU")
+    gpus = _visible_gpus()
     wanted = distribution.devices or [f"gpu:{i}" for i in range(len(gpus))]
     if not wanted:
         raise ConfigError(
@@ -168,6 +168,13 @@ def mirrored_devices(distribution: MirroredDistribution) -> list[str]:
     ]
 
 
+def _visible_gpus() -> list:
+    """The physical GPUs TensorFlow sees."""
+    from smartml.backend import tf
+
+    return tf.config.list_physical_devices("GPU")
+
+
 def split_cpu(n_devices: int) -> None:
     """Split the (first) physical CPU into ``n_devices`` logical devices, as tests
     and one-node benchmarks of a mirrored run do; a no-op for one device."""
@@ -186,7 +193,7 @@ def multi_worker_placement(distribution: MultiWorkerDistribution, device: str) -
 
     config = cluster_from_environment(os.environ, distribution.slurm_port)
     os.environ["TF_CONFIG"] = json.dumps(config)  # read by the strategy's resolver
-    gpus = tf.config.list_physical_devices("GPU")
+    gpus = _visible_gpus()
     try:
         if device == "cpu":
             tf.config.set_visible_devices([], "GPU")
@@ -346,11 +353,11 @@ def _expand_host(pattern: str, nodelist: str) -> list[str]:
 def _range_numbers(ranges: str, nodelist: str) -> list[str]:
     numbers: list[str] = []
     for part in ranges.split(","):
-        first, _, last = part.partition("-")
-        if not first.isdigit() or (last and not last.isdigit()):
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if match is None or int(match.group(2) or match.group(1)) < int(match.group(1)):
             raise ConfigError(f"SLURM_JOB_NODELIST {nodelist!r}: bad range {part!r}")
-        width = len(first)
-        numbers.extend(f"{n:0{width}d}" for n in range(int(first), int(last or first) + 1))
+        first, last = match.group(1), match.group(2) or match.group(1)
+        numbers.extend(f"{n:0{len(first)}d}" for n in range(int(first), int(last) + 1))
     return numbers
 
 
