@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -78,12 +79,12 @@ def free_ports(n: int) -> list[int]:
 
 def start_workers(config: Path, tmp_path: Path, n: int = 2) -> list[tuple[subprocess.Popen, Path]]:
     """Start ``n`` localhost workers of one multi-worker run, each with TF_CONFIG and
-    its own TMPDIR (where a non-chief writes); worker 0 is the chief."""
+    its own new TMPDIR under ``tmp_path`` (where a non-chief writes); worker 0 is
+    the chief."""
     cluster = {"worker": [f"localhost:{port}" for port in free_ports(n)]}
     workers = []
     for index in range(n):
-        scratch = tmp_path / f"tmp-worker{index}"
-        scratch.mkdir(exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f"tmp-worker{index}-", dir=tmp_path))
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         process = subprocess.Popen(
             [sys.executable, "-m", "smartml.train", str(config), "--distribution", "multi_worker"],
@@ -99,13 +100,22 @@ def start_workers(config: Path, tmp_path: Path, n: int = 2) -> list[tuple[subpro
 
 def finish(workers: list[tuple[subprocess.Popen, Path]]) -> list[str]:
     """Wait for every worker; each must succeed and leave its TMPDIR empty."""
-    outputs = []
-    for process, scratch in workers:
-        out, err = process.communicate(timeout=TIMEOUT)
+    try:
+        results = [process.communicate(timeout=TIMEOUT) for process, _ in workers]
+    finally:
+        stop(workers)
+    for (process, scratch), (_, err) in zip(workers, results, strict=True):
         assert process.returncode == 0, err[-3000:]
         assert list(scratch.iterdir()) == [], f"{scratch} not cleaned"
-        outputs.append(out)
-    return outputs
+    return [out for out, _ in results]
+
+
+def stop(workers: list[tuple[subprocess.Popen, Path]]) -> None:
+    """SIGKILL the workers still running and reap them."""
+    for process, _ in workers:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.communicate()
 
 
 def assert_only_the_chief_wrote(run: Path, outputs: list[str], epochs: int) -> dict:
@@ -199,10 +209,9 @@ def test_killed_workers_and_a_rerun_resume_as_one_run_does(one_device):
         if history_epochs(run) == [0] and backed_up_since(run / "history.csv", run / "backup"):
             break
         time.sleep(0.05)
-    assert all(p.poll() is None for p, _ in workers), "training ended before the kill"
-    for process, _ in workers:
-        process.send_signal(signal.SIGKILL)
-        process.communicate()
+    running = all(p.poll() is None for p, _ in workers)
+    stop(workers)
+    assert running, "training ended before the kill"
     assert not (run / "COMPLETE.json").exists()
     outputs = finish(start_workers(resumable, one.parent))
     metrics = assert_only_the_chief_wrote(run, outputs, epochs=3)
@@ -212,16 +221,31 @@ def test_killed_workers_and_a_rerun_resume_as_one_run_does(one_device):
 
 @pytest.mark.slow
 def test_mdmm_on_two_replicas_reaches_the_sparsity_of_one(tmp_path):
-    config = pixel_config(tmp_path, "mdmm_one", base="pixel_2t_mdmm.json", epochs=3)
+    # pixel_2t_mdmm (5 layers at 50% sparsity) in 200 steps: faster multipliers
+    config = pixel_config(
+        tmp_path,
+        "mdmm_one",
+        base="pixel_2t_mdmm.json",
+        epochs=4,
+        batch_size=32,
+        learning_rate=0.01,
+        lr_schedule={"kind": "constant"},
+    )
+    data = json.loads(config.read_text())
+    data["training"]["mdmm"]["lambda_learning_rate"] = 0.5
+    config.write_text(json.dumps(data))
     train(config)
     train(with_distribution(config, tmp_path / "mdmm_two", **TWO_CPUS))
     single, mirrored = history(tmp_path / "mdmm_one")[-1], history(tmp_path / "mdmm_two")[-1]
-    sparsities = [key for key in single if key.startswith("sparsity_")]
-    assert len(sparsities) == 5
-    for key in sparsities:
-        assert mirrored[key] == pytest.approx(single[key], abs=0.02), key
-    # MDMM did prune: far above the few exact zeros of a dense training
-    assert min(single[key] for key in sparsities) > 0.3
+    layers = ["separable_conv", "pointwise_conv", "dense_0", "dense_1", "gaussian_params"]
+    for layer in layers:
+        # pruned towards the 50% target, from the few exact zeros of a dense start
+        assert single[f"sparsity_{layer}"] >= 0.4, layer
+        assert mirrored[f"sparsity_{layer}"] == pytest.approx(single[f"sparsity_{layer}"], abs=0.04)
+        # the multipliers and the smooth constraint values as one replica logs them
+        for key in (f"mdmm_{layer}_value", f"mdmm_{layer}_lambda"):
+            assert mirrored[key] == pytest.approx(single[key], rel=1e-3, abs=1e-3), key
+    assert mirrored["mdmm_lagrangian"] == pytest.approx(single["mdmm_lagrangian"], rel=1e-3)
 
 
 def gpu_count() -> int:
