@@ -8,7 +8,6 @@ import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from run_interruption import backed_up_since, history_epochs
 from test_rich_task import small_config as rich_config
 
 from smartml.backend import tf
+from smartml.training.distribution import local_tf_configs
 
 REPO = Path(__file__).parents[1]
 TWO_CPUS = {"kind": "mirrored", "devices": ["cpu:0", "cpu:1"]}
@@ -67,29 +67,17 @@ def history(run: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for sock in sockets:
-        sock.bind(("localhost", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def start_workers(config: Path, tmp_path: Path, n: int = 2) -> list[tuple[subprocess.Popen, Path]]:
     """Start ``n`` localhost workers of one multi-worker run, each with TF_CONFIG and
     its own new TMPDIR under ``tmp_path`` (where a non-chief writes); worker 0 is
     the chief."""
-    cluster = {"worker": [f"localhost:{port}" for port in free_ports(n)]}
     workers = []
-    for index in range(n):
+    for index, tf_config in enumerate(local_tf_configs(n)):
         scratch = Path(tempfile.mkdtemp(prefix=f"tmp-worker{index}-", dir=tmp_path))
-        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         process = subprocess.Popen(
             [sys.executable, "-m", "smartml.train", str(config), "--distribution", "multi_worker"],
             cwd=REPO,
-            env=environment(TF_CONFIG=tf_config, TMPDIR=str(scratch)),
+            env=environment(TF_CONFIG=json.dumps(tf_config), TMPDIR=str(scratch)),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
