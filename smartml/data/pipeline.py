@@ -169,17 +169,17 @@ def shard_chunks(chunks: Sequence[Chunk], index: int, count: int) -> list[Chunk]
     ``index`` on (each worker reads whole chunks, none twice).
 
     Raises:
-        DataError: the share is empty (more workers than chunks).
+        DataError: fewer chunks than workers, so that some worker has none (every
+            worker raises it, before any of them waits for the others).
 
     >>> shard_chunks(["a", "b", "c", "d", "e"], 1, 2)
     ['b', 'd']
     """
     if not 0 <= index < count:
         raise ValueError(f"shard {index} of {count}")
-    share = list(chunks)[index::count]
-    if not share:
+    if len(chunks) < count:
         raise DataError(
-            f"worker {index} of {count} has no chunk to read: the split has {len(chunks)} "
-            "chunk(s); use fewer workers or smaller chunks (more row groups / files)"
+            f"{count} workers, but the split has {len(chunks)} chunk(s) and each worker "
+            "reads whole chunks; use fewer workers or smaller chunks (more row groups / files)"
         )
-    return share
+    return list(chunks)[index::count]

@@ -24,8 +24,8 @@ import logging
 import os
 import re
 import socket
-from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,7 @@ from smartml.config.distribution import (
     MirroredDistribution,
     MultiWorkerDistribution,
 )
-from smartml.errors import ConfigError
+from smartml.errors import ConfigError, SmartmlError
 
 if TYPE_CHECKING:
     from smartml.config import TrainingConfig
@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("smartml.train")
 
 _SLURM_VARIABLES = ("SLURM_JOB_NODELIST", "SLURM_PROCID", "SLURM_NTASKS")
+
+
+class WorkerLostError(SmartmlError):
+    """Another worker of a multi-worker run stopped or cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class Placement:
     is_chief: bool = True
 
     def __str__(self) -> str:
-        where = self.device or f"{self.replicas} replicas"
+        where = self.device or f"{self.replicas} replica{'s' if self.replicas > 1 else ''}"
         if self.n_workers > 1:
             where += f", worker {self.worker_index} of {self.n_workers}"
         return f"{self.kind} on {where}"
@@ -87,6 +91,24 @@ class Placement:
         from smartml.backend import tf
 
         return tf.device(self.device) if self.device else nullcontext()
+
+    @contextmanager
+    def peers_reported(self) -> Iterator[None]:
+        """Around the work of a multi-worker run: a lost peer (its own error says
+        why) becomes one line saying so, not a traceback of collective ops."""
+        from smartml.backend import tf
+
+        try:
+            yield
+        except (tf.errors.UnavailableError, tf.errors.AbortedError) as error:
+            if self.n_workers == 1:
+                raise
+            reason = str(error).strip().splitlines()[0][:200]
+            raise WorkerLostError(
+                f"worker {self.worker_index} of {self.n_workers}: another worker stopped or "
+                f"cannot be reached ({reason}); see its error, then start every worker "
+                "again to resume"
+            ) from None
 
     def per_replica_batch(self, global_batch: int) -> int:
         """``global_batch / replicas``; a one-line error when it does not divide."""
@@ -389,6 +411,7 @@ def _range_numbers(ranges: str, nodelist: str) -> list[str]:
 __all__ = [
     "Distribution",
     "Placement",
+    "WorkerLostError",
     "cluster_from_environment",
     "create_placement",
     "expand_nodelist",

@@ -54,19 +54,22 @@ def train(config: RunConfig, overwrite: bool = False) -> RunDirectory:
             written), or cannot be written.
         ConfigError: a strategy that cannot be created (devices, cluster, a batch not
             divisible by the replicas).
+        WorkerLostError: another worker of a multi-worker run stopped.
     """
     started = time.perf_counter()
     placement = create_placement(config.training)  # before any other TensorFlow op
     shared = RunDirectory(config.run_dir())
     shared.refuse_conflicts(config, overwrite)
     if placement.is_chief:
-        train_in(shared, config, placement, overwrite)
+        with placement.peers_reported():
+            train_in(shared, config, placement, overwrite)
         shared.mark_complete(config, {"wall_seconds": round(time.perf_counter() - started, 1)})
         log.info("run complete: %s (%.0f s)", shared.path, time.perf_counter() - started)
         return shared
     scratch = WorkerRunDirectory(shared)
     try:
-        train_in(scratch, config, placement, overwrite)
+        with placement.peers_reported():
+            train_in(scratch, config, placement, overwrite)
     finally:
         scratch.remove()
     log.info("worker %d done; the chief writes %s", placement.worker_index, shared.path)
