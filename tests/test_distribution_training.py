@@ -251,7 +251,7 @@ def test_one_gpu_and_mirrored_gpus_train(tmp_path):
     assert "default on /GPU:0" in result.stderr
     mirrored = with_distribution(config, tmp_path / "gpu_mirrored", kind="mirrored")
     result = train(mirrored, "--device", "gpu:0", "--verbose")
-    assert f"mirrored on {gpu_count()} replicas" in result.stderr
+    assert f"mirrored on {gpu_count()} replica" in result.stderr
     single, many = history(tmp_path / "gpu_one"), history(tmp_path / "gpu_mirrored")
     for a, b in zip(single, many, strict=True):
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-2)

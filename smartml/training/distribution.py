@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 from smartml.config.distribution import (
     DefaultDistribution,
-    Distribution,
     MirroredDistribution,
     MultiWorkerDistribution,
 )
@@ -409,7 +408,6 @@ def _range_numbers(ranges: str, nodelist: str) -> list[str]:
 
 
 __all__ = [
-    "Distribution",
     "Placement",
     "WorkerLostError",
     "cluster_from_environment",
