@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from smartml.cli import CommandLineParser, given_options, run_cli
+from smartml.config.distribution import DISTRIBUTION_KINDS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -22,6 +23,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, help="override training.epochs")
     parser.add_argument("--batch-size", type=int, help="override training.batch_size")
     parser.add_argument("--device", help="cpu or gpu:N (override training.device)")
+    parser.add_argument(
+        "--distribution",
+        choices=DISTRIBUTION_KINDS,
+        help="default (one device), mirrored (several local devices) or multi_worker "
+        "(TF_CONFIG or Slurm) (override training.distribution.kind)",
+    )
     parser.add_argument("--output", help="run directory (override output.dir; default runs/<name>)")
     parser.add_argument("--seed", type=int, help="override training.seed")
     parser.add_argument(
@@ -43,15 +50,16 @@ def overrides_from(args: argparse.Namespace) -> dict:
     (a bad value is reported under its option).
 
     >>> options = dict(epochs=3, batch_size=None, device=None, output="x", seed=None,
-    ...                initial_weights="runs/pixel_2t")
+    ...                initial_weights="runs/pixel_2t", distribution="mirrored")
     >>> {key: value.label() for key, value in overrides_from(argparse.Namespace(**options)).items()}
-    {'training.epochs': '--epochs 3', 'output.dir': '--output x',
-     'training.initial_weights': '--initial-weights runs/pixel_2t'}
+    {'training.epochs': '--epochs 3', 'training.distribution.kind': '--distribution mirrored',
+     'output.dir': '--output x', 'training.initial_weights': '--initial-weights runs/pixel_2t'}
     """
     keys = {
         "epochs": "training.epochs",
         "batch_size": "training.batch_size",
         "device": "training.device",
+        "distribution": "training.distribution.kind",
         "output": "output.dir",
         "seed": "training.seed",
         "initial_weights": "training.initial_weights",
@@ -73,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         from smartml.training.trainer import train
 
         run_dir = train(load_config(args.config, overrides_from(args)), overwrite=args.overwrite)
-        print(run_summary(run_dir.path))
+        if run_dir.is_complete():
+            print(run_summary(run_dir.path))
+        else:  # a worker of a multi-worker run, done before its chief
+            print(f"worker done; the chief completes {run_dir.path}")
 
     return run_cli(run, "smartml.train", args.verbose)
 

@@ -15,6 +15,7 @@ from typing import Final, Literal
 
 from pydantic import Field, SerializeAsAny
 
+from smartml.config.distribution import DefaultDistribution, Distribution
 from smartml.config.export import ExportConfig
 from smartml.config.mdmm import MDMMConfig
 from smartml.config.strict import FiniteFloat, PositiveFloat, PositiveInt, Seed, StrictModel
@@ -75,6 +76,11 @@ class TrainingConfig(StrictModel):
     )
     seed: Seed = Field(42, description="weights and shuffling")
     device: str = Field("cpu", pattern=r"^(cpu|gpu(:[0-9]+)?)$")
+    distribution: Distribution = Field(
+        DefaultDistribution(),
+        description="default (one device: training.device), mirrored (several local "
+        "devices) or multi_worker (several processes/nodes); batch_size is the global batch",
+    )
     backup_every_batches: int = Field(
         200,
         gt=0,

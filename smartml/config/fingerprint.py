@@ -3,7 +3,8 @@
 Two attempts at one run (an interrupted training and the command that resumes it)
 must train the same thing. What may change between them without changing what is
 trained is left out of the fingerprint (:data:`VOLATILE_KEYS`): how much Keras
-prints, the device, where the run directory is, whether plots are drawn, and the
+prints, the device and the distribution strategy (the global batch is the same on
+any number of replicas), where the run directory is, whether plots are drawn, the
 whole ``export`` section (it only sets defaults of ``python -m smartml.export``) and
 the ``tune`` section (a search space: what each trial trains is in its own config).
 Everything else (data, model, training) is in. Imports no TensorFlow.
@@ -32,6 +33,7 @@ from smartml.config.base import RunConfig
 VOLATILE_KEYS = (
     "training.verbose",
     "training.device",
+    "training.distribution",  # the global batch is the same on any number of replicas
     "output.dir",
     "output.plots",
     "export",

@@ -62,6 +62,7 @@ def make_dataset(
     shuffle: bool,
     seed: int,
     shuffle_buffer: int = 65536,
+    shard: tuple[int, int] = (0, 1),
 ) -> tf.data.Dataset:
     """Batches of transformed examples streamed from the chunks' files.
 
@@ -77,18 +78,30 @@ def make_dataset(
         seed: fixes the sequence of shuffled orders.
         shuffle_buffer: examples held by the shuffle (memory: that many examples,
             e.g. 143 MB for the default 65536 and 2-slice pixel clusters).
+        shard: ``(i, n)``: this reader is worker ``i`` of ``n`` and takes chunks
+            ``i::n``, chosen before any shuffle so that it never decodes rows another
+            worker trains on (tf.distribute's own sharding is turned off). Its
+            batches are still of the global ``batch_size``: tf.distribute cuts each
+            into ``n × local replicas`` pieces and gives this worker's replicas
+            theirs, so every step trains on ``batch_size`` examples in all. The
+            share is repeated and cut at the global number of batches (of rows
+            announced by the chunks), so that all workers take the same number of
+            full steps.
 
     Returns:
         A dataset of ``(inputs, targets)``: ``inputs`` a dict name -> (b, *shape)
         and ``targets`` (b, *shape), with the sources' specs' shapes and dtypes.
 
     Raises:
-        DataError: no chunks. While iterating (wrapped, see the module docstring):
-            a chunk that cannot be read, or whose arrays do not match the specs.
+        DataError: no chunks (or none for this shard). While iterating (wrapped,
+            see the module docstring): a chunk that cannot be read, or whose arrays
+            do not match the specs.
     """
     if not chunks:
         raise DataError("no chunks to read: the split is empty")
-    chunks = list(chunks)
+    # Batches in one pass over all workers' chunks: a worker's epoch (see below).
+    global_batches = -(-sum(chunk.n_rows for chunk in chunks) // batch_size)
+    chunks = shard_chunks(chunks, *shard)
     names = sorted(source.input_specs)  # the order of the flat py_function outputs
     specs = [source.input_specs[name] for name in names] + [source.target_spec]
 
@@ -119,6 +132,8 @@ def make_dataset(
         row_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True)
     else:
         row_seeds = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).repeat()
+    if shard[1] > 1:
+        indices = indices.repeat()  # one worker's share: see the end
     dataset = tf.data.Dataset.zip(indices, row_seeds)
     # Ordered (deterministic) parallel map: the order depends on the seed only.
     dataset = dataset.map(read_chunk, num_parallel_calls=READ_PARALLELISM, deterministic=True)
@@ -131,7 +146,40 @@ def make_dataset(
         dataset = dataset.shuffle(blocks, seed=seed + 2, reshuffle_each_iteration=True)
     # rebatch re-cuts (concatenates / splits) batches without unbatching to examples.
     dataset = dataset.rebatch(batch_size).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # sharded by chunk above; tf.distribute would otherwise read everything and drop
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    dataset = dataset.with_options(options)
+    if shard[1] > 1:
+        # Workers must take the same number of steps, each step a full batch (an
+        # empty per-replica batch breaks some layers, e.g. QSeparableConv2D): each
+        # worker repeats its share and an epoch is one pass over all the data in
+        # global batches; Keras starts every epoch at the beginning of the dataset.
+        # Keras takes the stated number of batches for the steps, although each
+        # worker uses only its pieces of each batch (about its share in all).
+        dataset = dataset.take(global_batches)  # of an infinite dataset: exactly that many
+        return dataset.apply(tf.data.experimental.assert_cardinality(global_batches))
     if not source.rows_are_exact:
         return dataset  # rows per chunk are known only after reading
-    batches = -(-sum(chunk.n_rows for chunk in chunks) // batch_size)
-    return dataset.apply(tf.data.experimental.assert_cardinality(batches))
+    return dataset.apply(tf.data.experimental.assert_cardinality(global_batches))
+
+
+def shard_chunks(chunks: Sequence[Chunk], index: int, count: int) -> list[Chunk]:
+    """Worker ``index`` of ``count``'s share of ``chunks``: every ``count``-th from
+    ``index`` on (each worker reads whole chunks, none twice).
+
+    Raises:
+        DataError: fewer chunks than workers, so that some worker has none (every
+            worker raises it, before any of them waits for the others).
+
+    >>> shard_chunks(["a", "b", "c", "d", "e"], 1, 2)
+    ['b', 'd']
+    """
+    if not 0 <= index < count:
+        raise ValueError(f"shard {index} of {count}")
+    if len(chunks) < count:
+        raise DataError(
+            f"{count} workers, but the split has {len(chunks)} chunk(s) and each worker "
+            "reads whole chunks; use fewer workers or smaller chunks (more row groups / files)"
+        )
+    return list(chunks)[index::count]

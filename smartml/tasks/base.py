@@ -48,6 +48,19 @@ PREDICT_BATCH = 8192
 
 
 @dataclass(frozen=True)
+class InputShard:
+    """The part of the data one worker of a multi-worker run reads
+    (:meth:`Task.streamed_datasets`): chunks ``index::count`` of each split.
+
+    >>> InputShard()
+    InputShard(index=0, count=1)
+    """
+
+    index: int = 0
+    count: int = 1
+
+
+@dataclass(frozen=True)
 class InputSpec:
     """One named model input.
 
@@ -130,6 +143,9 @@ class Task(ABC):
     #: Files :meth:`prepare` writes into the run directory with ``fit=True`` and reads
     #: back with ``fit=False`` (the trainer refits when one is missing).
     run_files: ClassVar[tuple[str, ...]] = ()
+    #: What :meth:`datasets` reads: everything, unless a multi-worker trainer sets
+    #: this worker's share.
+    input_shard: InputShard = InputShard()
 
     def __init__(self, config: RunConfig, run_dir: RunDirectory) -> None:
         self.config = config
@@ -179,7 +195,8 @@ class Task(ABC):
     ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
         """:meth:`datasets` of a chunked task: the training split shuffled, the
         validation split in order, both through :func:`smartml.data.pipeline.make_dataset`
-        with the run's batch size, seed and shuffle buffer.
+        with the run's batch size, seed and shuffle buffer; only the chunks of
+        :attr:`input_shard` (all by default).
 
         Args:
             source_of: split -> the chunk source that reads it.
@@ -188,7 +205,7 @@ class Task(ABC):
         """
         from smartml.data.pipeline import make_dataset
 
-        training = self.config.training
+        training, shard = self.config.training, self.input_shard
 
         def dataset(split: str, shuffle: bool) -> tf.data.Dataset:
             return make_dataset(
@@ -199,6 +216,7 @@ class Task(ABC):
                 shuffle=shuffle,
                 seed=training.seed,
                 shuffle_buffer=training.shuffle_buffer,
+                shard=(shard.index, shard.count),
             )
 
         return dataset("train", True), dataset("validation", False)

@@ -419,6 +419,13 @@ def _inner_model_from_config(
         return keras.layers.deserialize(config)
 
 
+def _local_replicas() -> int:
+    """Replicas of the current tf.distribute strategy on this worker (1 without one)."""
+    if not tf.distribute.has_strategy():
+        return 1
+    return len(tf.distribute.get_strategy().extended.worker_devices)
+
+
 class MDMMModel(keras.Model):
     """Trains ``inner`` on its compiled loss subject to ``constraints`` by MDMM.
 
@@ -528,12 +535,15 @@ class MDMMModel(keras.Model):
         )
         self._ascend_multipliers(violations)
         logs = dict(self.compute_metrics(x, y, y_pred, sample_weight))
-        logs["mdmm_lagrangian"] = lagrangian * replicas
+        # Keras sums a worker's per-replica logs (its "auto" reduction): these are the
+        # same on every replica, so each replica logs its share.
+        local = _local_replicas()
+        logs["mdmm_lagrangian"] = lagrangian * replicas / local
         for constraint, multiplier, value in zip(
             self.constraints, self.multipliers, values, strict=True
         ):
-            logs[f"mdmm_{constraint.name}_value"] = value
-            logs[f"mdmm_{constraint.name}_lambda"] = tf.identity(multiplier)
+            logs[f"mdmm_{constraint.name}_value"] = value / local
+            logs[f"mdmm_{constraint.name}_lambda"] = tf.identity(multiplier) / local
         return logs
 
     def _ascend_multipliers(self, violations: list[tf.Tensor]) -> None:

@@ -27,6 +27,7 @@ started it (the same fingerprint); see :meth:`RunDirectory.refuse_conflicts`.
 
 import hashlib
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,34 @@ class RunDirectory:
                 f"{root}: no complete run found; train one with python -m smartml.train"
             )
         return RunDirectory(markers[-1].parent)
+
+
+class WorkerRunDirectory(RunDirectory):
+    """The scratch run directory of a worker that is not the chief of a multi-worker
+    run: a new temporary folder (delete it with :meth:`remove`) for everything the
+    worker writes (history, TensorBoard, checkpoints, run files), except the
+    BackupAndRestore state, which is the chief's: Keras writes a worker's backups to
+    temporary folders of its own and restores every worker from the chief's.
+
+    Args:
+        shared: the run directory the chief writes.
+    """
+
+    def __init__(self, shared: RunDirectory) -> None:
+        super().__init__(tempfile.mkdtemp(prefix="smartml-worker-"))
+        self.shared = shared
+
+    backup = property(lambda self: self.shared.backup)
+
+    def open_for_training(self, task_files: tuple[str, ...] = (), overwrite: bool = False) -> bool:
+        """Make the (empty) folders; never resuming: whether the run resumes is the
+        chief's backup's to say, which every worker restores from."""
+        self.plots.mkdir(parents=True, exist_ok=True)
+        return False
+
+    def remove(self) -> None:
+        """Delete the scratch folder and everything in it."""
+        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def file_sha256(path: Path) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from smartml.backend import keras, reraise_smartml_errors, select_device, tf
+from smartml.backend import keras, reraise_smartml_errors, tf
 from smartml.config import RunConfig, save_config
 from smartml.config.mdmm import MDMMConfig
 from smartml.errors import ConfigError
@@ -20,15 +20,16 @@ from smartml.hardware.graph import input_layers
 from smartml.models.exportability import is_exportable
 from smartml.models.saved import load_model
 from smartml.registry import MODELS, TASKS
-from smartml.tasks.base import Task
+from smartml.tasks.base import InputShard, Task
 from smartml.training.callbacks import (
     build_callbacks,
     checkpoint_monitor,
     keep_last_row_per_epoch,
     kept_epoch_validation,
 )
+from smartml.training.distribution import Placement, create_placement
 from smartml.training.mdmm import MDMMModel, constraints_from_config
-from smartml.training.run_directory import RunDirectory
+from smartml.training.run_directory import RunDirectory, WorkerRunDirectory
 
 log = logging.getLogger("smartml.train")
 
@@ -38,6 +39,11 @@ def train(
 ) -> RunDirectory:
     """Run a whole training as configured and return its (complete) run directory.
 
+    The strategy of ``training.distribution`` is created first. Only the chief (the
+    one process of a single-worker run) writes the run directory; the other workers
+    of a multi-worker run write to a temporary folder, removed when they finish, and
+    leave the evaluation to the chief.
+
     Args:
         config: the resolved configuration.
         overwrite: replace a complete run, or start an unfinished one anew, in the
@@ -46,36 +52,68 @@ def train(
         extra_callbacks: Keras callbacks run after the trainer's own (e.g. the
             pruning callback of a hyperparameter search, :mod:`smartml.tune`).
 
+    Returns:
+        the run directory (complete once the chief returns).
+
     Raises:
         RunDirectoryError: the run directory holds another run (before anything is
             written), or cannot be written.
+        ConfigError: a strategy that cannot be created (devices, cluster, a batch not
+            divisible by the replicas).
+        WorkerLostError: another worker of a multi-worker run stopped.
     """
     started = time.perf_counter()
-    run_dir = RunDirectory(config.run_dir())
-    run_dir.refuse_conflicts(config, overwrite)
+    placement = create_placement(config.training)  # before any other TensorFlow op
+    shared = RunDirectory(config.run_dir())
+    shared.refuse_conflicts(config, overwrite)
+    if placement.is_chief:
+        with placement.peers_reported():
+            train_in(shared, config, placement, overwrite)
+        shared.mark_complete(config, {"wall_seconds": round(time.perf_counter() - started, 1)})
+        log.info("run complete: %s (%.0f s)", shared.path, time.perf_counter() - started)
+        return shared
+    scratch = WorkerRunDirectory(shared)
+    try:
+        with placement.peers_reported():
+            train_in(scratch, config, placement, overwrite)
+    finally:
+        scratch.remove()
+    log.info("worker %d done; the chief writes %s", placement.worker_index, shared.path)
+    return shared
+
+
+def train_in(
+    run_dir: RunDirectory, config: RunConfig, placement: Placement, overwrite: bool
+) -> None:
+    """Prepare, fit and (chief) evaluate into ``run_dir``, all but the completion
+    marker."""
     task = TASKS.get(config.task.name)(config, run_dir)
     resuming = run_dir.open_for_training(task.run_files, overwrite)
-    device = select_device(config.training.device)
     keras.utils.set_random_seed(config.training.seed)
-    save_config(config, run_dir.config)
-    run_dir.record_start(config)
-    log.info("%s run in %s on %s", "resuming" if resuming else "starting", run_dir.path, device)
+    if placement.is_chief:
+        save_config(config, run_dir.config)
+        run_dir.record_start(config)
+    log.info("%s run in %s (%s)", "resuming" if resuming else "starting", run_dir.path, placement)
 
     task.prepare(fit=not resuming or not task.has_run_files())
-    train_data, validation_data = task.datasets()
-    model = build_model(config, task)
-    if config.training.initial_weights and not resuming:
-        load_initial_weights(model, config.training.initial_weights)
-    trainee = with_constraints(model, config.training.mdmm)
-    trainee.compile(
-        optimizer=keras.optimizers.Adam(config.training.learning_rate),
-        loss=task.output.loss(),
-        metrics=task.output.keras_metrics(),
-    )
+    train_data, validation_data = placed_datasets(task, placement)
+    with placement.scope():
+        model = build_model(config, task)
+        # Every worker of a multi-worker run must create the same variables, in order
+        # (the strategy broadcasts their initial values): all load the initial
+        # weights, which a resumed run's backup then replaces.
+        if config.training.initial_weights and (not resuming or placement.n_workers > 1):
+            load_initial_weights(model, config.training.initial_weights)
+        trainee = with_constraints(model, config.training.mdmm)
+        trainee.compile(
+            optimizer=keras.optimizers.Adam(config.training.learning_rate),
+            loss=task.output.loss(),
+            metrics=task.output.keras_metrics(),
+        )
     log.info("model %s: %d parameters", config.model.name, model.count_params())
 
     fit_started = time.perf_counter()
-    with tf.device(device), reraise_smartml_errors():
+    with placement.fit_context(), reraise_smartml_errors():
         history = trainee.fit(
             train_data,
             validation_data=validation_data,
@@ -96,8 +134,9 @@ def train(
     if not history.history:
         # BackupAndRestore found all epochs done; the previous process died after fit.
         log.info("all epochs were already trained")
-    if run_dir.best_weights.is_file():
-        trainee.load_weights(str(run_dir.best_weights))
+    if not placement.is_chief:
+        return  # the chief saves and evaluates the model
+    model = kept_model(config, task, run_dir, trainee, placement)
     model.save(run_dir.model)  # the plain model: MDMM state is not needed to use it
 
     with reraise_smartml_errors():
@@ -112,11 +151,44 @@ def train(
         "resumed": resuming,
         "fit_seconds": round(fit_seconds, 1),
         "parameters": int(model.count_params()),
+        "replicas": placement.replicas,
     }
     write_metrics(run_dir, metrics)
-    run_dir.mark_complete(config, {"wall_seconds": round(time.perf_counter() - started, 1)})
-    log.info("run complete: %s (%.0f s)", run_dir.path, time.perf_counter() - started)
-    return run_dir
+
+
+def placed_datasets(task: Task, placement: Placement) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """Training and validation batches (of the global batch size) as ``placement``
+    reads them: all of the data on one worker (a mirrored strategy splits every batch
+    over its replicas), this worker's share of the chunks on several
+    (:class:`~smartml.tasks.base.InputShard`; see
+    :func:`smartml.data.pipeline.make_dataset`)."""
+    if placement.n_workers > 1:
+        task.input_shard = InputShard(placement.worker_index, placement.n_workers)
+    return task.datasets()
+
+
+def kept_model(
+    config: RunConfig, task: Task, run_dir: RunDirectory, trainee: keras.Model, placement: Placement
+) -> keras.Model:
+    """The trained model (not its MDMM wrapper) with the kept weights: the best
+    checkpoint's, else the last.
+
+    On one device that is the model trained. Under a strategy it is a plain twin
+    built outside it: a checkpoint cannot be loaded into a distributed model (its
+    metric variables live per replica), and ``predict`` is not supported under a
+    multi-worker strategy.
+    """
+    if placement.kind == "default":
+        if run_dir.best_weights.is_file():
+            trainee.load_weights(str(run_dir.best_weights))
+        return getattr(trainee, "inner", trainee)
+    twin = build_model(config, task)
+    twin_trainee = with_constraints(twin, config.training.mdmm)
+    if run_dir.best_weights.is_file():
+        twin_trainee.load_weights(str(run_dir.best_weights))
+    else:
+        twin_trainee.set_weights(trainee.get_weights())
+    return twin
 
 
 def build_model(config: RunConfig, task: Task) -> keras.Model:
