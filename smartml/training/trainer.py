@@ -68,14 +68,14 @@ def train(
     shared.refuse_conflicts(config, overwrite)
     if placement.is_chief:
         with placement.peers_reported():
-            train_in(shared, config, placement, overwrite)
+            train_in(shared, config, placement, overwrite, extra_callbacks)
         shared.mark_complete(config, {"wall_seconds": round(time.perf_counter() - started, 1)})
         log.info("run complete: %s (%.0f s)", shared.path, time.perf_counter() - started)
         return shared
     scratch = WorkerRunDirectory(shared)
     try:
         with placement.peers_reported():
-            train_in(scratch, config, placement, overwrite)
+            train_in(scratch, config, placement, overwrite, extra_callbacks)
     finally:
         scratch.remove()
     log.info("worker %d done; the chief writes %s", placement.worker_index, shared.path)
@@ -83,10 +83,14 @@ def train(
 
 
 def train_in(
-    run_dir: RunDirectory, config: RunConfig, placement: Placement, overwrite: bool
+    run_dir: RunDirectory,
+    config: RunConfig,
+    placement: Placement,
+    overwrite: bool,
+    extra_callbacks: Sequence[Any] = (),
 ) -> None:
     """Prepare, fit and (chief) evaluate into ``run_dir``, all but the completion
-    marker."""
+    marker (``extra_callbacks``: see :func:`train`)."""
     task = TASKS.get(config.task.name)(config, run_dir)
     resuming = run_dir.open_for_training(task.run_files, overwrite)
     keras.utils.set_random_seed(config.training.seed)
