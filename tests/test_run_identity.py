@@ -103,7 +103,7 @@ def one_line(capsys) -> str:
 def test_fingerprint_is_the_sha256_of_the_config_without_its_volatile_keys(tmp_path):
     config = load_config(write_json(tmp_path / "c.json", toy_config(tmp_path / "run")))
     tree = config.model_dump(mode="json")
-    del tree["export"], tree["output"]["dir"], tree["output"]["plots"]
+    del tree["export"], tree["tune"], tree["output"]["dir"], tree["output"]["plots"]
     del tree["training"]["verbose"], tree["training"]["device"], tree["training"]["distribution"]
     canonical = json.dumps(tree, sort_keys=True, separators=(",", ":")).encode()
     assert fingerprint(config) == hashlib.sha256(canonical).hexdigest()
@@ -117,6 +117,12 @@ def test_only_keys_that_change_what_is_trained_change_the_fingerprint(tmp_path):
         "output.dir": "elsewhere",
         "output.plots": False,
         "export": {"backend": "Catapult"},
+        "tune": {
+            "parameters": [
+                {"key": "training.learning_rate", "type": "float", "low": 1e-4, "high": 0.01}
+            ],
+            "objectives": [{"metric": "val_loss"}],
+        },
     }
     trained = {"training.learning_rate": 0.01, "data.n_examples": 900, "training.epochs": 2}
     reference = fingerprint(validate_config(base))
