@@ -47,7 +47,7 @@ def sparsity(**settings) -> dict:
         pytest.param(
             lambda c: c.update(zzz={}),
             "zzz: unknown key 'zzz'; expected one of: schema_version, name, task, data, model, "
-            "training, output, export, $schema",
+            "training, output, export, tune, $schema",
             id="top level, no close key",
         ),
         pytest.param(
