@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from smartml.errors import DataError
 from smartml.train import main as train_main
@@ -106,6 +107,13 @@ def test_training_on_files_writes_its_plots_predictions_and_metrics(tmp_path):
             expected = ((predictions["label"] == label) & (chosen == predicted)).sum()
             assert confusion[label, predicted] == expected
     assert metrics["roc"]["auc"] > 0.8  # MET alone gives 10/11 = 0.91
+    # weighted by the samples' weights (signal 2.0, background 1.0), from the predictions
+    weighted = metrics["weighted"]
+    expected_auc = roc_auc_score(
+        predictions["label"], predictions["score"], sample_weight=predictions["weight"]
+    )
+    assert weighted["auc"] == pytest.approx(expected_auc, rel=1e-12)
+    np.testing.assert_allclose(weighted["confusion"], confusion * np.array([[1.0], [2.0]]))
 
 
 @pytest.mark.parametrize(

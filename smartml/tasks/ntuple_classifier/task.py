@@ -270,7 +270,14 @@ class NtupleClassifierTask(TabularTask):
         return metrics, drawn
 
     def task_metrics(self, examples: Examples, prediction: np.ndarray) -> dict:
-        """The confusion matrix at the working point; writes the predictions file."""
+        """The confusion matrix at the working point, in events and weighted by the
+        samples' weights, the weighted ROC area; writes the predictions file.
+
+        The output kind's ROC and efficiencies count events; with samples of
+        different weights (cross section × luminosity / events) an analysis wants
+        them weighted: ``weighted.auc`` and ``weighted.confusion`` are."""
+        from sklearn.metrics import roc_auc_score
+
         from smartml.evaluation.classification import confusion_matrix, predicted_classes
         from smartml.evaluation.pid_efficiency import write_predictions
 
@@ -279,7 +286,14 @@ class NtupleClassifierTask(TabularTask):
         counts = confusion_matrix(examples.targets, chosen, CLASS_NAMES)
         table = examples.aux.assign(label=examples.targets, score=prediction[:, SIGNAL])
         write_predictions(table, self.run_dir.path / PREDICTIONS)
-        return {"working_point": {"threshold": threshold, "confusion": counts.tolist()}}
+        weights = examples.aux["weight"].to_numpy()
+        weighted = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)))
+        np.add.at(weighted, (examples.targets, chosen), weights)
+        auc = roc_auc_score(examples.targets, prediction[:, SIGNAL], sample_weight=weights)
+        return {
+            "working_point": {"threshold": threshold, "confusion": counts.tolist()},
+            "weighted": {"auc": float(auc), "confusion": weighted.tolist()},
+        }
 
     def task_figures(self, examples: Examples, prediction: np.ndarray) -> dict[str, Figure]:
         from smartml.evaluation.classification import (
