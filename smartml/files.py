@@ -49,6 +49,21 @@ def _reason(error: OSError) -> str:
     return error.strerror or (str(error).splitlines() or [type(error).__name__])[0]
 
 
+def read_text_file(path: Path, what: str, error: type[SmartmlError] = SmartmlError) -> str:
+    """The UTF-8 text of ``path``; one line naming the file and ``what`` it is when it
+    is missing, a directory, unreadable or not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, expected the {what}") from None
+    except OSError as err:
+        raise error(f"{path}: cannot read the {what} ({_reason(err)})") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: the {what} is not UTF-8 text") from None
+
+
 def read_json_object(
     path: str | Path, what: str, error: type[SmartmlError] = SmartmlError
 ) -> dict[str, Any]:
@@ -68,16 +83,9 @@ def read_json_object(
             not a JSON object.
     """
     path = Path(path)
+    text = read_text_file(path, what, error)
     try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise error(f"{path}: {what} not found") from None
-    except IsADirectoryError:
-        raise error(f"{path}: is a directory, expected the {what}") from None
-    except OSError as err:
-        raise error(f"{path}: cannot read the {what} ({_reason(err)})") from None
-    except UnicodeDecodeError:
-        raise error(f"{path}: the {what} is not UTF-8 text") from None
+        content = json.loads(text)
     except json.JSONDecodeError as err:
         raise error(f"{path}: cannot read the {what}: not valid JSON ({err})") from None
     if not isinstance(content, dict):

@@ -172,6 +172,20 @@ def test_multiply_without_tiling_is_refused():
         layer_precisions(model, FixedType(8, 4))
 
 
+def test_an_add_of_different_shapes_is_refused():
+    features = keras.Input((N_POINTS, HIDDEN), name="features")
+    bias = keras.Input((N_POINTS, 1), name="bias")
+    x = QActivation(quantized_relu(6, 2), name="relu")(features)
+    added = keras.layers.Add(name="shifted")([x, bias])
+    model = keras.Model([features, bias], keras.layers.GlobalMaxPooling1D(name="pool")(added))
+    with pytest.raises(
+        ExportError,
+        match=r"^layer 'shifted' \(Add\): input shapes \(8, 4\) and \(8, 1\) differ; "
+        r"hls4ml does not broadcast$",
+    ):
+        layer_precisions(model, FixedType(8, 4))
+
+
 @pytest.mark.parametrize(("n_points", "refused"), [(6, True), (8, False)])
 def test_an_unquantized_mean_is_refused_unless_exact(n_points, refused):
     """A mean over 6 values rounds differently in float32 (QKeras) and in fixed point;

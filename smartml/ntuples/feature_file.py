@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from smartml.config.messages import describe
 from smartml.config.strict import validate_json_section
 from smartml.errors import ConfigError
+from smartml.files import read_text_file
 from smartml.ntuples.feature_selection import FeatureSelection
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -61,16 +62,7 @@ def load_feature_file(path: str | Path) -> FeatureSelection:
 
 def _parse(path: Path) -> Any:
     """The file's content as Python data."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: features file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a features file") from None
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read the features file ({err.strerror})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: the features file is not UTF-8 text") from None
+    text = read_text_file(path, "features file", ConfigError)
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)

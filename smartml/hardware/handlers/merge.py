@@ -26,6 +26,14 @@ class _Merge(LayerHandler):
                 "tensors; hls4ml 1.3 merges exactly two (nest the merges)"
             )
 
+    def _same_shapes(self, layer, hint: str = "") -> None:
+        shapes = [tuple(shape[1:]) for shape in layer.input_shape]
+        if shapes[0] != shapes[1]:
+            raise ExportError(
+                f"layer {layer.name!r} ({type(layer).__name__}): input shapes {shapes[0]} and "
+                f"{shapes[1]} differ; hls4ml does not broadcast{hint}"
+            )
+
 
 @layer_handler(keras.layers.Multiply)
 class Multiply(_Merge):
@@ -36,12 +44,7 @@ class Multiply(_Merge):
 
     def precision(self, layer, incoming: list):
         self._two_inputs(layer, incoming)
-        shapes = [tuple(shape[1:]) for shape in layer.input_shape]
-        if shapes[0] != shapes[1]:
-            raise ExportError(
-                f"layer {layer.name!r} (Multiply): input shapes {shapes[0]} and {shapes[1]} "
-                "differ; hls4ml does not broadcast, tile the smaller input first"
-            )
+        self._same_shapes(layer, ", tile the smaller input first")
         a, b = incoming
         result = FixedType.covering(
             a.max_abs * b.max_abs, a.fractional + b.fractional, a.signed or b.signed
@@ -97,12 +100,7 @@ class Add(_Merge):
 
     def precision(self, layer, incoming: list):
         self._two_inputs(layer, incoming)
-        shapes = [tuple(shape[1:]) for shape in layer.input_shape]
-        if shapes[0] != shapes[1]:
-            raise ExportError(
-                f"layer {layer.name!r} (Add): input shapes {shapes[0]} and {shapes[1]} "
-                "differ; hls4ml does not broadcast"
-            )
+        self._same_shapes(layer)
         a, b = incoming
         result = FixedType.covering(
             a.max_abs + b.max_abs, max(a.fractional, b.fractional), a.signed or b.signed
