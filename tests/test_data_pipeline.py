@@ -48,9 +48,8 @@ class PointCloudSource:
     def target_spec(self) -> ArraySpec:
         return ArraySpec((), np.dtype(np.int64))
 
-    @property
-    def rows_are_exact(self) -> bool:
-        return self.drop_every is None
+    def exact_rows(self, chunk: Chunk) -> int | None:
+        return chunk.n_rows if self.drop_every is None else None
 
     def read_examples(self, chunk: Chunk):
         start = chunk.index[0] + chunk.offset  # the piece's first row, then the range in it
@@ -141,7 +140,7 @@ def test_shuffled_orders_change_every_epoch_and_are_fixed_by_the_seed():
     assert not np.array_equal(first, two_epochs(6)[0])
 
 
-def test_cardinality_is_stated_when_rows_are_exact():
+def test_cardinality_is_stated_when_rows_are_known():
     exact = PointCloudSource()
     dataset = make_dataset(exact, exact.chunks, None, 16, True, 0, 64)
     assert int(dataset.cardinality()) == 4 == len(epoch(dataset)[2])

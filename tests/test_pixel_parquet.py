@@ -373,7 +373,7 @@ def test_missing_label_column_is_named(tmp_path, label):
     assert "part.0.parquet" in message and f"no label column '{label}'" in message
 
 
-def recon3d_files(tmp_path, pixel_rows=4, label_rows=4, drop_label=None):
+def recon3d_files(tmp_path, pixel_rows=4, label_rows=4, drop_label=None, **data):
     clusters, labels = random_clusters(max(pixel_rows, label_rows), 0)
     write_table(tmp_path / "px" / "recon3D_d5.parquet", pixel_table(clusters[:pixel_rows], None), 4)
     label_table = pixel_table(None, labels[:label_rows])
@@ -385,6 +385,7 @@ def recon3d_files(tmp_path, pixel_rows=4, label_rows=4, drop_label=None):
         layout="recon3d",
         path=str(tmp_path / "px"),
         labels_path=str(tmp_path / "lb"),
+        **data,
     )
     return config, tmp_path / "px", tmp_path / "lb"
 
@@ -428,7 +429,7 @@ def with_bad_value(table: pa.Table, column: str, row: int, value: float) -> pa.T
 )
 def test_non_finite_value_is_named_by_file_row_group_row_and_column(tmp_path, column, value):
     write_table(tmp_path / "part.0.parquet", with_bad_value(valid_table(10), column, 6, value), 4)
-    source = parts_source(tmp_path, time_slices=[0, 1, 19])
+    source = parts_source(tmp_path, time_slices=[0, 1, 19], non_finite="error")
     source.read_chunk(source.chunks[0])  # rows 0-3 are fine
     message = data_error(source.read_chunk, source.chunks[1])
     assert "part.0.parquet" in message and "row group 1" in message
@@ -447,12 +448,12 @@ def test_null_pixel_is_reported(tmp_path):
     index = table.schema.get_field_index("10")
     table = table.set_column(index, "10", pa.array([1.0, None, 0.0, 0.0], pa.float32()))
     write_table(tmp_path / "part.0.parquet", table, 4)
-    source = parts_source(tmp_path)
+    source = parts_source(tmp_path, non_finite="error")
     assert "row 1, column '10'" in data_error(source.read_chunk, source.chunks[0])
 
 
 def test_non_finite_label_in_a_recon3d_labels_file(tmp_path):
-    config, pixels, labels = recon3d_files(tmp_path)
+    config, pixels, labels = recon3d_files(tmp_path, non_finite="error")
     label_table = pixel_table(None, random_clusters(4, 0)[1])
     write_table(
         labels / "labels_d5.parquet", with_bad_value(label_table, "x-midplane", 2, np.nan), 4
@@ -483,8 +484,9 @@ def test_read_examples_is_read_chunk_keyed_by_the_model_input(pixel_parts, conta
     source = parts_source(pixel_parts.directory, time_slices=[4, 19], contained_only=contained_only)
     assert source.input_specs == {"pixels": ((13, 21, 2), np.dtype(np.float32))}
     assert source.target_spec == ((4,), np.dtype(np.float32))
-    assert source.rows_are_exact is not contained_only
+    assert source.exact_rows(source.chunks[4]) is None  # not decoded yet: NaN rows unknown
     inputs, y = source.read_examples(source.chunks[4])
+    assert source.exact_rows(source.chunks[4]) == (None if contained_only else len(y))
     x, expected_y = source.read_chunk(source.chunks[4])
     assert list(inputs) == ["pixels"]
     np.testing.assert_array_equal(inputs["pixels"], x)

@@ -3,8 +3,9 @@
 Two attempts at one run (an interrupted training and the command that resumes it)
 must train the same thing. What may change between them without changing what is
 trained is left out of the fingerprint (:data:`VOLATILE_KEYS`): how much Keras
-prints, the device and the distribution strategy (the global batch is the same on
-any number of replicas), where the run directory is, whether plots are drawn, the
+prints, the device, the distribution strategy (the global batch is the same on any
+number of replicas), the memory kept for decoded examples (``data.memory_cache_mb``),
+where the run directory is, whether plots are drawn, the
 whole ``export`` section (it only sets defaults of ``python -m smartml.export``) and
 the ``tune`` section (a search space: what each trial trains is in its own config).
 Everything else (data, model, training) is in. Imports no TensorFlow.
@@ -34,6 +35,7 @@ VOLATILE_KEYS = (
     "training.verbose",
     "training.device",
     "training.distribution",  # the global batch is the same on any number of replicas
+    "data.memory_cache_mb",  # where decoded examples are kept, not which
     "output.dir",
     "output.plots",
     "export",

@@ -25,30 +25,25 @@ iteration has a new order (chunk order, rows within chunks, blocks), and the
 sequence of orders is fixed by ``seed``. The pipeline keeps no Python state
 between iterations, so a run resumed by Keras ``BackupAndRestore`` simply iterates
 it again (the resumed epochs then replay the orders from the first epoch on: the
-same data, not a bit-identical continuation). When the source reads exactly the
-rows its chunks announce, the dataset states its number of batches, which lets
-Keras resume an interrupted run in the middle of an epoch.
+same data, not a bit-identical continuation). When the source knows how many rows
+each chunk gives before reading it (:meth:`~smartml.data.source.ChunkSource.exact_rows`),
+the dataset states its number of batches, which lets Keras resume an interrupted
+run in the middle of an epoch.
 
 Errors raised while reading (e.g. a NaN in a row group) reach the caller wrapped
 in a ``tf.errors.OpError``; :func:`smartml.backend.reraise_smartml_errors` turns
 them back into the original one-line :class:`~smartml.errors.DataError`.
 """
 
-import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from smartml.backend import tf
 from smartml.data.chunks import Chunk
-from smartml.data.source import ChunkSource, Inputs, check_examples
+from smartml.data.source import READ_PARALLELISM, ChunkSource, Inputs, check_examples
 from smartml.errors import DataError
 
-# Chunks read at once: half the cores (the other half trains), 2 to 4. Readers spend
-# their time in decoders that release the GIL (pyarrow, h5py), so they scale with
-# cores; each holds a few copies of a chunk in memory (~0.5 GB for 5000 pixel
-# clusters x 20 slices).
-READ_PARALLELISM = min(4, max(2, (os.cpu_count() or 2) // 2))
 SHUFFLE_BLOCK = 32  # examples moved together by the shuffle (see the module docstring)
 
 Transform = Callable[[Inputs, np.ndarray], tuple[Inputs, np.ndarray]]
@@ -159,9 +154,11 @@ def make_dataset(
         # worker uses only its pieces of each batch (about its share in all).
         dataset = dataset.take(global_batches)  # of an infinite dataset: exactly that many
         return dataset.apply(tf.data.experimental.assert_cardinality(global_batches))
-    if not source.rows_are_exact:
+    rows = [source.exact_rows(chunk) for chunk in chunks]
+    if any(n is None for n in rows):
         return dataset  # rows per chunk are known only after reading
-    return dataset.apply(tf.data.experimental.assert_cardinality(global_batches))
+    batches = -(-sum(n for n in rows if n is not None) // batch_size)
+    return dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
 
 def shard_chunks(chunks: Sequence[Chunk], index: int, count: int) -> list[Chunk]:

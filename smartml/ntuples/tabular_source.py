@@ -140,18 +140,19 @@ class TabularSource:
     def target_spec(self) -> ArraySpec:
         return ArraySpec((len(self.target_names),), np.dtype(np.float32))
 
-    @property
-    def rows_are_exact(self) -> bool:
-        """False when rows may be dropped while reading (missing objects, NaN targets)."""
+    def exact_rows(self, chunk: Chunk) -> int | None:
+        """``chunk.n_rows``, or None when rows may be dropped while reading (missing
+        objects, NaN targets)."""
         if any(
             sample.targets is not None and np.isnan(sample.targets).any() for sample in self.samples
         ):
-            return False
-        return not any(
+            return None
+        drops = any(
             sample.reader.resolved.missing_object == "drop"
             and any(column.index is not None for column in sample.reader.resolved.columns.values())
             for sample in self.samples
         )
+        return None if drops else chunk.n_rows
 
     def read_rows(self, chunk: Chunk) -> TabularRows:
         """The kept rows of ``chunk`` (rows ``offset`` to ``offset + n_rows`` of its range)."""

@@ -206,10 +206,9 @@ class RichHdf5Source:
         """() int64 class labels."""
         return ArraySpec((), np.dtype(np.int64))
 
-    @property
-    def rows_are_exact(self) -> bool:
-        """False: the cuts drop events while reading."""
-        return False
+    def exact_rows(self, chunk: Chunk) -> int | None:
+        """None: the cuts drop events while reading."""
+        return None
 
     def read_examples(self, chunk: Chunk) -> tuple[Inputs, np.ndarray]:
         """:meth:`read_chunk` as ``(inputs, labels)``."""

@@ -37,6 +37,9 @@ from smartml.files import read_json_object, write_json_atomic
 
 FORMAT_VERSION = 1
 KEYS = ("version", "charge_scale", *SCALING_KEYS)
+# Optional: {"clusters": n, "per_file": {file name: n}} of the non-finite clusters the
+# fit's reading dropped (data.non_finite "drop"); absent in files of older runs.
+DROPPED_KEY = "non_finite_dropped"
 INPUT_NAME = "pixels"  # the model's Input name, the key of the pipeline's inputs
 
 
@@ -48,6 +51,8 @@ class PixelNormalization:
         target_names: names of the targets, in the order of the last axis of y.
         target_mean: µ, (k,) in physical units.
         target_std: σ, (k,) in physical units, all > 0.
+        non_finite_dropped: non-finite clusters dropped from what the fit read, by
+            file name (recorded, not used by the transforms); None: not counted.
 
     Attributes:
         charge_scale: s as a float.
@@ -60,9 +65,11 @@ class PixelNormalization:
         target_names: Sequence[str],
         target_mean: np.ndarray,
         target_std: np.ndarray,
+        non_finite_dropped: dict[str, int] | None = None,
     ) -> None:
         self.charge_scale = float(charge_scale)
         self.targets = TargetScaling(tuple(target_names), target_mean, target_std)
+        self.non_finite_dropped = non_finite_dropped
 
     target_names = property(lambda self: self.targets.target_names)
     target_mean = property(lambda self: self.targets.target_mean)
@@ -142,11 +149,15 @@ class PixelNormalization:
     # -- storage ---------------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        return {
+        content = {
             "version": FORMAT_VERSION,
             "charge_scale": self.charge_scale,
             **self.targets.to_dict(),
         }
+        if self.non_finite_dropped is not None:
+            per_file = dict(self.non_finite_dropped)
+            content[DROPPED_KEY] = {"clusters": sum(per_file.values()), "per_file": per_file}
+        return content
 
     def save(self, path: Path) -> None:
         """Write JSON atomically (a crash never leaves a half-written file)."""
@@ -168,7 +179,7 @@ class PixelNormalization:
         for key in KEYS:
             if key not in content:
                 raise RunDirectoryError(f"{where}: missing key '{key}'")
-        unknown = sorted(set(content) - set(KEYS))
+        unknown = sorted(set(content) - {*KEYS, DROPPED_KEY})
         if unknown:
             raise RunDirectoryError(f"{where}: unexpected key '{unknown[0]}'")
         if content["version"] != FORMAT_VERSION:
@@ -177,7 +188,22 @@ class PixelNormalization:
             )
         scale = finite_numbers(content, "charge_scale", None, True, where)
         targets = TargetScaling.from_dict(content, where)
-        return cls(scale, targets.target_names, targets.target_mean, targets.target_std)
+        dropped = _dropped_per_file(content.get(DROPPED_KEY), where)
+        return cls(scale, targets.target_names, targets.target_mean, targets.target_std, dropped)
+
+
+def _dropped_per_file(record: object, where: str) -> dict[str, int] | None:
+    """The per-file counts of a ``non_finite_dropped`` record (None when absent)."""
+    if record is None:
+        return None
+    per_file = record.get("per_file") if isinstance(record, dict) else None
+    if not isinstance(per_file, dict) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in per_file.values()
+    ):
+        raise RunDirectoryError(
+            f"{where}: key '{DROPPED_KEY}' must hold 'per_file': file name -> count >= 0"
+        )
+    return {str(name): n for name, n in per_file.items()}
 
 
 def _charge_scale(n_values: int, total: float, total_squares: float) -> float:

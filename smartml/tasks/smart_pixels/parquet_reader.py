@@ -12,11 +12,26 @@ Two directory layouts, both as written by PixelAV and the public smart-pixels da
 Nothing reads the whole dataset. Opening a source reads only file footers (and
 checks them: rows, pixel and label columns and their types); data are read one row
 group at a time (a :class:`~smartml.data.chunks.Chunk` whose ``index`` is the row
-group), and only the columns of the selected time slices plus the four targets. NaN
-or inf in what is read raises a :class:`DataError` naming the file, row group, row
-and column. :class:`PixelParquetSource` is a
-:class:`~smartml.data.source.ChunkSource` (input ``"pixels"``, 4 targets) for the
-streaming pipeline :func:`smartml.data.pipeline.make_dataset`.
+group), and only the columns of the selected time slices plus the four targets.
+:class:`PixelParquetSource` is a :class:`~smartml.data.source.ChunkSource` (input
+``"pixels"``, 4 targets) for the streaming pipeline
+:func:`smartml.data.pipeline.make_dataset`.
+
+**Decoded once.** Decoding parquet is what reading costs. Each row group decoded is
+kept in a :class:`~smartml.data.memory_cache.MemoryCache` (``data.memory_cache_mb``)
+as sparse, lossless :class:`~smartml.data.compact_array.CompactArray` (a simulated
+20-slice cluster takes ~0.7 kB instead of 22 kB), so the epochs after the first read
+from memory. The cache is filled lazily by whatever reads (the normalisation fit,
+:meth:`PixelParquetSource.decode_ahead`, the first epoch); nothing is rewritten to disk.
+
+**Non-finite clusters.** Public PixelAV files hold clusters with NaN pixels. With
+``data.non_finite: "drop"`` (the default) a cluster whose selected pixels or labels
+hold NaN, inf or null is dropped while reading and counted per chunk
+(:meth:`PixelParquetSource.non_finite_dropped`); the split is made from the files'
+rows before any drop, so it stays the same. With ``"error"`` the first such value
+raises a :class:`DataError` naming the file, row group, row and column. Once a row
+group has been decoded the reader knows its kept rows
+(:meth:`PixelParquetSource.exact_rows`).
 
 **Splits.** :meth:`PixelParquetSource.split` is
 :func:`~smartml.data.chunks.split_chunks` of the row groups with the configured
@@ -52,7 +67,9 @@ import pyarrow.parquet as pq
 
 from smartml.config.common import SPLIT_NAMES
 from smartml.data.chunks import Chunk, split_chunks
-from smartml.data.source import ArraySpec, Inputs, take_examples
+from smartml.data.compact_array import CompactArray, compact
+from smartml.data.memory_cache import MemoryCache
+from smartml.data.source import ArraySpec, Inputs, map_ahead, take_examples
 from smartml.errors import ConfigError, DataError
 from smartml.tasks.smart_pixels.layout import (
     N_PIXEL_COLUMNS,
@@ -71,6 +88,27 @@ RECON3D_PREFIX, LABELS_PREFIX = "recon3D", "labels"
 # parsing, as much as reading a 2-slice row group; an open file holds its parsed
 # footer (~25 MB for 4 row groups of 5460 columns), so the pool is kept small.
 IDLE_OPEN_FILES = 8
+
+
+@dataclass(frozen=True)
+class _DecodedGroup:
+    """One row group as decoded: what the pipeline reads from, kept in the memory cache.
+
+    Attributes:
+        x: (n, 273 T) pixels of the selected slices in image order.
+        y: (n, 4) labels.
+        extra: (n, k) columns of slice 19 beside the selected slices (k = 0, its 64
+            border pixels or all 273).
+        finite: (n,) whether the row's pixels (selected slices) and labels are finite.
+    """
+
+    x: CompactArray
+    y: CompactArray
+    extra: CompactArray
+    finite: CompactArray
+
+    def as_tuple(self) -> tuple[CompactArray, ...]:
+        return (self.x, self.y, self.extra, self.finite)
 
 
 @dataclass(frozen=True)
@@ -173,7 +211,8 @@ class PixelParquetSource:
     """The clusters of one parquet directory, read row group by row group.
 
     Args:
-        data_config: the ``data`` section (layout, time slices, cuts, split, cap).
+        data_config: the ``data`` section (layout, time slices, cuts, split, cap,
+            non-finite rows, memory cache).
         path: the pixel directory, already resolved by the caller.
         labels_path: the labels directory (``recon3d`` layout only).
 
@@ -181,6 +220,7 @@ class PixelParquetSource:
         chunks: every non-empty row group (``Chunk(pixel file, row group, rows)``),
             files in natural order, groups ascending.
         time_slices: the selected slices, in the configured order (the last axis of x).
+        memory_cache: decoded row groups kept for later reads (see the module docstring).
     """
 
     def __init__(
@@ -194,10 +234,15 @@ class PixelParquetSource:
         # arrow builds is already (n, 13, 21, T): no transposition in numpy.
         self._pixel_names = image_order_columns(self.time_slices)
         self._border = border_pixel_indices()
+        self.memory_cache = MemoryCache(data_config.memory_cache_mb * 2**20)
+        # (pixel file, row group) -> rows that are not finite, for every group decoded
+        self._non_finite_rows: dict[tuple[Path, int], np.ndarray] = {}
+        files = _find_files(data_config.layout, self.path, self.labels_path)
+        # Footers of 5460-column files take ~15 ms each to parse: in parallel.
+        infos = list(map_ahead(lambda pair: self._inspect(*pair), files))
         self._files: dict[Path, _FileInfo] = {}
         self.chunks: list[Chunk] = []
-        for pixel_file, label_file in _find_files(data_config.layout, self.path, self.labels_path):
-            info = self._inspect(pixel_file, label_file)
+        for (pixel_file, _), info in zip(files, infos, strict=True):
             self._files[pixel_file] = info
             sizes = np.diff(info.group_starts)
             self.chunks += [
@@ -223,10 +268,16 @@ class PixelParquetSource:
         """(4,) float32 targets in ``TARGETS`` order, physical units."""
         return ArraySpec((len(TARGETS),), np.dtype(np.float32))
 
-    @property
-    def rows_are_exact(self) -> bool:
-        """True unless ``contained_only`` drops clusters while reading."""
-        return not self.config.contained_only
+    def exact_rows(self, chunk: Chunk) -> int | None:
+        """Clusters :meth:`read_chunk` returns for ``chunk``: known unless
+        ``contained_only`` cuts, or non-finite rows are dropped from a row group not
+        decoded yet (:meth:`decode_ahead` decodes them)."""
+        if self.config.contained_only:
+            return None
+        if self.config.non_finite == "error":
+            return chunk.n_rows
+        dropped = self._non_finite_in(chunk)
+        return None if dropped is None else chunk.n_rows - dropped
 
     def read_examples(self, chunk: Chunk) -> tuple[Inputs, np.ndarray]:
         """:meth:`read_chunk` as ``({"pixels": x}, y)``."""
@@ -292,40 +343,28 @@ class PixelParquetSource:
             ``(x, y)`` or ``(x, y, final)``: x (n, 13, 21, T) float32 charge in
             electrons, time slices last in the configured order; y (n, 4) float32
             targets in ``TARGETS`` order and physical units; final (n, 13, 21) float32.
-            ``contained_only`` is applied to all of them. The arrays are new,
-            C-contiguous and writeable (the pipeline normalises them in place).
+            Non-finite clusters are dropped (``non_finite: drop``, see
+            :meth:`non_finite_dropped`) and ``contained_only`` is applied to all of
+            them. The arrays are new, C-contiguous and writeable (the pipeline
+            normalises them in place).
 
         Raises:
-            DataError: the file cannot be read, or a value read is NaN, inf or null.
+            DataError: the file cannot be read, or (``non_finite: error``) a value
+                read is NaN, inf or null.
         """
-        info = self._info(chunk)
-        group = chunk.index
-        if not isinstance(group, int):
-            raise TypeError(f"{chunk.source_file}: a pixel chunk is one row group, got {group}")
-        start = int(info.group_starts[group]) + chunk.offset  # the chunk's first row in the file
-        extra_names = self._extra_pixel_names(with_final_slice)
-        label_names = list(TARGETS) if info.label_file is None else []
-        table = self._read(
-            chunk.source_file, [group], self._pixel_names + extra_names + label_names
-        ).slice(chunk.offset, chunk.n_rows)
-
-        def columns(first: int, names: list[str]) -> np.ndarray:
-            values = _matrix(table.select(list(range(first, first + len(names)))))
-            _check_finite(values, names, chunk.source_file, group, start)
-            return values
-
-        n_pixels = len(self._pixel_names)
-        x = columns(0, self._pixel_names).reshape(-1, N_ROWS, N_COLUMNS, len(self.time_slices))
-        extra = columns(n_pixels, extra_names)
-        if info.label_file is None:
-            y = columns(n_pixels + len(extra_names), label_names)
-        else:
-            y = self._offset_labels(chunk, info, start)
+        decoded = self._decoded(chunk, self._extra_pixel_names(with_final_slice))
+        start, stop = chunk.offset, chunk.offset + chunk.n_rows
+        x = decoded.x.rows(start, stop).reshape(-1, N_ROWS, N_COLUMNS, len(self.time_slices))
+        y, extra = decoded.y.rows(start, stop), decoded.extra.rows(start, stop)
         arrays = [x, y]
         if with_final_slice:
             arrays.append(self._final_slice(x, extra))
+        keep = decoded.finite.rows(start, stop)
+        if self.config.non_finite == "error" and not keep.all():
+            self._refuse_non_finite(chunk, keep, x, y)
         if self.config.contained_only:
-            keep = ~(self._border_charge(x, extra) != 0).any(axis=1)
+            keep &= ~(self._border_charge(x, extra) != 0).any(axis=1)
+        if not keep.all():
             arrays = [array[keep] for array in arrays]
         return tuple(arrays)
 
@@ -333,11 +372,11 @@ class PixelParquetSource:
         self, chunks: Sequence[Chunk], max_rows: int | None = None, with_final_slice: bool = False
     ) -> Iterator[tuple[np.ndarray, ...]]:
         """Yield :meth:`read_chunk` of each chunk in turn, stopping after ``max_rows``
-        clusters in all (counted after the ``contained_only`` cut; the last is cut short).
-        Memory is one chunk at a time, e.g. to fit a normalisation on a large split."""
-        yield from take_examples(
-            (self.read_chunk(chunk, with_final_slice) for chunk in chunks), max_rows
-        )
+        clusters in all (counted after the cuts; the last is cut short). Chunks are
+        decoded a few ahead in parallel threads; memory holds those few, e.g. to fit a
+        normalisation on a large split."""
+        read = lambda chunk: self.read_chunk(chunk, with_final_slice)  # noqa: E731
+        yield from take_examples(map_ahead(read, chunks), max_rows)
 
     def read_chunks(
         self, chunks: Sequence[Chunk], max_rows: int | None = None, with_final_slice: bool = False
@@ -348,6 +387,42 @@ class PixelParquetSource:
             parts = [self._empty(with_final_slice)]
         return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
 
+    def decode_ahead(self, chunks: Sequence[Chunk]) -> bool:
+        """Decode the row groups of ``chunks`` into the memory cache now (in parallel
+        threads), while they fit; e.g. the training split before the first epoch, so
+        that the pipeline knows how many clusters each chunk gives.
+
+        Returns:
+            Whether every row group of ``chunks`` is now in the memory cache.
+        """
+        extra = tuple(self._extra_pixel_names(False))
+        groups = {(chunk.source_file, chunk.index): chunk for chunk in chunks}
+        todo = [c for c in groups.values() if self._cached(c, extra) is None]
+
+        def decode(chunk: Chunk) -> bool:
+            return not self.memory_cache.full and bool(self._decoded(chunk, list(extra)))
+
+        return all(list(map_ahead(decode, todo))) and not self.memory_cache.full
+
+    def non_finite_dropped(self, chunks: Sequence[Chunk]) -> dict[str, int] | None:
+        """Non-finite clusters that reading ``chunks`` drops, by pixel file name (files
+        with none left out); None until every chunk's row group has been decoded (in
+        this process) or with ``non_finite: error``.
+
+        Counted before the ``contained_only`` cut.
+        """
+        if self.config.non_finite == "error":
+            return None
+        dropped: dict[str, int] = {}
+        for chunk in chunks:
+            count = self._non_finite_in(chunk)
+            if count is None:
+                return None
+            if count:
+                name = chunk.source_file.name
+                dropped[name] = dropped.get(name, 0) + count
+        return dropped
+
     # -- reading helpers -------------------------------------------------------------
 
     def _info(self, chunk: Chunk) -> _FileInfo:
@@ -355,6 +430,70 @@ class PixelParquetSource:
         if info is None:
             raise DataError(f"{chunk.source_file}: not one of the files of this source")
         return info
+
+    def _non_finite_in(self, chunk: Chunk) -> int | None:
+        """Non-finite rows among the chunk's, None if its row group was not decoded."""
+        rows = self._non_finite_rows.get((chunk.source_file, chunk.index))  # type: ignore[arg-type]
+        return None if rows is None else _count_in(rows, chunk.offset, chunk.offset + chunk.n_rows)
+
+    def _cached(self, chunk: Chunk, extra: tuple[str, ...]) -> _DecodedGroup | None:
+        """A cached decoding of the chunk's row group holding at least ``extra``."""
+        final = tuple(pixel_columns([FINAL_SLICE])) if FINAL_SLICE not in self.time_slices else ()
+        for columns in dict.fromkeys([extra, final]):  # the whole slice 19 serves any request
+            if set(extra) <= set(columns):
+                arrays = self.memory_cache.get((chunk.source_file, chunk.index, columns))
+                if arrays is not None:
+                    return _DecodedGroup(*arrays)
+        return None
+
+    def _decoded(self, chunk: Chunk, extra_names: list[str]) -> _DecodedGroup:
+        """The chunk's whole row group, decoded (from the memory cache when there)."""
+        info = self._info(chunk)
+        group = chunk.index
+        if not isinstance(group, int):
+            raise TypeError(f"{chunk.source_file}: a pixel chunk is one row group, got {group}")
+        cached = self._cached(chunk, tuple(extra_names))
+        if cached is not None:
+            return cached
+        first = int(info.group_starts[group])
+        n_rows = int(info.group_starts[group + 1]) - first
+        label_names = list(TARGETS) if info.label_file is None else []
+        names = self._pixel_names + extra_names + label_names
+        table = self._read(chunk.source_file, [group], names)
+        n_pixels, n_extra = len(self._pixel_names), len(extra_names)
+        x = _matrix(table.select(list(range(n_pixels))))
+        extra = _matrix(table.select(list(range(n_pixels, n_pixels + n_extra))))
+        if info.label_file is None:
+            y = _matrix(table.select(list(range(n_pixels + n_extra, table.num_columns))))
+        else:
+            y = self._labels(info, first, n_rows)
+        finite = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
+        self._non_finite_rows[(chunk.source_file, group)] = np.flatnonzero(~finite)
+        decoded = _DecodedGroup(compact(x), compact(y), compact(extra), compact(finite))
+        self.memory_cache.put((chunk.source_file, group, tuple(extra_names)), decoded.as_tuple())
+        return decoded
+
+    def _refuse_non_finite(
+        self, chunk: Chunk, finite: np.ndarray, x: np.ndarray, y: np.ndarray
+    ) -> None:
+        """Raise a DataError naming the chunk's first non-finite value."""
+        info = self._info(chunk)
+        row = int(np.argmin(finite))
+        first_row = int(info.group_starts[chunk.index]) + chunk.offset
+        pixels = x[row].reshape(-1)
+        if not np.isfinite(pixels).all():
+            column = int(np.argmin(np.isfinite(pixels)))
+            where = f"{chunk.source_file}: row group {chunk.index}, "
+            name, value = self._pixel_names[column], pixels[column]
+        else:
+            column = int(np.argmin(np.isfinite(y[row])))
+            where = f"{info.label_file or chunk.source_file}: "
+            where += "" if info.label_file else f"row group {chunk.index}, "
+            name, value = TARGETS[column], y[row, column]
+        raise DataError(
+            f"{where}row {first_row + row}, column '{name}' is {value} (null, NaN or inf); "
+            "clusters must be finite with data.non_finite 'error' ('drop' drops such clusters)"
+        )
 
     def _extra_pixel_names(self, with_final_slice: bool) -> list[str]:
         """Columns of slice 19 to read beside the selected slices, if it is not one."""
@@ -382,17 +521,16 @@ class PixelParquetSource:
             return extra[:, self._border]
         return extra  # only its border columns were read
 
-    def _offset_labels(self, chunk: Chunk, info: _FileInfo, start: int) -> np.ndarray:
-        """recon3d: the chunk's rows of the labels file, whose row groups may differ."""
+    def _labels(self, info: _FileInfo, start: int, n_rows: int) -> np.ndarray:
+        """recon3d: rows ``start`` to ``start + n_rows - 1`` of the labels file, whose
+        row groups may differ from the pixel file's."""
         starts, label_file = info.label_group_starts, info.label_file
-        if starts is None or label_file is None:  # a parts-layout chunk: labels are inline
-            raise ValueError(f"{chunk.source_file}: has no separate labels file")
+        if starts is None or label_file is None:  # a parts-layout file: labels are inline
+            raise ValueError("a parts-layout file has no separate labels file")
         first = int(np.searchsorted(starts, start, side="right")) - 1
-        last = int(np.searchsorted(starts, start + chunk.n_rows, side="left"))
+        last = int(np.searchsorted(starts, start + n_rows, side="left"))
         table = self._read(label_file, list(range(first, last)), list(TARGETS))
-        labels = _matrix(table.slice(start - int(starts[first]), chunk.n_rows))
-        _check_finite(labels, TARGETS, label_file, None, start)
-        return labels
+        return _matrix(table.slice(start - int(starts[first]), n_rows))
 
     def _read(self, path: Path, row_groups: list[int], columns: list[str]) -> pa.Table:
         try:
@@ -448,15 +586,10 @@ def _matrix(table: pa.Table) -> np.ndarray:
     return np.asarray(tensor).astype(np.float32, copy=False)
 
 
-def _check_finite(
-    values: np.ndarray, names: Sequence[str], path: Path, row_group: int | None, start: int
-) -> None:
-    """Raise a DataError naming the first NaN/inf value (one pass when all are finite)."""
-    if np.isfinite(values).all():
-        return
-    row, column = np.argwhere(~np.isfinite(values))[0]
-    where = f"row group {row_group}, " if row_group is not None else ""
-    raise DataError(
-        f"{path}: {where}row {start + row}, column '{names[column]}' is "
-        f"{values[row, column]} (null, NaN or inf); clusters must be finite"
-    )
+def _count_in(rows: np.ndarray, start: int, stop: int) -> int:
+    """How many of the sorted ``rows`` lie in ``[start, stop)``.
+
+    >>> _count_in(np.array([1, 4, 9]), 2, 9)
+    1
+    """
+    return int(np.searchsorted(rows, stop) - np.searchsorted(rows, start))

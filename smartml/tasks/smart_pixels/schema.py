@@ -93,6 +93,19 @@ class PixelDataConfig(StrictModel):
     )
     split: SplitConfig = SplitConfig()
     max_clusters: PositiveInt | None = Field(None, description="use at most this many clusters")
+    non_finite: Literal["drop", "error"] = Field(
+        "drop",
+        description="clusters whose selected pixels or labels hold NaN, inf or null: 'drop' "
+        "them (counted per file in the log and metrics.json) or stop with an 'error' naming "
+        "the file, row and column",
+    )
+    memory_cache_mb: int = Field(
+        2048,
+        ge=0,
+        le=1_000_000,
+        description="keep decoded clusters in memory (sparse, lossless) up to this many MB, "
+        "so that only the first pass decodes parquet; 0: decode every epoch",
+    )
     simulation: SimulationConfig = SimulationConfig()
 
     @field_validator("time_slices")

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from smartml.backend import tf
+from smartml.console import timed_step
 from smartml.data.cache import cache_root
-from smartml.data.chunks import describe_split
+from smartml.data.chunks import Chunk, describe_split, take_rows
 from smartml.evaluation.gaussian import residual_profile, robust_width
 from smartml.files import read_json_object, write_json_atomic
 from smartml.outputs.gaussian_mdn import GaussianMDN, GaussianPrediction
@@ -39,6 +40,7 @@ log = logging.getLogger("smartml.smart_pixels")
 FIT_CLUSTERS = 100_000
 NORMALIZATION = "normalization.json"
 BASELINE = "baseline.json"
+MAX_FILES_LOGGED = 5  # files named in a log line about dropped clusters
 BASELINE_COLUMNS = {"x-midplane": "centroid_x", "y-midplane": "centroid_y"}
 
 
@@ -105,6 +107,9 @@ class SmartPixelsTask(Task):
                 yield x, y
 
         self.normalization = PixelNormalization.fit_batches(batches(), TARGETS)
+        fit_chunks = take_rows(self.splits["train"], FIT_CLUSTERS)
+        self.normalization.non_finite_dropped = self.source.non_finite_dropped(fit_chunks)
+        self._log_dropped("the normalisation fit", fit_chunks)
         self.normalization.save(self.run_file(NORMALIZATION))
         sensor = self.data.simulation.sensor
         self.baseline = CentroidBaseline.fit(
@@ -116,6 +121,20 @@ class SmartPixelsTask(Task):
         write_json_atomic(self.run_file(BASELINE), self.baseline.to_dict())
 
     def datasets(self) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+        """The streamed training and validation splits. The training split is first
+        decoded into the memory cache when it fits, so that epoch 1 reads from memory
+        too and the pipeline knows its number of batches (mid-epoch resume)."""
+        train = self.splits["train"]
+        with timed_step(log, "decoding the training split into memory"):
+            in_memory = self.source.decode_ahead(train)
+        cache = self.source.memory_cache
+        log.info(
+            "memory cache: %.0f MB of data.memory_cache_mb %d%s",
+            cache.used_bytes / 2**20,
+            self.data.memory_cache_mb,
+            "" if in_memory else "; full: the clusters beyond it are decoded every epoch",
+        )
+        self._log_dropped("the training split", train)
         return self.streamed_datasets(
             lambda split: self.source, self.splits.__getitem__, self.normalization.transform
         )
@@ -127,7 +146,8 @@ class SmartPixelsTask(Task):
         centroid = self.baseline.predict(final_slice)
         columns = BASELINE_COLUMNS.values()
         aux = pd.DataFrame({column: centroid[:, axis] for axis, column in enumerate(columns)})
-        return Examples({"pixels": self.normalization.transform_inputs(pixels)}, truth, aux)
+        inputs = {"pixels": self.normalization.transform_inputs(pixels, out=pixels)}
+        return Examples(inputs, truth, aux)
 
     def decode(self, raw: np.ndarray) -> GaussianPrediction:
         return self.output.decode(raw, self.normalization)
@@ -141,7 +161,37 @@ class SmartPixelsTask(Task):
             metrics[name] = {"profile_vs_truth": residual_profile(truth[:, axis], residual)}
         baseline = self.output.baseline_predictions(examples.aux)
         metrics["centroid_baseline"] = _baseline_metrics(truth, baseline)
+        if self.data.non_finite == "drop":
+            self._log_dropped("the test split", self.splits["test"])
+            metrics["non_finite_dropped"] = self._dropped_per_split()
         return metrics
+
+    def _dropped_per_split(self) -> dict:
+        """Non-finite clusters dropped per split and file, for the splits read whole in
+        this process (all three after training; the test split when re-evaluating)."""
+        record = {}
+        for split, chunks in self.splits.items():
+            per_file = self.source.non_finite_dropped(chunks)
+            if per_file is not None:
+                record[split] = {"clusters": sum(per_file.values()), "per_file": per_file}
+        return record
+
+    def _log_dropped(self, what: str, chunks: list[Chunk]) -> None:
+        """One log line: the non-finite clusters dropped from ``chunks``, by file."""
+        per_file = self.source.non_finite_dropped(chunks)
+        if not per_file:
+            return
+        files = sorted(per_file.items(), key=lambda item: -item[1])
+        shown = [f"{name}: {n}" for name, n in files[:MAX_FILES_LOGGED]]
+        if len(files) > MAX_FILES_LOGGED:
+            shown.append(f"... {len(files) - MAX_FILES_LOGGED} more files")
+        log.warning(
+            "dropped %d of the %d clusters of %s: NaN/inf pixels or labels (%s)",
+            sum(per_file.values()),
+            sum(chunk.n_rows for chunk in chunks),
+            what,
+            ", ".join(shown),
+        )
 
 
 def _baseline_metrics(truth: np.ndarray, baseline: dict[str, np.ndarray]) -> dict:
