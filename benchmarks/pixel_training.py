@@ -1,20 +1,33 @@
 """Training throughput of the smart-pixel MDN (samples/s), printed as JSON.
 
-Times ``model.fit`` on in-memory batches, so the figure is the model's cost alone
-(the input pipeline is measured by benchmarks/pixel_pipeline.py). Usage::
+Two figures per number of time slices:
 
-    python benchmarks/pixel_training.py [--device cpu|gpu:0] [--batch-size 1024] [--mdmm]
+- ``train_samples_per_s_<T>t``: ``model.fit`` on in-memory batches, the model's cost
+  alone;
+- ``pipeline_train_samples_per_s_<T>t``: ``model.fit`` on smartml's real input
+  pipeline (:func:`smartml.data.pipeline.make_dataset` over the 12 x 2000-cluster
+  public-layout files of benchmarks/pixel_pipeline.py, decoded into the memory cache
+  as ``smartml.train`` does), steady state: the median epoch after the first.
+
+The reference (smart-pixels-ml, its model and tfp loss, batches of 4000) trains at
+21.4k samples/s on this machine type (issue 14). Usage::
+
+    python benchmarks/pixel_training.py [--device cpu|gpu:0] [--batch-size 4000] [--mdmm]
+        [--data DIR]
 """
 
 import argparse
 import json
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+from pixel_pipeline import write_dataset
 
 import smartml  # noqa: F401  (Keras 2 switch before TensorFlow)
-from smartml.backend import select_device, tf
+from smartml.backend import keras, select_device, tf
 from smartml.config.mdmm import MDMMConfig
 from smartml.models.pixel_mdn.builder import PixelMDN
 from smartml.models.pixel_mdn.schema import PixelMDNConfig
@@ -32,14 +45,23 @@ MDMM = MDMMConfig(
 )
 
 
-def samples_per_second(
-    time_slices: int, batch_size: int, steps: int, jit: bool, mdmm: bool
-) -> float:
+REFERENCE_TRAIN_SAMPLES_PER_S = 21_400
+PIPELINE_EPOCHS = 8
+
+
+def compiled_model(time_slices: int, jit: bool, mdmm: bool):
     output = GaussianMDN(TARGETS, TARGET_UNITS)
     image = {"pixels": InputSpec("pixels", (13, 21, time_slices))}
     model = PixelMDN.build(PixelMDNConfig(), image, output)
     model = with_constraints(model, MDMM if mdmm else None)
     model.compile(optimizer="adam", loss=output.loss(), jit_compile=jit)
+    return model
+
+
+def samples_per_second(
+    time_slices: int, batch_size: int, steps: int, jit: bool, mdmm: bool
+) -> float:
+    model = compiled_model(time_slices, jit, mdmm)
     rng = np.random.default_rng(0)
     x = rng.exponential(1.0, (batch_size * 8, 13, 21, time_slices)).astype(np.float32)
     y = rng.normal(size=(batch_size * 8, 4)).astype(np.float32)
@@ -50,15 +72,56 @@ def samples_per_second(
     return steps * batch_size / (time.perf_counter() - started)
 
 
+class EpochTimes(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.started)
+
+    def on_train_begin(self, logs=None):
+        self.seconds: list[float] = []
+
+
+def pipeline_samples_per_second(
+    directory: Path, time_slices: int, batch_size: int, jit: bool, mdmm: bool
+) -> float:
+    """Steady-state samples/s of fit on the real pipeline (median epoch after the first)."""
+    from smartml.data.pipeline import make_dataset
+    from smartml.tasks.smart_pixels.normalization import PixelNormalization
+    from smartml.tasks.smart_pixels.parquet_reader import PixelParquetSource
+    from smartml.tasks.smart_pixels.schema import PixelDataConfig
+
+    slices = [0, 19] if time_slices == 2 else list(range(20))
+    config = PixelDataConfig(
+        source="parquet",
+        layout="recon3d",
+        path=str(directory / "recon"),
+        labels_path=str(directory / "labels"),
+        time_slices=slices,
+    )
+    source = PixelParquetSource(config, directory / "recon", directory / "labels")
+    train = source.split(seed=0)["train"]
+    normalization = PixelNormalization.fit_batches(source.iter_chunks(train), TARGETS)
+    source.decode_ahead(train)
+    dataset = make_dataset(source, train, normalization.transform, batch_size, True, 0)
+    model = compiled_model(time_slices, jit, mdmm)
+    times = EpochTimes()
+    model.fit(dataset, epochs=PIPELINE_EPOCHS, verbose=0, callbacks=[times])
+    clusters = sum(source.exact_rows(chunk) or 0 for chunk in train)
+    return clusters / float(np.median(times.seconds[1:]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--batch-size", type=int, default=4000)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--jit", action="store_true", help="XLA-compile the train step")
     parser.add_argument(
         "--mdmm", action="store_true", help="train with 50%% sparsity constraints on every layer"
     )
+    parser.add_argument("--data", type=Path, help="write (or reuse) the pipeline's files here")
     args = parser.parse_args()
     device = select_device(args.device)
     result = {
@@ -68,11 +131,21 @@ def main() -> None:
         "jit_compile": args.jit,
         "mdmm": args.mdmm,
     }
-    with tf.device(device):
+    with tempfile.TemporaryDirectory() as temporary, tf.device(device):
+        directory = args.data or Path(temporary)
+        if not any(directory.glob("recon/recon3D_*.parquet")):
+            directory.mkdir(parents=True, exist_ok=True)
+            write_dataset(directory, nan_fraction=0.0)
         for slices in (2, 20):
-            result[f"train_samples_per_s_{slices}t"] = round(
-                samples_per_second(slices, args.batch_size, args.steps, args.jit, args.mdmm)
-            )
+            settings = (args.batch_size, args.jit, args.mdmm)
+            in_memory = samples_per_second(slices, args.batch_size, args.steps, args.jit, args.mdmm)
+            streamed = pipeline_samples_per_second(directory, slices, *settings)
+            result[f"train_samples_per_s_{slices}t"] = round(in_memory)
+            result[f"pipeline_train_samples_per_s_{slices}t"] = round(streamed)
+    result["reference_train_samples_per_s_2t"] = REFERENCE_TRAIN_SAMPLES_PER_S
+    result["pipeline_ratio_to_reference_2t"] = round(
+        result["pipeline_train_samples_per_s_2t"] / REFERENCE_TRAIN_SAMPLES_PER_S, 2
+    )
     print(json.dumps(result))
 
 

@@ -156,9 +156,9 @@ def counting_reads(source: PixelParquetSource) -> list:
     """Record every parquet read of ``source`` (file, row groups)."""
     reads, read = [], source._read
 
-    def counted(path, row_groups, columns):
+    def counted(path, row_groups, *args):
         reads.append((path.name, tuple(row_groups)))
-        return read(path, row_groups, columns)
+        return read(path, row_groups, *args)
 
     source._read = counted
     return reads

@@ -463,10 +463,11 @@ def test_non_finite_label_in_a_recon3d_labels_file(tmp_path):
     assert "labels_d5.parquet" in message and "row 2, column 'x-midplane'" in message
 
 
-def test_file_deleted_after_opening(tmp_path):
+def test_file_truncated_after_opening(tmp_path):
     write_parts(tmp_path, n_files=1, rows_per_file=4, rows_per_group=4)
     source = parts_source(tmp_path)
-    (tmp_path / "part.0.parquet").unlink()
+    with open(tmp_path / "part.0.parquet", "r+b") as damaged:  # same file, still open
+        damaged.truncate(100)
     assert "part.0.parquet" in data_error(source.read_chunk, source.chunks[0])
 
 

@@ -149,17 +149,22 @@ def _open_parquet(path: Path) -> pq.ParquetFile:
 
 
 def _check_numeric(path: Path, schema: pa.Schema, names: Sequence[str]) -> None:
+    types = {name: kind for name, kind in zip(schema.names, schema.types, strict=True)}
+    numeric = {kind for kind in set(types.values()) if _is_number(kind)}
     for name in names:
-        kind = schema.field(name).type
-        if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
-            raise DataError(f"{path}: column '{name}' has type {kind}, expected numbers")
+        if types[name] not in numeric:
+            raise DataError(f"{path}: column '{name}' has type {types[name]}, expected numbers")
+
+
+def _is_number(kind: pa.DataType) -> bool:
+    return pa.types.is_floating(kind) or pa.types.is_integer(kind)
 
 
 def _check_pixel_columns(path: Path, schema: pa.Schema) -> None:
     """All 5460 pixel columns "0".."5459" must be there, numeric, and nothing else numbered."""
-    numbered = [field for field in schema if field.name.isdigit()]
+    numbered = [name for name in schema.names if name.isdigit()]
     expected = pixel_columns(list(range(N_TIME_SLICES)))
-    names = {field.name for field in numbered}
+    names = set(numbered)
     if len(numbered) != N_PIXEL_COLUMNS or names != set(expected):
         missing = next((name for name in expected if name not in names), None)
         detail = f"first missing: '{missing}'" if missing else "with numbers beyond 5459"
@@ -168,7 +173,7 @@ def _check_pixel_columns(path: Path, schema: pa.Schema) -> None:
             f"{N_PIXEL_COLUMNS} = {N_TIME_SLICES} time slices x {N_ROWS} rows x "
             f"{N_COLUMNS} columns named '0'..'{N_PIXEL_COLUMNS - 1}'"
         )
-    _check_numeric(path, schema, [field.name for field in numbered])
+    _check_numeric(path, schema, numbered)
 
 
 def _check_label_columns(path: Path, schema: pa.Schema) -> None:
@@ -237,6 +242,9 @@ class PixelParquetSource:
         self.memory_cache = MemoryCache(data_config.memory_cache_mb * 2**20)
         # (pixel file, row group) -> rows that are not finite, for every group decoded
         self._non_finite_rows: dict[tuple[Path, int], np.ndarray] = {}
+        # Two pools, so that opening small labels files never closes a pixel file.
+        self._open_files = _OpenFilePool(IDLE_OPEN_FILES)
+        self._open_label_files = _OpenFilePool(IDLE_OPEN_FILES)
         files = _find_files(data_config.layout, self.path, self.labels_path)
         # Footers of 5460-column files take ~15 ms each to parse: in parallel.
         infos = list(map_ahead(lambda pair: self._inspect(*pair), files))
@@ -248,7 +256,6 @@ class PixelParquetSource:
             self.chunks += [
                 Chunk(pixel_file, int(group), int(sizes[group])) for group in np.flatnonzero(sizes)
             ]
-        self._open_files = _OpenFilePool(IDLE_OPEN_FILES)
 
     @property
     def n_clusters(self) -> int:
@@ -291,9 +298,11 @@ class PixelParquetSource:
     # -- opening ---------------------------------------------------------------------
 
     def _inspect(self, pixel_file: Path, label_file: Path | None) -> _FileInfo:
-        """Check one pixel file (and its labels file) from the footers alone."""
-        with _open_parquet(pixel_file) as parquet:
-            metadata, schema = parquet.metadata, parquet.schema_arrow
+        """Check one pixel file (and its labels file) from the footers alone; the
+        pixel file stays open in the pool (its footer is costly to parse again)."""
+        parquet = _open_parquet(pixel_file)
+        metadata, schema = parquet.metadata, parquet.schema_arrow
+        self._open_files.give_back(pixel_file, parquet)
         if metadata.num_rows == 0:
             raise DataError(f"{pixel_file}: the file has no rows")
         _check_pixel_columns(pixel_file, schema)
@@ -529,12 +538,19 @@ class PixelParquetSource:
             raise ValueError("a parts-layout file has no separate labels file")
         first = int(np.searchsorted(starts, start, side="right")) - 1
         last = int(np.searchsorted(starts, start + n_rows, side="left"))
-        table = self._read(label_file, list(range(first, last)), list(TARGETS))
+        groups = list(range(first, last))
+        table = self._read(label_file, groups, list(TARGETS), self._open_label_files)
         return _matrix(table.slice(start - int(starts[first]), n_rows))
 
-    def _read(self, path: Path, row_groups: list[int], columns: list[str]) -> pa.Table:
+    def _read(
+        self,
+        path: Path,
+        row_groups: list[int],
+        columns: list[str],
+        pool: "_OpenFilePool | None" = None,
+    ) -> pa.Table:
         try:
-            with self._open_files.borrow(path) as parquet:
+            with (pool or self._open_files).borrow(path) as parquet:
                 # One thread per chunk: tf.data already reads chunks in parallel.
                 return parquet.read_row_groups(row_groups, columns=columns, use_threads=False)
         except (pa.ArrowException, OSError) as error:
@@ -570,11 +586,15 @@ class _OpenFilePool:
         try:
             yield parquet
         finally:
-            with self._lock:
-                self._idle.append((path, parquet))
-                evicted = self._idle.pop(0)[1] if len(self._idle) > self._capacity else None
-            if evicted is not None:
-                evicted.close()
+            self.give_back(path, parquet)
+
+    def give_back(self, path: Path, parquet: pq.ParquetFile) -> None:
+        """Keep an open file for reuse (closing the oldest idle one beyond capacity)."""
+        with self._lock:
+            self._idle.append((path, parquet))
+            evicted = self._idle.pop(0)[1] if len(self._idle) > self._capacity else None
+        if evicted is not None:
+            evicted.close()
 
 
 def _matrix(table: pa.Table) -> np.ndarray:
