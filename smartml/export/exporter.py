@@ -59,13 +59,14 @@ REPORT_VERSION = 1
 DEFAULT_INPUT_WIDTH = 16
 DEFAULT_PRECISION = "fixed<32,16,RND_CONV,SAT>"  # only for types hls4ml adds itself
 DIAGNOSED_EXAMPLES = 200
-# Examples quantized, predicted and C-simulated per step. A step holds the chunk's
-# float32 firmware inputs, FixedType.quantize's float64 temporaries (a few copies),
-# Keras' input tensor and hls4ml's per-example contiguous copies: for pixel_20t
-# clusters (13x21x20 values) ~20 MB per float32 copy, so the export's peak is the test
-# set itself plus O(100 MB), whatever the test set's size. Larger chunks buy nothing:
-# hls4ml calls the emulation once per example anyway, and Keras batches within a chunk.
-VERIFY_CHUNK = 2048
+# Examples quantized, predicted and C-simulated per step, so that the export holds the
+# test set once plus temporaries of one chunk: its float32 firmware inputs,
+# FixedType.quantize's float64 copies (a few at once), the model's activations. For
+# pixel_20t clusters (13x21x20 values) that is 22 MB per float32 and 45 MB per float64
+# copy; measured (benchmarks/export_memory.py): the test set + ~250 MB at 1024 and
+# + ~450 MB at 2048. Smaller chunks save little more and larger ones buy no speed:
+# hls4ml calls the emulation once per example anyway.
+VERIFY_CHUNK = 1024
 SOURCE_RECORD = "source.json"
 
 Inputs = dict[str, np.ndarray]  # model input name -> examples (first axis)
@@ -427,11 +428,12 @@ def _input_quantizer(model: keras.Model, input_name: str):
 
 
 def _predict(model: keras.Model, inputs: ExampleChunks) -> np.ndarray:
-    """Keras outputs of every example, computed chunk by chunk."""
-    outputs = [
-        model.predict(_model_arguments(chunk), batch_size=VERIFY_CHUNK, verbose=0)
-        for chunk in inputs
-    ]
+    """Keras outputs of every example, computed chunk by chunk.
+
+    The model is called directly: each ``model.predict`` call (tf_keras 2.21) keeps
+    about a chunk's worth of memory, which over a large test set adds up to a copy of it.
+    """
+    outputs = [np.asarray(model(_model_arguments(chunk), training=False)) for chunk in inputs]
     return np.concatenate(outputs)
 
 
