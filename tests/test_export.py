@@ -18,8 +18,9 @@ from report_files import EXPORT_SETTINGS
 
 from smartml.backend import keras
 from smartml.errors import ExportError
+from smartml.export import exporter
 from smartml.export.__main__ import main as export_main
-from smartml.export.exporter import firmware_input_type
+from smartml.export.exporter import firmware_input_type, input_range
 from smartml.export.firmware_graph import widened_pooling_inputs
 from smartml.export.hls4ml_keras2 import convert
 from smartml.export.qkeras_precision import hls_layer_config, layer_precisions
@@ -228,6 +229,27 @@ def test_input_type_comes_from_the_quantizer_the_setting_or_the_data():
     assert (
         from_model.hls() == "fixed<10,6,RND_CONV,SAT>" and source == "model input quantizer 'adc'"
     )
+
+
+def test_input_range_scanned_in_chunks_is_numpy_on_the_whole_array(monkeypatch):
+    monkeypatch.setattr(exporter, "VERIFY_CHUNK", 3)
+    x = np.random.default_rng(4).normal(0, 3, (10, 2, 3))
+    x[:, 0] = np.abs(x[:, 0])
+    assert input_range(x) == (np.abs(x).max(), True, True)
+    assert input_range(np.abs(x)) == (np.abs(x).max(), False, True)
+    x[8, 1, 2] = np.nan  # in the last, shorter chunk
+    largest, signed, finite = input_range(x)
+    assert np.isnan(largest) and signed and not finite
+    assert input_range(np.zeros((0, 4))) == (0.0, False, True)
+    model = small_pixel_model()
+    x = np.abs(x[:8])
+    outside = np.count_nonzero(x > 4.0)
+    assert outside > 1
+    message = rf"fixed<6,3>: {outside} test inputs lie outside .*largest \|x\| = {x.max():g}"
+    with pytest.raises(ExportError, match=message):
+        firmware_input_type(model, "fixed<6,3>", x)
+    derived, _ = firmware_input_type(model, None, x)
+    assert derived.hls() == f"ufixed<16,{int(np.ceil(np.log2(x.max())))},RND_CONV,SAT>"
 
 
 @pytest.fixture(scope="module")

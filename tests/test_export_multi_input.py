@@ -13,7 +13,13 @@ from report_files import EXPORT_SETTINGS
 from smartml.backend import keras
 from smartml.config.export import ExportConfig
 from smartml.errors import ExportError
-from smartml.export.exporter import _diagnose, export_model, firmware_input_types
+from smartml.export import exporter
+from smartml.export.exporter import (
+    _diagnose,
+    _differing_examples,
+    export_model,
+    firmware_input_types,
+)
 from smartml.export.firmware_graph import WIDENING_SUFFIX, widened_pooling_inputs
 from smartml.export.hls4ml_keras2 import convert
 from smartml.export.qkeras_precision import hls_layer_config, layer_precisions, output_precision
@@ -275,7 +281,7 @@ def test_export_is_bit_identical_to_qkeras(tmp_path, kind, backend):
 
 def test_layer_diagnosis_follows_several_inputs(tmp_path):
     """Per-layer agreement (hls4ml trace against QKeras) on a multi-input model: run
-    on examples flagged as differing, every traced layer agrees."""
+    on the examples whose outputs are flagged as differing, every traced layer agrees."""
     model, inputs = deepsets_model(), deepsets_inputs(40)
     types = {**INPUT_TYPES, "momentum": FixedType(8, 4)}
     inputs = {key: types[key].quantize(x).astype("float32") for key, x in inputs.items()}
@@ -288,11 +294,79 @@ def test_layer_diagnosis_follows_several_inputs(tmp_path):
         project_name="ds",
     )
     hls_model.compile()
-    reference = model.predict([inputs[k] for k in ("points", "mask", "momentum")], verbose=0)
+    ordered = [inputs[k] for k in ("points", "mask", "momentum")]
+    reference = model.predict(ordered, verbose=0)
     flagged = reference.astype(np.float64)
-    flagged[:3] += 1.0  # pretend three examples differ
-    rows = {row["layer"]: row for row in _diagnose(hls_model, model, inputs, flagged, reference)}
+    flagged[[3, 17, 31], 1] += 1.0  # pretend three examples differ
+    chosen = _differing_examples(flagged, reference)
+    assert chosen.tolist() == [3, 17, 31]
+    rows = _diagnose(hls_model, model, [x[chosen] for x in ordered])
+    rows = {row["layer"]: row for row in rows}
     assert {"point_conv", "masked", "max_pool", "mean_pool", "pooled", "features", "logits"} <= set(
         rows
     )
     assert all(row["bit_identical_fraction"] == 1.0 for row in rows.values())
+
+
+# -- verification in chunks -------------------------------------------------------------
+
+
+def test_chunks_quantize_every_example_in_the_model_input_order(monkeypatch):
+    """Chunks of 7 examples (the last one shorter) put together are the whole input set
+    quantized at once, and QKeras outputs computed chunk by chunk are model.predict's."""
+    monkeypatch.setattr(exporter, "VERIFY_CHUNK", 7)
+    model, inputs = deepsets_model(), deepsets_inputs(30)
+    types = {**INPUT_TYPES, "momentum": FixedType(8, 4)}
+    chunks = exporter.ExampleChunks(model, dict(reversed(inputs.items())), types)
+    pieces = list(chunks)
+    assert len(chunks) == 30 and [len(piece[0]) for piece in pieces] == [7, 7, 7, 7, 2]
+    expected = [
+        types[k].quantize(inputs[k]).astype("float32") for k in ("points", "mask", "momentum")
+    ]
+    for position, whole in enumerate(expected):
+        together = np.concatenate([piece[position] for piece in pieces])
+        assert together.dtype == np.float32 and together.flags["C_CONTIGUOUS"]
+        np.testing.assert_array_equal(together, whole)
+    picked = chunks.rows(np.array([29, 3]))
+    np.testing.assert_array_equal(picked[2], expected[2][[29, 3]])
+    reference = model.predict(expected, verbose=0)
+    assert np.unique(reference).size > 20
+    np.testing.assert_array_equal(exporter._predict(model, chunks), reference)
+    raw = exporter.ExampleChunks(model, inputs)  # no types: the inputs as they are
+    np.testing.assert_array_equal(np.concatenate([c[0] for c in raw]), inputs["points"])
+
+
+def test_export_in_chunks_verifies_every_example(tmp_path, monkeypatch):
+    """An export whose verification runs 64 examples at a time: the agreement and both
+    metrics cover all 300 examples, in order (the metric weighs each example by its
+    index), and equal those of QKeras on the whole quantized input set at once."""
+    monkeypatch.setattr(exporter, "VERIFY_CHUNK", 64)
+    sizes = []
+    rows = exporter.ExampleChunks.rows
+
+    def counted(self, index):
+        chunk = rows(self, index)
+        sizes.append(len(chunk[0]))
+        return chunk
+
+    monkeypatch.setattr(exporter.ExampleChunks, "rows", counted)
+    model, inputs = deepsets_model(), deepsets_inputs()
+    settings = ExportConfig(
+        output_dir=str(tmp_path), input_precision=DEEPSETS_PRECISION, testbench_vectors=5
+    )
+
+    def ordered_sum(out: np.ndarray) -> dict:
+        weights = np.arange(len(out), dtype=np.float64)[:, None]
+        return {"weighted": float(np.sum(out * weights))}
+
+    report = export_model(model, inputs, ordered_sum, settings, "chunked", {})
+    verification = report["verification"]
+    assert verification["bit_identical_fraction"] == 1.0
+    assert verification["outputs"] == 300 * 2 and verification["clusters"] == 300
+    types = {key: FixedType.parse(text) for key, text in report["input_precision"].items()}
+    quantized = [types[k].quantize(inputs[k]) for k in ("points", "mask", "momentum")]
+    expected = ordered_sum(model.predict(quantized, verbose=0))
+    assert verification["metrics_keras"] == verification["metrics_firmware"] == expected
+    floats = ordered_sum(model.predict([inputs[k] for k in types], verbose=0))
+    assert verification["metrics_keras_float_inputs"] == floats
+    assert max(sizes) == 64 and 300 % 64 in sizes  # chunks only, the last one shorter

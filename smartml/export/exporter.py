@@ -8,8 +8,8 @@ rest, for a model with one or several named inputs)::
                 for all inputs or by name, or derived from the data)
             ──> per-layer precisions (qkeras_precision) ──> hls4ml Keras-2 converter
             ──> project written and C++ emulation compiled (g++)
-            ──> test set through QKeras and through the emulation: bit-for-bit agreement,
-                task metrics from both
+            ──> test set through QKeras and through the emulation, VERIFY_CHUNK
+                examples at a time: bit-for-bit agreement, task metrics from both
             ──> report.json (layers, precisions, costs, estimates, agreement)
             ──> [--build: vendor synthesis]
 
@@ -27,7 +27,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,14 @@ REPORT_VERSION = 1
 DEFAULT_INPUT_WIDTH = 16
 DEFAULT_PRECISION = "fixed<32,16,RND_CONV,SAT>"  # only for types hls4ml adds itself
 DIAGNOSED_EXAMPLES = 200
+# Examples quantized, predicted and C-simulated per step, so that the export holds the
+# test set once plus temporaries of one chunk: its float32 firmware inputs,
+# FixedType.quantize's float64 copies (a few at once), the model's activations. For
+# pixel_20t clusters (13x21x20 values) that is 22 MB per float32 and 45 MB per float64
+# copy; measured (benchmarks/export_memory.py): the test set + ~250 MB at 1024 and
+# + ~450 MB at 2048. Smaller chunks save little more and larger ones buy no speed:
+# hls4ml calls the emulation once per example anyway.
+VERIFY_CHUNK = 1024
 SOURCE_RECORD = "source.json"
 
 Inputs = dict[str, np.ndarray]  # model input name -> examples (first axis)
@@ -185,9 +193,7 @@ def export_model(
     with timed_step(log, f"deriving precisions, QKeras outputs of {n_examples} inputs"):
         input_types = firmware_input_types(model, settings.input_precision, inputs)
         types = {key: fixed for key, (fixed, _) in input_types.items()}
-        firmware_inputs = {
-            key: types[key].quantize(x).astype(np.float32) for key, x in inputs.items()
-        }
+        firmware_inputs = ExampleChunks(model, inputs, types)
         firmware_model = model
         if settings.backend == "Catapult":
             firmware_model = widened_pooling_inputs(model, types)
@@ -214,7 +220,8 @@ def export_model(
             )
             if any(source.startswith(("derived", "export")) for _, source in input_types.values()):
                 # The model itself takes float inputs: show what the input types cost.
-                agreement["metrics_keras_float_inputs"] = metrics(_predict(model, inputs))
+                float_inputs = ExampleChunks(model, inputs)
+                agreement["metrics_keras_float_inputs"] = metrics(_predict(model, float_inputs))
             report.update(
                 run,
                 **_input_precision_entries(input_types),
@@ -323,25 +330,90 @@ def firmware_input_type(
         )
     if requested is not None:
         chosen = FixedType.parse(requested)
-        outside = np.count_nonzero((inputs < chosen.min) | (inputs > chosen.max))
+        outside = sum(
+            np.count_nonzero((chunk < chosen.min) | (chunk > chosen.max))
+            for chunk in _row_chunks(inputs)
+        )
         if outside:
             raise ExportError(
                 f"{setting} {requested}: {outside} test inputs lie outside its range "
-                f"[{chosen.min:g}, {chosen.max:g}] (largest |x| = {np.abs(inputs).max():g})"
+                f"[{chosen.min:g}, {chosen.max:g}] (largest |x| = {input_range(inputs)[0]:g})"
             )
         return chosen, setting
-    if not np.isfinite(inputs).all():
+    largest, signed, finite = input_range(inputs)
+    if not finite:
         raise ExportError(
             f"the test inputs {input_name!r} contain NaN or inf; cannot choose an input type"
         )
-    largest = float(np.abs(inputs).max())
-    signed = bool((inputs < 0).any())
     integer = max(0, math.ceil(math.log2(largest + 1e-12))) + int(signed) if largest else 1
     chosen = FixedType(DEFAULT_INPUT_WIDTH, integer, signed)
     return (
         chosen,
         f"derived: {DEFAULT_INPUT_WIDTH} bits covering the test inputs (max |x| = {largest:.4g})",
     )
+
+
+def input_range(inputs: np.ndarray) -> tuple[float, bool, bool]:
+    """(largest |x|, any x < 0, all finite) of ``inputs``, scanned
+    :data:`VERIFY_CHUNK` examples at a time (no temporary of the whole array).
+
+    Args:
+        inputs: examples along the first axis.
+
+    Returns:
+        the largest absolute value (NaN when a value is NaN; 0 for no values),
+        whether a value is negative, whether every value is finite.
+
+    >>> input_range(np.array([[0.5, -3.0], [2.0, 1.0]]))
+    (3.0, True, True)
+    """
+    largest, signed, finite = [], False, True
+    for chunk in _row_chunks(inputs):
+        largest.append(np.abs(chunk).max(initial=0.0))
+        signed = signed or bool((chunk < 0).any())
+        finite = finite and bool(np.isfinite(chunk).all())
+    return float(np.max(largest, initial=0.0)), signed, finite
+
+
+def _row_chunks(x: np.ndarray) -> Iterator[np.ndarray]:
+    """Views of at most :data:`VERIFY_CHUNK` examples (rows) of ``x``."""
+    for start in range(0, len(x), VERIFY_CHUNK):
+        yield x[start : start + VERIFY_CHUNK]
+
+
+class ExampleChunks:
+    """A model's inputs handed out a few examples at a time, in the model's (and
+    hls4ml's) input order, as C-contiguous float32 arrays, quantized to their
+    firmware types when given: the whole input set is never copied.
+
+    Args:
+        model: the model whose inputs these are; inputs: examples by input name
+            (same count for every input).
+        types: firmware type of each input; None: the inputs as they are (in float32).
+    """
+
+    def __init__(
+        self, model: keras.Model, inputs: Inputs, types: dict[str, FixedType] | None = None
+    ):
+        self._arrays = [inputs[key] for key in input_names(model)]
+        self._types = [types[key] for key in input_names(model)] if types else None
+
+    def __len__(self) -> int:
+        return len(self._arrays[0])
+
+    def rows(self, index: slice | np.ndarray) -> list[np.ndarray]:
+        """The examples ``index`` selects, one array per model input."""
+        if self._types is None:
+            return [np.ascontiguousarray(x[index], dtype=np.float32) for x in self._arrays]
+        return [
+            np.ascontiguousarray(fixed.quantize(x[index]), dtype=np.float32)
+            for fixed, x in zip(self._types, self._arrays, strict=True)
+        ]
+
+    def __iter__(self) -> Iterator[list[np.ndarray]]:
+        """Consecutive chunks of :data:`VERIFY_CHUNK` examples, in order."""
+        for start in range(0, len(self), VERIFY_CHUNK):
+            yield self.rows(slice(start, start + VERIFY_CHUNK))
 
 
 def _input_quantizer(model: keras.Model, input_name: str):
@@ -355,18 +427,29 @@ def _input_quantizer(model: keras.Model, input_name: str):
     return None
 
 
-def _ordered(model: keras.Model, inputs: Inputs) -> list[np.ndarray]:
-    return [np.ascontiguousarray(inputs[key]) for key in input_names(model)]
+def _predict(model: keras.Model, inputs: ExampleChunks) -> np.ndarray:
+    """Keras outputs of every example, computed chunk by chunk.
+
+    The model is called directly: each ``model.predict`` call (tf_keras 2.21) keeps
+    about a chunk's worth of memory, which over a large test set adds up to a copy of it.
+    """
+    outputs = [np.asarray(model(_model_arguments(chunk), training=False)) for chunk in inputs]
+    return np.concatenate(outputs)
 
 
-def _predict(model: keras.Model, inputs: Inputs) -> np.ndarray:
-    arrays = [x.astype(np.float32) for x in _ordered(model, inputs)]
-    return model.predict(arrays if len(arrays) > 1 else arrays[0], batch_size=8192, verbose=0)
+def _simulate(hls_model, inputs: ExampleChunks) -> np.ndarray:
+    """C-simulation outputs of every example, (n, outputs) in float64, chunk by chunk."""
+    outputs = [
+        np.asarray(hls_model.predict(_model_arguments(chunk)), dtype=np.float64).reshape(
+            len(chunk[0]), -1
+        )
+        for chunk in inputs
+    ]
+    return np.concatenate(outputs)
 
 
-def _firmware_arguments(model: keras.Model, inputs: Inputs):
-    """hls4ml's ``predict``/``trace`` argument: one array, or a list for several inputs."""
-    arrays = _ordered(model, inputs)
+def _model_arguments(arrays: list[np.ndarray]):
+    """Keras' and hls4ml's argument: one array, or a list for several inputs."""
     return arrays if len(arrays) > 1 else arrays[0]
 
 
@@ -390,16 +473,20 @@ def _build_project(
     model: keras.Model,
     precisions: list[LayerPrecision],
     settings: ExportConfig,
-    inputs: Inputs,
+    inputs: ExampleChunks,
     reference: np.ndarray,
 ) -> dict:
-    """Convert, write, compile and run the emulation; the partial report."""
+    """Convert, write, compile and run the emulation; the partial report.
+
+    Args:
+        inputs: the firmware (quantized) inputs; reference: QKeras' outputs of them.
+    """
     vectors = staging / "testbench_vectors"
     vectors.mkdir()
     n_examples = len(reference)
     n_tb = min(settings.testbench_vectors, n_examples)
     # hls4ml's test bench reads each example's inputs flattened one after the other.
-    flat = [x[:n_tb].reshape(n_tb, -1) for x in _ordered(model, inputs)]
+    flat = [x.reshape(n_tb, -1) for x in inputs.rows(slice(0, n_tb))]
     np.save(vectors / "inputs.npy", np.concatenate(flat, axis=1))
     np.save(vectors / "outputs.npy", reference[:n_tb])
     timing = {}
@@ -424,9 +511,8 @@ def _build_project(
         hls_model.compile()
     timing["compile"] = step.seconds
     with timed_step(log, f"C-simulating {n_examples} inputs") as step:
-        firmware = hls_model.predict(_firmware_arguments(model, inputs))
+        firmware = _simulate(hls_model, inputs)
     timing["csim"] = step.seconds
-    firmware = np.asarray(firmware, dtype=np.float64).reshape(n_examples, -1)
     output_lsb = output_precision(model, precisions).lsb
     with timed_step(log, "comparing with QKeras bit for bit"):
         verification = {
@@ -434,7 +520,9 @@ def _build_project(
             "output_lsb": output_lsb,
         }
         if verification["bit_identical_fraction"] < 1.0:
-            verification["layers"] = _diagnose(hls_model, model, inputs, firmware, reference)
+            chosen = _differing_examples(firmware, reference)[:DIAGNOSED_EXAMPLES]
+            sample = inputs.rows(chosen)
+            verification["layers"] = _diagnose(hls_model, model, sample) if chosen.size else []
     log.info(
         "C simulation of %d inputs: %.4f%% of outputs bit-identical, largest difference %g LSB",
         n_examples,
@@ -460,19 +548,29 @@ def _build_project(
     }
 
 
-def _diagnose(hls_model, model: keras.Model, inputs: Inputs, firmware, reference) -> list[dict]:
-    """Layer-by-layer agreement on examples whose outputs differ (hls4ml trace)."""
-    differing = np.flatnonzero((firmware != reference.reshape(len(firmware), -1)).any(axis=1))
-    if differing.size == 0:
-        return []
-    chosen = differing[:DIAGNOSED_EXAMPLES]
-    sample = {key: np.ascontiguousarray(x[chosen]) for key, x in inputs.items()}
+def _differing_examples(firmware: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Indices of the examples with an output that differs between firmware and QKeras.
+
+    >>> _differing_examples(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1.0, 2.0], [3.0, 5.0]]))
+    array([1])
+    """
+    return np.flatnonzero((firmware != reference.reshape(len(firmware), -1)).any(axis=1))
+
+
+def _diagnose(hls_model, model: keras.Model, sample: list[np.ndarray]) -> list[dict]:
+    """Layer-by-layer agreement (hls4ml trace against QKeras) on a few examples.
+
+    Args:
+        hls_model: the compiled hls4ml model; model: the QKeras model it came from.
+        sample: firmware inputs of the examples (those whose outputs differ), one
+            float32 array per model input in the model's input order.
+    """
     for layer in hls_model.get_layers():
         layer.set_attr("trace", True)
-    _, trace = hls_model.trace(_firmware_arguments(model, sample))
+    _, trace = hls_model.trace(_model_arguments(sample))
     names = [layer.name for layer in model.layers if inbound_layers(layer)]
     probe = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
-    outputs = probe.predict(_ordered(model, sample), verbose=0)
+    outputs = probe.predict(_model_arguments(sample), verbose=0)
     keras_outputs = dict(zip(names, outputs if len(names) > 1 else [outputs], strict=True))
     # hls4ml splits a separable convolution; its pointwise half ends where Keras' layer does.
     for name in list(trace):
