@@ -122,7 +122,9 @@ def test_a_bad_chunk_raises_the_data_error_naming_the_file(tmp_path, normalizati
     pixels, labels = random_clusters(12, seed=4)
     pixels[9, 5 * 273 + 40] = np.nan  # row group 2 (rows 8-11), slice 5
     write_table(tmp_path / "part.0.parquet", pixel_table(pixels, labels), 4)
-    config = PixelDataConfig(source="parquet", path=str(tmp_path), time_slices=[5])
+    config = PixelDataConfig(
+        source="parquet", path=str(tmp_path), time_slices=[5], non_finite="error"
+    )
     bad_source = PixelParquetSource(config, tmp_path)
     dataset = make_dataset(bad_source, bad_source.chunks, normalization.transform, 4, False, 0)
     with pytest.raises(tf.errors.OpError) as caught:
@@ -152,7 +154,9 @@ def test_null_label_through_the_pipeline(tmp_path, normalization):
     index = table.schema.get_field_index("cotAlpha")
     table = table.set_column(index, "cotAlpha", pa.array([0.1, None, 0.2, 0.3], pa.float32()))
     write_table(tmp_path / "part.0.parquet", table, 4)
-    config = PixelDataConfig(source="parquet", path=str(tmp_path), time_slices=TIME_SLICES)
+    config = PixelDataConfig(
+        source="parquet", path=str(tmp_path), time_slices=TIME_SLICES, non_finite="error"
+    )
     bad_source = PixelParquetSource(config, tmp_path)
     dataset = make_dataset(bad_source, bad_source.chunks, normalization.transform, 4, True, 0, 8)
     with pytest.raises(DataError, match="row 1, column 'cotAlpha'"), reraise_smartml_errors():

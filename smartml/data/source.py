@@ -118,8 +118,8 @@ def _head(item: np.ndarray | Inputs, n: int) -> np.ndarray | Inputs:
 def map_ahead(
     function: Callable[[Item], Result], items: Iterable[Item], workers: int = READ_PARALLELISM
 ) -> Iterator[Result]:
-    """``map(function, items)`` computed in ``workers`` threads, in order, at most
-    ``workers`` items ahead of the consumer (so memory holds a few results, not all).
+    """``map(function, items)`` computed in ``workers`` threads, in order, with at
+    most ``workers`` items in progress or waiting (so memory holds a few results).
 
     >>> list(map_ahead(lambda n: n * n, range(5), workers=2))
     [0, 1, 4, 9, 16]
@@ -127,9 +127,9 @@ def map_ahead(
     pending: deque[Future] = deque()
     with ThreadPoolExecutor(workers) as pool:
         for item in items:
-            pending.append(pool.submit(function, item))
-            if len(pending) > workers:
+            if len(pending) == workers:
                 yield pending.popleft().result()
+            pending.append(pool.submit(function, item))
         while pending:
             yield pending.popleft().result()
 

@@ -68,7 +68,7 @@ import pyarrow.parquet as pq
 from smartml.config.common import SPLIT_NAMES
 from smartml.data.chunks import Chunk, split_chunks
 from smartml.data.compact_array import CompactArray, compact
-from smartml.data.memory_cache import MemoryCache
+from smartml.data.memory_cache import MemoryCache, release_freed_memory
 from smartml.data.source import ArraySpec, Inputs, map_ahead, take_examples
 from smartml.errors import ConfigError, DataError
 from smartml.tasks.smart_pixels.layout import (
@@ -298,11 +298,9 @@ class PixelParquetSource:
     # -- opening ---------------------------------------------------------------------
 
     def _inspect(self, pixel_file: Path, label_file: Path | None) -> _FileInfo:
-        """Check one pixel file (and its labels file) from the footers alone; the
-        pixel file stays open in the pool (its footer is costly to parse again)."""
-        parquet = _open_parquet(pixel_file)
-        metadata, schema = parquet.metadata, parquet.schema_arrow
-        self._open_files.give_back(pixel_file, parquet)
+        """Check one pixel file (and its labels file) from the footers alone."""
+        with _open_parquet(pixel_file) as parquet:
+            metadata, schema = parquet.metadata, parquet.schema_arrow
         if metadata.num_rows == 0:
             raise DataError(f"{pixel_file}: the file has no rows")
         _check_pixel_columns(pixel_file, schema)
@@ -390,13 +388,31 @@ class PixelParquetSource:
     def read_chunks(
         self, chunks: Sequence[Chunk], max_rows: int | None = None, with_final_slice: bool = False
     ) -> tuple[np.ndarray, ...]:
-        """All of :meth:`iter_chunks` concatenated: ``(x, y)`` or ``(x, y, final)``."""
-        parts = list(self.iter_chunks(chunks, max_rows, with_final_slice))
-        if not parts:
-            parts = [self._empty(with_final_slice)]
-        return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+        """All of :meth:`iter_chunks` concatenated: ``(x, y)`` or ``(x, y, final)``.
 
-    def decode_ahead(self, chunks: Sequence[Chunk]) -> bool:
+        The chunks are first decoded into the memory cache (small), so that the
+        result is written once into arrays of its final size: memory holds the
+        result and one chunk, not the pieces and their concatenation (655 MB instead
+        of 1.3 GB for 30k clusters of 20 slices).
+        """
+        if not self.decode_ahead(chunks, with_final_slice):  # the cache is full
+            parts = list(self.iter_chunks(chunks, max_rows, with_final_slice))
+            parts = parts or [self._empty(with_final_slice)]
+            return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+        empty = self._empty(with_final_slice)
+        total = sum(self.exact_rows(chunk) or 0 for chunk in chunks)
+        if self.config.contained_only:  # the cut is known only once applied
+            total = sum(len(part[0]) for part in map(self.read_chunk, chunks))
+        total = total if max_rows is None else min(total, max_rows)
+        arrays = [np.empty((total, *array.shape[1:]), array.dtype) for array in empty]
+        filled = 0
+        for part in self.iter_chunks(chunks, max_rows, with_final_slice):
+            for array, values in zip(arrays, part, strict=True):
+                array[filled : filled + len(values)] = values
+            filled += len(part[0])
+        return tuple(arrays)
+
+    def decode_ahead(self, chunks: Sequence[Chunk], with_final_slice: bool = False) -> bool:
         """Decode the row groups of ``chunks`` into the memory cache now (in parallel
         threads), while they fit; e.g. the training split before the first epoch, so
         that the pipeline knows how many clusters each chunk gives.
@@ -404,14 +420,22 @@ class PixelParquetSource:
         Returns:
             Whether every row group of ``chunks`` is now in the memory cache.
         """
-        extra = tuple(self._extra_pixel_names(False))
+        if self.memory_cache.budget_bytes == 0:
+            return False
+        extra = tuple(self._extra_pixel_names(with_final_slice))
         groups = {(chunk.source_file, chunk.index): chunk for chunk in chunks}
         todo = [c for c in groups.values() if self._cached(c, extra) is None]
 
         def decode(chunk: Chunk) -> bool:
             return not self.memory_cache.full and bool(self._decoded(chunk, list(extra)))
 
-        return all(list(map_ahead(decode, todo))) and not self.memory_cache.full
+        decoded = all(list(map_ahead(decode, todo)))
+        # An open file holds its parsed footer (~30 MB for 10 row groups of 5460
+        # columns), and the allocators the freed decoding buffers: give both back.
+        self._open_files.close_all()
+        self._open_label_files.close_all()
+        release_freed_memory()
+        return decoded and all(self._cached(chunk, extra) is not None for chunk in groups.values())
 
     def non_finite_dropped(self, chunks: Sequence[Chunk]) -> dict[str, int] | None:
         """Non-finite clusters that reading ``chunks`` drops, by pixel file name (files
@@ -476,6 +500,7 @@ class PixelParquetSource:
             y = _matrix(table.select(list(range(n_pixels + n_extra, table.num_columns))))
         else:
             y = self._labels(info, first, n_rows)
+        del table  # 109 MB for 5000 clusters of 20 slices: not kept while compacting
         finite = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
         self._non_finite_rows[(chunk.source_file, group)] = np.flatnonzero(~finite)
         decoded = _DecodedGroup(compact(x), compact(y), compact(extra), compact(finite))
@@ -587,6 +612,13 @@ class _OpenFilePool:
             yield parquet
         finally:
             self.give_back(path, parquet)
+
+    def close_all(self) -> None:
+        """Close every idle file."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for _, parquet in idle:
+            parquet.close()
 
     def give_back(self, path: Path, parquet: pq.ParquetFile) -> None:
         """Keep an open file for reuse (closing the oldest idle one beyond capacity)."""
