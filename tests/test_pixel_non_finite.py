@@ -213,3 +213,19 @@ def test_a_training_run_reports_the_drops(spoiled, tmp_path, caplog):
     assert sum(split["clusters"] for split in dropped.values()) == bad.sum()
     record = json.loads((tmp_path / "run" / "normalization.json").read_text())
     assert record["non_finite_dropped"]["clusters"] == dropped["train"]["clusters"]
+
+
+@pytest.mark.parametrize("contained_only", [False, True])
+@pytest.mark.parametrize("max_rows", [None, 50])
+def test_read_chunks_from_the_cache_equals_reading_the_files(spoiled, contained_only, max_rows):
+    directory, *_ = spoiled
+    cached = source_of(directory, contained_only=contained_only)
+    uncached = source_of(directory, contained_only=contained_only, memory_cache_mb=0)
+    test = cached.split(seed=7)["test"] + cached.split(seed=7)["validation"]
+    for got, expected in zip(
+        cached.read_chunks(test, max_rows, True),
+        uncached.read_chunks(test, max_rows, True),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(got, expected)
+        assert max_rows is None or len(got) == max_rows

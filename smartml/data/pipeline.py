@@ -35,6 +35,7 @@ in a ``tf.errors.OpError``; :func:`smartml.backend.reraise_smartml_errors` turns
 them back into the original one-line :class:`~smartml.errors.DataError`.
 """
 
+import logging
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -44,7 +45,11 @@ from smartml.data.chunks import Chunk
 from smartml.data.source import READ_PARALLELISM, ChunkSource, Inputs, check_examples
 from smartml.errors import DataError
 
+log = logging.getLogger(__name__)
 SHUFFLE_BLOCK = 32  # examples moved together by the shuffle (see the module docstring)
+# The shuffle buffer holds at most this many bytes of examples: TensorFlow keeps the
+# memory of a buffer once filled, and 65536 clusters of 20 slices are 1.4 GB.
+SHUFFLE_BUFFER_BYTES = 512 * 2**20
 
 Transform = Callable[[Inputs, np.ndarray], tuple[Inputs, np.ndarray]]
 
@@ -72,7 +77,8 @@ def make_dataset(
             Without it the order is the chunks' order, the same every time.
         seed: fixes the sequence of shuffled orders.
         shuffle_buffer: examples held by the shuffle (memory: that many examples,
-            e.g. 143 MB for the default 65536 and 2-slice pixel clusters).
+            e.g. 143 MB for the default 65536 and 2-slice pixel clusters), at most
+            :data:`SHUFFLE_BUFFER_BYTES` of them (23.5k 20-slice clusters).
         shard: ``(i, n)``: this reader is worker ``i`` of ``n`` and takes chunks
             ``i::n``, chosen before any shuffle so that it never decodes rows another
             worker trains on (tf.distribute's own sharding is turned off). Its
@@ -133,11 +139,12 @@ def make_dataset(
     # Ordered (deterministic) parallel map: the order depends on the seed only.
     dataset = dataset.map(read_chunk, num_parallel_calls=READ_PARALLELISM, deterministic=True)
     if shuffle:
-        # unbatch + batch, not rebatch: rebatch's blocks would be views of their chunk
-        # and keep every chunk with a block in the shuffle buffer alive (measured, 20
-        # slices, 16k-cluster buffer: 3.6 instead of 2.0 GB); copied blocks own their data.
+        # Blocks cut by rebatch (the blocks unbatch + batch would make, at 1/3 of the
+        # cost: 2 slices, 300k instead of 160k clusters/s) and copied: a block that
+        # stays a view of its chunk keeps the whole chunk alive in the shuffle buffer
+        # (measured, 20 slices, 16k-cluster buffer: 3.6 instead of 2.0 GB).
         dataset = dataset.rebatch(SHUFFLE_BLOCK).map(_owned_copy)
-        blocks = max(1, shuffle_buffer // SHUFFLE_BLOCK)
+        blocks = max(1, buffered_examples(source, shuffle_buffer) // SHUFFLE_BLOCK)
         dataset = dataset.shuffle(blocks, seed=seed + 2, reshuffle_each_iteration=True)
     # rebatch re-cuts (concatenates / splits) batches without unbatching to examples.
     dataset = dataset.rebatch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -159,6 +166,23 @@ def make_dataset(
         return dataset  # rows per chunk are known only after reading
     batches = -(-sum(n for n in rows if n is not None) // batch_size)
     return dataset.apply(tf.data.experimental.assert_cardinality(batches))
+
+
+def buffered_examples(source: ChunkSource, shuffle_buffer: int) -> int:
+    """Examples the shuffle holds: ``shuffle_buffer``, or fewer when they would take
+    more than :data:`SHUFFLE_BUFFER_BYTES` (said in one log line)."""
+    specs = [*source.input_specs.values(), source.target_spec]
+    example_bytes = sum(int(np.prod(s.shape, dtype=np.int64)) * s.dtype.itemsize for s in specs)
+    fitting = max(SHUFFLE_BLOCK, SHUFFLE_BUFFER_BYTES // max(example_bytes, 1))
+    if fitting < shuffle_buffer:
+        log.info(
+            "shuffle buffer: %d examples of %.1f kB (training.shuffle_buffer %d: %.0f MB)",
+            fitting,
+            example_bytes / 1024,
+            shuffle_buffer,
+            shuffle_buffer * example_bytes / 2**20,
+        )
+    return min(shuffle_buffer, fitting)
 
 
 def shard_chunks(chunks: Sequence[Chunk], index: int, count: int) -> list[Chunk]:
@@ -183,5 +207,6 @@ def shard_chunks(chunks: Sequence[Chunk], index: int, count: int) -> list[Chunk]
 
 
 def _owned_copy(inputs: dict, targets: tf.Tensor) -> tuple[dict, tf.Tensor]:
+    """The block in buffers of its own (not views of the chunk it was cut from)."""
     copy = tf.raw_ops.DeepCopy
     return {name: copy(x=tensor) for name, tensor in inputs.items()}, copy(x=targets)

@@ -234,7 +234,18 @@ class Task(ABC):
 
     def raw_outputs(self, model: keras.Model, examples: Examples) -> np.ndarray:
         """The model's outputs for ``examples`` (float32, ``(n, n_outputs)``)."""
-        return np.asarray(model.predict(examples.inputs, batch_size=PREDICT_BATCH, verbose=0))
+        # Batch by batch: model.predict would first copy all inputs into a tf.data
+        # dataset (+655 MB for 30k 20-slice clusters).
+        n = len(examples.targets)
+        outputs = [
+            model.predict_on_batch(
+                {name: x[start : start + PREDICT_BATCH] for name, x in examples.inputs.items()}
+            )
+            for start in range(0, n, PREDICT_BATCH)
+        ]
+        if not outputs:
+            return np.asarray(model.predict(examples.inputs, verbose=0), np.float32)
+        return np.concatenate([np.asarray(o, np.float32) for o in outputs])
 
     def decode(self, raw: np.ndarray) -> Any:
         """Predictions in physical units from raw model outputs (the output kind's

@@ -121,12 +121,14 @@ class SmartPixelsTask(Task):
         write_json_atomic(self.run_file(BASELINE), self.baseline.to_dict())
 
     def datasets(self) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-        """The streamed training and validation splits. The training split is first
-        decoded into the memory cache when it fits, so that epoch 1 reads from memory
-        too and the pipeline knows its number of batches (mid-epoch resume)."""
+        """The streamed training and validation splits. Both are first decoded into
+        the memory cache when they fit, so that every epoch reads from memory, the
+        pipeline knows its number of batches (mid-epoch resume), and no decoding
+        happens in tf.data's threads (whose freed buffers the allocator keeps: +1 GB
+        after one validation pass of 30k 20-slice clusters, measured)."""
         train = self.splits["train"]
-        with timed_step(log, "decoding the training split into memory"):
-            in_memory = self.source.decode_ahead(train)
+        with timed_step(log, "decoding the training and validation splits into memory"):
+            in_memory = self.source.decode_ahead(train + self.splits["validation"])
         cache = self.source.memory_cache
         log.info(
             "memory cache: %.0f MB of data.memory_cache_mb %d%s",
