@@ -70,9 +70,12 @@ smartml.errors.ConfigError: constraint 'sparsity': unknown layer 'missing'; quan
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any, cast
 
+import numpy as np
 from pydantic import ValidationError
 
 from smartml.backend import keras, tf
@@ -207,11 +210,45 @@ class SparsityConstraint(WeightConstraint):
         self.include_bias, self.temperature = include_bias, float(temperature)
         self.kind = "equality" if mode == "equal" else "inequality"
         self._tensors: list[hc.WeightTensor] = []
+        # What evaluate() aims at: the target, or a variable a Schedule ramps up to it.
+        self.current_target: float | tf.Variable = self.target
+
+    @property
+    def tensors(self) -> list[hc.WeightTensor]:
+        """The weight tensors counted (after :meth:`bind`)."""
+        return self._tensors
 
     def evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
         sparsity = hc.quantized_sparsity_tf(self._tensors, self.temperature)
-        violation = sparsity - self.target if self.mode == "equal" else self.target - sparsity
+        target = self.current_target
+        violation = sparsity - target if self.mode == "equal" else target - sparsity
         return sparsity, self.scale * violation
+
+    def zeros_wanted(self) -> int:
+        """Number of zero weights that meet the target: the nearest count ("equal"),
+        the smallest count at least the target ("at_least")."""
+        total = sum(t.size for t in self._tensors)
+        if self.mode == "equal":
+            return math.floor(self.target * total + 0.5)
+        return math.ceil(self.target * total - 1e-9)
+
+    def pruning_masks(self) -> list[np.ndarray]:
+        """0/1 masks (one per tensor) that zero exactly :meth:`zeros_wanted` weights:
+        those already quantized to zero first, then the smallest ``|w|`` relative to
+        their tensor's mean ``|w|`` (so tensors of different scales compare fairly)."""
+        keys = []
+        for tensor in self._tensors:
+            magnitude = np.abs(tensor.variable.numpy())
+            relative = magnitude / max(float(magnitude.mean()), 1e-12)
+            keys.append(np.where(np.asarray(tensor.quantized()) == 0, -1.0, relative).ravel())
+        order = np.argsort(np.concatenate(keys), kind="stable")
+        keep = np.ones(order.size, dtype=np.float32)
+        keep[order[: self.zeros_wanted()]] = 0.0
+        ends = np.cumsum([t.size for t in self._tensors])[:-1]
+        return [
+            part.reshape(t.variable.shape)
+            for part, t in zip(np.split(keep, ends), self._tensors, strict=True)
+        ]
 
     def violation(self, value: float) -> float:
         """Distance of the sparsity from the target beyond half a weight (a layer of
@@ -232,6 +269,92 @@ class SparsityConstraint(WeightConstraint):
             "scale": self.scale,
             "temperature": self.temperature,
         }
+
+
+def masked_weights(tensor: hc.WeightTensor, mask: np.ndarray, revive: bool) -> np.ndarray:
+    """``tensor``'s float weights with the masked ones set to 0; with ``revive``, the
+    unmasked ones that quantize to 0 move to the smallest non-zero step (``±LSB``,
+    their sign), so that the zeros are exactly the masked weights.
+
+    >>> from qkeras import QDense, quantized_bits
+    >>> from smartml.backend import keras
+    >>> layer = QDense(3, kernel_quantizer=quantized_bits(4, 0, alpha=1))
+    >>> layer.build((None, 1))
+    >>> _ = layer.kernel.assign([[0.5, -0.01, 0.3]])
+    >>> tensor = hc.weight_tensors(layer)[0]
+    >>> masked_weights(tensor, np.array([[1.0, 1.0, 0.0]]), revive=True)
+    array([[ 0.5  , -0.125,  0.   ]], dtype=float32)
+    """
+    weights = tensor.variable.numpy() * mask
+    step = 2.0 * tensor.zero_threshold()  # one LSB of a fixed-scale quantizer
+    if revive and step > 0:
+        dead = (mask > 0) & (np.asarray(tensor.quantized()) == 0)
+        weights = np.where(dead, np.where(weights < 0, -step, step), weights)
+    return weights.astype(tensor.variable.dtype.as_numpy_dtype)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The phases of a constrained run, as fractions of its epochs (see
+    :class:`smartml.config.mdmm.ScheduleConfig`): warm-up with every constraint off,
+    a cubic ramp of the sparsity targets, fine-tuning with fixed pruning masks.
+
+    Epoch boundaries round half up; a positive ``fine_tune_fraction`` fine-tunes at
+    least the last epoch, and the other phases shrink to leave it room.
+
+    >>> schedule = Schedule(warmup_fraction=0.25, ramp_fraction=0.5, fine_tune_fraction=0.25)
+    >>> schedule.boundaries(8)
+    (2, 6, 6)
+    >>> [round(schedule.ramp(epoch, 8), 3) for epoch in range(8)]
+    [0.0, 0.0, 0.578, 0.875, 0.984, 1.0, 1.0, 1.0]
+    >>> [schedule.constraints_on(epoch, 8) for epoch in (1, 2)]
+    [False, True]
+    >>> [schedule.masks_fixed(epoch, 8) for epoch in (5, 6)]
+    [False, True]
+    """
+
+    warmup_fraction: float = 0.0
+    ramp_fraction: float = 0.5
+    fine_tune_fraction: float = 0.25
+
+    def boundaries(self, epochs: int) -> tuple[int, int, int]:
+        """(first epoch of the ramp, first at the full target, first fine-tuned)."""
+
+        def half_up(fraction: float) -> int:
+            return math.floor(fraction * epochs + 0.5)
+
+        fine_tune = max(half_up(self.fine_tune_fraction), int(self.fine_tune_fraction > 0))
+        first_fine_tuned = max(epochs - fine_tune, 0)
+        ramp_end = min(half_up(self.warmup_fraction + self.ramp_fraction), first_fine_tuned)
+        return min(half_up(self.warmup_fraction), ramp_end), ramp_end, first_fine_tuned
+
+    def constraints_on(self, epoch: int, epochs: int) -> bool:
+        """Whether the constraints act in ``epoch`` (0-based): after the warm-up."""
+        return epoch >= self.boundaries(epochs)[0]
+
+    def ramp(self, epoch: int, epochs: int) -> float:
+        """Fraction of the sparsity targets aimed at in ``epoch``: 0 in the warm-up,
+        ``1 − (1 − p)³`` in the ramp (``p`` its fraction done at the epoch's end), 1 after."""
+        start, end, _ = self.boundaries(epochs)
+        if epoch < start:
+            return 0.0
+        if epoch >= end:
+            return 1.0
+        done = (epoch - start + 1) / (end - start)
+        return 1.0 - (1.0 - done) ** 3
+
+    def masks_fixed(self, epoch: int, epochs: int) -> bool:
+        """Whether ``epoch`` trains with fixed pruning masks (the fine-tuning)."""
+        return self.fine_tune_fraction > 0 and epoch >= self.boundaries(epochs)[2]
+
+
+class ScheduleCallback(keras.callbacks.Callback):
+    """Puts an :class:`MDMMModel` into its schedule's state at every epoch's start
+    (added by :meth:`MDMMModel.fit`). The state follows from the epoch number and the
+    model's weights, so a run resumed by BackupAndRestore continues the schedule."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.model.begin_epoch(epoch, int(self.params["epochs"]))
 
 
 class BopsConstraint(Constraint):
@@ -436,6 +559,8 @@ class MDMMModel(keras.Model):
         damping: ``c`` of the damping term ``(c/2)·Σ h_i²``.
         feasibility_tolerance: largest :meth:`Constraint.violation` of a constraint
             that counts as met (:meth:`violations`; used to pick checkpoints).
+        schedule: warm-up, target ramp and fixed-mask fine-tuning (:class:`Schedule`,
+            applied by :meth:`fit`); None: constant targets from the first step.
 
     Input / Output: those of ``inner`` (``call`` delegates to it).
 
@@ -444,6 +569,11 @@ class MDMMModel(keras.Model):
     updated by :meth:`train_step`. ``evaluate``/``test_step`` are Keras' own: they
     report the task loss. Use ``model.inner`` (or :meth:`save`, which saves it) for the
     artefact; checkpoints of this model carry the multipliers as well.
+
+    With a schedule, the model also holds (as weights, so checkpoints and
+    BackupAndRestore keep them) the constraints' on/off switch, each sparsity
+    constraint's current target and its pruning masks; masked weights are set back to
+    zero after every optimizer step, so the inner model's weights hold the zeros.
     """
 
     def __init__(
@@ -453,6 +583,7 @@ class MDMMModel(keras.Model):
         lambda_learning_rate: float = 0.01,
         damping: float = 1.0,
         feasibility_tolerance: float = 0.02,
+        schedule: Schedule | None = None,
         **kwargs,
     ) -> None:
         super().__init__(name=kwargs.pop("name", f"mdmm_{inner.name}"), **kwargs)
@@ -489,6 +620,102 @@ class MDMMModel(keras.Model):
             )
             for c in self.constraints
         ]
+        self.schedule = schedule
+        self._add_schedule_state()
+
+    def _add_schedule_state(self) -> None:
+        """The schedule's variables: an on/off switch, each sparsity constraint's
+        current target and, with fine-tuning, one mask per weight tensor."""
+        self._switch: tf.Variable | None = None
+        self._masks: list[tuple[SparsityConstraint, list[tf.Variable]]] = []
+        self._masks_fixed: tf.Variable | None = None
+        if self.schedule is None:
+            return
+        self._switch = self._state("mdmm_constraints_on", (), "ones")
+        for constraint in self._sparsity_constraints():
+            constraint.current_target = self._state(f"mdmm_{constraint.name}_target", (), "zeros")
+            constraint.current_target.assign(constraint.target)
+        if self.schedule.fine_tune_fraction > 0:
+            self._masks_fixed = self._state("mdmm_masks_fixed", (), "zeros")
+            self._masks = [
+                (
+                    c,
+                    [
+                        self._state(f"mdmm_{c.name}_mask_{i}", t.variable.shape, "ones")
+                        for i, t in enumerate(c.tensors)
+                    ],
+                )
+                for c in self._sparsity_constraints()
+            ]
+
+    def _state(self, name: str, shape, initializer: str) -> tf.Variable:
+        # Set outside the train step (cross-replica) only: mirrored, written once.
+        return self.add_weight(
+            name=name,
+            shape=shape,
+            initializer=initializer,
+            trainable=False,
+            dtype="float32",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
+
+    def _sparsity_constraints(self) -> list[SparsityConstraint]:
+        return [c for c in self.constraints if isinstance(c, SparsityConstraint)]
+
+    def fit(self, *args, **kwargs):
+        """Keras' ``fit``, with a :class:`ScheduleCallback` first among the callbacks
+        when the model has a schedule (pass ``callbacks`` by keyword)."""
+        if self.schedule is not None:
+            kwargs["callbacks"] = [ScheduleCallback(), *(kwargs.get("callbacks") or [])]
+        return super().fit(*args, **kwargs)
+
+    def begin_epoch(self, epoch: int, epochs: int) -> None:
+        """Set the schedule's state for ``epoch`` (0-based) of ``epochs``: the switch,
+        the ramped targets, and the pruning masks once fine-tuning starts."""
+        schedule = self.schedule
+        if schedule is None:
+            return
+        cast(tf.Variable, self._switch).assign(float(schedule.constraints_on(epoch, epochs)))
+        for constraint in self._sparsity_constraints():
+            target = constraint.target * schedule.ramp(epoch, epochs)
+            cast(tf.Variable, constraint.current_target).assign(target)
+        fixed = self._masks_fixed
+        if fixed is not None and schedule.masks_fixed(epoch, epochs) and not float(fixed):
+            self.fix_masks()
+
+    def fix_masks(self) -> None:
+        """Zero exactly the weights each sparsity constraint's target asks for (its
+        :meth:`~SparsityConstraint.pruning_masks`) and keep them zero from now on; the
+        multipliers of these constraints restart at 0 (the mask now meets them)."""
+        multipliers = dict(zip(self.constraints, self.multipliers, strict=True))
+        for constraint, masks in self._masks:
+            for tensor, variable, mask in zip(
+                constraint.tensors, masks, constraint.pruning_masks(), strict=True
+            ):
+                variable.assign(mask)
+                # "equal": the zeros must be the masked weights only, no more.
+                revive = constraint.mode == "equal"
+                tensor.variable.assign(masked_weights(tensor, mask, revive))
+            multipliers[constraint].assign(0.0)
+        cast(tf.Variable, self._masks_fixed).assign(1.0)
+
+    def _apply_masks(self) -> None:
+        """Set the masked weights back to zero (after an optimizer step).
+
+        The inner weights are written in cross-replica context (as the optimizer
+        writes them), each replica's copy with its replica's mask.
+        """
+        if not self._masks:
+            return
+
+        def zero_masked(strategy) -> None:
+            for constraint, masks in self._masks:
+                for tensor, mask in zip(constraint.tensors, masks, strict=True):
+                    strategy.extended.update(
+                        tensor.variable, lambda v, m: v.assign(v * m), args=(mask,), group=False
+                    )
+
+        tf.distribute.get_replica_context().merge_call(zero_masked)
 
     def call(self, inputs, training=None, mask=None):
         return self.inner(inputs, training=training, mask=mask)
@@ -527,12 +754,13 @@ class MDMMModel(keras.Model):
             # compute_loss divides by the number of replicas and the optimizer sums the
             # replicas' gradients; the penalty is divided likewise, so that its force is
             # the same for any number of replicas.
-            lagrangian = task_loss + penalty / replicas
+            lagrangian = task_loss + self._switched(penalty) / replicas
         variables = self.inner.trainable_variables
         gradients = tape.gradient(lagrangian, variables)
         self.optimizer.apply_gradients(
             (g, v) for g, v in zip(gradients, variables, strict=True) if g is not None
         )
+        self._apply_masks()
         self._ascend_multipliers(violations)
         logs = dict(self.compute_metrics(x, y, y_pred, sample_weight))
         # Keras sums a worker's per-replica logs (its "auto" reduction): these are the
@@ -544,7 +772,13 @@ class MDMMModel(keras.Model):
         ):
             logs[f"mdmm_{constraint.name}_value"] = value / local
             logs[f"mdmm_{constraint.name}_lambda"] = tf.identity(multiplier) / local
+        for constraint in self._sparsity_constraints() if self.schedule is not None else []:
+            logs[f"mdmm_{constraint.name}_target"] = tf.identity(constraint.current_target) / local
         return logs
+
+    def _switched(self, value: tf.Tensor) -> tf.Tensor:
+        """``value``, or 0 while the schedule's warm-up has the constraints off."""
+        return value if self._switch is None else value * self._switch
 
     def _ascend_multipliers(self, violations: list[tf.Tensor]) -> None:
         """Gradient ascent on λ: ``∂L/∂λ_i = g_i`` (measured before the weight step).
@@ -560,7 +794,7 @@ class MDMMModel(keras.Model):
         for i, (constraint, multiplier) in enumerate(
             zip(self.constraints, self.multipliers, strict=True)
         ):
-            updated = multiplier + self.lambda_learning_rate * g[i]
+            updated = multiplier + self._switched(self.lambda_learning_rate * g[i])
             if constraint.kind == "inequality":
                 updated = tf.maximum(updated, 0.0)
             multiplier.assign(updated)
@@ -575,6 +809,7 @@ class MDMMModel(keras.Model):
             "lambda_learning_rate": self.lambda_learning_rate,
             "damping": self.damping,
             "feasibility_tolerance": self.feasibility_tolerance,
+            "schedule": None if self.schedule is None else asdict(self.schedule),
         }
 
     @classmethod
@@ -586,7 +821,8 @@ class MDMMModel(keras.Model):
         config = dict(config)
         inner = _inner_model_from_config(config.pop("inner"), custom_objects)
         constraints = constraints_from_config(config.pop("constraints"))
-        return cls(inner, constraints, **config)
+        schedule = config.pop("schedule", None)
+        return cls(inner, constraints, schedule=schedule and Schedule(**schedule), **config)
 
     def save(self, filepath, *args, **kwargs):
         """Save the plain inner model: the artefact needs no MDMM state to load.
