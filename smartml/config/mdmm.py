@@ -94,9 +94,12 @@ class ScheduleConfig(StrictModel):
     - warm-up (``warmup_fraction``): every constraint off, dense training;
     - ramp (``ramp_fraction``): each sparsity target rises from 0 to its value along
       ``target·(1 − (1 − p)³)``, ``p`` the fraction of the ramp done after the epoch;
-    - fine-tuning (``fine_tune_fraction``, the last epochs): the pruning mask is fixed
-      (the smallest weights of each sparsity constraint set exactly to zero, as many as
-      its target asks) and kept zero through every optimizer step.
+      with fine-tuning on, at every epoch's start the smallest weights are masked to
+      zero, as many as the ramped target asks (gradual magnitude pruning), and MDMM
+      moves the next ones towards zero in between;
+    - fine-tuning (``fine_tune_fraction``, the last epochs): the masks are fixed at
+      the full targets and the masked weights kept zero through every optimizer step.
+      0 turns masks off: MDMM alone, with ramped targets.
 
     >>> ScheduleConfig(warmup_fraction=0.6, ramp_fraction=0.6)
     Traceback (most recent call last):

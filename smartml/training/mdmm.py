@@ -224,18 +224,19 @@ class SparsityConstraint(WeightConstraint):
         violation = sparsity - target if self.mode == "equal" else target - sparsity
         return sparsity, self.scale * violation
 
-    def zeros_wanted(self) -> int:
-        """Number of zero weights that meet the target: the nearest count ("equal"),
-        the smallest count at least the target ("at_least")."""
-        total = sum(t.size for t in self._tensors)
+    def zeros_wanted(self, fraction: float = 1.0) -> int:
+        """Number of zero weights that meet ``fraction`` of the target: the nearest
+        count ("equal"), the smallest count at least that ("at_least")."""
+        wanted = fraction * self.target * sum(t.size for t in self._tensors)
         if self.mode == "equal":
-            return math.floor(self.target * total + 0.5)
-        return math.ceil(self.target * total - 1e-9)
+            return math.floor(wanted + 0.5)
+        return math.ceil(wanted - 1e-9)
 
-    def pruning_masks(self) -> list[np.ndarray]:
-        """0/1 masks (one per tensor) that zero exactly :meth:`zeros_wanted` weights:
-        those already quantized to zero first, then the smallest ``|w|`` relative to
-        their tensor's mean ``|w|`` (so tensors of different scales compare fairly)."""
+    def pruning_masks(self, fraction: float = 1.0) -> list[np.ndarray]:
+        """0/1 masks (one per tensor) that zero exactly ``zeros_wanted(fraction)``
+        weights: those already quantized to zero first, then the smallest ``|w|``
+        relative to their tensor's mean ``|w|`` (tensors of different scales compare
+        fairly). Masked weights are zero, so a later call masks a superset."""
         keys = []
         for tensor in self._tensors:
             magnitude = np.abs(tensor.variable.numpy())
@@ -243,7 +244,7 @@ class SparsityConstraint(WeightConstraint):
             keys.append(np.where(np.asarray(tensor.quantized()) == 0, -1.0, relative).ravel())
         order = np.argsort(np.concatenate(keys), kind="stable")
         keep = np.ones(order.size, dtype=np.float32)
-        keep[order[: self.zeros_wanted()]] = 0.0
+        keep[order[: self.zeros_wanted(fraction)]] = 0.0
         ends = np.cumsum([t.size for t in self._tensors])[:-1]
         return [
             part.reshape(t.variable.shape)
@@ -676,27 +677,38 @@ class MDMMModel(keras.Model):
         if schedule is None:
             return
         cast(tf.Variable, self._switch).assign(float(schedule.constraints_on(epoch, epochs)))
+        ramp = schedule.ramp(epoch, epochs)
         for constraint in self._sparsity_constraints():
-            target = constraint.target * schedule.ramp(epoch, epochs)
-            cast(tf.Variable, constraint.current_target).assign(target)
+            cast(tf.Variable, constraint.current_target).assign(constraint.target * ramp)
         fixed = self._masks_fixed
-        if fixed is not None and schedule.masks_fixed(epoch, epochs) and not float(fixed):
+        if fixed is None or fixed.numpy() or not schedule.constraints_on(epoch, epochs):
+            return
+        if schedule.masks_fixed(epoch, epochs):
             self.fix_masks()
+        else:
+            self.prune(ramp)
 
-    def fix_masks(self) -> None:
-        """Zero exactly the weights each sparsity constraint's target asks for (its
-        :meth:`~SparsityConstraint.pruning_masks`) and keep them zero from now on; the
-        multipliers of these constraints restart at 0 (the mask now meets them)."""
+    def prune(self, fraction: float, final: bool = False) -> None:
+        """Mask (and zero) the smallest weights of each sparsity constraint, as many as
+        ``fraction`` of its target asks (:meth:`~SparsityConstraint.pruning_masks`).
+
+        ``final`` (the target itself, for good): with mode "equal" the unmasked
+        weights that quantize to zero move to ``±LSB``, so the zeros are exactly the
+        masked ones, and the multipliers restart at 0 (the masks now meet the targets).
+        """
         multipliers = dict(zip(self.constraints, self.multipliers, strict=True))
         for constraint, masks in self._masks:
-            for tensor, variable, mask in zip(
-                constraint.tensors, masks, constraint.pruning_masks(), strict=True
-            ):
+            new_masks = constraint.pruning_masks(fraction)
+            for tensor, variable, mask in zip(constraint.tensors, masks, new_masks, strict=True):
                 variable.assign(mask)
-                # "equal": the zeros must be the masked weights only, no more.
-                revive = constraint.mode == "equal"
+                revive = final and constraint.mode == "equal"
                 tensor.variable.assign(masked_weights(tensor, mask, revive))
-            multipliers[constraint].assign(0.0)
+            if final:
+                multipliers[constraint].assign(0.0)
+
+    def fix_masks(self) -> None:
+        """Prune to the full targets and keep these masks for the rest of the run."""
+        self.prune(1.0, final=True)
         cast(tf.Variable, self._masks_fixed).assign(1.0)
 
     def _apply_masks(self) -> None:
