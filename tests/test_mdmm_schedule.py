@@ -1,6 +1,7 @@
 """MDMM schedule: warm-up, ramped sparsity targets, pruning masks kept through
 optimizer steps, exact targets, config errors, resume and tf.distribute."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -23,6 +24,10 @@ from smartml.training.mdmm import (
 )
 
 REPO = Path(__file__).parents[1]
+# The schedules the README documents: a dense warm-up from random weights, none when
+# pruning a trained model.
+FROM_RANDOM = {"warmup_fraction": 0.25, "ramp_fraction": 0.4, "fine_tune_fraction": 0.35}
+PRUNING = {"warmup_fraction": 0.0, "ramp_fraction": 0.5, "fine_tune_fraction": 0.25}
 
 
 def scheduled(schedule: Schedule, target: float = 0.75, mode: str = "equal") -> MDMMModel:
@@ -269,6 +274,7 @@ def test_backup_and_restore_resumes_the_schedule_and_its_masks(tmp_path):
 
 MIRRORED_MASKS_SCRIPT = """
 import smartml
+import csv
 import json
 import numpy as np
 from smartml.backend import keras, tf
@@ -310,3 +316,50 @@ def test_masks_under_two_replicas_train_like_one():
     assert two["masks_agree"]
     for mine, theirs in zip(two["weights"], one["weights"], strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "schedule"),
+    [
+        ("pixel_2t_mdmm", 0.5, FROM_RANDOM),
+        ("pixel_2t_mdmm75", 0.75, FROM_RANDOM),
+        ("pixel_2t_mdmm90", 0.9, FROM_RANDOM),
+        ("pixel_2t_mdmm_pruned", 0.5, PRUNING),
+        ("pixel_2t_mdmm_pruned75", 0.75, PRUNING),
+        ("pixel_2t_mdmm_pruned90", 0.9, PRUNING),
+    ],
+)
+def test_shipped_mdmm_configs_use_the_documented_schedules(name, target, schedule):
+    config = validate_config(json.loads((REPO / "configs" / f"{name}.json").read_text()))
+    mdmm = config.training.mdmm
+    assert mdmm is not None and mdmm.schedule == ScheduleConfig(**schedule)
+    assert {c.target for c in mdmm.constraints} == {target}  # type: ignore[attr-defined]
+    assert (config.training.initial_weights is not None) == (schedule is PRUNING)
+
+
+@pytest.mark.slow
+def test_a_tiny_pixel_run_meets_75_percent_in_every_layer(tmp_path):
+    """pixel_2t_mdmm75 (from random, its documented schedule) on 2000 clusters: every
+    layer of at least 50 weights ends within ±0.02 of 75%, smaller ones within half a
+    weight more, and the saved model holds the zeros."""
+    from test_distribution_training import pixel_config
+
+    from smartml.config.loader import load_config
+    from smartml.training.trainer import train
+
+    run = tmp_path / "mdmm75"
+    train(load_config(pixel_config(tmp_path, run.name, base="pixel_2t_mdmm75.json", epochs=4)))
+    layers = json.loads((run / "metrics.json").read_text())["hardware"]["layers"]
+    assert len(layers) == 5
+    for name, layer in layers.items():
+        allowed = 0.02 + (0 if layer["weights"] >= 50 else 0.5 / layer["weights"])
+        assert abs(layer["sparsity"] - 0.75) <= allowed, (name, layer)
+    model = load_model(run / "model.h5")
+    for name, layer in layers.items():
+        # the masked weights are exactly zero in the artefact: the nearest count to 75%
+        tensors = hc.weight_tensors(model.get_layer(name))
+        zeros = sum(int((t.variable.numpy() == 0).sum()) for t in tensors)
+        assert zeros == int(0.75 * layer["weights"] + 0.5), name
+    with (run / "history.csv").open() as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert float(last["mdmm_feasible"]) == 1.0

@@ -1,0 +1,130 @@
+"""Resolution vs sparsity of the pixel MDN trained with MDMM, printed as JSON.
+
+For each target (50/75/90% of every quantized layer) and each start — from random
+weights (``configs/pixel_2t_mdmm{,75,90}.json``) and pruning a trained dense run
+(``configs/pixel_2t_mdmm_pruned{,75,90}.json``) — it trains the run and reports the
+quantized sparsity reached per layer, whether every layer meets its target (within
+``feasibility_tolerance`` beyond half a weight), and the test resolution (robust width
+of x, y, cotα, cotβ from the run's metrics.json) against a dense model
+(``configs/pixel_2t.json``) given the same total epochs: E for a start from random,
+2E (E dense + E pruning) for a pruned start. Usage::
+
+    python benchmarks/mdmm_sparsity.py [--clusters 60000] [--epochs 16] [--runs-dir DIR]
+
+Without ``--clusters``/``--epochs`` the configs' own sizes are used (300k clusters,
+32 epochs: hours on two cores); the runs go under ``--runs-dir`` (default
+``runs/mdmm_sparsity``) and are retrained on every call.
+"""
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import smartml  # noqa: F401  (Keras 2 switch before TensorFlow)
+from smartml.backend import keras
+from smartml.config.loader import load_config
+from smartml.training.trainer import train
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+TARGETS = {0.5: "", 0.75: "75", 0.9: "90"}  # config name suffix per target
+RESOLUTION_KEYS = {
+    "x": "x-midplane",
+    "y": "y-midplane",
+    "cot_alpha": "cotAlpha",
+    "cot_beta": "cotBeta",
+}
+
+
+def trained_run(config_name: str, run_dir: Path, overrides: dict[str, Any]) -> Path:
+    """Train ``configs/<config_name>`` with ``overrides`` into ``run_dir``."""
+    keras.backend.clear_session()
+    config = load_config(
+        CONFIGS / config_name,
+        {**overrides, "output.dir": str(run_dir), "output.plots": False, "training.verbose": 0},
+    )
+    train(config, overwrite=True)
+    return run_dir
+
+
+def resolution(run_dir: Path) -> dict[str, float]:
+    """Robust width of each target on the test set."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {name: metrics[key]["robust_width"] for name, key in RESOLUTION_KEYS.items()}
+
+
+def sparsity_report(run_dir: Path, target: float) -> dict[str, Any]:
+    """Per-layer quantized sparsity of the saved model and whether each layer meets
+    ``target`` within the run's feasibility tolerance beyond half a weight."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    tolerance = config["training"]["mdmm"]["feasibility_tolerance"]
+    layers = metrics["hardware"]["layers"]
+    sparsity = {name: layer["sparsity"] for name, layer in layers.items()}
+    met = {
+        name: abs(layer["sparsity"] - target) <= tolerance + 0.5 / layer["weights"]
+        for name, layer in layers.items()
+    }
+    return {"sparsity": sparsity, "layer_feasible": met, "feasible": all(met.values())}
+
+
+def relative_change(mine: dict[str, float], dense: dict[str, float]) -> dict[str, float]:
+    """(width / dense width − 1) per target: +0.1 is 10% worse than dense."""
+    return {name: round(mine[name] / dense[name] - 1.0, 4) for name in mine}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clusters", type=int, help="data.simulation.n_clusters")
+    parser.add_argument("--epochs", type=int, help="training.epochs of every run (E)")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs/mdmm_sparsity"))
+    parser.add_argument(
+        "--targets", type=float, nargs="+", default=list(TARGETS), choices=list(TARGETS)
+    )
+    args = parser.parse_args()
+    size: dict[str, Any] = {}
+    if args.clusters is not None:
+        size["data.simulation.n_clusters"] = args.clusters
+    epochs = args.epochs or load_config(CONFIGS / "pixel_2t.json").training.epochs
+    size["training.epochs"] = epochs
+    dense = args.runs_dir / "dense"
+    trained_run("pixel_2t.json", dense, size)
+    dense_twice = trained_run(
+        "pixel_2t.json", args.runs_dir / "dense_2x", {**size, "training.epochs": 2 * epochs}
+    )
+    baselines = {"random": resolution(dense), "pruned": resolution(dense_twice)}
+    runs = []
+    for target in args.targets:
+        for start, prefix, extra in (
+            ("random", "pixel_2t_mdmm", {}),
+            ("pruned", "pixel_2t_mdmm_pruned", {"training.initial_weights": str(dense)}),
+        ):
+            name = f"{prefix}{TARGETS[target]}"
+            run = trained_run(f"{name}.json", args.runs_dir / name, {**size, **extra})
+            widths = resolution(run)
+            runs.append(
+                {
+                    "start": start,
+                    "target": target,
+                    "config": f"configs/{name}.json",
+                    "total_epochs": epochs * (2 if start == "pruned" else 1),
+                    **sparsity_report(run, target),
+                    "resolution": widths,
+                    "dense_resolution": baselines[start],
+                    "relative_to_dense": relative_change(widths, baselines[start]),
+                }
+            )
+    result = {
+        "clusters": args.clusters or "config",
+        "epochs": epochs,
+        "dense": {
+            f"{epochs}_epochs": baselines["random"],
+            f"{2 * epochs}_epochs": baselines["pruned"],
+        },
+        "runs": runs,
+    }
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
