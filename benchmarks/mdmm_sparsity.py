@@ -2,12 +2,13 @@
 
 For each target (50/75/90% of every quantized layer) and each start — from random
 weights (``configs/pixel_2t_mdmm{,75,90}.json``) and pruning a trained dense run
-(``configs/pixel_2t_mdmm_pruned{,75,90}.json``) — it trains the run and reports the
-quantized sparsity reached per layer, whether every layer meets its target (within
-``feasibility_tolerance`` beyond half a weight), and the test resolution (robust width
-of x, y, cotα, cotβ from the run's metrics.json) against a dense model
-(``configs/pixel_2t.json``) given the same total epochs: E for a start from random,
-2E (E dense + E pruning) for a pruned start. Usage::
+(``configs/pixel_2t_mdmm_pruned{,75,90}.json``; with 50%, also
+``pixel_2t_mdmm_pruned_sep25.json``: separable_conv at 25%) — it trains the run and
+reports the quantized sparsity reached per layer, whether every layer meets its
+config's target (within ``feasibility_tolerance`` beyond half a weight), and the test
+resolution (robust width of x, y, cotα, cotβ from the run's metrics.json) against a
+dense model (``configs/pixel_2t.json``) given the same total epochs: E for a start
+from random, 2E (E dense + E pruning) for a pruned start. Usage::
 
     python benchmarks/mdmm_sparsity.py [--clusters 60000] [--epochs 16] [--runs-dir DIR]
 
@@ -27,7 +28,17 @@ from smartml.config.loader import load_config
 from smartml.training.trainer import train
 
 CONFIGS = Path(__file__).parents[1] / "configs"
-TARGETS = {0.5: "", 0.75: "75", 0.9: "90"}  # config name suffix per target
+TARGETS = (0.5, 0.75, 0.9)
+# (start, target of most layers, config name without .json)
+RUNS = [
+    ("random", 0.5, "pixel_2t_mdmm"),
+    ("pruned", 0.5, "pixel_2t_mdmm_pruned"),
+    ("pruned", 0.5, "pixel_2t_mdmm_pruned_sep25"),
+    ("random", 0.75, "pixel_2t_mdmm75"),
+    ("pruned", 0.75, "pixel_2t_mdmm_pruned75"),
+    ("random", 0.9, "pixel_2t_mdmm90"),
+    ("pruned", 0.9, "pixel_2t_mdmm_pruned90"),
+]
 RESOLUTION_KEYS = {
     "x": "x-midplane",
     "y": "y-midplane",
@@ -53,19 +64,25 @@ def resolution(run_dir: Path) -> dict[str, float]:
     return {name: metrics[key]["robust_width"] for name, key in RESOLUTION_KEYS.items()}
 
 
-def sparsity_report(run_dir: Path, target: float) -> dict[str, Any]:
+def sparsity_report(run_dir: Path) -> dict[str, Any]:
     """Per-layer quantized sparsity of the saved model and whether each layer meets
-    ``target`` within the run's feasibility tolerance beyond half a weight."""
+    its constraint's target within the run's feasibility tolerance beyond half a
+    weight (constraints of one layer each, as in the pixel configs)."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    config = json.loads((run_dir / "config.json").read_text())
-    tolerance = config["training"]["mdmm"]["feasibility_tolerance"]
+    mdmm = json.loads((run_dir / "config.json").read_text())["training"]["mdmm"]
+    targets = {c["layers"]: c["target"] for c in mdmm["constraints"]}
     layers = metrics["hardware"]["layers"]
-    sparsity = {name: layer["sparsity"] for name, layer in layers.items()}
     met = {
-        name: abs(layer["sparsity"] - target) <= tolerance + 0.5 / layer["weights"]
-        for name, layer in layers.items()
+        name: abs(layers[name]["sparsity"] - target)
+        <= mdmm["feasibility_tolerance"] + 0.5 / layers[name]["weights"]
+        for name, target in targets.items()
     }
-    return {"sparsity": sparsity, "layer_feasible": met, "feasible": all(met.values())}
+    return {
+        "targets": targets,
+        "sparsity": {name: layer["sparsity"] for name, layer in layers.items()},
+        "layer_feasible": met,
+        "feasible": all(met.values()),
+    }
 
 
 def relative_change(mine: dict[str, float], dense: dict[str, float]) -> dict[str, float]:
@@ -78,9 +95,7 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, help="data.simulation.n_clusters")
     parser.add_argument("--epochs", type=int, help="training.epochs of every run (E)")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/mdmm_sparsity"))
-    parser.add_argument(
-        "--targets", type=float, nargs="+", default=list(TARGETS), choices=list(TARGETS)
-    )
+    parser.add_argument("--targets", type=float, nargs="+", default=list(TARGETS), choices=TARGETS)
     args = parser.parse_args()
     size: dict[str, Any] = {}
     if args.clusters is not None:
@@ -94,26 +109,23 @@ def main() -> None:
     )
     baselines = {"random": resolution(dense), "pruned": resolution(dense_twice)}
     runs = []
-    for target in args.targets:
-        for start, prefix, extra in (
-            ("random", "pixel_2t_mdmm", {}),
-            ("pruned", "pixel_2t_mdmm_pruned", {"training.initial_weights": str(dense)}),
-        ):
-            name = f"{prefix}{TARGETS[target]}"
-            run = trained_run(f"{name}.json", args.runs_dir / name, {**size, **extra})
-            widths = resolution(run)
-            runs.append(
-                {
-                    "start": start,
-                    "target": target,
-                    "config": f"configs/{name}.json",
-                    "total_epochs": epochs * (2 if start == "pruned" else 1),
-                    **sparsity_report(run, target),
-                    "resolution": widths,
-                    "dense_resolution": baselines[start],
-                    "relative_to_dense": relative_change(widths, baselines[start]),
-                }
-            )
+    for start, target, name in RUNS:
+        if target not in args.targets:
+            continue
+        extra = {"training.initial_weights": str(dense)} if start == "pruned" else {}
+        run = trained_run(f"{name}.json", args.runs_dir / name, {**size, **extra})
+        widths = resolution(run)
+        runs.append(
+            {
+                "start": start,
+                "config": f"configs/{name}.json",
+                "total_epochs": epochs * (2 if start == "pruned" else 1),
+                **sparsity_report(run),
+                "resolution": widths,
+                "dense_resolution": baselines[start],
+                "relative_to_dense": relative_change(widths, baselines[start]),
+            }
+        )
     result = {
         "clusters": args.clusters or "config",
         "epochs": epochs,

@@ -319,21 +319,25 @@ def test_masks_under_two_replicas_train_like_one():
 
 
 @pytest.mark.parametrize(
-    ("name", "target", "schedule"),
+    ("name", "targets", "schedule"),
     [
-        ("pixel_2t_mdmm", 0.5, FROM_RANDOM),
-        ("pixel_2t_mdmm75", 0.75, FROM_RANDOM),
-        ("pixel_2t_mdmm90", 0.9, FROM_RANDOM),
-        ("pixel_2t_mdmm_pruned", 0.5, PRUNING),
-        ("pixel_2t_mdmm_pruned75", 0.75, PRUNING),
-        ("pixel_2t_mdmm_pruned90", 0.9, PRUNING),
+        ("pixel_2t_mdmm", [0.5] * 5, FROM_RANDOM),
+        ("pixel_2t_mdmm75", [0.75] * 5, FROM_RANDOM),
+        ("pixel_2t_mdmm90", [0.9] * 5, FROM_RANDOM),
+        ("pixel_2t_mdmm_pruned", [0.5] * 5, PRUNING),
+        ("pixel_2t_mdmm_pruned_sep25", [0.25] + [0.5] * 4, PRUNING),
+        ("pixel_2t_mdmm_pruned75", [0.75] * 5, PRUNING),
+        ("pixel_2t_mdmm_pruned90", [0.9] * 5, PRUNING),
     ],
 )
-def test_shipped_mdmm_configs_use_the_documented_schedules(name, target, schedule):
+def test_shipped_mdmm_configs_use_the_documented_schedules(name, targets, schedule):
     config = validate_config(json.loads((REPO / "configs" / f"{name}.json").read_text()))
     mdmm = config.training.mdmm
     assert mdmm is not None and mdmm.schedule == ScheduleConfig(**schedule)
-    assert {c.target for c in mdmm.constraints} == {target}  # type: ignore[attr-defined]
+    layers = ["separable_conv", "pointwise_conv", "dense_0", "dense_1", "gaussian_params"]
+    assert {c.layers: c.target for c in mdmm.constraints} == dict(  # type: ignore[attr-defined]
+        zip(layers, targets, strict=True)
+    )
     assert (config.training.initial_weights is not None) == (schedule is PRUNING)
 
 
