@@ -126,6 +126,7 @@ def test_masks_keep_zeros_through_optimizer_steps():
     kernel = model.inner.get_layer("d0").kernel
     zeros = kernel.numpy() == 0
     assert zeros.sum() == 192
+    assert layer_sparsity(model, "d0") == layer_sparsity(model, "d1") == 0.75  # exactly
     before = kernel.numpy().copy()
     # fit() would re-enter the schedule: train steps alone, with a large rate
     model.optimizer.learning_rate.assign(0.1)
@@ -134,7 +135,8 @@ def test_masks_keep_zeros_through_optimizer_steps():
     after = kernel.numpy()
     assert np.all(after[zeros] == 0.0)  # exactly zero, not small
     assert not np.allclose(after[~zeros], before[~zeros])  # the others trained
-    assert layer_sparsity(model, "d0") == 0.75
+    # (mode "equal": a weight the steps move into the zero band is pushed out by λ)
+    assert layer_sparsity(model, "d0") >= 0.75
     assert float(model.multipliers[0]) == pytest.approx(0.0, abs=0.05)  # restarted at 0
 
 
@@ -289,7 +291,7 @@ def trained(strategy):
     with strategy.scope():
         model = MDMMModel(two_layer(), [SparsityConstraint("all", 0.75, name="sp")], 0.5, 20.0,
                           schedule=Schedule(0.0, 0.5, 0.5))
-        model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
     model.fit(x, y, batch_size=64, epochs=4, shuffle=False, verbose=0)
     masks = [strategy.experimental_local_results(m) for _, ms in model._masks for m in ms]
     return {
@@ -341,7 +343,6 @@ def test_shipped_mdmm_configs_use_the_documented_schedules(name, targets, schedu
     assert (config.training.initial_weights is not None) == (schedule is PRUNING)
 
 
-@pytest.mark.slow
 def test_a_tiny_pixel_run_meets_75_percent_in_every_layer(tmp_path):
     """pixel_2t_mdmm75 (from random, its documented schedule) on 2000 clusters: every
     layer of at least 50 weights ends within ±0.02 of 75%, smaller ones within half a

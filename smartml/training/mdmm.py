@@ -237,12 +237,13 @@ class SparsityConstraint(WeightConstraint):
         weights: those already quantized to zero first, then the smallest ``|w|``
         relative to their tensor's mean ``|w|`` (tensors of different scales compare
         fairly). Masked weights are zero, so a later call masks a superset."""
-        keys = []
+        relative, nonzero = [], []
         for tensor in self._tensors:
             magnitude = np.abs(tensor.variable.numpy())
-            relative = magnitude / max(float(magnitude.mean()), 1e-12)
-            keys.append(np.where(np.asarray(tensor.quantized()) == 0, -1.0, relative).ravel())
-        order = np.argsort(np.concatenate(keys), kind="stable")
+            relative.append((magnitude / max(float(magnitude.mean()), 1e-12)).ravel())
+            nonzero.append((np.asarray(tensor.quantized()) != 0).ravel())
+        # quantized zeros first, each group by relative magnitude (the last key sorts first)
+        order = np.lexsort((np.concatenate(relative), np.concatenate(nonzero)))
         keep = np.ones(order.size, dtype=np.float32)
         keep[order[: self.zeros_wanted(fraction)]] = 0.0
         ends = np.cumsum([t.size for t in self._tensors])[:-1]
