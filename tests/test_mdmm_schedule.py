@@ -354,6 +354,8 @@ def test_a_tiny_pixel_run_meets_75_percent_in_every_layer(tmp_path):
 
     run = tmp_path / "mdmm75"
     train(load_config(pixel_config(tmp_path, run.name, base="pixel_2t_mdmm75.json", epochs=4)))
+    saved = json.loads((run / "config.json").read_text())["training"]["mdmm"]
+    assert saved["schedule"] == FROM_RANDOM  # saved with the run
     layers = json.loads((run / "metrics.json").read_text())["hardware"]["layers"]
     assert len(layers) == 5
     for name, layer in layers.items():

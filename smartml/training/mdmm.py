@@ -30,10 +30,23 @@ Constraints (each over one layer name, a list of names or ``"all"`` quantized la
     that of the smooth surrogate of :mod:`~smartml.hardware.cost`. The norm
     goes through the quantizers' straight-through gradient.
 
+Schedule
+    MDMM alone stalls at high sparsity: the surrogate's gradient is spread over a
+    layer's weights and fades far from the quantizer's zero band (±2⁻⁸ for 8 bits),
+    while Adam moves a weight by about the learning rate each step. A
+    :class:`Schedule` (``training.mdmm.schedule``) adds a dense warm-up (constraints
+    off), a cubic ramp of the sparsity targets with masks that zero the smallest
+    weights as the ramped target asks at every epoch's start (gradual magnitude
+    pruning; MDMM pulls the next ones towards zero in between), and a fine-tuning
+    with the masks fixed at the full targets, so those are met exactly. Its state
+    (switch, current targets, masks) is in the model's weights; the masked weights
+    are set back to zero after every optimizer step, so the artefact holds the zeros.
+
 Logs
     Every training step reports ``mdmm_<name>_value`` (sparsity, BOPs or norm: the
     hardware quantity, not ``g``) and ``mdmm_<name>_lambda``, plus
-    ``mdmm_lagrangian``; ``fit`` puts them in its history, CSVLogger and TensorBoard.
+    ``mdmm_lagrangian`` (with a schedule, ``mdmm_<name>_target`` of each sparsity
+    constraint); ``fit`` puts them in its history, CSVLogger and TensorBoard.
     ``loss`` and ``val_loss`` stay the compiled task loss (with the model's
     regularisation losses), so checkpoints select on the task, not on the constraints.
 
