@@ -58,7 +58,7 @@ def sparsity(**settings) -> dict:
         pytest.param(
             lambda c: c["training"].update(mdmm={"qqq": 1, "constraints": [sparsity()]}),
             "training.mdmm.qqq: unknown key 'qqq'; expected one of: constraints, "
-            "lambda_learning_rate, damping, feasibility_tolerance",
+            "lambda_learning_rate, damping, feasibility_tolerance, schedule",
             id="optional section, no close key",
         ),
         pytest.param(

@@ -21,7 +21,7 @@ TensorFlow). A new constraint type is one more registered schema here and its cl
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from smartml.config.strict import PositiveFloat, StrictModel
 from smartml.registry import MDMM_CONSTRAINTS
@@ -87,6 +87,43 @@ else:
     AnyConstraintConfig = registered_constraint_union()
 
 
+class ScheduleConfig(StrictModel):
+    """``training.mdmm.schedule``: the phases of a constrained run, as fractions of
+    ``training.epochs`` (so a run with ``--epochs`` keeps its proportions).
+
+    - warm-up (``warmup_fraction``): every constraint off, dense training;
+    - ramp (``ramp_fraction``): each sparsity target rises from 0 to its value along
+      ``target·(1 − (1 − p)³)``, ``p`` the fraction of the ramp done after the epoch;
+      with fine-tuning on, at every epoch's start the smallest weights are masked to
+      zero, as many as the ramped target asks (gradual magnitude pruning), and MDMM
+      moves the next ones towards zero in between;
+    - fine-tuning (``fine_tune_fraction``, the last epochs): the masks are fixed at
+      the full targets and the masked weights kept zero through every optimizer step.
+      0 turns masks off: MDMM alone, with ramped targets.
+
+    >>> ScheduleConfig(warmup_fraction=0.6, ramp_fraction=0.6)
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for ScheduleConfig
+      Value error, warmup_fraction + ramp_fraction + fine_tune_fraction must be at most 1,
+      got 1.45 ...
+    """
+
+    warmup_fraction: float = Field(0.0, ge=0, le=1, description="dense epochs first")
+    ramp_fraction: float = Field(0.5, ge=0, le=1, description="sparsity targets ramp up")
+    fine_tune_fraction: float = Field(0.25, ge=0, le=1, description="mask fixed")
+
+    @model_validator(mode="after")
+    def _phases_fit(self) -> "ScheduleConfig":
+        total = self.warmup_fraction + self.ramp_fraction + self.fine_tune_fraction
+        if total > 1.0 + 1e-9:
+            raise ValueError(
+                "warmup_fraction + ramp_fraction + fine_tune_fraction must be at most 1, "
+                f"got {total:g}"
+            )
+        return self
+
+
 class MDMMConfig(StrictModel):
     """``training.mdmm``: the constraints and the multipliers' dynamics."""
 
@@ -100,4 +137,9 @@ class MDMMConfig(StrictModel):
         description="an epoch counts as feasible (for the best checkpoint and early "
         "stopping) when every sparsity is within this of its target and every budget "
         "exceeded by at most this fraction",
+    )
+    schedule: ScheduleConfig | None = Field(
+        default_factory=ScheduleConfig,
+        description="warm-up, target ramp and fixed-mask fine-tuning; null: constant "
+        "targets from the first step, no mask",
     )

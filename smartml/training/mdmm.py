@@ -30,10 +30,23 @@ Constraints (each over one layer name, a list of names or ``"all"`` quantized la
     that of the smooth surrogate of :mod:`~smartml.hardware.cost`. The norm
     goes through the quantizers' straight-through gradient.
 
+Schedule
+    MDMM alone stalls at high sparsity: the surrogate's gradient is spread over a
+    layer's weights and fades far from the quantizer's zero band (±2⁻⁸ for 8 bits),
+    while Adam moves a weight by about the learning rate each step. A
+    :class:`Schedule` (``training.mdmm.schedule``) adds a dense warm-up (constraints
+    off), a cubic ramp of the sparsity targets with masks that zero the smallest
+    weights as the ramped target asks at every epoch's start (gradual magnitude
+    pruning; MDMM pulls the next ones towards zero in between), and a fine-tuning
+    with the masks fixed at the full targets, so those are met exactly. Its state
+    (switch, current targets, masks) is in the model's weights; the masked weights
+    are set back to zero after every optimizer step, so the artefact holds the zeros.
+
 Logs
     Every training step reports ``mdmm_<name>_value`` (sparsity, BOPs or norm: the
     hardware quantity, not ``g``) and ``mdmm_<name>_lambda``, plus
-    ``mdmm_lagrangian``; ``fit`` puts them in its history, CSVLogger and TensorBoard.
+    ``mdmm_lagrangian`` (with a schedule, ``mdmm_<name>_target`` of each sparsity
+    constraint); ``fit`` puts them in its history, CSVLogger and TensorBoard.
     ``loss`` and ``val_loss`` stay the compiled task loss (with the model's
     regularisation losses), so checkpoints select on the task, not on the constraints.
 
@@ -70,9 +83,12 @@ smartml.errors.ConfigError: constraint 'sparsity': unknown layer 'missing'; quan
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any, cast
 
+import numpy as np
 from pydantic import ValidationError
 
 from smartml.backend import keras, tf
@@ -207,11 +223,47 @@ class SparsityConstraint(WeightConstraint):
         self.include_bias, self.temperature = include_bias, float(temperature)
         self.kind = "equality" if mode == "equal" else "inequality"
         self._tensors: list[hc.WeightTensor] = []
+        # What evaluate() aims at: the target, or a variable a Schedule ramps up to it.
+        self.current_target: float | tf.Variable = self.target
+
+    @property
+    def tensors(self) -> list[hc.WeightTensor]:
+        """The weight tensors counted (after :meth:`bind`)."""
+        return self._tensors
 
     def evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
         sparsity = hc.quantized_sparsity_tf(self._tensors, self.temperature)
-        violation = sparsity - self.target if self.mode == "equal" else self.target - sparsity
+        target = self.current_target
+        violation = sparsity - target if self.mode == "equal" else target - sparsity
         return sparsity, self.scale * violation
+
+    def zeros_wanted(self, fraction: float = 1.0) -> int:
+        """Number of zero weights that meet ``fraction`` of the target: the nearest
+        count ("equal"), the smallest count at least that ("at_least")."""
+        wanted = fraction * self.target * sum(t.size for t in self._tensors)
+        if self.mode == "equal":
+            return math.floor(wanted + 0.5)
+        return math.ceil(wanted - 1e-9)
+
+    def pruning_masks(self, fraction: float = 1.0) -> list[np.ndarray]:
+        """0/1 masks (one per tensor) that zero exactly ``zeros_wanted(fraction)``
+        weights: those already quantized to zero first, then the smallest ``|w|``
+        relative to their tensor's mean ``|w|`` (tensors of different scales compare
+        fairly). Masked weights are zero, so a later call masks a superset."""
+        relative, nonzero = [], []
+        for tensor in self._tensors:
+            magnitude = np.abs(tensor.variable.numpy())
+            relative.append((magnitude / max(float(magnitude.mean()), 1e-12)).ravel())
+            nonzero.append((np.asarray(tensor.quantized()) != 0).ravel())
+        # quantized zeros first, each group by relative magnitude (the last key sorts first)
+        order = np.lexsort((np.concatenate(relative), np.concatenate(nonzero)))
+        keep = np.ones(order.size, dtype=np.float32)
+        keep[order[: self.zeros_wanted(fraction)]] = 0.0
+        ends = np.cumsum([t.size for t in self._tensors])[:-1]
+        return [
+            part.reshape(t.variable.shape)
+            for part, t in zip(np.split(keep, ends), self._tensors, strict=True)
+        ]
 
     def violation(self, value: float) -> float:
         """Distance of the sparsity from the target beyond half a weight (a layer of
@@ -232,6 +284,92 @@ class SparsityConstraint(WeightConstraint):
             "scale": self.scale,
             "temperature": self.temperature,
         }
+
+
+def masked_weights(tensor: hc.WeightTensor, mask: np.ndarray, revive: bool) -> np.ndarray:
+    """``tensor``'s float weights with the masked ones set to 0; with ``revive``, the
+    unmasked ones that quantize to 0 move to the smallest non-zero step (``±LSB``,
+    their sign), so that the zeros are exactly the masked weights.
+
+    >>> from qkeras import QDense, quantized_bits
+    >>> from smartml.backend import keras
+    >>> layer = QDense(3, kernel_quantizer=quantized_bits(4, 0, alpha=1))
+    >>> layer.build((None, 1))
+    >>> _ = layer.kernel.assign([[0.5, -0.01, 0.3]])
+    >>> tensor = hc.weight_tensors(layer)[0]
+    >>> masked_weights(tensor, np.array([[1.0, 1.0, 0.0]]), revive=True)
+    array([[ 0.5  , -0.125,  0.   ]], dtype=float32)
+    """
+    weights = tensor.variable.numpy() * mask
+    step = 2.0 * tensor.zero_threshold()  # one LSB of a fixed-scale quantizer
+    if revive and step > 0:
+        dead = (mask > 0) & (np.asarray(tensor.quantized()) == 0)
+        weights = np.where(dead, np.where(weights < 0, -step, step), weights)
+    return weights.astype(tensor.variable.dtype.as_numpy_dtype)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The phases of a constrained run, as fractions of its epochs (see
+    :class:`smartml.config.mdmm.ScheduleConfig`): warm-up with every constraint off,
+    a cubic ramp of the sparsity targets, fine-tuning with fixed pruning masks.
+
+    Epoch boundaries round half up; a positive ``fine_tune_fraction`` fine-tunes at
+    least the last epoch, and the other phases shrink to leave it room.
+
+    >>> schedule = Schedule(warmup_fraction=0.25, ramp_fraction=0.5, fine_tune_fraction=0.25)
+    >>> schedule.boundaries(8)
+    (2, 6, 6)
+    >>> [round(schedule.ramp(epoch, 8), 3) for epoch in range(8)]
+    [0.0, 0.0, 0.578, 0.875, 0.984, 1.0, 1.0, 1.0]
+    >>> [schedule.constraints_on(epoch, 8) for epoch in (1, 2)]
+    [False, True]
+    >>> [schedule.masks_fixed(epoch, 8) for epoch in (5, 6)]
+    [False, True]
+    """
+
+    warmup_fraction: float = 0.0
+    ramp_fraction: float = 0.5
+    fine_tune_fraction: float = 0.25
+
+    def boundaries(self, epochs: int) -> tuple[int, int, int]:
+        """(first epoch of the ramp, first at the full target, first fine-tuned)."""
+
+        def half_up(fraction: float) -> int:
+            return math.floor(fraction * epochs + 0.5)
+
+        fine_tune = max(half_up(self.fine_tune_fraction), int(self.fine_tune_fraction > 0))
+        first_fine_tuned = max(epochs - fine_tune, 0)
+        ramp_end = min(half_up(self.warmup_fraction + self.ramp_fraction), first_fine_tuned)
+        return min(half_up(self.warmup_fraction), ramp_end), ramp_end, first_fine_tuned
+
+    def constraints_on(self, epoch: int, epochs: int) -> bool:
+        """Whether the constraints act in ``epoch`` (0-based): after the warm-up."""
+        return epoch >= self.boundaries(epochs)[0]
+
+    def ramp(self, epoch: int, epochs: int) -> float:
+        """Fraction of the sparsity targets aimed at in ``epoch``: 0 in the warm-up,
+        ``1 − (1 − p)³`` in the ramp (``p`` its fraction done at the epoch's end), 1 after."""
+        start, end, _ = self.boundaries(epochs)
+        if epoch < start:
+            return 0.0
+        if epoch >= end:
+            return 1.0
+        done = (epoch - start + 1) / (end - start)
+        return 1.0 - (1.0 - done) ** 3
+
+    def masks_fixed(self, epoch: int, epochs: int) -> bool:
+        """Whether ``epoch`` trains with fixed pruning masks (the fine-tuning)."""
+        return self.fine_tune_fraction > 0 and epoch >= self.boundaries(epochs)[2]
+
+
+class ScheduleCallback(keras.callbacks.Callback):
+    """Puts an :class:`MDMMModel` into its schedule's state at every epoch's start
+    (added by :meth:`MDMMModel.fit`). The state follows from the epoch number and the
+    model's weights, so a run resumed by BackupAndRestore continues the schedule."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.model.begin_epoch(epoch, int(self.params["epochs"]))
 
 
 class BopsConstraint(Constraint):
@@ -436,6 +574,8 @@ class MDMMModel(keras.Model):
         damping: ``c`` of the damping term ``(c/2)·Σ h_i²``.
         feasibility_tolerance: largest :meth:`Constraint.violation` of a constraint
             that counts as met (:meth:`violations`; used to pick checkpoints).
+        schedule: warm-up, target ramp and fixed-mask fine-tuning (:class:`Schedule`,
+            applied by :meth:`fit`); None: constant targets from the first step.
 
     Input / Output: those of ``inner`` (``call`` delegates to it).
 
@@ -444,6 +584,11 @@ class MDMMModel(keras.Model):
     updated by :meth:`train_step`. ``evaluate``/``test_step`` are Keras' own: they
     report the task loss. Use ``model.inner`` (or :meth:`save`, which saves it) for the
     artefact; checkpoints of this model carry the multipliers as well.
+
+    With a schedule, the model also holds (as weights, so checkpoints and
+    BackupAndRestore keep them) the constraints' on/off switch, each sparsity
+    constraint's current target and its pruning masks; masked weights are set back to
+    zero after every optimizer step, so the inner model's weights hold the zeros.
     """
 
     def __init__(
@@ -453,6 +598,7 @@ class MDMMModel(keras.Model):
         lambda_learning_rate: float = 0.01,
         damping: float = 1.0,
         feasibility_tolerance: float = 0.02,
+        schedule: Schedule | None = None,
         **kwargs,
     ) -> None:
         super().__init__(name=kwargs.pop("name", f"mdmm_{inner.name}"), **kwargs)
@@ -489,6 +635,113 @@ class MDMMModel(keras.Model):
             )
             for c in self.constraints
         ]
+        self.schedule = schedule
+        self._add_schedule_state()
+
+    def _add_schedule_state(self) -> None:
+        """The schedule's variables: an on/off switch, each sparsity constraint's
+        current target and, with fine-tuning, one mask per weight tensor."""
+        self._switch: tf.Variable | None = None
+        self._masks: list[tuple[SparsityConstraint, list[tf.Variable]]] = []
+        self._masks_fixed: tf.Variable | None = None
+        if self.schedule is None:
+            return
+        self._switch = self._state("mdmm_constraints_on", (), "ones")
+        for constraint in self._sparsity_constraints():
+            constraint.current_target = self._state(f"mdmm_{constraint.name}_target", (), "zeros")
+            constraint.current_target.assign(constraint.target)
+        if self.schedule.fine_tune_fraction > 0:
+            self._masks_fixed = self._state("mdmm_masks_fixed", (), "zeros")
+            self._masks = [
+                (
+                    c,
+                    [
+                        self._state(f"mdmm_{c.name}_mask_{i}", t.variable.shape, "ones")
+                        for i, t in enumerate(c.tensors)
+                    ],
+                )
+                for c in self._sparsity_constraints()
+            ]
+
+    def _state(self, name: str, shape, initializer: str) -> tf.Variable:
+        # Set outside the train step (cross-replica) only: mirrored, written once.
+        return self.add_weight(
+            name=name,
+            shape=shape,
+            initializer=initializer,
+            trainable=False,
+            dtype="float32",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
+
+    def _sparsity_constraints(self) -> list[SparsityConstraint]:
+        return [c for c in self.constraints if isinstance(c, SparsityConstraint)]
+
+    def fit(self, *args, **kwargs):
+        """Keras' ``fit``, with a :class:`ScheduleCallback` first among the callbacks
+        when the model has a schedule (pass ``callbacks`` by keyword)."""
+        if self.schedule is not None:
+            kwargs["callbacks"] = [ScheduleCallback(), *(kwargs.get("callbacks") or [])]
+        return super().fit(*args, **kwargs)
+
+    def begin_epoch(self, epoch: int, epochs: int) -> None:
+        """Set the schedule's state for ``epoch`` (0-based) of ``epochs``: the switch,
+        the ramped targets, and the pruning masks once fine-tuning starts."""
+        schedule = self.schedule
+        if schedule is None:
+            return
+        cast(tf.Variable, self._switch).assign(float(schedule.constraints_on(epoch, epochs)))
+        ramp = schedule.ramp(epoch, epochs)
+        for constraint in self._sparsity_constraints():
+            cast(tf.Variable, constraint.current_target).assign(constraint.target * ramp)
+        fixed = self._masks_fixed
+        if fixed is None or fixed.numpy() or not schedule.constraints_on(epoch, epochs):
+            return
+        if schedule.masks_fixed(epoch, epochs):
+            self.fix_masks()
+        else:
+            self.prune(ramp)
+
+    def prune(self, fraction: float, final: bool = False) -> None:
+        """Mask (and zero) the smallest weights of each sparsity constraint, as many as
+        ``fraction`` of its target asks (:meth:`~SparsityConstraint.pruning_masks`).
+
+        ``final`` (the target itself, for good): with mode "equal" the unmasked
+        weights that quantize to zero move to ``±LSB``, so the zeros are exactly the
+        masked ones, and the multipliers restart at 0 (the masks now meet the targets).
+        """
+        multipliers = dict(zip(self.constraints, self.multipliers, strict=True))
+        for constraint, masks in self._masks:
+            new_masks = constraint.pruning_masks(fraction)
+            for tensor, variable, mask in zip(constraint.tensors, masks, new_masks, strict=True):
+                variable.assign(mask)
+                revive = final and constraint.mode == "equal"
+                tensor.variable.assign(masked_weights(tensor, mask, revive))
+            if final:
+                multipliers[constraint].assign(0.0)
+
+    def fix_masks(self) -> None:
+        """Prune to the full targets and keep these masks for the rest of the run."""
+        self.prune(1.0, final=True)
+        cast(tf.Variable, self._masks_fixed).assign(1.0)
+
+    def _apply_masks(self) -> None:
+        """Set the masked weights back to zero (after an optimizer step).
+
+        The inner weights are written in cross-replica context (as the optimizer
+        writes them), each replica's copy with its replica's mask.
+        """
+        if not self._masks:
+            return
+
+        def zero_masked(strategy) -> None:
+            for constraint, masks in self._masks:
+                for tensor, mask in zip(constraint.tensors, masks, strict=True):
+                    strategy.extended.update(
+                        tensor.variable, lambda v, m: v.assign(v * m), args=(mask,), group=False
+                    )
+
+        tf.distribute.get_replica_context().merge_call(zero_masked)
 
     def call(self, inputs, training=None, mask=None):
         return self.inner(inputs, training=training, mask=mask)
@@ -527,12 +780,13 @@ class MDMMModel(keras.Model):
             # compute_loss divides by the number of replicas and the optimizer sums the
             # replicas' gradients; the penalty is divided likewise, so that its force is
             # the same for any number of replicas.
-            lagrangian = task_loss + penalty / replicas
+            lagrangian = task_loss + self._switched(penalty) / replicas
         variables = self.inner.trainable_variables
         gradients = tape.gradient(lagrangian, variables)
         self.optimizer.apply_gradients(
             (g, v) for g, v in zip(gradients, variables, strict=True) if g is not None
         )
+        self._apply_masks()
         self._ascend_multipliers(violations)
         logs = dict(self.compute_metrics(x, y, y_pred, sample_weight))
         # Keras sums a worker's per-replica logs (its "auto" reduction): these are the
@@ -544,7 +798,13 @@ class MDMMModel(keras.Model):
         ):
             logs[f"mdmm_{constraint.name}_value"] = value / local
             logs[f"mdmm_{constraint.name}_lambda"] = tf.identity(multiplier) / local
+        for constraint in self._sparsity_constraints() if self.schedule is not None else []:
+            logs[f"mdmm_{constraint.name}_target"] = tf.identity(constraint.current_target) / local
         return logs
+
+    def _switched(self, value: tf.Tensor) -> tf.Tensor:
+        """``value``, or 0 while the schedule's warm-up has the constraints off."""
+        return value if self._switch is None else value * self._switch
 
     def _ascend_multipliers(self, violations: list[tf.Tensor]) -> None:
         """Gradient ascent on λ: ``∂L/∂λ_i = g_i`` (measured before the weight step).
@@ -560,7 +820,7 @@ class MDMMModel(keras.Model):
         for i, (constraint, multiplier) in enumerate(
             zip(self.constraints, self.multipliers, strict=True)
         ):
-            updated = multiplier + self.lambda_learning_rate * g[i]
+            updated = multiplier + self._switched(self.lambda_learning_rate * g[i])
             if constraint.kind == "inequality":
                 updated = tf.maximum(updated, 0.0)
             multiplier.assign(updated)
@@ -575,6 +835,7 @@ class MDMMModel(keras.Model):
             "lambda_learning_rate": self.lambda_learning_rate,
             "damping": self.damping,
             "feasibility_tolerance": self.feasibility_tolerance,
+            "schedule": None if self.schedule is None else asdict(self.schedule),
         }
 
     @classmethod
@@ -586,7 +847,8 @@ class MDMMModel(keras.Model):
         config = dict(config)
         inner = _inner_model_from_config(config.pop("inner"), custom_objects)
         constraints = constraints_from_config(config.pop("constraints"))
-        return cls(inner, constraints, **config)
+        schedule = config.pop("schedule", None)
+        return cls(inner, constraints, schedule=schedule and Schedule(**schedule), **config)
 
     def save(self, filepath, *args, **kwargs):
         """Save the plain inner model: the artefact needs no MDMM state to load.

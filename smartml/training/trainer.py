@@ -30,7 +30,7 @@ from smartml.training.callbacks import (
     kept_epoch_validation,
 )
 from smartml.training.distribution import Placement, create_placement
-from smartml.training.mdmm import MDMMModel, constraints_from_config
+from smartml.training.mdmm import MDMMModel, Schedule, constraints_from_config
 from smartml.training.run_directory import RunDirectory, WorkerRunDirectory
 
 log = logging.getLogger("smartml.train")
@@ -263,8 +263,14 @@ def with_constraints(model: keras.Model, mdmm: MDMMConfig | None) -> keras.Model
     if mdmm is None:
         return model
     constraints = constraints_from_config([c.model_dump() for c in mdmm.constraints])
+    schedule = None if mdmm.schedule is None else Schedule(**mdmm.schedule.model_dump())
     wrapped = MDMMModel(
-        model, constraints, mdmm.lambda_learning_rate, mdmm.damping, mdmm.feasibility_tolerance
+        model,
+        constraints,
+        mdmm.lambda_learning_rate,
+        mdmm.damping,
+        mdmm.feasibility_tolerance,
+        schedule=schedule,
     )
     wrapped.build(model.input_shape)  # BackupAndRestore needs built weights to restore into
     return wrapped
