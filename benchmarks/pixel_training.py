@@ -19,12 +19,12 @@ The reference (smart-pixels-ml, its model and tfp loss, batches of 4000) trains 
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from pixel_pipeline import write_dataset
 
 import smartml  # noqa: F401  (Keras 2 switch before TensorFlow)
 from smartml.backend import keras, select_device, tf
@@ -112,6 +112,14 @@ def pipeline_samples_per_second(
     return clusters / float(np.median(times.seconds[1:]))
 
 
+def write_comparison_files(directory: Path) -> None:
+    """benchmarks/pixel_pipeline.py's 12 x 2000-cluster public-layout files."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from pixel_pipeline import write_dataset
+
+    write_dataset(directory, nan_fraction=0.0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -135,7 +143,7 @@ def main() -> None:
         directory = args.data or Path(temporary)
         if not any(directory.glob("recon/recon3D_*.parquet")):
             directory.mkdir(parents=True, exist_ok=True)
-            write_dataset(directory, nan_fraction=0.0)
+            write_comparison_files(directory)
         for slices in (2, 20):
             settings = (args.batch_size, args.jit, args.mdmm)
             in_memory = samples_per_second(slices, args.batch_size, args.steps, args.jit, args.mdmm)

@@ -127,7 +127,7 @@ def test_the_split_is_seeded_and_ignores_the_drops(spoiled, tmp_path_factory):
 
 
 def test_error_mode_names_the_first_non_finite_value(spoiled):
-    directory, pixels, _, bad = spoiled
+    directory, _, _, bad = spoiled
     source = source_of(directory, non_finite="error")
     assert source.exact_rows(source.chunks[0]) == source.chunks[0].n_rows
     first_bad_chunk = next(c for c in source.chunks if bad[file_rows([c], source)].any())
@@ -140,7 +140,7 @@ def test_error_mode_names_the_first_non_finite_value(spoiled):
 
 
 def test_pipeline_states_its_batches_once_the_split_is_decoded(spoiled):
-    directory, _, labels, bad = spoiled
+    directory, _, _, bad = spoiled
     source = source_of(directory)
     train = source.split(seed=7)["train"]
     assert source.exact_rows(train[0]) is None
@@ -206,9 +206,7 @@ def test_a_training_run_reports_the_drops(spoiled, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="smartml"):
         assert train_main([str(tmp_path / "config.json")]) == 0
     assert any("NaN/inf pixels or labels" in r.getMessage() for r in caplog.records)
-    dropped = json.loads((tmp_path / "run" / "metrics.json").read_text())[
-        "non_finite_dropped"
-    ]
+    dropped = json.loads((tmp_path / "run" / "metrics.json").read_text())["non_finite_dropped"]
     assert set(dropped) == {"train", "validation", "test"}
     assert sum(split["clusters"] for split in dropped.values()) == bad.sum()
     record = json.loads((tmp_path / "run" / "normalization.json").read_text())
