@@ -81,18 +81,11 @@ def peak_rss_mb() -> int:
     return -1
 
 
-def measure(directory: Path, slices: list[int], memory_cache_mb: int) -> dict:
-    """Run in a fresh process: set-up, first epoch and steady state of the pipeline."""
-    import smartml  # noqa: F401  (the TensorFlow settings, before TensorFlow)
-    from smartml.backend import tf  # noqa: F401  (imported before the clock starts)
-    from smartml.data.pipeline import make_dataset
-    from smartml.tasks.smart_pixels.layout import TARGETS
-    from smartml.tasks.smart_pixels.normalization import PixelNormalization
+def open_source(directory: Path, slices: list[int], memory_cache_mb: int = 2048):
+    """The reader of the comparison files, as ``smartml.train`` opens it."""
     from smartml.tasks.smart_pixels.parquet_reader import PixelParquetSource
     from smartml.tasks.smart_pixels.schema import PixelDataConfig
-    from smartml.tasks.smart_pixels.task import FIT_CLUSTERS
 
-    started = time.perf_counter()
     config = PixelDataConfig(
         source="parquet",
         layout="recon3d",
@@ -101,7 +94,20 @@ def measure(directory: Path, slices: list[int], memory_cache_mb: int) -> dict:
         time_slices=slices,
         memory_cache_mb=memory_cache_mb,
     )
-    source = PixelParquetSource(config, directory / "recon", directory / "labels")
+    return PixelParquetSource(config, directory / "recon", directory / "labels")
+
+
+def measure(directory: Path, slices: list[int], memory_cache_mb: int) -> dict:
+    """Run in a fresh process: set-up, first epoch and steady state of the pipeline."""
+    import smartml  # noqa: F401  (the TensorFlow settings, before TensorFlow)
+    from smartml.backend import tf  # noqa: F401  (imported before the clock starts)
+    from smartml.data.pipeline import make_dataset
+    from smartml.tasks.smart_pixels.layout import TARGETS
+    from smartml.tasks.smart_pixels.normalization import PixelNormalization
+    from smartml.tasks.smart_pixels.task import FIT_CLUSTERS
+
+    started = time.perf_counter()
+    source = open_source(directory, slices, memory_cache_mb)
     train = source.split(seed=0)["train"]
     fit = source.iter_chunks(train, max_rows=FIT_CLUSTERS, with_final_slice=True)
     normalization = PixelNormalization.fit_batches(fit, TARGETS)

@@ -89,18 +89,9 @@ def pipeline_samples_per_second(
     """Steady-state samples/s of fit on the real pipeline (median epoch after the first)."""
     from smartml.data.pipeline import make_dataset
     from smartml.tasks.smart_pixels.normalization import PixelNormalization
-    from smartml.tasks.smart_pixels.parquet_reader import PixelParquetSource
-    from smartml.tasks.smart_pixels.schema import PixelDataConfig
 
     slices = [0, 19] if time_slices == 2 else list(range(20))
-    config = PixelDataConfig(
-        source="parquet",
-        layout="recon3d",
-        path=str(directory / "recon"),
-        labels_path=str(directory / "labels"),
-        time_slices=slices,
-    )
-    source = PixelParquetSource(config, directory / "recon", directory / "labels")
+    source = comparison_files().open_source(directory, slices)
     train = source.split(seed=0)["train"]
     normalization = PixelNormalization.fit_batches(source.iter_chunks(train), TARGETS)
     source.decode_ahead(train)
@@ -112,12 +103,14 @@ def pipeline_samples_per_second(
     return clusters / float(np.median(times.seconds[1:]))
 
 
-def write_comparison_files(directory: Path) -> None:
-    """benchmarks/pixel_pipeline.py's 12 x 2000-cluster public-layout files."""
+def comparison_files():
+    """benchmarks/pixel_pipeline.py: writes and opens the 12 x 2000-cluster
+    public-layout files (imported when used: pytest's doctest collection imports
+    this file without the benchmarks folder on the path)."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from pixel_pipeline import write_dataset
+    import pixel_pipeline
 
-    write_dataset(directory, nan_fraction=0.0)
+    return pixel_pipeline
 
 
 def main() -> None:
@@ -143,7 +136,7 @@ def main() -> None:
         directory = args.data or Path(temporary)
         if not any(directory.glob("recon/recon3D_*.parquet")):
             directory.mkdir(parents=True, exist_ok=True)
-            write_comparison_files(directory)
+            comparison_files().write_dataset(directory, nan_fraction=0.0)
         for slices in (2, 20):
             settings = (args.batch_size, args.jit, args.mdmm)
             in_memory = samples_per_second(slices, args.batch_size, args.steps, args.jit, args.mdmm)
