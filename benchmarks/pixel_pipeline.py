@@ -39,6 +39,7 @@ REFERENCE = {"steady_clusters_per_s": 105_000, "setup_s": 6.0}
 
 def write_dataset(directory: Path, nan_fraction: float) -> None:
     """The comparison files, in the public recon3d layout, from the simulator."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from smartml.tasks.smart_pixels.layout import N_PIXEL_COLUMNS
@@ -60,11 +61,9 @@ def write_dataset(directory: Path, nan_fraction: float) -> None:
         table = pq.read_table(part)
         pixels = table.select(pixel_names)
         if nan_fraction:
-            values = pixels.to_pandas().to_numpy()
+            values = np.array(pixels.to_pandas().to_numpy(), np.float32)  # writeable
             rows = rng.choice(len(values), round(nan_fraction * len(values)), replace=False)
             values[rows, :] = np.nan
-            import pyarrow as pa
-
             arrays = [pa.array(column) for column in values.T.astype(np.float32)]
             pixels = pa.Table.from_arrays(arrays, names=pixel_names)
         pq.write_table(pixels, directory / "recon" / f"recon3D_d{17301 + i}.parquet")
