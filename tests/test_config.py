@@ -134,6 +134,18 @@ def test_overrides_win_and_the_resolved_config_round_trips(tmp_path):
             lambda c: c["training"].update(initial_weights=3),
             "training.initial_weights: Input should be a valid string",
         ),
+        (
+            lambda c: c["data"].update(non_finite="skip"),
+            "data.non_finite: Input should be 'drop' or 'error'",
+        ),
+        (
+            lambda c: c["data"].update(memory_cache_mb=-1),
+            "data.memory_cache_mb: Input should be greater than or equal to 0",
+        ),
+        (
+            lambda c: c["data"].update(memory_cache=512),
+            "data.memory_cache: unknown key 'memory_cache'; did you mean 'memory_cache_mb'?",
+        ),
     ],
 )
 def test_bad_values_name_file_and_key(tmp_path, base_config, mutate, expected):
