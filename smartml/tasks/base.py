@@ -236,16 +236,11 @@ class Task(ABC):
         """The model's outputs for ``examples`` (float32, ``(n, n_outputs)``)."""
         # Batch by batch: model.predict would first copy all inputs into a tf.data
         # dataset (+655 MB for 30k 20-slice clusters).
-        n = len(examples.targets)
-        outputs = [
-            model.predict_on_batch(
-                {name: x[start : start + PREDICT_BATCH] for name, x in examples.inputs.items()}
-            )
-            for start in range(0, n, PREDICT_BATCH)
-        ]
-        if not outputs:
-            return np.asarray(model.predict(examples.inputs, verbose=0), np.float32)
-        return np.concatenate([np.asarray(o, np.float32) for o in outputs])
+        outputs = [np.zeros((0, *model.output_shape[1:]), np.float32)]
+        for start in range(0, len(examples.targets), PREDICT_BATCH):
+            batch = {name: x[start : start + PREDICT_BATCH] for name, x in examples.inputs.items()}
+            outputs.append(np.asarray(model.predict_on_batch(batch), np.float32))
+        return np.concatenate(outputs)
 
     def decode(self, raw: np.ndarray) -> Any:
         """Predictions in physical units from raw model outputs (the output kind's
@@ -260,6 +255,12 @@ class Task(ABC):
         """The output kind's metrics of raw outputs (firmware or Keras) on ``examples``."""
         return self.output.metrics(examples.targets, self.decode(raw), examples.aux)
 
+    def split_metrics(self, examples: Examples, prediction: Any) -> dict:
+        """The output kind's metrics of ``prediction`` on ``examples``, then the task's
+        own (:meth:`task_metrics`), merged."""
+        metrics = self.output.metrics(examples.targets, prediction, examples.aux)
+        return merge_metrics(metrics, self.task_metrics(examples, prediction))
+
     def evaluate(self, model: keras.Model, figures: bool = True) -> tuple[dict, dict[str, Figure]]:
         """Judge ``model`` on the test split.
 
@@ -272,8 +273,7 @@ class Task(ABC):
         if len(examples) == 0:
             raise DataError(f"{self.run_dir.path}: the test split is empty; nothing to evaluate")
         prediction = self.predict(model, examples)
-        metrics = self.output.metrics(examples.targets, prediction, examples.aux)
-        merge_metrics(metrics, self.task_metrics(examples, prediction))
+        metrics = self.split_metrics(examples, prediction)
         metrics["test_examples"] = len(examples)
         drawn: dict[str, Figure] = {}
         if figures:

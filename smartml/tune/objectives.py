@@ -111,7 +111,6 @@ def validation_metrics(run_dir: RunDirectory, task: Task) -> dict:
     """
     from smartml.hardware.cost import hardware_report
     from smartml.models.exportability import is_exportable
-    from smartml.tasks.base import merge_metrics
 
     path = run_dir.path / VALIDATION_METRICS
     if path.is_file():
@@ -121,9 +120,7 @@ def validation_metrics(run_dir: RunDirectory, task: Task) -> dict:
     examples = task.examples("validation")
     if len(examples) == 0:
         raise ConfigError(f"{run_dir.path}: the validation split is empty; nothing to optimise")
-    prediction = task.predict(model, examples)
-    metrics = task.output.metrics(examples.targets, prediction, examples.aux)
-    merge_metrics(metrics, task.task_metrics(examples, prediction))
+    metrics = task.split_metrics(examples, task.predict(model, examples))
     metrics["validation_examples"] = len(examples)
     if is_exportable(task.config.model):
         metrics["hardware"] = hardware_report(model)

@@ -395,14 +395,14 @@ class PixelParquetSource:
         result and one chunk, not the pieces and their concatenation (655 MB instead
         of 1.3 GB for 30k clusters of 20 slices).
         """
-        if not self.decode_ahead(chunks, with_final_slice):  # the cache is full
+        decoded = self.decode_ahead(chunks, with_final_slice)
+        rows = [self.exact_rows(chunk) for chunk in chunks]
+        if not decoded or None in rows:  # the cache is full, or a cut is known only once applied
             parts = list(self.iter_chunks(chunks, max_rows, with_final_slice))
             parts = parts or [self._empty(with_final_slice)]
             return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
         empty = self._empty(with_final_slice)
-        total = sum(self.exact_rows(chunk) or 0 for chunk in chunks)
-        if self.config.contained_only:  # the cut is known only once applied
-            total = sum(len(part[0]) for part in map(self.read_chunk, chunks))
+        total = sum(n or 0 for n in rows)
         total = total if max_rows is None else min(total, max_rows)
         arrays = [np.empty((total, *array.shape[1:]), array.dtype) for array in empty]
         filled = 0
