@@ -10,7 +10,7 @@ import pytest
 from qkeras import QDense
 from test_mdmm import _Interrupt, q, regression_data, run_in_fresh_process, two_layer
 
-from smartml.backend import keras
+from smartml.backend import keras, tf
 from smartml.config.loader import validate_config
 from smartml.config.mdmm import MDMMConfig, ScheduleConfig
 from smartml.errors import ConfigError
@@ -174,6 +174,72 @@ def test_schedule_round_trips_through_the_model_config():
     assert [w.name for w in plain.non_trainable_weights] == ["mdmm_d0_lambda:0", "mdmm_d1_lambda:0"]
 
 
+def test_saliency_sums_the_squared_task_gradients_until_a_pruning(tmp_path):
+    x, y = regression_data()
+    model = scheduled(Schedule(0.0, 0.5, 0.25, criterion="saliency"), target=0.5)
+    (d0, d1) = model.constraints
+    assert model.saliencies(d0) is None  # before any step: magnitude decides
+    kernels = [model.inner.get_layer(name).kernel for name in ("d0", "d1")]
+    expected = [np.zeros(k.shape, "float32") for k in kernels]
+    for start in (0, 64):
+        inputs, truth = x[start : start + 64], y[start : start + 64]
+        with tf.GradientTape() as tape:  # the task loss alone, at the step's weights
+            loss = keras.losses.mean_squared_error(truth, model.inner(inputs, training=True))
+            loss = tf.reduce_mean(loss)
+        for total, gradient in zip(expected, tape.gradient(loss, kernels), strict=True):
+            total += np.square(gradient.numpy())
+        model.train_on_batch(inputs, truth)
+    squared = [total.numpy() for _, total in model._squared_gradients]
+    for mine, theirs in zip(squared, expected, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-12)
+    for constraint, kernel, total in zip((d0, d1), kernels, expected, strict=True):
+        (saliency,) = model.saliencies(constraint)
+        np.testing.assert_allclose(saliency, np.square(kernel.numpy()) * total, rtol=1e-4)
+    # a checkpoint keeps the sums (BackupAndRestore resumes them)
+    checkpoint = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
+    rebuilt = scheduled(Schedule(0.0, 0.5, 0.25, criterion="saliency"), target=0.5)
+    tf.train.Checkpoint(model=rebuilt).read(checkpoint).assert_existing_objects_matched()
+    for (_, mine), theirs in zip(rebuilt._squared_gradients, squared, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs)
+    model.prune(0.5)
+    assert all(not s.numpy().any() for _, s in model._squared_gradients)
+    assert model.saliencies(d0) is None
+
+
+def test_saliency_prunes_large_weights_the_loss_does_not_use():
+    x, y = regression_data()
+    x[:, :4] = 0.0  # the first 4 inputs carry nothing: their d0 weights have no gradient
+    model = scheduled(Schedule(0.0, 0.5, 0.25, criterion="saliency"), target=0.5)
+    model.optimizer.learning_rate.assign(1e-3)  # keep every weight out of the zero band
+    rng = np.random.default_rng(2)
+    kernel = model.inner.get_layer("d0").kernel
+    weights = rng.choice([-1.0, 1.0], size=(8, 32)) * rng.uniform(0.2, 0.5, size=(8, 32))
+    weights[:4] = 0.75  # the largest weights are the useless ones
+    kernel.assign(weights.astype("float32"))
+    for start in range(0, 256, 64):
+        model.train_on_batch(x[start : start + 64], y[start : start + 64])
+    d0 = model.constraints[0]
+    (by_magnitude,) = d0.pruning_masks()
+    assert by_magnitude[:4].all()  # magnitude keeps them
+    (by_saliency,) = d0.pruning_masks(scores=model.saliencies(d0))
+    assert int((by_saliency == 0).sum()) == 128
+    assert not by_saliency[:4].any()  # saliency removes those 128 first
+    model.prune(1.0, final=True)
+    assert not kernel.numpy()[:4].any() and kernel.numpy()[4:].all()
+
+
+def test_saliency_state_round_trips_through_the_model_config():
+    model = scheduled(Schedule(0.0, 0.5, 0.25, criterion="saliency"))
+    rebuilt = MDMMModel.from_config(json.loads(json.dumps(model.get_config())))
+    assert rebuilt.schedule.criterion == "saliency"
+    names = sorted(w.name for w in rebuilt.non_trainable_weights)
+    assert names == sorted(w.name for w in model.non_trainable_weights)
+    assert "mdmm_d0_squared_gradient_0:0" in names  # a weight: checkpoints keep it
+    assert not any("squared" in w.name for w in scheduled(Schedule()).weights)
+    with pytest.raises(ConfigError, match="criterion must be 'magnitude' or 'saliency'"):
+        Schedule(criterion="fisher")
+
+
 def test_without_fine_tuning_there_are_no_masks():
     model = scheduled(Schedule(0.0, 0.5, 0.0))
     assert not any("mask" in w.name for w in model.weights)
@@ -201,6 +267,7 @@ def pixel_config_with(schedule) -> dict:
         ({"ramp_fraction": -0.1}, "training.mdmm.schedule.ramp_fraction"),
         ({"ramp_fraction": "half"}, "training.mdmm.schedule.ramp_fraction"),
         ({"ramp": 0.5}, "training.mdmm.schedule.ramp"),
+        ({"criterion": "fisher"}, "training.mdmm.schedule.criterion"),
     ],
 )
 def test_bad_schedules_are_one_line_errors_naming_the_key(schedule, expected):
@@ -220,6 +287,7 @@ def test_the_default_schedule_is_saved_with_the_run_config():
         "warmup_fraction": 0.0,
         "ramp_fraction": 0.5,
         "fine_tune_fraction": 0.25,
+        "criterion": "magnitude",
     }
     off = MDMMConfig.model_validate(
         {"constraints": [{"type": "sparsity", "target": 0.5}], "schedule": None}
@@ -286,15 +354,19 @@ from test_mdmm import MDMMModel, SparsityConstraint, regression_data, two_layer
 from smartml.training.mdmm import Schedule
 x, y = regression_data(n=128)
 
-def trained(strategy):
+def trained(strategy, criterion="magnitude"):
     keras.utils.set_random_seed(0)
     with strategy.scope():
         model = MDMMModel(two_layer(), [SparsityConstraint("all", 0.75, name="sp")], 0.5, 20.0,
-                          schedule=Schedule(0.0, 0.5, 0.5))
+                          schedule=Schedule(0.0, 0.5, 0.5, criterion=criterion))
         model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
     model.fit(x, y, batch_size=64, epochs=4, shuffle=False, verbose=0)
     masks = [strategy.experimental_local_results(m) for _, ms in model._masks for m in ms]
+    squared = [strategy.experimental_local_results(s) for _, s in model._squared_gradients]
     return {
+        "squared_agree": all(
+            np.array_equal(r[0], r[-1]) and np.any(r[0].numpy()) for r in squared
+        ),
         "weights": [w.tolist() for w in model.inner.get_weights()],
         "masks_agree": all(np.array_equal(r[0], r[-1]) for r in masks),
         "zeros": [int((w == 0).sum()) for w in model.inner.get_weights()[::2]],
@@ -302,13 +374,15 @@ def trained(strategy):
 
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 print("RESULTS " + json.dumps({"one": trained(tf.distribute.get_strategy()),
-                               "two": trained(mirrored)}))
+                               "two": trained(mirrored),
+                               "saliency": trained(mirrored, "saliency")}))
 """
 
 
 def test_masks_under_two_replicas_train_like_one():
     """The masks are applied in the replicated step (merge_call): two logical CPU
-    replicas end with the weights, zeros and masks of one."""
+    replicas end with the weights, zeros and masks of one. With the saliency
+    criterion, the replicas share the summed squared gradients, hence the masks."""
     stdout = run_in_fresh_process(MIRRORED_MASKS_SCRIPT)
     (line,) = [line for line in stdout.splitlines() if line.startswith("RESULTS ")]
     results = json.loads(line.removeprefix("RESULTS "))
@@ -318,6 +392,9 @@ def test_masks_under_two_replicas_train_like_one():
     assert two["masks_agree"]
     for mine, theirs in zip(two["weights"], one["weights"], strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+    saliency = results["saliency"]
+    assert saliency["masks_agree"] and saliency["squared_agree"]
+    assert sum(saliency["zeros"]) == 216
 
 
 @pytest.mark.parametrize(
@@ -343,6 +420,20 @@ def test_shipped_mdmm_configs_use_the_documented_schedules(name, targets, schedu
     assert (config.training.initial_weights is not None) == (schedule is PRUNING)
 
 
+@pytest.mark.parametrize(
+    ("name", "schedule"),
+    [("pixel_2t_mdmm_global", FROM_RANDOM), ("pixel_2t_mdmm_pruned_global", PRUNING)],
+)
+def test_shipped_global_configs_prune_half_of_all_weights_by_saliency(name, schedule):
+    config = validate_config(json.loads((REPO / "configs" / f"{name}.json").read_text()))
+    mdmm = config.training.mdmm
+    assert mdmm is not None
+    assert mdmm.schedule == ScheduleConfig(**schedule, criterion="saliency")
+    (constraint,) = mdmm.constraints
+    assert (constraint.layers, constraint.target) == ("all", 0.5)  # type: ignore[attr-defined]
+    assert (config.training.initial_weights is not None) == (schedule is PRUNING)
+
+
 def test_a_tiny_pixel_run_meets_75_percent_in_every_layer(tmp_path):
     """pixel_2t_mdmm75 (from random, its documented schedule) on 2000 clusters: every
     layer of at least 50 weights ends within ±0.02 of 75%, smaller ones within half a
@@ -355,7 +446,7 @@ def test_a_tiny_pixel_run_meets_75_percent_in_every_layer(tmp_path):
     run = tmp_path / "mdmm75"
     train(load_config(pixel_config(tmp_path, run.name, base="pixel_2t_mdmm75.json", epochs=4)))
     saved = json.loads((run / "config.json").read_text())["training"]["mdmm"]
-    assert saved["schedule"] == FROM_RANDOM  # saved with the run
+    assert saved["schedule"] == {**FROM_RANDOM, "criterion": "magnitude"}  # saved with the run
     layers = json.loads((run / "metrics.json").read_text())["hardware"]["layers"]
     assert len(layers) == 5
     for name, layer in layers.items():

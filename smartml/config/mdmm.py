@@ -94,12 +94,22 @@ class ScheduleConfig(StrictModel):
     - warm-up (``warmup_fraction``): every constraint off, dense training;
     - ramp (``ramp_fraction``): each sparsity target rises from 0 to its value along
       ``target·(1 − (1 − p)³)``, ``p`` the fraction of the ramp done after the epoch;
-      with fine-tuning on, at every epoch's start the smallest weights are masked to
-      zero, as many as the ramped target asks (gradual magnitude pruning), and MDMM
-      moves the next ones towards zero in between;
+      with fine-tuning on, at every epoch's start the least useful weights are masked
+      to zero, as many as the ramped target asks (gradual pruning), and MDMM moves the
+      next ones towards zero in between;
     - fine-tuning (``fine_tune_fraction``, the last epochs): the masks are fixed at
       the full targets and the masked weights kept zero through every optimizer step.
       0 turns masks off: MDMM alone, with ramped targets.
+
+    Which weights are least useful (``criterion``):
+
+    - ``"magnitude"``: the smallest ``|w|`` relative to their tensor's mean ``|w|``;
+    - ``"saliency"``: the smallest ``w²·Σg²`` (optimal brain damage with the
+      empirical Fisher as the curvature), ``g`` the gradient of the task loss alone,
+      summed over the training steps since the previous pruning. It weighs a
+      weight by what the loss loses without it, so it compares the depthwise and
+      pointwise kernels of a separable convolution fairly. The first pruning of a run
+      without a warm-up has no steps behind it and uses magnitude.
 
     >>> ScheduleConfig(warmup_fraction=0.6, ramp_fraction=0.6)
     Traceback (most recent call last):
@@ -112,6 +122,9 @@ class ScheduleConfig(StrictModel):
     warmup_fraction: float = Field(0.0, ge=0, le=1, description="dense epochs first")
     ramp_fraction: float = Field(0.5, ge=0, le=1, description="sparsity targets ramp up")
     fine_tune_fraction: float = Field(0.25, ge=0, le=1, description="mask fixed")
+    criterion: Literal["magnitude", "saliency"] = Field(
+        "magnitude", description="which weights the masks remove first"
+    )
 
     @model_validator(mode="after")
     def _phases_fit(self) -> "ScheduleConfig":

@@ -35,12 +35,13 @@ Schedule
     layer's weights and fades far from the quantizer's zero band (±2⁻⁸ for 8 bits),
     while Adam moves a weight by about the learning rate each step. A
     :class:`Schedule` (``training.mdmm.schedule``) adds a dense warm-up (constraints
-    off), a cubic ramp of the sparsity targets with masks that zero the smallest
-    weights as the ramped target asks at every epoch's start (gradual magnitude
-    pruning; MDMM pulls the next ones towards zero in between), and a fine-tuning
-    with the masks fixed at the full targets, so those are met exactly. Its state
-    (switch, current targets, masks) is in the model's weights; the masked weights
-    are set back to zero after every optimizer step, so the artefact holds the zeros.
+    off), a cubic ramp of the sparsity targets with masks that zero the least useful
+    weights as the ramped target asks at every epoch's start (gradual pruning, by
+    magnitude or by saliency ``w²·Σg²``; MDMM pulls the next ones towards zero in
+    between), and a fine-tuning with the masks fixed at the full targets, so those
+    are met exactly. Its state (switch, current targets, masks, squared gradients) is
+    in the model's weights; the masked weights are set back to zero after every
+    optimizer step, so the artefact holds the zeros.
 
 Logs
     Every training step reports ``mdmm_<name>_value`` (sparsity, BOPs or norm: the
@@ -245,18 +246,20 @@ class SparsityConstraint(WeightConstraint):
             return math.floor(wanted + 0.5)
         return math.ceil(wanted - 1e-9)
 
-    def pruning_masks(self, fraction: float = 1.0) -> list[np.ndarray]:
+    def pruning_masks(
+        self, fraction: float = 1.0, scores: Sequence[np.ndarray] | None = None
+    ) -> list[np.ndarray]:
         """0/1 masks (one per tensor) that zero exactly ``zeros_wanted(fraction)``
-        weights: those already quantized to zero first, then the smallest ``|w|``
-        relative to their tensor's mean ``|w|`` (tensors of different scales compare
-        fairly). Masked weights are zero, so a later call masks a superset."""
-        relative, nonzero = [], []
-        for tensor in self._tensors:
-            magnitude = np.abs(tensor.variable.numpy())
-            relative.append((magnitude / max(float(magnitude.mean()), 1e-12)).ravel())
-            nonzero.append((np.asarray(tensor.quantized()) != 0).ravel())
-        # quantized zeros first, each group by relative magnitude (the last key sorts first)
-        order = np.lexsort((np.concatenate(relative), np.concatenate(nonzero)))
+        weights: those already quantized to zero first, then the lowest ``scores``
+        (one array per tensor, its shape), by default ``|w|`` relative to their
+        tensor's mean ``|w|`` (tensors of different scales compare fairly). Masked
+        weights are zero, so a later call masks a superset."""
+        if scores is None:
+            scores = [relative_magnitude(t.variable.numpy()) for t in self._tensors]
+        nonzero = [(np.asarray(t.quantized()) != 0).ravel() for t in self._tensors]
+        # quantized zeros first, each group by score (the last key sorts first)
+        flat_scores = np.concatenate([np.ravel(score) for score in scores])
+        order = np.lexsort((flat_scores, np.concatenate(nonzero)))
         keep = np.ones(order.size, dtype=np.float32)
         keep[order[: self.zeros_wanted(fraction)]] = 0.0
         ends = np.cumsum([t.size for t in self._tensors])[:-1]
@@ -286,6 +289,12 @@ class SparsityConstraint(WeightConstraint):
         }
 
 
+def relative_magnitude(weights: np.ndarray) -> np.ndarray:
+    """``|w|`` over the tensor's mean ``|w|``: the magnitude criterion's score."""
+    magnitude = np.abs(weights)
+    return magnitude / max(float(magnitude.mean()), 1e-12)
+
+
 def masked_weights(tensor: hc.WeightTensor, mask: np.ndarray, revive: bool) -> np.ndarray:
     """``tensor``'s float weights with the masked ones set to 0; with ``revive``, the
     unmasked ones that quantize to 0 move to the smallest non-zero step (``±LSB``,
@@ -312,7 +321,8 @@ def masked_weights(tensor: hc.WeightTensor, mask: np.ndarray, revive: bool) -> n
 class Schedule:
     """The phases of a constrained run, as fractions of its epochs (see
     :class:`smartml.config.mdmm.ScheduleConfig`): warm-up with every constraint off,
-    a cubic ramp of the sparsity targets, fine-tuning with fixed pruning masks.
+    a cubic ramp of the sparsity targets, fine-tuning with fixed pruning masks; the
+    masks remove weights by ``criterion`` ("magnitude" or "saliency").
 
     Epoch boundaries round half up; a positive ``fine_tune_fraction`` fine-tunes at
     least the last epoch, and the other phases shrink to leave it room.
@@ -331,6 +341,13 @@ class Schedule:
     warmup_fraction: float = 0.0
     ramp_fraction: float = 0.5
     fine_tune_fraction: float = 0.25
+    criterion: str = "magnitude"
+
+    def __post_init__(self) -> None:
+        if self.criterion not in ("magnitude", "saliency"):
+            raise ConfigError(
+                f"schedule criterion must be 'magnitude' or 'saliency', got {self.criterion!r}"
+            )
 
     def boundaries(self, epochs: int) -> tuple[int, int, int]:
         """(first epoch of the ramp, first at the full target, first fine-tuned)."""
@@ -557,6 +574,13 @@ def _inner_model_from_config(
         return keras.layers.deserialize(config)
 
 
+def _add_gradients(first: tf.Tensor | None, second: tf.Tensor | None) -> tf.Tensor | None:
+    """The sum of two gradients of one variable, either of which may be None."""
+    if first is None or second is None:
+        return second if first is None else first
+    return first + second
+
+
 def _local_replicas() -> int:
     """Replicas of the current tf.distribute strategy on this worker (1 without one)."""
     if not tf.distribute.has_strategy():
@@ -587,8 +611,10 @@ class MDMMModel(keras.Model):
 
     With a schedule, the model also holds (as weights, so checkpoints and
     BackupAndRestore keep them) the constraints' on/off switch, each sparsity
-    constraint's current target and its pruning masks; masked weights are set back to
-    zero after every optimizer step, so the inner model's weights hold the zeros.
+    constraint's current target and its pruning masks (with the saliency criterion,
+    also the sum of the squared task-loss gradients of each masked tensor since the
+    last pruning); masked weights are set back to zero after every optimizer step, so
+    the inner model's weights hold the zeros.
     """
 
     def __init__(
@@ -644,6 +670,9 @@ class MDMMModel(keras.Model):
         self._switch: tf.Variable | None = None
         self._masks: list[tuple[SparsityConstraint, list[tf.Variable]]] = []
         self._masks_fixed: tf.Variable | None = None
+        # (tensor, sum of its squared task-loss gradients); a list, as a dict keyed by
+        # variables would not checkpoint.
+        self._squared_gradients: list[tuple[hc.WeightTensor, tf.Variable]] = []
         if self.schedule is None:
             return
         self._switch = self._state("mdmm_constraints_on", (), "ones")
@@ -662,16 +691,37 @@ class MDMMModel(keras.Model):
                 )
                 for c in self._sparsity_constraints()
             ]
+            if self.schedule.criterion == "saliency":
+                # Summed over the replicas' gradients in the train step.
+                self._squared_gradients = [
+                    (
+                        t,
+                        self._state(
+                            f"mdmm_{c.name}_squared_gradient_{i}",
+                            t.variable.shape,
+                            "zeros",
+                            tf.VariableAggregation.SUM,
+                        ),
+                    )
+                    for c in self._sparsity_constraints()
+                    for i, t in enumerate(c.tensors)
+                ]
 
-    def _state(self, name: str, shape, initializer: str) -> tf.Variable:
-        # Set outside the train step (cross-replica) only: mirrored, written once.
+    def _state(
+        self,
+        name: str,
+        shape,
+        initializer: str,
+        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+    ) -> tf.Variable:
+        # By default set outside the train step (cross-replica) only: mirrored, written once.
         return self.add_weight(
             name=name,
             shape=shape,
             initializer=initializer,
             trainable=False,
             dtype="float32",
-            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            aggregation=aggregation,
         )
 
     def _sparsity_constraints(self) -> list[SparsityConstraint]:
@@ -703,8 +753,9 @@ class MDMMModel(keras.Model):
             self.prune(ramp)
 
     def prune(self, fraction: float, final: bool = False) -> None:
-        """Mask (and zero) the smallest weights of each sparsity constraint, as many as
-        ``fraction`` of its target asks (:meth:`~SparsityConstraint.pruning_masks`).
+        """Mask (and zero) the least useful weights of each sparsity constraint, as
+        many as ``fraction`` of its target asks (:meth:`~SparsityConstraint.pruning_masks`
+        with :meth:`saliencies`); the squared gradients start again from zero.
 
         ``final`` (the target itself, for good): with mode "equal" the unmasked
         weights that quantize to zero move to ``±LSB``, so the zeros are exactly the
@@ -712,13 +763,31 @@ class MDMMModel(keras.Model):
         """
         multipliers = dict(zip(self.constraints, self.multipliers, strict=True))
         for constraint, masks in self._masks:
-            new_masks = constraint.pruning_masks(fraction)
+            new_masks = constraint.pruning_masks(fraction, self.saliencies(constraint))
             for tensor, variable, mask in zip(constraint.tensors, masks, new_masks, strict=True):
                 variable.assign(mask)
                 revive = final and constraint.mode == "equal"
                 tensor.variable.assign(masked_weights(tensor, mask, revive))
             if final:
                 multipliers[constraint].assign(0.0)
+        for _, squared in self._squared_gradients:
+            squared.assign(tf.zeros_like(squared))
+
+    def saliencies(self, constraint: SparsityConstraint) -> list[np.ndarray] | None:
+        """Optimal-brain-damage saliency ``w²·Σg²`` of each weight of ``constraint``
+        (``g`` the task loss' gradient at each step since the last pruning): the loss
+        a weight's removal costs, with the empirical Fisher as the curvature. None
+        (magnitude decides) with the magnitude criterion or before any step."""
+        if not self._squared_gradients:
+            return None
+        by_variable = self._squared_by_variable()
+        squared = [by_variable[t.variable.ref()].numpy() for t in constraint.tensors]
+        if not any(s.any() for s in squared):
+            return None
+        return [
+            np.square(t.variable.numpy()) * s
+            for t, s in zip(constraint.tensors, squared, strict=True)
+        ]
 
     def fix_masks(self) -> None:
         """Prune to the full targets and keep these masks for the rest of the run."""
@@ -771,7 +840,7 @@ class MDMMModel(keras.Model):
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         replicas = tf.distribute.get_replica_context().num_replicas_in_sync
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=bool(self._squared_gradients)) as tape:
             y_pred = self(x, training=True)
             # compute_loss adds self.losses, which include the inner model's
             # regularisation and activity losses (it is a tracked sub-layer).
@@ -780,9 +849,20 @@ class MDMMModel(keras.Model):
             # compute_loss divides by the number of replicas and the optimizer sums the
             # replicas' gradients; the penalty is divided likewise, so that its force is
             # the same for any number of replicas.
-            lagrangian = task_loss + self._switched(penalty) / replicas
+            constrained = self._switched(penalty) / replicas
+            lagrangian = task_loss + constrained
         variables = self.inner.trainable_variables
-        gradients = tape.gradient(lagrangian, variables)
+        if self._squared_gradients:
+            # The saliency wants the task loss' own gradient; the penalty's (weights
+            # only, no data) is cheap to take apart.
+            gradients = tape.gradient(task_loss, variables)
+            self._accumulate_squared(variables, gradients)
+            penalty_gradients = tape.gradient(constrained, variables)
+            gradients = [
+                _add_gradients(g, p) for g, p in zip(gradients, penalty_gradients, strict=True)
+            ]
+        else:
+            gradients = tape.gradient(lagrangian, variables)
         self.optimizer.apply_gradients(
             (g, v) for g, v in zip(gradients, variables, strict=True) if g is not None
         )
@@ -801,6 +881,17 @@ class MDMMModel(keras.Model):
         for constraint in self._sparsity_constraints() if self.schedule is not None else []:
             logs[f"mdmm_{constraint.name}_target"] = tf.identity(constraint.current_target) / local
         return logs
+
+    def _accumulate_squared(self, variables: list, gradients: list) -> None:
+        """Add each masked tensor's squared task-loss gradient to its sum."""
+        by_variable = self._squared_by_variable()
+        for variable, gradient in zip(variables, gradients, strict=True):
+            squared = by_variable.get(variable.ref())
+            if squared is not None and gradient is not None:
+                squared.assign_add(tf.square(tf.convert_to_tensor(gradient)))
+
+    def _squared_by_variable(self) -> dict[Any, tf.Variable]:
+        return {tensor.variable.ref(): squared for tensor, squared in self._squared_gradients}
 
     def _switched(self, value: tf.Tensor) -> tf.Tensor:
         """``value``, or 0 while the schedule's warm-up has the constraints off."""
