@@ -236,6 +236,15 @@ def test_saliency_state_round_trips_through_the_model_config():
     assert names == sorted(w.name for w in model.non_trainable_weights)
     assert "mdmm_d0_squared_gradient_0:0" in names  # a weight: checkpoints keep it
     assert not any("squared" in w.name for w in scheduled(Schedule()).weights)
+    overlapping = MDMMModel(
+        two_layer(),
+        [SparsityConstraint("all", 0.5, name="all"), SparsityConstraint("d0", 0.5, name="d0")],
+        schedule=Schedule(criterion="saliency"),
+    )
+    assert [w.name for w in overlapping.weights if "squared" in w.name] == [
+        "mdmm_all_squared_gradient_0:0",  # d0's kernel, counted once
+        "mdmm_all_squared_gradient_1:0",
+    ]
     with pytest.raises(ConfigError, match="criterion must be 'magnitude' or 'saliency'"):
         Schedule(criterion="fisher")
 

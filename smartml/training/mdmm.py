@@ -692,20 +692,22 @@ class MDMMModel(keras.Model):
                 for c in self._sparsity_constraints()
             ]
             if self.schedule.criterion == "saliency":
-                # Summed over the replicas' gradients in the train step.
-                self._squared_gradients = [
-                    (
-                        t,
-                        self._state(
-                            f"mdmm_{c.name}_squared_gradient_{i}",
-                            t.variable.shape,
-                            "zeros",
-                            tf.VariableAggregation.SUM,
-                        ),
-                    )
-                    for c in self._sparsity_constraints()
-                    for i, t in enumerate(c.tensors)
-                ]
+                self._add_squared_gradients()
+
+    def _add_squared_gradients(self) -> None:
+        """One sum of squared gradients per tensor that a sparsity constraint masks
+        (a tensor under two constraints has one), summed over the replicas."""
+        seen = set()
+        for constraint in self._sparsity_constraints():
+            for i, tensor in enumerate(constraint.tensors):
+                if tensor.variable.ref() in seen:
+                    continue
+                seen.add(tensor.variable.ref())
+                name = f"mdmm_{constraint.name}_squared_gradient_{i}"
+                squared = self._state(
+                    name, tensor.variable.shape, "zeros", tf.VariableAggregation.SUM
+                )
+                self._squared_gradients.append((tensor, squared))
 
     def _state(
         self,
