@@ -37,7 +37,7 @@ from smartml.training.trainer import train
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 TARGETS = (0.5, 0.75, 0.9)
-# (start, target of most layers, config name without .json)
+# (start, target: of every layer, or of all weights for the _global configs, config name)
 RUNS: list[tuple[str, float, str]] = [
     ("random", 0.5, "pixel_2t_mdmm"),
     ("pruned", 0.5, "pixel_2t_mdmm_pruned"),
@@ -55,6 +55,12 @@ RUNS: list[tuple[str, float, str]] = [
 ]
 # The global configs' one constraint, at another target than the file's 50%.
 GLOBAL_CONSTRAINT = {"type": "sparsity", "name": "all_layers", "layers": "all"}
+RESOLUTION_KEYS = {
+    "x": "x-midplane",
+    "y": "y-midplane",
+    "cot_alpha": "cotAlpha",
+    "cot_beta": "cotBeta",
+}
 
 
 def run_name(target: float, config_name: str) -> str:
@@ -65,17 +71,19 @@ def run_name(target: float, config_name: str) -> str:
 
 
 def target_overrides(target: float, config_name: str) -> dict[str, Any]:
+    """Overrides that set a global config's constraint to ``target`` (none at 50%)."""
     if run_name(target, config_name) == config_name:
         return {}
     return {"training.mdmm.constraints": [{**GLOBAL_CONSTRAINT, "target": target}]}
 
 
-RESOLUTION_KEYS = {
-    "x": "x-midplane",
-    "y": "y-midplane",
-    "cot_alpha": "cotAlpha",
-    "cot_beta": "cotBeta",
-}
+def is_kept_dense_run(run_dir: Path, clusters: int | None, epochs: int) -> bool:
+    """Whether ``run_dir`` is a complete dense run of this call's size (``--keep-dense``)."""
+    if not (run_dir / "COMPLETE.json").is_file():
+        return False
+    stored = load_config(run_dir / "config.json")
+    wanted = clusters or load_config(CONFIGS / "pixel_2t.json").data.simulation.n_clusters
+    return stored.training.epochs == epochs and stored.data.simulation.n_clusters == wanted
 
 
 def trained_run(config_name: str, run_dir: Path, overrides: dict[str, Any]) -> Path:
@@ -138,8 +146,8 @@ def main() -> None:
     parser.add_argument(
         "--keep-dense",
         action="store_true",
-        help="reuse complete dense runs of --runs-dir (same --clusters/--epochs) instead of "
-        "training them again",
+        help="reuse complete dense runs of --runs-dir that have this call's --clusters and "
+        "--epochs instead of training them again",
     )
     args = parser.parse_args()
     size: dict[str, Any] = {}
@@ -149,7 +157,7 @@ def main() -> None:
     size["training.epochs"] = epochs
     dense, dense_twice = args.runs_dir / "dense", args.runs_dir / "dense_2x"
     for run_dir, dense_epochs in ((dense, epochs), (dense_twice, 2 * epochs)):
-        if not (args.keep_dense and (run_dir / "COMPLETE.json").is_file()):
+        if not (args.keep_dense and is_kept_dense_run(run_dir, args.clusters, dense_epochs)):
             trained_run("pixel_2t.json", run_dir, {**size, "training.epochs": dense_epochs})
     baselines = {"random": resolution(dense), "pruned": resolution(dense_twice)}
     runs = []
