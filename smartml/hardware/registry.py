@@ -31,7 +31,7 @@ import importlib
 import math
 from collections.abc import Callable
 
-from smartml.errors import UnsupportedLayerError
+from smartml.errors import ExportError, UnsupportedLayerError
 
 PURPOSES = ("export", "cost")
 _HANDLERS: dict[type, LayerHandler] = {}
@@ -93,6 +93,28 @@ class LayerHandler:
         """Raise :class:`~smartml.errors.ExportError` where the layers fed by ``layer``
         (``consumers``) make QKeras' float32 arithmetic differ from the firmware's;
         nothing by default."""
+
+    def trace(self, layer, inputs: list, precision):
+        """The layer's output traced with da4ml, for RTL (:mod:`smartml.export.rtl`):
+        bit for bit what QKeras computes.
+
+        Args:
+            layer: the Keras layer.
+            inputs: one ``da4ml.trace.FixedVariableArray`` per inbound layer (in call
+                order), shaped like the layer's inputs without the batch axis.
+            precision: the layer's :class:`~smartml.hardware.precision.LayerPrecision`
+                (from :meth:`precision`).
+
+        Returns:
+            the traced output, shaped like the layer's output without the batch axis.
+
+        Raises:
+            ExportError: the layer has no RTL rule (the default), one line naming it.
+        """
+        raise ExportError(
+            f"layer {layer.name!r} ({type(layer).__name__}) has no RTL rule (bit-exact "
+            "da4ml trace); export it with hls4ml instead"
+        )
 
     def average_window(self, layer) -> int | None:
         """Values averaged per output (average pooling), None for other layers; Catapult

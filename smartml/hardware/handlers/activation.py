@@ -29,6 +29,14 @@ class Activation(LayerHandler):
             extra = {"slope": HARD_ACTIVATION_CONSTANTS, "shift": HARD_ACTIVATION_CONSTANTS}
         return LayerPrecision.of_result(layer.name, result, **extra), result
 
+    def trace(self, layer, inputs: list, precision):
+        """Every quantizer here is a conversion to its type (hard tanh's clip to ±1 is
+        the saturation of ``fixed<bits,1>``), rounding half to even."""
+        from smartml.export.rtl import arithmetic  # da4ml is needed for RTL only
+
+        (x,) = inputs
+        return arithmetic.quantize_to(x, precision.types["result"])
+
     def estimate(self, layer, precision, incoming: list, settings) -> tuple[int, int]:
         (source,) = incoming
         result = precision.types["result"]

@@ -64,6 +64,20 @@ class KernelLayer(_Quantized):
         )
         return cycles, luts
 
+    def trace(self, layer, inputs: list, precision):
+        """``x·K + b`` with da4ml's constant-matrix solver, per point for ``(N, F)``
+        inputs and per output position for convolutions (on their patches)."""
+        from smartml.export.rtl import arithmetic  # da4ml is needed for RTL only
+
+        (x,) = inputs
+        where = f"layer {layer.name!r}"
+        kernel, _ = quantized_weights(layer, "kernel", "kernel_quantizer_internal", where)
+        bias, _ = _bias(layer, where, kernel.shape[-1])
+        if not isinstance(layer, QDense):
+            x = _conv_patches(layer, x, where)
+        y = x @ kernel.reshape(-1, kernel.shape[-1]) + bias
+        return arithmetic.quantize_to(y, precision.types["result"])
+
     def check_backend(self, layer, backend: str, strategy: str, io_type: str) -> None:
         # Dense and Conv2D are verified with io_stream too; sequences (N, F) are not.
         if isinstance(layer, QConv1D) or len(layer.input.shape) == 3:
@@ -151,6 +165,32 @@ class SeparableLayer(_Quantized):
         )
         return cycles, luts
 
+    def trace(self, layer, inputs: list, precision):
+        """Each channel's ``kh×kw`` patches times its own filters (exact), then the
+        pointwise kernel and the bias."""
+        from smartml.export.rtl import arithmetic, windows  # da4ml is needed for RTL only
+
+        (x,) = inputs
+        where = f"layer {layer.name!r}"
+        windows.check_plain(layer, where)
+        depthwise, _ = quantized_weights(
+            layer, "depthwise_kernel", "depthwise_quantizer_internal", where
+        )
+        pointwise, _ = quantized_weights(
+            layer, "pointwise_kernel", "pointwise_quantizer_internal", where
+        )
+        bias, _ = _bias(layer, where, pointwise.shape[-1])
+        size = depthwise.shape[:2]
+        windowed = windows.patches(x, size, tuple(layer.strides), layer.padding, where)
+        # output channel c·d + j is channel c's patch times depthwise[..., c, j]
+        per_channel = [
+            windowed[..., c].reshape(*windowed.shape[:2], -1)
+            @ depthwise[:, :, c, :].reshape(-1, depthwise.shape[-1])
+            for c in range(depthwise.shape[2])
+        ]
+        y = np.concatenate(per_channel, axis=-1) @ pointwise.reshape(-1, pointwise.shape[-1])
+        return arithmetic.quantize_to(y + bias, precision.types["result"])
+
     def check_backend(self, layer, backend: str, strategy: str, io_type: str) -> None:
         # hls4ml 1.3 accepts this but its io_parallel depthwise convolution asserts (and
         # kills the process) under the Resource strategy.
@@ -159,6 +199,21 @@ class SeparableLayer(_Quantized):
                 f"layer {layer.name!r}: hls4ml 1.3 has no Resource strategy for depthwise "
                 "convolutions with io_parallel; use --strategy Latency or --io-type io_stream"
             )
+
+
+def _conv_patches(layer, x, where: str):
+    """The patches of a ``QConv1D`` (as one row of a 2-D image) or ``QConv2D``,
+    flattened to ``(positions..., kh·kw·C)`` like the kernel's first axes."""
+    from smartml.export.rtl import windows  # da4ml is needed for RTL only
+
+    windows.check_plain(layer, where)
+    one_dimensional = isinstance(layer, QConv1D)
+    size = (1, *layer.kernel_size) if one_dimensional else tuple(layer.kernel_size)
+    strides = (1, *layer.strides) if one_dimensional else tuple(layer.strides)
+    image = x.reshape(1, *x.shape) if one_dimensional else x
+    windowed = windows.patches(image, size, strides, layer.padding, where)
+    flat = windowed.reshape(*windowed.shape[:2], -1)
+    return flat.reshape(flat.shape[1:]) if one_dimensional else flat
 
 
 def _positions(layer) -> int:

@@ -51,6 +51,11 @@ class Multiply(_Merge):
         )
         return LayerPrecision.of_result(layer.name, result), result
 
+    def trace(self, layer, inputs: list, precision):
+        """One variable×variable multiplier per element."""
+        a, b = inputs
+        return a * b
+
     def estimate(self, layer, precision, incoming: list, settings) -> tuple[int, int]:
         a, b = incoming
         elements = int(np.prod(layer.output.shape[1:]))
@@ -83,6 +88,11 @@ class Concatenate(_Merge):
         result = union_type(incoming)
         return LayerPrecision.of_result(layer.name, result), result
 
+    def trace(self, layer, inputs: list, precision):
+        """Side by side along the layer's axis (each value keeps its own type)."""
+        axis = layer.axis if layer.axis < 0 else layer.axis - 1  # no batch axis here
+        return np.concatenate(inputs, axis=axis)
+
     def estimate(self, layer, precision, incoming: list, settings) -> tuple[int, int]:
         return 0, 0  # wiring (and sign extension)
 
@@ -106,6 +116,11 @@ class Add(_Merge):
             a.max_abs + b.max_abs, max(a.fractional, b.fractional), a.signed or b.signed
         )
         return LayerPrecision.of_result(layer.name, result), result
+
+    def trace(self, layer, inputs: list, precision):
+        """One adder per element."""
+        a, b = inputs
+        return a + b
 
     def estimate(self, layer, precision, incoming: list, settings) -> tuple[int, int]:
         elements = int(np.prod(layer.output.shape[1:]))

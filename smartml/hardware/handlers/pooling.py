@@ -35,6 +35,11 @@ class MaxPooling(LayerHandler):
         (result,) = incoming
         return LayerPrecision.of_result(layer.name, result), result
 
+    def trace(self, layer, inputs: list, precision):
+        """A compare-and-select tree per window."""
+        (x,) = inputs
+        return np.amax(_pool_windows(layer, x), axis=(2, 3))
+
     def estimate(self, layer, precision, incoming: list, settings) -> tuple[int, int]:
         return 0, 0
 
@@ -60,6 +65,11 @@ class GlobalMaxPooling(LayerHandler):
         precision = LayerPrecision.of_result(layer.name, result, accum=result.hls())
         precision.types["accum"] = result
         return precision, result
+
+    def trace(self, layer, inputs: list, precision):
+        """A compare-and-select tree per channel over the points."""
+        (x,) = inputs
+        return np.amax(x, axis=0).reshape(tuple(layer.output.shape[1:]))
 
     def estimate(self, layer, precision, incoming: list, settings) -> tuple[int, int]:
         n_points, channels = layer.input.shape[1:]
@@ -91,6 +101,21 @@ class _Average(LayerHandler):
         precision.hls[layer.name] = {"Precision": {"accum": accum.hls(), "result": result.hls()}}
         return precision, result
 
+    def window_sums(self, layer, x):
+        """The traced sum of each averaging window of ``x``."""
+        raise NotImplementedError
+
+    def trace(self, layer, inputs: list, precision):
+        """Exact window sums, divided as :func:`smartml.export.rtl.arithmetic.mean`
+        proves exact for the quantizer that follows (a shift for 2^k values)."""
+        from smartml.export.rtl import arithmetic  # da4ml is needed for RTL only
+
+        (x,) = inputs
+        total = self.window_sums(layer, x)
+        return arithmetic.mean(total, self.average_window(layer)).reshape(
+            tuple(layer.output.shape[1:])
+        )
+
     def check_consumers(self, layer, consumers: list) -> None:
         # A mean over a window of 2^k values is exact in float32 and in the result type;
         # any other mean is rounded differently by both and must be re-quantized.
@@ -121,6 +146,9 @@ class AveragePooling(_Average):
     def average_window(self, layer) -> int:
         return int(np.prod(layer.pool_size))
 
+    def window_sums(self, layer, x):
+        return np.sum(_pool_windows(layer, x), axis=(2, 3))
+
 
 @layer_handler(keras.layers.GlobalAveragePooling1D)
 class GlobalAveragePooling(_Average):
@@ -135,6 +163,21 @@ class GlobalAveragePooling(_Average):
 
     def check_backend(self, layer, backend: str, strategy: str, io_type: str) -> None:
         require_io_parallel(layer, io_type)
+
+    def window_sums(self, layer, x):
+        return np.sum(x, axis=0)
+
+
+def _pool_windows(layer, x):
+    """The ``(rows, columns, ph, pw, C)`` windows of a 2-D pooling layer; ``same``
+    padding is refused (Keras pads a max with −∞ and averages fewer values there)."""
+    from smartml.export.rtl import windows  # da4ml is needed for RTL only
+
+    where = f"layer {layer.name!r} ({type(layer).__name__})"
+    _require_channels_last(layer)
+    if layer.padding != "valid":
+        raise ExportError(f"{where}: padding {layer.padding!r} has no RTL rule; use valid")
+    return windows.patches(x, tuple(layer.pool_size), tuple(layer.strides), "valid", where)
 
 
 def _require_channels_last(layer) -> None:

@@ -18,6 +18,11 @@ class PassThrough(LayerHandler):
         (result,) = incoming
         return LayerPrecision.of_result(layer.name, result), result
 
+    def trace(self, layer, inputs: list, precision):
+        """The same values in the output's shape (row-major, as Keras)."""
+        (x,) = inputs
+        return x.reshape(tuple(layer.output.shape[1:]))
+
     def estimate(self, layer, precision, incoming: list, settings) -> tuple[int, int]:
         return 0, 0  # wiring
 

@@ -1,0 +1,132 @@
+"""RTL that open tools check: a QKeras model as da4ml Verilog, simulated with Icarus
+Verilog against QKeras bit for bit, optionally synthesized with Yosys.
+
+:func:`export_rtl` is the one entry point. The pieces:
+
+* :mod:`~smartml.export.rtl.arithmetic`: QKeras' rounding and means on da4ml arrays;
+* :mod:`~smartml.export.rtl.windows`: convolution and pooling windows;
+* :mod:`~smartml.export.rtl.trace`: the model traced with the layer handlers' ``trace``;
+* :mod:`~smartml.export.rtl.project`: the Verilog project and its test bench;
+* :mod:`~smartml.export.rtl.simulation`, :mod:`~smartml.export.rtl.synthesis`: iverilog
+  and Yosys.
+
+The design is combinational (da4ml's ``CombLogic``, no registers); its latency is
+da4ml's estimate of the adder depth on the longest path.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from smartml.backend import keras
+from smartml.errors import ExportError
+from smartml.export.rtl import project, simulation, synthesis
+from smartml.export.rtl.trace import trace_model
+from smartml.export.verification import compare_outputs
+from smartml.hardware.fixed_point import FixedType
+from smartml.hardware.graph import input_layers
+
+log = logging.getLogger(__name__)
+
+
+def export_rtl(
+    model: keras.Model,
+    input_types: dict[str, FixedType],
+    inputs: Sequence[np.ndarray],
+    reference: np.ndarray,
+    destination: Path,
+    synth: bool = False,
+    clock_period_ns: float = 25.0,
+) -> dict:
+    """Trace ``model``, write its Verilog project, simulate ``inputs`` and compare.
+
+    Args:
+        model: the trained QKeras model (functional, one output; not the copy with
+            Catapult's pooling casts).
+        input_types: the firmware type of each model input, by input name (as for the
+            hls4ml export).
+        inputs: one array ``(n, ...)`` per model input, in ``model.inputs`` order,
+            already quantized to its type.
+        reference: QKeras' outputs of ``inputs``, ``(n, outputs)``.
+        destination: the project directory (created; e.g. ``<project>/rtl``).
+        synth: also run Yosys' ``synth_xilinx`` (when on PATH).
+        clock_period_ns: for da4ml's vendor scripts (the design has no registers).
+
+    Returns:
+        the report's ``rtl`` block: ``design``, ``top``, ``simulator``, ``examples``,
+        the fields of :func:`~smartml.export.verification.compare_outputs`,
+        ``output_lsb``, ``da4ml_cost_luts``, ``da4ml_latency``, ``timing_seconds``
+        and ``synthesis`` (None without ``synth``).
+
+    Raises:
+        UnsupportedLayerError, ExportError: a layer without an RTL rule, inputs off
+            their types' grid, iverilog missing or failing.
+    """
+    timing: dict[str, float] = {}
+    start = time.perf_counter()
+    flat = _flat_inputs(model, input_types, inputs)
+    version = simulation.simulator_version()
+    traced = trace_model(model, input_types)
+    timing["trace"] = _lap(start)
+    start, top = time.perf_counter(), _top_name(model)
+    destination.mkdir(parents=True, exist_ok=True)
+    layouts = project.write_project(traced.logic, top, destination, clock_period_ns)
+    project.write_vectors(destination, layouts, flat, np.reshape(reference, (len(flat), -1)))
+    timing["write"] = _lap(start)
+    start = time.perf_counter()
+    sources = project.design_sources(destination, top, traced.logic)
+    simulation.compile_testbench(destination, [f"src/{top}_wrapper.v", *sources])
+    timing["compile"] = _lap(start)
+    start = time.perf_counter()
+    outputs = layouts[1].decode(simulation.simulate(destination))
+    timing["simulate"] = _lap(start)
+    lsb = traced.output_type.lsb
+    result = {
+        "design": "combinational (da4ml CombLogic, no registers)",
+        "top": top,
+        "simulator": version,
+        "examples": len(flat),
+        **compare_outputs(outputs, reference, lsb),
+        "output_lsb": lsb,
+        "da4ml_cost_luts": float(traced.logic.cost),
+        "da4ml_latency": float(traced.logic.latency[1]),
+        "synthesis": synthesis.synthesize(destination, top, sources) if synth else None,
+    }
+    result["timing_seconds"] = timing
+    log.info("RTL: %d examples simulated with %s", len(flat), version)
+    return result
+
+
+def _flat_inputs(
+    model: keras.Model, input_types: dict[str, FixedType], inputs: Sequence[np.ndarray]
+) -> np.ndarray:
+    """The inputs side by side, ``(n, Σ sizes)``, in the traced order; each checked to
+    lie on its type (the RTL would otherwise truncate what QKeras saw)."""
+    layers = input_layers(model)
+    if len(inputs) != len(layers):
+        raise ExportError(f"RTL export: {len(inputs)} input arrays for {len(layers)} model inputs")
+    columns = []
+    for layer, values in zip(layers, inputs, strict=True):
+        values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+        if not np.array_equal(input_types[layer.name].quantize(values), values):
+            raise ExportError(
+                f"RTL export: input {layer.name!r} is not quantized to "
+                f"{input_types[layer.name].hls()}"
+            )
+        columns.append(values)
+    return np.concatenate(columns, axis=1)
+
+
+def _top_name(model: keras.Model) -> str:
+    """A Verilog identifier from the model's name."""
+    return "smartml_" + re.sub(r"\W", "_", model.name)
+
+
+def _lap(start: float) -> float:
+    return round(time.perf_counter() - start, 3)

@@ -1,0 +1,168 @@
+"""The Verilog project: da4ml's design files, a test bench and its vectors.
+
+Layout of the destination (``<project>/rtl/``)::
+
+    src/<top>.v, src/<top>_wrapper.v, src/static/*.v   da4ml's design (LGPL-3.0 primitives)
+    model/comb.json, metadata.json, build_*_prj.tcl    da4ml's solution and vendor scripts
+    tb/testbench.v, tb/vectors.hex                     test bench, one example a line
+    simulate.sh                                        iverilog + vvp, as smartml runs them
+
+The test bench drives ``<top>_wrapper``, whose ports give every value the same width
+(``IoLayout``): example ``e``'s line in ``vectors.hex`` is its inputs and the expected
+(QKeras) outputs in hex; the bench writes the design's outputs, one line per example,
+and prints how many differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from da4ml.codegen.rtl import RTLModel  # type: ignore[import-untyped]
+from da4ml.types import minimal_kif  # type: ignore[import-untyped]
+
+VECTORS = "tb/vectors.hex"
+OUTPUTS = "tb/outputs.hex"
+
+
+@dataclass(frozen=True)
+class IoLayout:
+    """How the wrapper packs values: each in ``width`` bits, ``fractional`` of them
+    below the binary point, value ``j`` in bits ``[j·width, (j+1)·width)``."""
+
+    count: int
+    width: int
+    fractional: int
+    signed: bool
+
+    @classmethod
+    def of(cls, qints: list) -> IoLayout:
+        """The layout da4ml's ``generate_io_wrapper`` gives these intervals."""
+        signs, integers, fractionals = zip(*map(minimal_kif, qints), strict=True)
+        fractional = max(fractionals)
+        return cls(len(qints), max(integers) + max(signs) + fractional, fractional, any(signs))
+
+    @property
+    def bits(self) -> int:
+        return self.count * self.width
+
+    def encode(self, values: np.ndarray) -> list[str]:
+        """Rows of ``(n, count)`` values as hex words, value 0 in the lowest bits."""
+        steps = np.round(np.asarray(values, np.float64) * 2.0**self.fractional).astype(np.int64)
+        mask = (1 << self.width) - 1
+        digits = -(-self.bits // 4)
+        return [
+            format(sum((int(v) & mask) << (j * self.width) for j, v in enumerate(row)), "x").zfill(
+                digits
+            )
+            for row in steps
+        ]
+
+    def decode(self, words: list[str]) -> np.ndarray:
+        """Hex words back to ``(n, count)`` values (two's complement where signed)."""
+        mask = (1 << self.width) - 1
+        half = 1 << (self.width - 1)
+        rows = []
+        for word in words:
+            packed = int(word, 16)
+            fields = [(packed >> (j * self.width)) & mask for j in range(self.count)]
+            if self.signed:
+                fields = [f - 2 * half if f >= half else f for f in fields]
+            rows.append(fields)
+        return np.array(rows, dtype=np.float64).reshape(-1, self.count) * 2.0**-self.fractional
+
+
+def write_project(
+    logic, top: str, destination: Path, clock_period_ns: float
+) -> tuple[IoLayout, IoLayout]:
+    """da4ml's combinational design, the test bench and ``simulate.sh``.
+
+    Args:
+        logic: the traced ``CombLogic``; top: the design's module name.
+        destination: the project directory (created).
+        clock_period_ns: written into da4ml's vendor scripts and constraints.
+
+    Returns:
+        the input and output layouts of the wrapper.
+    """
+    model = RTLModel(logic, top, destination, flavor="verilog", clock_period=clock_period_ns)
+    model.write()
+    inputs, outputs = IoLayout.of(logic.inp_qint), IoLayout.of(logic.out_qint)
+    (destination / "tb").mkdir(exist_ok=True)
+    (destination / "tb/testbench.v").write_text(_testbench(top, inputs, outputs))
+    script = destination / "simulate.sh"
+    script.write_text(_simulate_script(top, design_sources(destination, top, logic)))
+    script.chmod(0o755)
+    return inputs, outputs
+
+
+def design_sources(destination: Path, top: str, logic) -> list[str]:
+    """The Verilog files of the design, relative to ``destination``. da4ml's
+    ``lookup_table.v`` only where the design has tables: iverilog 11 rejects it."""
+    static = sorted(p.name for p in (destination / "src/static").glob("*.v"))
+    if not logic.lookup_tables:
+        static = [name for name in static if name != "lookup_table.v"]
+    return [f"src/{top}.v", *(f"src/static/{name}" for name in static)]
+
+
+def write_vectors(
+    destination: Path,
+    layouts: tuple[IoLayout, IoLayout],
+    inputs: np.ndarray,
+    expected: np.ndarray,
+) -> None:
+    """``tb/vectors.hex``: per example its inputs and expected outputs."""
+    rows = zip(layouts[0].encode(inputs), layouts[1].encode(expected), strict=True)
+    (destination / VECTORS).write_text("".join(f"{a} {b}\n" for a, b in rows))
+
+
+def _testbench(top: str, inputs: IoLayout, outputs: IoLayout) -> str:
+    return f"""`timescale 1ns / 1ps
+// smartml test bench: drives {top}_wrapper with each line of +vectors (inputs and
+// expected outputs in hex), writes the outputs to +outputs, counts the differences.
+module testbench;
+    reg [{inputs.bits - 1}:0] model_inp;
+    reg [{outputs.bits - 1}:0] expected;
+    wire [{outputs.bits - 1}:0] model_out;
+    integer vectors, results, count, examples, differing;
+    reg [1023:0] vectors_path, outputs_path;
+
+    {top}_wrapper dut (.model_inp(model_inp), .model_out(model_out));
+
+    initial begin
+        if (!$value$plusargs("vectors=%s", vectors_path)) vectors_path = "{VECTORS}";
+        if (!$value$plusargs("outputs=%s", outputs_path)) outputs_path = "{OUTPUTS}";
+        vectors = $fopen(vectors_path, "r");
+        results = $fopen(outputs_path, "w");
+        if (vectors == 0 || results == 0) begin
+            $display("ERROR cannot open the vector files");
+            $finish;
+        end
+        examples = 0;
+        differing = 0;
+        count = $fscanf(vectors, "%h %h\\n", model_inp, expected);
+        while (count == 2) begin
+            #1;
+            $fdisplay(results, "%h", model_out);
+            examples = examples + 1;
+            if (model_out !== expected) differing = differing + 1;
+            count = $fscanf(vectors, "%h %h\\n", model_inp, expected);
+        end
+        $fclose(results);
+        $display("examples %0d differing %0d", examples, differing);
+        $finish;
+    end
+endmodule
+"""
+
+
+def _simulate_script(top: str, sources: list[str]) -> str:
+    files = " ".join([f"src/{top}_wrapper.v", *sources])
+    return f"""#!/bin/sh
+# Simulates tb/vectors.hex with Icarus Verilog; outputs in tb/outputs.hex.
+set -e
+cd "$(dirname "$0")"
+iverilog -g2012 -s testbench -o tb/testbench.vvp tb/testbench.v {files}
+vvp -n tb/testbench.vvp +vectors={VECTORS} +outputs={OUTPUTS}
+"""
