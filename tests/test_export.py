@@ -177,6 +177,56 @@ def test_c_simulation_is_bit_identical_to_qkeras(tmp_path, backend, io_type):
     assert (tmp_path / "prj" / "build_prj.tcl").is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["Vitis", "Vivado"])
+def test_distributed_arithmetic_is_bit_identical_and_reports_its_cost(tmp_path, backend):
+    """hls4ml's DA pass solves the dense and (pointwise) convolution kernels with da4ml:
+    the C simulation still equals QKeras, and the per-layer cost read back is da4ml's
+    own for the same kernel and input type."""
+    from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
+
+    from smartml.export import distributed_arithmetic
+
+    model = small_pixel_model()
+    precisions = layer_precisions(model, INPUT_TYPE)
+    hls_model = convert_small(
+        model,
+        hls_layer_config(precisions),
+        tmp_path,
+        backend=backend,
+        strategy="distributed_arithmetic",
+    )
+    hls_model.compile()
+    x = firmware_inputs()
+    firmware = np.asarray(hls_model.predict(x)).reshape(len(x), -1)
+    np.testing.assert_array_equal(firmware, model.predict(x, verbose=0))
+
+    costs = distributed_arithmetic.kernel_costs(hls_model, {layer.name for layer in model.layers})
+    assert sorted(costs) == ["d0", "out", "pw", "sep"]  # sep: its pointwise half
+    assert costs["pw"]["instances"] == 1  # one kernel reused over the 4x5 positions
+    # the head's cost, solved again here from the quantized weights and the input type
+    source = {p.name: p.types["result"] for p in precisions}["d0_tanh"]
+    layer = model.get_layer("out")
+    kernel = np.asarray(layer.kernel_quantizer_internal(layer.kernel), dtype=np.float64)
+    bias = np.asarray(layer.bias_quantizer_internal(layer.bias), dtype=np.float64)
+    n_in = kernel.shape[0]
+    signed, integer = int(source.signed), source.integer - int(source.signed)
+    inputs = FixedVariableArray.from_kif(
+        np.full(n_in, signed),
+        np.full(n_in, integer),
+        np.full(n_in, source.fractional),
+        HWConfig(1, -1, -1),
+        solver_options={"hard_dc": 2, "search_all_decompose_dc": True},
+    )
+    solution = comb_trace(inputs, inputs @ kernel + bias)
+    assert costs["out"]["luts"] == round(solution.cost)
+    assert costs["out"]["adder_depth"] == int(solution.latency[1])
+    assert 0 < costs["out"]["adder_depth"] < costs["d0"]["adder_depth"] + 8
+    total = distributed_arithmetic.totals(costs)
+    assert total["luts"] == sum(row["luts"] for row in costs.values())
+    assert "da4ml" in total["source"]
+
+
 def test_hls4ml_defaults_disagree_which_is_why_precisions_are_derived(tmp_path):
     """Control: without the derived precisions the same model is not bit-exact."""
     model = small_pixel_model()
@@ -291,6 +341,28 @@ def test_export_of_a_trained_run_writes_a_verified_project(tiny_run, tmp_path, c
 
 
 @pytest.mark.slow
+def test_distributed_arithmetic_export_reports_da4ml_costs_per_layer(tiny_run, tmp_path, capsys):
+    output = tmp_path / "firmware"
+    arguments = ["--output", str(output), "--verify-clusters", "300"]
+    code = export_main([str(tiny_run), "--hls", "--strategy", "distributed_arithmetic", *arguments])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((output / "tiny" / "report.json").read_text())
+    assert report["strategy"] == "distributed_arithmetic"
+    assert report["verification"]["bit_identical_fraction"] == 1.0
+    rows = {row["name"]: row for row in report["layers"]}
+    solved = {name for name, row in rows.items() if row["distributed_arithmetic"]}
+    kernels = {name for name, row in rows.items() if row["class"] in ("QDense", "QConv2D")}
+    assert kernels <= solved  # every dense and 1x1 convolution kernel; the separable's too
+    total = report["distributed_arithmetic"]
+    assert total["luts"] == sum(rows[name]["distributed_arithmetic"]["luts"] for name in solved)
+    assert 0 < total["luts"] < report["totals"]["luts"]  # below the analytic estimate
+    assert total["adder_depth"] >= max(
+        rows[n]["distributed_arithmetic"]["adder_depth"] for n in solved
+    )
+    assert "da4ml" in total["source"] and report["resource_estimate"]["validated"] is False
+
+
+@pytest.mark.slow
 def test_export_fails_below_the_agreement_threshold(tiny_run, tmp_path, monkeypatch, capsys):
     from smartml.export import exporter
 
@@ -319,6 +391,21 @@ def test_export_fails_below_the_agreement_threshold(tiny_run, tmp_path, monkeypa
         (["--backend", "Catapult", "--part", "tsmc-7nm"], "ASIC library"),
         (["--input-precision", "float32"], "expected a type like fixed<16,8>"),
         (["--threshold", "1.5"], "--threshold 1.5: must be less than or equal to 1"),
+        (
+            ["--strategy", "distributed_arithmetic", "--backend", "Catapult"],
+            "--strategy distributed_arithmetic: hls4ml 1.3 has distributed_arithmetic for "
+            "Vitis and Vivado only, not Catapult",
+        ),
+        (
+            ["--strategy", "distributed_arithmetic", "--io-type", "io_stream"],
+            "with io_parallel only, not io_stream",
+        ),
+        (
+            ["--strategy", "distributed_arithmetic", "--reuse-factor", "2"],
+            "--reuse-factor 2: distributed_arithmetic computes every product in parallel: "
+            "the reuse factor must be 1, not 2",
+        ),
+        (["--strategy", "latency"], "--strategy latency: must be 'Latency', 'Resource' or"),
     ],
 )
 def test_bad_export_settings_are_named(tiny_run, tmp_path, capsys, option, message):

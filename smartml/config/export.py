@@ -13,6 +13,11 @@ from pydantic import Field, ValidationInfo, field_validator
 from smartml.config.strict import PositiveInt, StrictModel
 
 BACKENDS = ("Vitis", "Vivado", "Catapult")
+# hls4ml 1.3's distributed-arithmetic pass (backends/vivado/passes/distributed_arithmetic.py)
+# exists for the Vivado-family backends only, builds io_parallel convolutions only and
+# raises for any reuse factor but 1.
+DISTRIBUTED_ARITHMETIC = "distributed_arithmetic"
+DA_BACKENDS = ("Vitis", "Vivado")
 DEFAULT_FPGA_PART = "xcvu13p-flga2577-2-e"
 DEFAULT_ASIC_LIBRARY = "nangate-45nm"
 # ASIC standard-cell libraries Catapult's hls4ml build script knows how to set up.
@@ -53,7 +58,11 @@ class ExportConfig(StrictModel):
         description="40 MHz bunch crossings: 25 ns",
     )
     io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
-    strategy: Literal["Latency", "Resource"] = "Latency"
+    strategy: Literal["Latency", "Resource", "distributed_arithmetic"] = Field(
+        "Latency",
+        description="hls4ml's strategy; distributed_arithmetic builds each kernel as an "
+        "adder graph solved by da4ml (Vitis or Vivado, io_parallel, reuse factor 1)",
+    )
     reuse_factor: int = Field(1, gt=0, le=MAX_REUSE_FACTOR)
     output_dir: str = Field("firmware", description="projects go to <output_dir>/<run name>")
     input_precision: str | dict[str, str] | None = Field(
@@ -101,6 +110,36 @@ class ExportConfig(StrictModel):
         if backend == "Catapult":
             expected += f" or an ASIC library ({', '.join(ASIC_LIBRARIES)})"
         raise ValueError(f"unknown part {part!r} for {backend}: expected {expected}")
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy_backend(cls, strategy: str, info: ValidationInfo) -> str:
+        # A field validator (backend and io_type are validated before strategy), so that
+        # the message names export.strategy or --strategy.
+        if strategy != DISTRIBUTED_ARITHMETIC:
+            return strategy
+        backend, io_type = info.data.get("backend"), info.data.get("io_type")
+        if backend is not None and backend not in DA_BACKENDS:
+            raise ValueError(
+                f"hls4ml 1.3 has distributed_arithmetic for {' and '.join(DA_BACKENDS)} only, "
+                f"not {backend}"
+            )
+        if io_type is not None and io_type != "io_parallel":
+            raise ValueError(
+                f"hls4ml 1.3 builds distributed_arithmetic convolutions with io_parallel "
+                f"only, not {io_type}"
+            )
+        return strategy
+
+    @field_validator("reuse_factor")
+    @classmethod
+    def _reuse_with_strategy(cls, reuse_factor: int, info: ValidationInfo) -> int:
+        if reuse_factor != 1 and info.data.get("strategy") == DISTRIBUTED_ARITHMETIC:
+            raise ValueError(
+                f"distributed_arithmetic computes every product in parallel: the reuse factor "
+                f"must be 1, not {reuse_factor}"
+            )
+        return reuse_factor
 
     def resolved_part(self) -> str:
         if self.part is not None:

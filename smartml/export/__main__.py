@@ -44,7 +44,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--part", help="FPGA part, or for Catapult an ASIC library")
     parser.add_argument("--clock-period", type=float, metavar="NS", help="default 25 (40 MHz)")
     parser.add_argument("--io-type", help="io_parallel (default) or io_stream")
-    parser.add_argument("--strategy", help="Latency (default) or Resource")
+    parser.add_argument(
+        "--strategy",
+        help="Latency (default), Resource, or distributed_arithmetic (kernels as da4ml adder "
+        "graphs; Vitis/Vivado, io_parallel, reuse factor 1)",
+    )
     parser.add_argument("--reuse-factor", type=int, metavar="N", help="default 1")
     parser.add_argument("--output", metavar="DIR", help="projects go to DIR/<run name>")
     parser.add_argument("--input-precision", metavar="TYPE", help="e.g. fixed<16,8>")

@@ -35,9 +35,10 @@ from qkeras import QActivation, quantized_bits
 
 from smartml.backend import keras
 from smartml.config import RunConfig
-from smartml.config.export import ExportConfig
+from smartml.config.export import DISTRIBUTED_ARITHMETIC, ExportConfig
 from smartml.console import timed_step
 from smartml.errors import ExportError
+from smartml.export import distributed_arithmetic
 from smartml.export.firmware_graph import widened_pooling_inputs
 from smartml.export.hls4ml_keras2 import convert
 from smartml.export.qkeras_precision import hls_layer_config, layer_precisions, output_precision
@@ -227,9 +228,18 @@ def export_model(
                 **_input_precision_entries(input_types),
                 output_precision=output_precision(firmware_model, precisions).hls(),
             )
+            hls_model = report.pop("_hls_model")
             report["layers"], report["totals"] = layer_table(firmware_model, precisions, settings)
-            report["resource_estimate"] = {"tool": estimate.TOOL, "limits": estimate.LIMITS}
-            report["synthesis"] = _synthesis(report.pop("_hls_model"), settings, destination, build)
+            report["resource_estimate"] = {
+                "tool": estimate.TOOL,
+                "limits": estimate.LIMITS,
+                "validated": False,
+            }
+            if settings.strategy == DISTRIBUTED_ARITHMETIC:
+                report["distributed_arithmetic"] = _distributed_arithmetic(
+                    hls_model, firmware_model, report["layers"]
+                )
+            report["synthesis"] = _synthesis(hls_model, settings, destination, build)
             report["timing_seconds"]["total"] = round(time.perf_counter() - started, 1)
             write_json_atomic(staging / "report.json", report, ExportError)
     finally:
@@ -627,6 +637,15 @@ def layer_table(
         )
     }
     return rows, totals
+
+
+def _distributed_arithmetic(hls_model, model: keras.Model, rows: list[dict]) -> dict:
+    """The whole model's DA figures; each layer's go into its row of ``rows`` (as
+    ``distributed_arithmetic``, None for a layer without a DA kernel)."""
+    costs = distributed_arithmetic.kernel_costs(hls_model, {layer.name for layer in model.layers})
+    for row in rows:
+        row["distributed_arithmetic"] = costs.get(row["name"])
+    return distributed_arithmetic.totals(costs)
 
 
 def _synthesis(hls_model, settings: ExportConfig, destination: Path, build: bool) -> dict | None:
