@@ -1,0 +1,167 @@
+"""RTL export: a masked point model and an MLP as da4ml Verilog, simulated with Icarus
+Verilog bit for bit against QKeras; Yosys synthesis; refusals; the project without
+Yosys."""
+
+import logging
+import shutil
+
+import numpy as np
+import pytest
+
+from smartml.backend import keras
+from smartml.errors import ExportError, UnsupportedLayerError
+from smartml.export.rtl import export_rtl, synthesis
+from smartml.export.rtl.trace import trace_model
+from smartml.hardware.fixed_point import FixedType
+from smartml.models.deepsets.builder import DeepSets
+from smartml.models.deepsets.schema import DeepSetsConfig
+from smartml.models.mlp.builder import MLP
+from smartml.models.mlp.schema import MLPConfig
+from smartml.outputs.logits import Logits
+from smartml.outputs.point_regression import PointRegression
+from smartml.tasks.base import InputSpec
+
+N_POINTS = 12  # not a power of two: the mean over points is the exact-mean path
+EXAMPLES = 300
+pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs iverilog")
+
+
+def randomized(model: keras.Model, seed: int = 0) -> keras.Model:
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+def mlp() -> keras.Model:
+    """The MEM regressor's MLP: QDense + quantized_relu with a residual Add."""
+    config = MLPConfig(hidden_units=[8, 8], residual=True, quantization={})
+    inputs = {"features": InputSpec("features", (6,))}
+    return randomized(MLP.build(config, inputs, PointRegression(["w"], [""])))
+
+
+def deepsets() -> keras.Model:
+    """The RICH point model: per-point QDense on points and mask, max and mean over
+    points, concatenated with the momentum, a dense head."""
+    config = DeepSetsConfig(point_units=[6, 6], head_units=[4], pooling="max_average")
+    inputs = {
+        "points": InputSpec("points", (N_POINTS, 3)),
+        "mask": InputSpec("mask", (N_POINTS,)),
+        "momentum": InputSpec("momentum", (1,)),
+    }
+    return randomized(DeepSets.build(config, inputs, Logits(["muon", "pion"])))
+
+
+MLP_TYPES = {"features": FixedType(10, 4)}
+POINT_TYPES = {
+    "points": FixedType(10, 3),
+    "mask": FixedType(1, 1, signed=False),
+    "momentum": FixedType(10, 4),
+}
+
+
+def mlp_inputs(rng) -> list[np.ndarray]:
+    return [MLP_TYPES["features"].quantize(rng.normal(0, 2, (EXAMPLES, 6)))]
+
+
+def point_inputs(rng) -> list[np.ndarray]:
+    hits = rng.integers(2, N_POINTS + 1, EXAMPLES)
+    mask = (np.arange(N_POINTS)[None, :] < hits[:, None]).astype(np.float64)
+    points = POINT_TYPES["points"].quantize(rng.normal(0, 1, (EXAMPLES, N_POINTS, 3)))
+    momentum = POINT_TYPES["momentum"].quantize(rng.normal(0, 2, (EXAMPLES, 1)))
+    return [points * mask[:, :, None], mask, momentum]
+
+
+def qkeras_outputs(model: keras.Model, inputs: list[np.ndarray]) -> np.ndarray:
+    return model.predict([x.astype("float32") for x in inputs], verbose=0)
+
+
+@pytest.mark.parametrize(
+    ("build", "types", "make_inputs"),
+    [(mlp, MLP_TYPES, mlp_inputs), (deepsets, POINT_TYPES, point_inputs)],
+    ids=["mlp", "deepsets"],
+)
+def test_simulated_verilog_is_bit_identical_to_qkeras(build, types, make_inputs, tmp_path):
+    model = build()
+    inputs = make_inputs(np.random.default_rng(1))
+    reference = qkeras_outputs(model, inputs)
+    report = export_rtl(model, types, inputs, reference, tmp_path / "rtl")
+    assert report["simulator"].startswith("Icarus Verilog version")
+    assert report["examples"] == EXAMPLES
+    assert report["bit_identical_fraction"] == 1.0 and report["max_difference_lsb"] == 0.0
+    assert report["da4ml_cost_luts"] > 0 and report["da4ml_latency"] > 0
+    assert report["synthesis"] is None
+    assert set(report["timing_seconds"]) == {"trace", "write", "compile", "simulate"}
+    # the test bench itself agrees: its outputs are the expected vectors
+    vectors = (tmp_path / "rtl/tb/vectors.hex").read_text().splitlines()
+    outputs = (tmp_path / "rtl/tb/outputs.hex").read_text().split()
+    assert [line.split()[1] for line in vectors] == outputs
+
+
+def test_a_wrong_output_is_caught(tmp_path):
+    """The comparison is real: a reference off by one LSB somewhere is reported."""
+    model = mlp()
+    inputs = mlp_inputs(np.random.default_rng(2))
+    reference = qkeras_outputs(model, inputs)
+    lsb = trace_model(model, MLP_TYPES).output_type.lsb
+    reference[7, 0] += lsb
+    report = export_rtl(model, MLP_TYPES, inputs, reference, tmp_path / "rtl")
+    assert report["max_difference_lsb"] == 1.0
+    assert report["examples_all_identical"] == pytest.approx(1 - 1 / EXAMPLES)
+
+
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="needs yosys")
+def test_yosys_counts_luts_near_da4ml_cost(tmp_path):
+    model = randomized(
+        MLP.build(
+            MLPConfig(hidden_units=[4], quantization={}),
+            {"features": InputSpec("features", (6,))},
+            PointRegression(["w"], [""]),
+        )
+    )
+    inputs = mlp_inputs(np.random.default_rng(3))
+    report = export_rtl(
+        model, MLP_TYPES, inputs, qkeras_outputs(model, inputs), tmp_path / "rtl", synth=True
+    )
+    synth = report["synthesis"]
+    assert synth["ran"] and synth["tool"].startswith("open synthesis (Yosys 0.")
+    assert synth["ffs"] == 0 and synth["carry4"] > 0  # combinational, with carry chains
+    assert 0.3 < synth["luts"] / report["da4ml_cost_luts"] < 3
+    assert (tmp_path / "rtl" / synth["log"]).is_file()
+
+
+def test_without_yosys_the_project_is_complete_and_says_so(tmp_path, monkeypatch, caplog):
+    real_which = shutil.which
+    monkeypatch.setattr(
+        synthesis.shutil, "which", lambda name: None if name == "yosys" else real_which(name)
+    )
+    model = mlp()
+    inputs = mlp_inputs(np.random.default_rng(4))
+    with caplog.at_level(logging.WARNING):
+        report = export_rtl(
+            model, MLP_TYPES, inputs, qkeras_outputs(model, inputs), tmp_path / "rtl", synth=True
+        )
+    assert report["synthesis"]["ran"] is False
+    assert "Yosys is not on PATH" in report["synthesis"]["message"]
+    assert "Yosys is not on PATH" in caplog.text
+    assert report["bit_identical_fraction"] == 1.0
+    top = report["top"]
+    for name in (f"src/{top}.v", f"src/{top}_wrapper.v", "tb/testbench.v", "tb/vectors.hex"):
+        assert (tmp_path / "rtl" / name).is_file()
+    assert "iverilog" in (tmp_path / "rtl/simulate.sh").read_text()
+
+
+def test_an_unsupported_layer_is_refused_in_one_line_naming_it(tmp_path):
+    inputs = keras.Input((4,), name="x")
+    model = keras.Model(inputs, keras.layers.Dense(2, name="plain")(inputs))
+    with pytest.raises(
+        UnsupportedLayerError, match=r"^layer 'plain' \(Dense\) is not supported"
+    ) as error:
+        export_rtl(model, {"x": FixedType(8, 3)}, [np.zeros((2, 4))], np.zeros((2, 2)), tmp_path)
+    assert "\n" not in str(error.value)
+    assert not any(tmp_path.iterdir())
+
+
+def test_inputs_off_their_type_are_refused(tmp_path):
+    model = mlp()
+    with pytest.raises(ExportError, match=r"input 'features' is not quantized to fixed<10,4"):
+        export_rtl(model, MLP_TYPES, [np.full((2, 6), 0.01)], np.zeros((2, 1)), tmp_path)
