@@ -16,7 +16,7 @@ TensorFlow). A new constraint type is one more registered schema here and its cl
 [BopsConstraintConfig(type='bops', name=None, max_bops=100000.0, scale=None,
                       default_bits=16, temperature=0.5)]
 >>> MDMM_CONSTRAINTS.names()
-['bops', 'norm', 'sparsity']
+['bops', 'luts', 'norm', 'sparsity']
 """
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
@@ -60,6 +60,18 @@ class BopsConstraintConfig(ConstraintConfig):
     scale: PositiveFloat | None = Field(None, description="default 1 / max_bops")
     default_bits: int = Field(16, ge=1, le=64, description="input bits where none is known")
     temperature: PositiveFloat = 0.5
+
+
+@MDMM_CONSTRAINTS.register("luts", implementation="smartml.training.mdmm:LutsConstraint")
+class LutsConstraintConfig(ConstraintConfig):
+    """Distributed-arithmetic LUTs of the quantized kernels ``<= max_luts``, as
+    predicted by :mod:`smartml.hardware.da_cost`."""
+
+    type: Literal["luts"]
+    max_luts: PositiveFloat
+    scale: PositiveFloat | None = Field(None, description="default 1 / max_luts")
+    default_bits: int = Field(16, ge=1, le=64, description="input bits where none is known")
+    temperature: PositiveFloat = Field(0.5, description="width of the smooth digit count")
 
 
 @MDMM_CONSTRAINTS.register("norm", implementation="smartml.training.mdmm:NormConstraint")

@@ -89,6 +89,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smartml.backend import keras, tf
+from smartml.hardware import da_cost
 from smartml.hardware.graph import inbound_layers
 from smartml.hardware.registry import handler_for
 
@@ -243,6 +244,8 @@ class MacGroup:
         fan_in: inputs summed into one output (``n`` of the BOPs formula).
         weight_bits: ``b_w``.
         activation_bits: ``b_a``.
+        bias: the layer's bias, added to the outputs of this kernel (the kernel or
+            pointwise kernel of a layer with ``use_bias``); None otherwise.
     """
 
     layer: str
@@ -252,6 +255,7 @@ class MacGroup:
     fan_in: int
     weight_bits: int
     activation_bits: int
+    bias: WeightTensor | None = None
 
     def fixed_bops(self) -> float:
         """BOPs that remain with every weight pruned: ``MACs·(b_a + b_w + log2 n)``."""
@@ -281,7 +285,9 @@ def mac_groups(model: keras.Model, default_bits: int = DEFAULT_BITS) -> list[Mac
         output_shape = tuple(layer.output.shape)
         positions = int(np.prod(output_shape[1:-1])) if len(output_shape) > 2 else 1
         input_bits = max((bits[name] for name in inbound_layers(layer)), default=default_bits)
-        for tensor in weight_tensors(layer):
+        tensors = weight_tensors(layer, include_bias=True)
+        bias = tensors.pop() if tensors[-1].role == "bias" else None
+        for tensor in tensors:
             shape = tuple(tensor.variable.shape)
             groups.append(
                 MacGroup(
@@ -292,6 +298,7 @@ def mac_groups(model: keras.Model, default_bits: int = DEFAULT_BITS) -> list[Mac
                     fan_in=handler.mac_fan_in(tensor.role, shape),
                     weight_bits=tensor.bits or default_bits,
                     activation_bits=handler.mac_input_bits(tensor.role, input_bits, default_bits),
+                    bias=bias if tensor.role in ("kernel", "pointwise") else None,
                 )
             )
     return groups
@@ -350,25 +357,104 @@ def maximum_bops(model_or_groups, default_bits: int = DEFAULT_BITS) -> float:
     return float(sum(g.bops(0.0) for g in _groups(model_or_groups, default_bits)))
 
 
+def group_luts(group: MacGroup) -> float:
+    """Predicted LUTs of one kernel (and its bias) in distributed arithmetic, with
+    ``b_a`` as its input width (:func:`smartml.hardware.da_cost.da_luts`, numpy)."""
+    bias = None if group.bias is None else np.asarray(group.bias.quantized())
+    kernel = np.asarray(group.weights.quantized())
+    return da_cost.da_luts(kernel, group.activation_bits, bias, group.role)
+
+
+def luts(model_or_groups, default_bits: int = DEFAULT_BITS) -> float:
+    """Predicted distributed-arithmetic LUTs of every kernel (numpy, for reports)."""
+    return float(sum(group_luts(g) for g in _groups(model_or_groups, default_bits)))
+
+
+def luts_tf(groups: list[MacGroup], temperature: float = 0.5) -> tf.Tensor:
+    """:func:`luts` as a tf scalar: the exact prediction (computed by numpy), with the
+    gradient of the same formula on smooth counts (:func:`_smooth_luts`)."""
+    total = tf.constant(0.0)
+    for group in groups:
+        total += _group_luts_tf(group, temperature)
+    return total
+
+
+def _group_luts_tf(group: MacGroup, temperature: float) -> tf.Tensor:
+    """:func:`group_luts` in tf, value exact, gradient from :func:`_smooth_luts`."""
+    quantized = [group.weights.quantized()]
+    if group.bias is not None:
+        quantized.append(group.bias.quantized())
+
+    def exact(kernel, bias=None):
+        return np.float32(da_cost.da_luts(kernel, group.activation_bits, bias, group.role))
+
+    value = tf.numpy_function(exact, quantized, tf.float32, stateful=False)
+    smooth = _smooth_luts(group, temperature)
+    return tf.reshape(value, ()) + smooth - tf.stop_gradient(smooth)
+
+
+def _smooth_luts(group: MacGroup, temperature: float) -> tf.Tensor:
+    """:func:`smartml.hardware.da_cost.predict` on smooth counts, for the gradient.
+
+    A weight is non-zero with the sparsity surrogate's chance ``ñ = σ((|w| − t)/τ)``
+    (:func:`_zeros_and_surrogate`) and has ``ñ·log2(1 + |w|/LSB)/3`` CSD digits beyond
+    its first (a third of a CSD code's digits are non-zero); ``S`` sums ``ñ`` per output,
+    ``P`` the extra digits (without merging repeated multiples). Both fall with |w|,
+    steepest near the zero band, so the gradient prunes weights and shortens the rest.
+    """
+    tensor = group.weights
+    weights = _blocks_tf(tf.convert_to_tensor(tensor.variable), group.role)
+    magnitude = tf.abs(weights)
+    # τ follows the weights' scale, as in the sparsity surrogate.
+    tau = temperature * tf.stop_gradient(tf.reduce_mean(magnitude)) + 1e-8
+    threshold = tensor.zero_threshold()
+    lsb = 2.0 * threshold if threshold > 0 else 2.0 ** (1 - (tensor.bits or DEFAULT_BITS))
+    nonzero = tf.sigmoid((magnitude - threshold) / tau)
+    bias_terms = 0.0
+    if group.bias is not None:
+        bias_terms = tf.cast(tf.not_equal(group.bias.quantized(), 0.0), tf.float32)
+    terms = tf.reduce_sum(nonzero, axis=1) + bias_terms
+    sums = tf.reduce_sum(tf.nn.relu(terms - 1.0), axis=1)
+    log2_size = tf.math.log(1.0 + magnitude / lsb) / math.log(2.0)
+    products = tf.reduce_sum(nonzero * log2_size / 3.0, axis=[1, 2])
+    spread = tf.stop_gradient(tf.reduce_max(log2_size, axis=[1, 2]))
+    width = float(group.activation_bits)
+    return tf.reduce_sum(da_cost.predict(sums, products, width, spread))
+
+
+def _blocks_tf(kernel: tf.Tensor, role: str) -> tf.Tensor:
+    """:func:`smartml.hardware.da_cost.kernel_blocks` in tf: ``(blocks, n_in, n_out)``."""
+    shape = kernel.shape
+    if role == "depthwise":
+        return tf.reshape(tf.transpose(kernel, [2, 0, 1, 3]), (shape[2], -1, shape[3]))
+    return tf.reshape(kernel, (1, -1, shape[-1]))
+
+
 def hardware_report(model: keras.Model, default_bits: int = DEFAULT_BITS) -> dict:
     """Per-layer quantized sparsity, MACs and BOPs, and their totals (plain numbers).
 
     Output: ``{"layers": {name: {"sparsity", "weights", "macs", "nonzero_macs",
-    "bops"}}, "sparsity", "macs", "bops", "minimum_bops"}``; sparsity over kernels.
+    "bops", "luts"}}, "sparsity", "macs", "bops", "minimum_bops", "luts"}``; sparsity
+    over kernels; ``luts`` the distributed-arithmetic LUTs predicted by
+    :mod:`~smartml.hardware.da_cost` with ``b_a`` as each kernel's input width.
     """
     layers: dict[str, dict] = {}
     for group in mac_groups(model, default_bits):
         sparsity = quantized_sparsity([group.weights])
         entry = layers.setdefault(
-            group.layer, {"zeros": 0, "weights": 0, "macs": 0, "nonzero_macs": 0, "bops": 0.0}
+            group.layer,
+            {"zeros": 0, "weights": 0, "macs": 0, "nonzero_macs": 0, "bops": 0.0, "luts": 0.0},
         )
+        entry["luts"] += group_luts(group)
         entry["zeros"] += quantized_zeros(group.weights)
         entry["weights"] += group.weights.size
         entry["macs"] += group.macs
         entry["nonzero_macs"] += round(group.macs * (1 - sparsity))
         entry["bops"] += group.bops(sparsity)
+    total_luts = sum(e["luts"] for e in layers.values())
     for entry in layers.values():
         entry["sparsity"] = entry.pop("zeros") / entry["weights"] if entry["weights"] else 0.0
+        entry["luts"] = round(entry["luts"])
     total_weights = sum(e["weights"] for e in layers.values())
     return {
         "layers": layers,
@@ -380,4 +466,5 @@ def hardware_report(model: keras.Model, default_bits: int = DEFAULT_BITS) -> dic
         "macs": sum(e["macs"] for e in layers.values()),
         "bops": sum(e["bops"] for e in layers.values()),
         "minimum_bops": minimum_bops(model, default_bits),
+        "luts": round(total_luts),
     }

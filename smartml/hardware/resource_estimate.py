@@ -1,5 +1,14 @@
 """Resources and latency of an hls4ml ``io_parallel`` design, estimated without vendor
-tools (smartml's analytic model; ``--build`` replaces it with synthesis numbers).
+tools (smartml's analytic model of the ``Latency`` strategy; ``--build`` replaces it
+with synthesis numbers).
+
+**Unvalidated.** Its LUTs are 2.4× (mean; up to 8×) da4ml's cost of the same kernels in
+distributed arithmetic, which Yosys ``synth_xilinx`` confirms within 2–7%
+(``python benchmarks/cost_model.py``: ``analytic_latency_model_unvalidated``): it
+shares no subexpressions and sizes every adder at the accumulator's width. No
+Latency-strategy synthesis has checked it. For a LUT figure that has been checked use
+:mod:`smartml.hardware.da_cost` (reports, MDMM ``luts``, the ``hardware.luts``
+objective).
 
 Model
     * A product with a constant weight is built from shifts and adders: a weight whose
@@ -29,8 +38,13 @@ import numpy as np
 from smartml.hardware.fixed_point import FixedType
 
 ADDER_NS = 1.5  # one adder level of ~20 bits on a recent FPGA/ASIC node
-TOOL = "smartml analytic estimate (CSD constant multipliers + adder trees, no vendor tool)"
+TOOL = (
+    "smartml analytic estimate, unvalidated (CSD constant multipliers + adder trees, "
+    "no vendor tool)"
+)
 LIMITS = (
+    "unvalidated: 2.4x (mean) the LUTs da4ml and Yosys give the same kernels in distributed "
+    "arithmetic (benchmarks/cost_model.py); "
     "LUTs of adders and activations only (1 LUT per adder bit, 2 per activation output bit); "
     "no flip-flops, BRAM, routing or control; DSPs assumed 0 for these narrow products; "
     "io_stream and Resource strategy estimated as io_parallel/Latency; expect tens of "

@@ -22,12 +22,14 @@ Constraints (each over one layer name, a list of names or ``"all"`` quantized la
     ``g = scale·(s − target)`` ("equal") or ``g = scale·(target − s) ≤ 0`` ("at_least").
     :class:`BopsConstraint`: bit operations of the whole model (see
     :mod:`smartml.hardware.cost`), ``g = scale·(BOPs − max_bops) ≤ 0``.
+    :class:`LutsConstraint`: distributed-arithmetic LUTs of every kernel, as predicted
+    by :mod:`smartml.hardware.da_cost`, ``g = scale·(LUTs − max_luts) ≤ 0``.
     :class:`NormConstraint`: L1 (``Σ|q(w)|``) or L2 (``sqrt Σ q(w)²``) norm of the
     quantized weights, ``g = scale·(‖q(w)‖ − max_value) ≤ 0``.
 
-    Sparsity and BOPs are piecewise constant in the weights: their *value* is the exact
-    quantized one (so ``λ`` reacts to what the hardware gets) and their *gradient*
-    that of the smooth surrogate of :mod:`~smartml.hardware.cost`. The norm
+    Sparsity, BOPs and LUTs are piecewise constant in the weights: their *value* is the
+    exact quantized one (so ``λ`` reacts to what the hardware gets) and their
+    *gradient* that of the smooth surrogate of :mod:`~smartml.hardware.cost`. The norm
     goes through the quantizers' straight-through gradient.
 
 Schedule
@@ -449,6 +451,65 @@ class BopsConstraint(Constraint):
             "type": "bops",
             "name": self.name,
             "max_bops": self.max_bops,
+            "scale": self._user_scale,
+            "default_bits": self.default_bits,
+            "temperature": self.temperature,
+        }
+
+
+class LutsConstraint(Constraint):
+    """At most ``max_luts`` LUTs for the kernels of the whole model in distributed
+    arithmetic (hls4ml's ``distributed_arithmetic`` strategy, solved by da4ml), as
+    predicted by :func:`smartml.hardware.cost.luts` (each kernel's input width its
+    ``b_a``, as for BOPs). Every weight pruned costs 0 LUTs, so any positive budget is
+    reachable.
+
+    Args:
+        max_luts: the budget.
+        scale: ``g = scale·(LUTs − max_luts)``; default ``1/max_luts`` (relative excess).
+        default_bits: bit width assumed for unquantized activations and weights.
+        temperature: of the smooth digit count (``τ / mean|w|``).
+        name: log name; default "luts".
+    """
+
+    default_name = "luts"
+
+    def __init__(
+        self,
+        max_luts: float,
+        scale: float | None = None,
+        default_bits: int = hc.DEFAULT_BITS,
+        temperature: float = 0.5,
+        name: str | None = None,
+    ) -> None:
+        if not max_luts > 0:
+            raise ConfigError(
+                f"constraint {name or 'luts'!r}: max_luts must be > 0, got {max_luts}"
+            )
+        super().__init__(name, 1.0 / max_luts if scale is None else scale)
+        self.max_luts, self.default_bits = float(max_luts), int(default_bits)
+        self.temperature = float(temperature)
+        self._user_scale = scale
+        self._groups: list[hc.MacGroup] = []
+
+    def bind(self, model: keras.Model) -> None:
+        groups = hc.mac_groups(model, self.default_bits)
+        if not groups:
+            raise ConfigError(f"constraint {self.name!r}: the model has no quantized layers")
+        self._groups = groups
+
+    def evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
+        value = hc.luts_tf(self._groups, self.temperature)
+        return value, self.scale * (value - self.max_luts)
+
+    def violation(self, value: float) -> float:
+        return max(value - self.max_luts, 0.0) / self.max_luts
+
+    def get_config(self) -> dict:
+        return {
+            "type": "luts",
+            "name": self.name,
+            "max_luts": self.max_luts,
             "scale": self._user_scale,
             "default_bits": self.default_bits,
             "temperature": self.temperature,

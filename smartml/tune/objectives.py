@@ -9,7 +9,9 @@ Allowed objective metrics (the test split stays untouched by the search):
   with the kept model (written to the trial's ``validation_metrics.json``); metrics best
   at a target value (a bias, a pull width) are not objectives;
 - for exportable models, the hardware cost of the kept model: ``hardware.bops``,
-  ``hardware.sparsity``, ``hardware.macs`` (the same on every split).
+  ``hardware.sparsity``, ``hardware.macs`` and ``hardware.luts`` (the LUTs of its
+  kernels in distributed arithmetic, predicted by :mod:`smartml.hardware.da_cost`
+  without synthesis); the same on every split.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ HARDWARE_METRICS = {
     "hardware.bops": "lower",
     "hardware.sparsity": "higher",
     "hardware.macs": "lower",
+    "hardware.luts": "lower",
 }
 DIRECTIONS = {"lower": "minimize", "higher": "maximize"}
 Direction = Literal["minimize", "maximize"]
