@@ -12,12 +12,25 @@ computed position by position reuses one instance ``n_partitions`` times, so its
 are ``da_kernel_cost`` × the instances built (output positions ÷ ``n_partitions``).
 Activations, pooling, casts and the depthwise half of a separable convolution (which
 hls4ml keeps on the Latency strategy) are outside these figures.
+
+hls4ml hands da4ml a node's weight data as it finds it. For a QDense on ``(N, F)``
+inputs (which hls4ml rebuilds as a pointwise Conv1D) that is the float shadow kernel,
+not its quantized values, and the adder graph then computes with the wrong constants
+(a DeepSets model: 29% of the outputs bit-identical). :func:`with_quantized_weights`
+gives hls4ml a copy whose variables already hold the quantized values; QKeras'
+fixed-scale quantizers map those to themselves, and the export's comparison with the
+original model checks that they did.
 """
 
 from __future__ import annotations
 
 import math
 import re
+
+import numpy as np
+
+from smartml.backend import keras
+from smartml.hardware.cost import quantized_layers, weight_tensors
 
 SOURCE = (
     "hls4ml 1.3 distributed_arithmetic pass: da4ml adder-graph cost of the dense and "
@@ -95,3 +108,20 @@ def _keras_name(node_name: str, layer_names: set[str]) -> str:
         if node_name.endswith(suffix) and node_name[: -len(suffix)] in layer_names:
             return node_name[: -len(suffix)]
     return node_name
+
+
+def with_quantized_weights(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` whose kernels and biases hold their quantized values.
+
+    Args:
+        model: a QKeras model (every layer known to the handler registry).
+
+    Returns:
+        a new model of the same layers and quantizers; ``model`` is unchanged.
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for layer in quantized_layers(copy):
+        for tensor in weight_tensors(layer, include_bias=True):
+            tensor.variable.assign(np.asarray(tensor.quantized()))
+    return copy

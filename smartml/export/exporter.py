@@ -198,12 +198,15 @@ def export_model(
         firmware_model = model
         if settings.backend == "Catapult":
             firmware_model = widened_pooling_inputs(model, types)
+        if settings.strategy == DISTRIBUTED_ARITHMETIC:
+            firmware_model = distributed_arithmetic.with_quantized_weights(model)
         precisions = layer_precisions(firmware_model, types)
         reference = _predict(model, firmware_inputs)
     if firmware_model is not model and not np.array_equal(
         _predict(firmware_model, firmware_inputs), reference
     ):
-        raise ExportError("internal: the widened pooling inputs changed the QKeras outputs")
+        change = "widened pooling inputs" if settings.backend == "Catapult" else "weights"
+        raise ExportError(f"internal: the firmware model's {change} changed the QKeras outputs")
 
     try:
         with publish_directory(destination, "the firmware project", ExportError) as staging:
