@@ -2,7 +2,7 @@
 
 Builds a corpus of constant-matrix kernels, solves each with da4ml as hls4ml's DA
 pass does (``hard_dc=2``, ``search_all_decompose_dc=True``; ``sol.cost`` is what
-hls4ml records as ``da_kernel_cost``), fits the four coefficients of
+hls4ml records as ``da_kernel_cost``), fits the three coefficients of
 :mod:`smartml.hardware.da_cost` (least squares on log(predicted / da4ml)) and prints
 one JSON object: the fitted coefficients, the relative error of the predictor with
 the fitted and with the committed coefficients (mean, 90th percentile, max) by kind
@@ -11,13 +11,15 @@ error on trained kernels of coefficients fitted on random kernels only, and Yosy
 ``synth_xilinx -flatten; stat`` LUTs of a few small kernels written by da4ml's
 Verilog writer against da4ml's cost and the prediction.
 
-Corpus (kernels at most 64×64: trained kernels larger than that take minutes to solve):
+Corpus (kernels of at most 64×64 weights, or 96×16: trained kernels larger than that
+take minutes to solve):
 
 - random: integer codes uniform or Gaussian at 4, 6 and 8 bits, 0%, 30% and 70% of
   them zero, shapes 4×8 … 64×64 (per-point 3×32, 32×64), input types drawn from
   4–16 bits signed and unsigned; a third with a random 8-bit bias;
-- trained: the kernels of small QKeras MLPs (16→32→32→8 and a per-point 3→32→64)
-  fitted for a few epochs to a random teacher, at 4, 6 and 8 weight bits;
+- trained: the kernels of small QKeras MLPs (16→32→32→8, a per-point 3→32→64 and
+  pixel_2t's dense stack 96→16→16→14) fitted for a few epochs to a random teacher,
+  at 4, 6 and 8 weight bits;
 - pruned: those trained kernels with 50% and 80% of their smallest weights zeroed.
 
     python benchmarks/cost_model.py [--seed 0] [--yosys 5] [--output corpus.json]
@@ -56,7 +58,7 @@ YOSYS_CASES = [
     ((32, 16), 4, (0, 2, 6)),
     ((16, 16), 4, (0, 0, 4)),
 ]
-NAMES = ("SCALE", "PRODUCTS", "MAGNITUDE", "OFFSET")  # of da_cost.COEFFICIENTS
+NAMES = ("SCALE", "PRODUCTS", "OFFSET")  # of da_cost.COEFFICIENTS
 SOLVER = {"hard_dc": 2, "search_all_decompose_dc": True}  # as hls4ml's DA pass
 
 
@@ -104,7 +106,7 @@ def trained_corpus(seed: int) -> list[dict]:
     """Kernels of small QKeras MLPs fitted to a random teacher, and their pruned copies."""
     entries = []
     for bits in WEIGHT_BITS:
-        for widths in ((16, 32, 32, 8), (3, 32, 64)):
+        for widths in ((16, 32, 32, 8), (3, 32, 64), (96, 16, 16, 14)):
             kernels = train_mlp(widths, bits, seed)
             for index, kernel in enumerate(kernels):
                 # the first layer reads quantized_bits(8, 3); the others quantized_relu(8, 2)

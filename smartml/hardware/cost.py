@@ -52,6 +52,14 @@ Front. Artif. Intell. 4:676564)
     pointwise part of a separable convolution sees the unquantized depthwise output,
     so its ``b_a`` is ``default_bits`` too.
 
+LUTs
+    The LUTs of each kernel (with its bias) in distributed arithmetic, predicted by
+    :mod:`~smartml.hardware.da_cost` (fitted to da4ml, the solver of hls4ml's
+    ``distributed_arithmetic`` strategy) with ``b_a`` as the kernel's input width:
+    :func:`luts`, :func:`group_luts`, ``luts`` in :func:`hardware_report`, and
+    :func:`luts_tf` for MDMM (exact value, gradient of the same formula on smooth
+    counts, see :func:`_smooth_luts`).
+
 Differentiable surrogate of sparsity
     The fraction of zeros is piecewise constant in the weights; the MDMM constraints
     use it for their value and take their gradient from a smooth surrogate::
@@ -417,9 +425,7 @@ def _smooth_luts(group: MacGroup, temperature: float) -> tf.Tensor:
     sums = tf.reduce_sum(tf.nn.relu(terms - 1.0), axis=1)
     log2_size = tf.math.log(1.0 + magnitude / lsb) / math.log(2.0)
     products = tf.reduce_sum(nonzero * log2_size / 3.0, axis=[1, 2])
-    spread = tf.stop_gradient(tf.reduce_max(log2_size, axis=[1, 2]))
-    width = float(group.activation_bits)
-    return tf.reduce_sum(da_cost.predict(sums, products, width, spread))
+    return tf.reduce_sum(da_cost.predict(sums, products, float(group.activation_bits)))
 
 
 def _blocks_tf(kernel: tf.Tensor, role: str) -> tf.Tensor:
