@@ -129,3 +129,14 @@ def test_tf_gradient_shrinks_the_weights():
     step = tape.gradient(value, dense)
     dense.assign_sub(0.05 * tf.sign(step))
     assert hc.luts(groups) < before
+
+
+def test_unquantized_kernels_are_costed_at_their_weight_bits():
+    inputs = keras.Input((4,))
+    outputs = QDense(3, name="plain")(QActivation(q(6), name="adc")(inputs))
+    model = keras.Model(inputs, outputs)
+    model.get_layer("plain").kernel.assign(np.full((4, 3), 1e-3, dtype="float32") * np.pi)
+    (group,) = hc.mac_groups(model, default_bits=8)
+    kernel = da_cost.fixed_point(group.weights.variable.numpy(), 8)
+    assert hc.group_luts(group) == pytest.approx(da_cost.da_luts(kernel, 6))
+    assert float(hc.luts_tf([group])) == pytest.approx(hc.group_luts(group), rel=1e-5)

@@ -369,7 +369,15 @@ def group_luts(group: MacGroup) -> float:
     """Predicted LUTs of one kernel (and its bias) in distributed arithmetic, with
     ``b_a`` as its input width (:func:`smartml.hardware.da_cost.da_luts`, numpy)."""
     bias = None if group.bias is None else np.asarray(group.bias.quantized())
-    kernel = np.asarray(group.weights.quantized())
+    return _kernel_luts(group, np.asarray(group.weights.quantized()), bias)
+
+
+def _kernel_luts(group: MacGroup, kernel: np.ndarray, bias: np.ndarray | None) -> float:
+    """:func:`smartml.hardware.da_cost.da_luts` of ``group``'s quantized kernel. A
+    kernel without a fixed-step quantizer (none, or a learned scale) is put on a
+    ``b_w``-bit grid first, as BOPs count it at ``b_w`` bits."""
+    if group.weights.zero_threshold() == 0:
+        kernel = da_cost.fixed_point(kernel, group.weight_bits)
     return da_cost.da_luts(kernel, group.activation_bits, bias, group.role)
 
 
@@ -394,7 +402,7 @@ def _group_luts_tf(group: MacGroup, temperature: float) -> tf.Tensor:
         quantized.append(group.bias.quantized())
 
     def exact(kernel, bias=None):
-        return np.float32(da_cost.da_luts(kernel, group.activation_bits, bias, group.role))
+        return np.float32(_kernel_luts(group, kernel, bias))
 
     value = tf.numpy_function(exact, quantized, tf.float32, stateful=False)
     smooth = _smooth_luts(group, temperature)

@@ -41,6 +41,7 @@ layer's LUTs do not scale with its output positions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -78,6 +79,22 @@ def integer_codes(kernel: np.ndarray) -> np.ndarray:
         return codes
     lowest_bit = np.bitwise_and(nonzero, -nonzero)  # 2^(trailing zeros) of each code
     return codes // int(lowest_bit.min())
+
+
+def fixed_point(kernel: np.ndarray, bits: int) -> np.ndarray:
+    """``kernel`` rounded to a signed ``bits``-bit grid covering its largest magnitude:
+    the constants a firmware would hold for weights that no quantizer put on a
+    power-of-two grid (an unquantized layer, a quantizer with a learned scale).
+
+    >>> fixed_point(np.array([0.3, -0.01, 0.0]), 4).tolist()
+    [0.3125, -0.0, 0.0]
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    largest = float(np.abs(kernel).max(initial=0.0))
+    if largest == 0.0:
+        return kernel
+    lsb = 2.0 ** (math.floor(math.log2(largest)) + 2 - bits)  # sign + bits − 1 magnitude bits
+    return np.rint(kernel / lsb) * lsb
 
 
 def csd_digits(codes: np.ndarray) -> np.ndarray:
