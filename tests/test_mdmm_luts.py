@@ -1,11 +1,15 @@
 """The ``luts`` MDMM constraint: its configuration, and a tiny model trained to a LUT
 budget that the real da4ml solution of its final kernels meets."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
 from smartml.backend import keras, tf
+from smartml.config.loader import load_config
 from smartml.config.mdmm import LutsConstraintConfig, MDMMConfig
 from smartml.errors import ConfigError
 from smartml.hardware import cost as hc
@@ -78,6 +82,20 @@ def test_config_accepts_a_luts_budget_and_round_trips():
 def test_config_errors_name_the_bad_key(config, key):
     with pytest.raises(ConfigError, match=rf"constraint 'luts': {key}: "):
         constraint_from_config(config)
+
+
+def test_run_config_error_names_the_misspelt_key(tmp_path):
+    config = json.loads((Path(__file__).parents[1] / "configs" / "pixel_2t_luts.json").read_text())
+    assert load_config_from(tmp_path, config).training.mdmm.constraints[0].max_luts == 14000
+    config["training"]["mdmm"]["constraints"][0]["max_lutz"] = 1
+    with pytest.raises(ConfigError, match=r"constraints\[0\]\.max_lutz: unknown key 'max_lutz'"):
+        load_config_from(tmp_path, config)
+
+
+def load_config_from(tmp_path: Path, config: dict):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return load_config(path)
 
 
 def test_constraint_reports_the_predicted_luts_and_its_violation():
