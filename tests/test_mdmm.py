@@ -194,7 +194,9 @@ def test_constraint_types_come_from_the_registry():
     assert MDMM_CONSTRAINTS.names() == ["bops", "luts", "norm", "sparsity"]
     assert MDMM_CONSTRAINTS.get("sparsity") is SparsityConstraint
     assert MDMM_CONSTRAINTS.schema("norm") is NormConstraintConfig
-    with pytest.raises(ConfigError, match="unknown MDMM constraint 'sparse'; known: bops, luts, norm"):
+    with pytest.raises(
+        ConfigError, match="unknown MDMM constraint 'sparse'; known: bops, luts, norm"
+    ):
         constraints_from_config([{"type": "sparse", "target": 0.5}])
     with pytest.raises(ConfigError, match="constraint 'b': max_bops: Input should be greater"):
         constraints_from_config([{"type": "bops", "name": "b", "max_bops": -1}])
