@@ -19,8 +19,8 @@ from qkeras import (
 
 from smartml.backend import keras
 from smartml.errors import ExportError
-from smartml.export.rtl.arithmetic import kif, mean, quantize_to
-from smartml.export.rtl.trace import trace_model
+from smartml.export.rtl.arithmetic import exact_decimals, kif, mean, quantize_to
+from smartml.export.rtl.trace import check_alignment, exact_constants, trace_model
 from smartml.hardware.fixed_point import FixedType
 
 SOURCE = FixedType(16, 6)  # every 16-bit pattern, 10 fractional bits
@@ -179,3 +179,48 @@ def test_a_dilated_convolution_is_refused_in_one_line_naming_it():
     outputs = QConv1D(2, 2, dilation_rate=2, **kernel_options(), name="dilated")(inputs)
     with pytest.raises(ExportError, match=r"^layer 'dilated': dilation_rate \(2,\) has no RTL"):
         trace_model(keras.Model(inputs, outputs), {"x": FixedType(8, 3)})
+
+
+def at_scale(shift: int, fixed: FixedType) -> tuple[FixedVariableArray, FixedVariableArray]:
+    """A da4ml input of ``fixed``'s values times ``2^shift`` and the same values at
+    da4ml's scale ``2^-shift`` (no logic): what a non-power-of-two mean leaves
+    downstream (its constant ``2^-P``, ``P`` ≈ 40, times the weights' shifts)."""
+    scale = 2.0**shift
+    low, high, step = (np.array([v * scale]) for v in (fixed.min, fixed.max, fixed.lsb))
+    raw = FixedVariableArray.from_lhs(low, high, step, HWConfig(1, -1, -1))
+    return raw, raw * 2.0**-shift
+
+
+def test_a_bias_added_at_scale_2_to_the_minus_44_is_exact():
+    """da4ml 0.6 keeps scales as decimals; Python's default 28 digits round ``2^-44``,
+    so the bias ``-59/128``, ``-7552`` unscaled steps of ``2^30``, came out as
+    ``-7551.99…`` and was truncated to ``-7551``: one LSB ``2^-14`` (the pixel MDN's
+    ``dense_0`` after average pooling 3x3)."""
+    source = FixedType(18, 4)  # dense_0's exact accumulator: 7 + 7 fractional bits
+    values = np.arange(-(2**17), 2**17, 97) * source.lsb
+    with exact_decimals():
+        raw, x = at_scale(44, source)
+        logic = comb_trace(raw, x - 0.4609375)
+    np.testing.assert_array_equal(evaluate(logic, [values * 2.0**44])[:, 0], values - 0.4609375)
+    # what the workaround is for: da4ml 0.6 in the default decimal context
+    raw, x = at_scale(44, source)
+    unexact = comb_trace(raw, x - 0.4609375)
+    assert evaluate(unexact, [values[:1] * 2.0**44])[0, 0] != values[0] - 0.4609375
+
+
+def test_a_saturation_at_scale_2_to_the_minus_40_gets_its_constants_on_their_step():
+    """da4ml 0.6 gives the constant ``-1.0`` (``-2^40`` unscaled) the step ``2^31``,
+    finer than the multiplexer's output: its Verilog would give ``0`` for ``-1.0``
+    (simulated in test_export_rtl). :func:`exact_constants` gives it ``2^40``."""
+    target = FixedType(8, 1)
+    with exact_decimals():
+        raw, x = at_scale(40, FixedType(18, 4))
+        logic = comb_trace(raw, quantize_to(x, target))
+    with pytest.raises(ExportError, match=r"^internal: da4ml's Verilog would misplace"):
+        check_alignment(logic)
+    fixed = exact_constants(logic)
+    check_alignment(fixed)
+    values = np.arange(-(2**17), 2**17, 61) * FixedType(18, 4).lsb
+    np.testing.assert_array_equal(
+        evaluate(fixed, [values * 2.0**40])[:, 0], target.quantize(values)
+    )

@@ -9,17 +9,48 @@ reaches the next step only when ``b`` is 1 (the result is then even), anywhere e
 the extra ``±2^-F`` cannot cross a step because ``x`` has no finer bits.
 
 The layer handlers' ``trace`` methods use these; da4ml is imported here only.
+
+da4ml keeps every range, step, constant and power-of-two scale of its traced values
+as a :class:`~decimal.Decimal`, in the thread's decimal context: Python's default of
+28 significant digits rounds ``2^-n`` for ``n ≥ 41`` (``5^n`` has more digits), and
+da4ml then truncates the rounded constants into the logic. Tracing therefore runs
+under :func:`exact_decimals`.
 """
 
 from __future__ import annotations
 
+import decimal
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from da4ml.trace import FixedVariable, FixedVariableArray  # type: ignore[import-untyped]
 
 from smartml.hardware.fixed_point import FixedType
 from smartml.hardware.precision import POOL_FRACTIONAL_BITS
+
+#: Significant digits of da4ml's decimal arithmetic while tracing: a dyadic value
+#: ``m·2^-n`` has at most ``log10|m| + 0.7·n + 1`` of them, so this holds scales to
+#: ``2^-1000`` of values below ``2^300`` exactly.
+DECIMAL_DIGITS = 1000
+
+
+@contextmanager
+def exact_decimals() -> Iterator[None]:
+    """da4ml's decimal arithmetic exact while the block runs (this thread only).
+
+    Under Python's default 28 digits, a value scaled by ``2^-44`` (a mean's constant
+    ``2^-39`` times a weight's ``2^-5``, as in the pixel MDN) plus a bias ``b`` gets
+    the constant ``b/2^-44 = -8108898254847.99…`` instead of ``…848``, which da4ml
+    truncates: the sum is one LSB off. Any inexact decimal operation raises
+    :class:`decimal.Inexact` here instead of changing the logic.
+    """
+    with decimal.localcontext() as context:
+        context.prec = DECIMAL_DIGITS
+        context.Emin, context.Emax = decimal.MIN_EMIN, decimal.MAX_EMAX
+        context.traps[decimal.Inexact] = True
+        yield
 
 
 def kif(fixed: FixedType) -> tuple[int, int, int]:
