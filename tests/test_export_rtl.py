@@ -31,7 +31,6 @@ from smartml.tasks.smart_pixels.layout import TARGET_UNITS, TARGETS
 
 N_POINTS = 12  # not a power of two: the mean over points is the exact-mean path
 EXAMPLES = 300
-pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs iverilog")
 
 
 def randomized(model: keras.Model, seed: int = 0) -> keras.Model:
@@ -84,16 +83,24 @@ def qkeras_outputs(model: keras.Model, inputs: list[np.ndarray]) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
+    ("simulator", "version"),
+    [(simulation.VERILATOR, "Verilator 5."), (simulation.ICARUS, "Icarus Verilog version")],
+)
+@pytest.mark.parametrize(
     ("build", "types", "make_inputs"),
     [(mlp, MLP_TYPES, mlp_inputs), (deepsets, POINT_TYPES, point_inputs)],
     ids=["mlp", "deepsets"],
 )
-def test_simulated_verilog_is_bit_identical_to_qkeras(build, types, make_inputs, tmp_path):
+def test_simulated_verilog_is_bit_identical_to_qkeras(
+    build, types, make_inputs, simulator, version, tmp_path, monkeypatch
+):
+    """Both simulators run the same bench to the same, exact, outputs."""
+    monkeypatch.setattr(simulation, "choose_simulator", lambda: simulator)
     model = build()
     inputs = make_inputs(np.random.default_rng(1))
     reference = qkeras_outputs(model, inputs)
     report = export_rtl(model, types, inputs, reference, tmp_path / "rtl")
-    assert report["simulator"].startswith("Icarus Verilog version")
+    assert report["simulator"].startswith(version)
     assert report["examples"] == EXAMPLES
     assert report["bit_identical_fraction"] == 1.0 and report["max_difference_lsb"] == 0.0
     assert report["da4ml_cost_luts"] > 0 and report["da4ml_latency"] > 0
@@ -160,8 +167,10 @@ def test_a_saturation_at_a_tiny_da4ml_scale_simulates_right(tmp_path):
     expected = target.quantize(values)[:, None]
     project.write_vectors(tmp_path, layouts, values[:, None] * 2.0**40, expected)
     sources = project.design_sources(tmp_path, "saturation", logic)
-    simulation.compile_testbench(tmp_path, ["src/saturation_wrapper.v", *sources])
-    simulated = layouts[1].decode(simulation.simulate(tmp_path))
+    words, _ = simulation.run_testbench(
+        tmp_path, ["src/saturation_wrapper.v", *sources], simulation.choose_simulator()
+    )
+    simulated = layouts[1].decode(words)
     np.testing.assert_array_equal(simulated, expected)
     assert expected.min() == -1.0
 
@@ -178,7 +187,6 @@ def test_a_wrong_output_is_caught(tmp_path):
     assert report["examples_all_identical"] == pytest.approx(1 - 1 / EXAMPLES)
 
 
-@pytest.mark.skipif(shutil.which("yosys") is None, reason="needs yosys")
 def test_yosys_counts_luts_near_da4ml_cost(tmp_path):
     model = randomized(
         MLP.build(

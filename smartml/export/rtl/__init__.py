@@ -1,5 +1,5 @@
-"""RTL that open tools check: a QKeras model as da4ml Verilog, simulated with Icarus
-Verilog against QKeras bit for bit, optionally synthesized with Yosys.
+"""RTL that open tools check: a QKeras model as da4ml Verilog, simulated with Verilator
+(or Icarus Verilog) against QKeras bit for bit, optionally synthesized with Yosys.
 
 :func:`export_rtl` is the one entry point. The pieces:
 
@@ -7,8 +7,8 @@ Verilog against QKeras bit for bit, optionally synthesized with Yosys.
 * :mod:`~smartml.export.rtl.windows`: convolution and pooling windows;
 * :mod:`~smartml.export.rtl.trace`: the model traced with the layer handlers' ``trace``;
 * :mod:`~smartml.export.rtl.project`: the Verilog project and its test bench;
-* :mod:`~smartml.export.rtl.simulation`, :mod:`~smartml.export.rtl.synthesis`: iverilog
-  and Yosys.
+* :mod:`~smartml.export.rtl.simulation`, :mod:`~smartml.export.rtl.synthesis`:
+  Verilator or Icarus Verilog, and Yosys.
 
 The design is combinational (da4ml's ``CombLogic``, no registers); its latency is
 da4ml's estimate of the adder depth on the longest path.
@@ -66,12 +66,13 @@ def export_rtl(
 
     Raises:
         UnsupportedLayerError, ExportError: a layer without an RTL rule, inputs off
-            their types' grid, iverilog missing or failing.
+            their types' grid, no simulator installed or one failing.
     """
     timing: dict[str, float] = {}
     start = time.perf_counter()
     flat = _flat_inputs(model, input_types, inputs)
-    version = simulation.simulator_version()
+    simulator = simulation.choose_simulator()
+    version = simulation.simulator_version(simulator)
     traced = trace_model(model, input_types)
     timing["trace"] = _lap(start)
     start, top = time.perf_counter(), _top_name(model)
@@ -79,13 +80,12 @@ def export_rtl(
     layouts = project.write_project(traced.logic, top, destination, clock_period_ns)
     project.write_vectors(destination, layouts, flat, np.reshape(reference, (len(flat), -1)))
     timing["write"] = _lap(start)
-    start = time.perf_counter()
     sources = project.design_sources(destination, top, traced.logic)
-    simulation.compile_testbench(destination, [f"src/{top}_wrapper.v", *sources])
-    timing["compile"] = _lap(start)
-    start = time.perf_counter()
-    outputs = layouts[1].decode(simulation.simulate(destination))
-    timing["simulate"] = _lap(start)
+    words, simulation_timing = simulation.run_testbench(
+        destination, [f"src/{top}_wrapper.v", *sources], simulator
+    )
+    timing.update(simulation_timing)
+    outputs = layouts[1].decode(words)
     lsb = traced.output_type.lsb
     result = {
         "design": "combinational (da4ml CombLogic, no registers)",

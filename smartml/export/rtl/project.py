@@ -5,7 +5,7 @@ Layout of the destination (``<project>/rtl/``)::
     src/<top>.v, src/<top>_wrapper.v, src/static/*.v   da4ml's design (LGPL-3.0 primitives)
     model/comb.json, metadata.json, build_*_prj.tcl    da4ml's solution and vendor scripts
     tb/testbench.v, tb/vectors.hex                     test bench, one example a line
-    simulate.sh                                        iverilog + vvp, as smartml runs them
+    simulate.sh                                        the bench in Icarus Verilog
 
 The test bench drives ``<top>_wrapper``, whose ports give every value the same width
 (``IoLayout``): example ``e``'s line in ``vectors.hex`` is its inputs and the expected
@@ -24,6 +24,9 @@ from da4ml.types import minimal_kif  # type: ignore[import-untyped]
 
 VECTORS = "tb/vectors.hex"
 OUTPUTS = "tb/outputs.hex"
+# The bench reads an example's inputs as words of at most this many bits: Verilator
+# refuses a $fscanf argument over 8192 bits (a pixel cluster's 546 inputs take 8736).
+WORD_BITS = 4096
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,21 @@ class IoLayout:
             )
             for row in steps
         ]
+
+    @property
+    def words(self) -> int:
+        """Words of at most :data:`WORD_BITS` the bench reads the values in."""
+        return -(-self.bits // WORD_BITS)
+
+    def encode_words(self, values: np.ndarray) -> list[str]:
+        """:meth:`encode`, each row split into :attr:`words` space-separated hex words,
+        the most significant first."""
+        digits = WORD_BITS // 4
+        rows = []
+        for word in self.encode(values):
+            word = word.zfill(self.words * digits)
+            rows.append(" ".join(word[i : i + digits] for i in range(0, len(word), digits)))
+        return rows
 
     def decode(self, words: list[str]) -> np.ndarray:
         """Hex words back to ``(n, count)`` values (two's complement where signed)."""
@@ -113,16 +131,28 @@ def write_vectors(
     expected: np.ndarray,
 ) -> None:
     """``tb/vectors.hex``: per example its inputs and expected outputs."""
-    rows = zip(layouts[0].encode(inputs), layouts[1].encode(expected), strict=True)
+    rows = zip(layouts[0].encode_words(inputs), layouts[1].encode(expected), strict=True)
     (destination / VECTORS).write_text("".join(f"{a} {b}\n" for a, b in rows))
 
 
 def _testbench(top: str, inputs: IoLayout, outputs: IoLayout) -> str:
+    words = [f"word_{k}" for k in reversed(range(inputs.words))]  # most significant first
+    # word_0 holds the lowest WORD_BITS bits; the most significant word the rest
+    widths = [WORD_BITS] * (inputs.words - 1) + [inputs.bits - WORD_BITS * (inputs.words - 1)]
+    declarations = "\n".join(f"    reg [{width - 1}:0] word_{k};" for k, width in enumerate(widths))
+    read = (
+        f'$fscanf(vectors, "{" ".join(["%h"] * (inputs.words + 1))}\\n", '
+        f"{', '.join(words)}, expected)"
+    )
     return f"""`timescale 1ns / 1ps
-// smartml test bench: drives {top}_wrapper with each line of +vectors (inputs and
-// expected outputs in hex), writes the outputs to +outputs, counts the differences.
+// smartml test bench: drives {top}_wrapper with each line of +vectors (inputs in words of
+// at most {WORD_BITS} bits, then the expected outputs, in hex), writes the outputs to
+// +outputs, counts the differences.
 module testbench;
+    // The words are read, then assigned: Verilator 5.006 does not re-evaluate the design
+    // when $fscanf itself writes its inputs.
     reg [{inputs.bits - 1}:0] model_inp;
+{declarations}
     reg [{outputs.bits - 1}:0] expected;
     wire [{outputs.bits - 1}:0] model_out;
     integer vectors, results, count, examples, differing;
@@ -141,13 +171,14 @@ module testbench;
         end
         examples = 0;
         differing = 0;
-        count = $fscanf(vectors, "%h %h\\n", model_inp, expected);
-        while (count == 2) begin
+        count = {read};
+        while (count == {inputs.words + 1}) begin
+            model_inp = {{{", ".join(words)}}};
             #1;
             $fdisplay(results, "%h", model_out);
             examples = examples + 1;
             if (model_out !== expected) differing = differing + 1;
-            count = $fscanf(vectors, "%h %h\\n", model_inp, expected);
+            count = {read};
         end
         $fclose(results);
         $display("examples %0d differing %0d", examples, differing);
