@@ -263,13 +263,16 @@ def test_two_runs_compare_through_the_summary_metrics(runs, tmp_path, capsys):
     assert (tmp_path / "comparison.png").is_file()
 
 
-def test_export_is_bit_identical_in_c_simulation(runs, tmp_path, capsys):
-    """An exportable model's firmware computes exactly what QKeras does; a model that
-    cannot be exported is refused with one line."""
+@pytest.mark.parametrize("strategy", ["Latency", "distributed_arithmetic"])
+def test_export_is_bit_identical_in_c_simulation(runs, tmp_path, capsys, strategy):
+    """An exportable model's firmware computes exactly what QKeras does, with hls4ml's
+    Latency strategy and with kernels built by distributed arithmetic (da4ml); a model
+    that cannot be exported is refused with one line."""
     from smartml.export.__main__ import main as export_main
 
     case, first, _ = runs
     arguments = [str(first), "--hls", "--output", str(tmp_path), "--verify-clusters", "200"]
+    arguments += ["--strategy", strategy]
     if not case.exportable:
         assert export_main(arguments) == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
@@ -280,6 +283,8 @@ def test_export_is_bit_identical_in_c_simulation(runs, tmp_path, capsys):
     assert report["verification"]["passed"]
     source = json.loads((tmp_path / "first" / "source.json").read_text())
     assert source["run_dir"] == str(first.resolve())
+    if strategy == "distributed_arithmetic":
+        assert report["distributed_arithmetic"]["luts"] > 0
 
 
 def test_both_notebooks_run_on_the_runs(runs, tmp_path, monkeypatch):

@@ -383,3 +383,24 @@ def test_export_in_chunks_verifies_every_example(tmp_path, monkeypatch):
     floats = ordered_sum(model.predict([inputs[k] for k in types], verbose=0))
     assert verification["metrics_keras_float_inputs"] == floats
     assert max(sizes) == 64 and 300 % 64 in sizes  # chunks only, the last one shorter
+
+
+@pytest.mark.slow
+def test_rtl_and_synthesis_beside_the_hls_project(tmp_path):
+    """--rtl --synth: the same examples simulated as Verilog by iverilog equal QKeras,
+    gated like the C simulation; Yosys counts LUTs near da4ml's cost of the design."""
+    model, inputs = tabular_model(), tabular_inputs()
+    settings = ExportConfig(output_dir=str(tmp_path), testbench_vectors=5)
+    report = export_model(
+        model, inputs, lambda out: {}, settings, "tabular", {}, rtl=True, synth=True
+    )
+    rtl = report["rtl"]
+    assert rtl["examples"] == 300 and rtl["outputs"] == 300
+    assert rtl["bit_identical_fraction"] == 1.0 and rtl["passed"] and rtl["threshold"] == 0.999
+    assert rtl["simulator"].startswith("Verilator")  # preferred where installed
+    synthesis = rtl["synthesis"]
+    assert synthesis["ran"] and "Yosys" in synthesis["tool"]
+    assert 0.3 < synthesis["luts"] / rtl["da4ml_cost_luts"] < 3
+    project = tmp_path / "tabular"
+    assert (project / "rtl" / "tb" / "testbench.v").is_file()
+    assert json.loads((project / "report.json").read_text())["rtl"]["passed"]

@@ -58,6 +58,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--verify-clusters", type=int, metavar="N", help="test inputs to simulate (default all)"
     )
+    parser.add_argument(
+        "--rtl",
+        action="store_true",
+        help="also write the model as Verilog (da4ml) under rtl/ and simulate the test inputs "
+        "with iverilog against QKeras (implies --hls)",
+    )
+    parser.add_argument(
+        "--synth",
+        action="store_true",
+        help="also synthesize that Verilog with Yosys synth_xilinx: LUT/CARRY4/FF counts, no "
+        "place and route (implies --rtl)",
+    )
     parser.add_argument("--build", action="store_true", help="run vendor synthesis if installed")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help=argparse.SUPPRESS)
@@ -86,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         from smartml.export.exporter import export_run
         from smartml.training.run_directory import RunDirectory
 
-        if not args.hls:
-            raise SmartmlError("choose what to export: --hls (an hls4ml project)")
+        if not (args.hls or args.rtl or args.synth):
+            raise SmartmlError(
+                "choose what to export: --hls (an hls4ml project) or --rtl (that and Verilog "
+                "checked by iverilog)"
+            )
         if args.run_dir is None:
             run_dir = RunDirectory.latest_complete(args.runs)
         else:
@@ -95,19 +110,24 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(run_dir.config, overrides_from(args))
         output_option = "--output" if args.output is not None else "export.output_dir"
         require_writable_directory(config.export.output_dir, output_option)
-        report = export_run(run_dir, config, build=args.build)
+        report = export_run(
+            run_dir, config, build=args.build, rtl=args.rtl or args.synth, synth=args.synth
+        )
         summary = export_summary(report, Path(config.export.output_dir) / config.name)
         print(json.dumps(summary, indent=2) if args.json else summary_text(summary))
-        if not summary["passed"]:
-            verification = report["verification"]
+        failed = [
+            (what, report[key])
+            for what, key in (("C simulation", "verification"), ("RTL simulation", "rtl"))
+            if key in report and not report[key]["passed"]
+        ]
+        for what, check in failed:
             print(
-                f"smartml.export: firmware agrees with QKeras on "
-                f"{100 * verification['bit_identical_fraction']:.3f}% of the outputs, below "
-                f"the threshold of {100 * verification['threshold']:.3f}%; see report.json",
+                f"smartml.export: the {what} agrees with QKeras on "
+                f"{100 * check['bit_identical_fraction']:.3f}% of the outputs, below "
+                f"the threshold of {100 * check['threshold']:.3f}%; see report.json",
                 file=sys.stderr,
             )
-            return 1
-        return 0
+        return 1 if failed else 0
 
     return run_cli(run, "smartml.export", args.verbose)
 
@@ -119,13 +139,26 @@ def export_summary(report: dict, project: Path) -> dict:
         report: the export's report; project: the folder it was written to.
     """
     verification = report["verification"]
-    return {
+    summary = {
         "project": str(project),
         "bit_identical_fraction": verification["bit_identical_fraction"],
         "max_difference_lsb": verification["max_difference_lsb"],
         "clusters": verification["clusters"],
         "passed": verification["passed"],
     }
+    if "rtl" in report:
+        rtl = report["rtl"]
+        synthesis = rtl.get("synthesis") or {}
+        summary["rtl"] = {
+            "bit_identical_fraction": rtl["bit_identical_fraction"],
+            "max_difference_lsb": rtl["max_difference_lsb"],
+            "da4ml_cost_luts": rtl["da4ml_cost_luts"],
+            "yosys_luts": synthesis.get("luts"),
+            "yosys_ffs": synthesis.get("ffs"),
+            "passed": rtl["passed"],
+        }
+        summary["passed"] = summary["passed"] and rtl["passed"]
+    return summary
 
 
 def summary_text(summary: dict) -> str:
@@ -137,15 +170,26 @@ def summary_text(summary: dict) -> str:
     bit-identical: 100.000% of the outputs of 30000 test inputs (largest difference 0 LSB)
     passed:        yes
     """
-    return "\n".join(
-        [
-            f"project:       {summary['project']} (report.json)",
-            f"bit-identical: {100 * summary['bit_identical_fraction']:.3f}% of the outputs of "
-            f"{summary['clusters']} test inputs "
-            f"(largest difference {summary['max_difference_lsb']:g} LSB)",
-            f"passed:        {'yes' if summary['passed'] else 'no'}",
-        ]
-    )
+    lines = [
+        f"project:       {summary['project']} (report.json)",
+        f"bit-identical: {100 * summary['bit_identical_fraction']:.3f}% of the outputs of "
+        f"{summary['clusters']} test inputs "
+        f"(largest difference {summary['max_difference_lsb']:g} LSB)",
+    ]
+    rtl = summary.get("rtl")
+    if rtl is not None:
+        lines.append(
+            f"RTL (iverilog): {100 * rtl['bit_identical_fraction']:.3f}% bit-identical "
+            f"(largest difference {rtl['max_difference_lsb']:g} LSB), "
+            f"da4ml cost {rtl['da4ml_cost_luts']:.0f} LUTs"
+            + (
+                f", Yosys {rtl['yosys_luts']} LUTs {rtl['yosys_ffs']} FFs"
+                if rtl["yosys_luts"] is not None
+                else ""
+            )
+        )
+    lines.append(f"passed:        {'yes' if summary['passed'] else 'no'}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

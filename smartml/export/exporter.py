@@ -10,6 +10,8 @@ rest, for a model with one or several named inputs)::
             ──> project written and C++ emulation compiled (g++)
             ──> test set through QKeras and through the emulation, VERIFY_CHUNK
                 examples at a time: bit-for-bit agreement, task metrics from both
+            ──> [--rtl: the model traced into da4ml Verilog (rtl/), the same examples
+                 simulated by iverilog and compared bit for bit; --synth: Yosys]
             ──> report.json (layers, precisions, costs, estimates, agreement)
             ──> [--build: vendor synthesis]
 
@@ -73,13 +75,21 @@ SOURCE_RECORD = "source.json"
 Inputs = dict[str, np.ndarray]  # model input name -> examples (first axis)
 
 
-def export_run(run_dir: RunDirectory, config: RunConfig, build: bool = False) -> dict:
+def export_run(
+    run_dir: RunDirectory,
+    config: RunConfig,
+    build: bool = False,
+    rtl: bool = False,
+    synth: bool = False,
+) -> dict:
     """Export, verify and report; returns the report (also written as report.json).
 
     Args:
         run_dir: a complete run; config: its configuration, whose ``export`` block
             holds the settings (command-line values already applied).
         build: run the vendor synthesis when its tool is installed.
+        rtl: also write the Verilog project (``rtl/``) and simulate it.
+        synth: also synthesize the Verilog with Yosys (implies ``rtl``).
 
     Raises:
         ExportError: a model its builder declares not exportable, an unsupported layer
@@ -99,7 +109,16 @@ def export_run(run_dir: RunDirectory, config: RunConfig, build: bool = False) ->
 
     run = {"run": config.name, "run_dir": str(run_dir.path)}
     return export_model(
-        model, examples.inputs, metrics, config.export, config.name, run, build, source
+        model,
+        examples.inputs,
+        metrics,
+        config.export,
+        config.name,
+        run,
+        build,
+        source,
+        rtl=rtl,
+        synth=synth,
     )
 
 
@@ -166,9 +185,12 @@ def export_model(
     run: dict,
     build: bool = False,
     source: dict | None = None,
+    rtl: bool = False,
+    synth: bool = False,
 ) -> dict:
     """The export core: input types, precisions, hls4ml project, C simulation of
-    ``inputs`` compared with QKeras, layer table, report.json.
+    ``inputs`` compared with QKeras, [Verilog simulated and compared], layer table,
+    report.json.
 
     Args:
         model: the QKeras model; inputs: test examples per model input name.
@@ -178,6 +200,10 @@ def export_model(
         build: run the vendor synthesis when its tool is installed.
         source: the run the model comes from (:func:`run_source`), written as
             source.json; None: a model without a run.
+        rtl: also trace the model into da4ml Verilog under ``rtl/`` and simulate
+            ``inputs`` with iverilog (:func:`smartml.export.rtl.export_rtl`); its
+            agreement is the ``rtl`` block, gated like the C simulation.
+        synth: also run Yosys' ``synth_xilinx`` on that design (implies ``rtl``).
 
     Returns:
         the report, also written as ``<output_dir>/<name>/report.json``.
@@ -243,6 +269,10 @@ def export_model(
                     hls_model, firmware_model, report["layers"]
                 )
             report["synthesis"] = _synthesis(hls_model, settings, destination, build)
+            if rtl or synth:
+                report["rtl"] = _verified_rtl(
+                    model, types, firmware_inputs, reference, staging / "rtl", settings, synth
+                )
             report["timing_seconds"]["total"] = round(time.perf_counter() - started, 1)
             write_json_atomic(staging / "report.json", report, ExportError)
     finally:
@@ -649,6 +679,42 @@ def _distributed_arithmetic(hls_model, model: keras.Model, rows: list[dict]) -> 
     for row in rows:
         row["distributed_arithmetic"] = costs.get(row["name"])
     return distributed_arithmetic.totals(costs)
+
+
+def _verified_rtl(
+    model: keras.Model,
+    types: dict[str, FixedType],
+    inputs: ExampleChunks,
+    reference: np.ndarray,
+    destination: Path,
+    settings: ExportConfig,
+    synth: bool,
+) -> dict:
+    """The ``rtl`` block: the model as Verilog, every example simulated by iverilog and
+    compared with QKeras, with the agreement threshold of the C simulation."""
+    from smartml.export.rtl import export_rtl
+
+    with timed_step(log, f"tracing to Verilog (da4ml), simulating {len(inputs)} inputs"):
+        block = export_rtl(
+            model,
+            types,
+            inputs.rows(slice(None)),
+            reference,
+            destination,
+            synth=synth,
+            clock_period_ns=settings.clock_period_ns,
+        )
+    block.update(
+        threshold=settings.agreement_threshold,
+        passed=block["bit_identical_fraction"] >= settings.agreement_threshold,
+    )
+    log.info(
+        "RTL simulation of %d inputs: %.4f%% of outputs bit-identical, largest difference %g LSB",
+        block["examples"],
+        100 * block["bit_identical_fraction"],
+        block["max_difference_lsb"],
+    )
+    return block
 
 
 def _synthesis(hls_model, settings: ExportConfig, destination: Path, build: bool) -> dict | None:
