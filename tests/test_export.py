@@ -360,6 +360,10 @@ def test_distributed_arithmetic_export_reports_da4ml_costs_per_layer(tiny_run, t
         rows[n]["distributed_arithmetic"]["adder_depth"] for n in solved
     )
     assert "da4ml" in total["source"] and report["resource_estimate"]["validated"] is False
+    # smartml's own predictor (MDMM's luts, tune's hardware.luts) against da4ml's solution
+    for name in kernels:
+        ratio = rows[name]["predicted_da_luts"] / rows[name]["distributed_arithmetic"]["luts"]
+        assert 0.6 < ratio < 1.6, (name, ratio)
 
 
 @pytest.mark.slow

@@ -223,7 +223,10 @@ def constraint_table(model, config: dict) -> pd.DataFrame:
         constraint.bind(model)
         value = float(constraint.evaluate()[0])
         violation = constraint.violation(value)
-        bound = spec.get("target", spec.get("max_bops", spec.get("max_value")))
+        bound = next(
+            (spec[key] for key in ("target", "max_bops", "max_luts", "max_value") if key in spec),
+            None,
+        )
         rows.append(
             {
                 "constraint": constraint.name,

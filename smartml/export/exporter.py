@@ -626,8 +626,9 @@ def layer_table(
     model: keras.Model, precisions: list[LayerPrecision], settings: ExportConfig
 ) -> tuple[list[dict], dict]:
     """One row per Keras layer, from its handler: precisions, parameters,
-    multiplications, zero weights, bit operations, estimated latency and LUTs; and
-    their totals."""
+    multiplications, zero weights, bit operations, the DA LUTs predicted by
+    :mod:`smartml.hardware.da_cost` (``predicted_da_luts``, as MDMM and tune use them),
+    the analytic Latency-strategy latency and LUTs; and their totals."""
     types = {p.name: p.types["result"] for p in precisions}
     input_bits = max(types[key].width for key in input_names(model))
     costs = hardware_report(model, default_bits=input_bits)["layers"]
@@ -643,6 +644,7 @@ def layer_table(
             "nonzero_multiplications": 0,
             "zero_weights": 0,
             "bops": 0.0,
+            "predicted_da_luts": 0,
         }
         if layer.name in costs:
             cost = costs[layer.name]
@@ -651,6 +653,7 @@ def layer_table(
                 nonzero_multiplications=cost["nonzero_macs"],
                 zero_weights=round(cost["weights"] * cost["sparsity"]),
                 bops=cost["bops"],
+                predicted_da_luts=round(cost["luts"]),
             )
         handler = handler_for(layer, "export")
         row["latency_cycles"], row["luts"] = handler.estimate(layer, precision, incoming, settings)
@@ -664,6 +667,7 @@ def layer_table(
             "nonzero_multiplications",
             "zero_weights",
             "bops",
+            "predicted_da_luts",
             "latency_cycles",
             "luts",
             "dsps",
