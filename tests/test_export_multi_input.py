@@ -404,3 +404,10 @@ def test_rtl_and_synthesis_beside_the_hls_project(tmp_path):
     project = tmp_path / "tabular"
     assert (project / "rtl" / "tb" / "testbench.v").is_file()
     assert json.loads((project / "report.json").read_text())["rtl"]["passed"]
+    from smartml.export.__main__ import export_summary, summary_text
+
+    summary = export_summary(report, project)
+    assert summary["rtl"]["yosys_luts"] == synthesis["luts"] and summary["passed"]
+    line = summary_text(summary).splitlines()[2]
+    assert line.startswith("RTL:           100.000% bit-identical in Verilator")
+    assert f"Yosys {synthesis['luts']} LUTs" in line

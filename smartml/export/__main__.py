@@ -152,6 +152,7 @@ def export_summary(report: dict, project: Path) -> dict:
         summary["rtl"] = {
             "bit_identical_fraction": rtl["bit_identical_fraction"],
             "max_difference_lsb": rtl["max_difference_lsb"],
+            "simulator": rtl["simulator"],
             "da4ml_cost_luts": rtl["da4ml_cost_luts"],
             "yosys_luts": synthesis.get("luts"),
             "yosys_ffs": synthesis.get("ffs"),
@@ -179,8 +180,8 @@ def summary_text(summary: dict) -> str:
     rtl = summary.get("rtl")
     if rtl is not None:
         lines.append(
-            f"RTL (iverilog): {100 * rtl['bit_identical_fraction']:.3f}% bit-identical "
-            f"(largest difference {rtl['max_difference_lsb']:g} LSB), "
+            f"RTL:           {100 * rtl['bit_identical_fraction']:.3f}% bit-identical "
+            f"in {rtl['simulator']} (largest difference {rtl['max_difference_lsb']:g} LSB), "
             f"da4ml cost {rtl['da4ml_cost_luts']:.0f} LUTs"
             + (
                 f", Yosys {rtl['yosys_luts']} LUTs {rtl['yosys_ffs']} FFs"

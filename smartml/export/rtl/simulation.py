@@ -101,6 +101,9 @@ def _build(destination: Path, sources: list[str], simulator: str, build: Path) -
     binary = build / "testbench"
     jobs = str(max(1, len(os.sched_getaffinity(0))))
     command = [VERILATOR, "--binary", "-j", jobs, "-Wno-fatal", "-Wno-lint", "-Wno-style"]
+    # g++ without optimisation: the flat adder graph compiles 6.7x faster (an MLP of
+    # 23k LUTs: 57 s instead of 381 s) and still simulates 20,000 examples in 0.7 s.
+    command += ["-MAKEFLAGS", "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"]
     command += ["--top-module", "testbench", "--Mdir", str(build / "obj"), "-o", str(binary)]
     _run([*command, *copies], build)
     return [str(binary)]
