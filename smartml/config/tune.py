@@ -13,11 +13,13 @@ the objectives are metrics of the task measured on the validation split (see
         {"key": "model.dense_weights.bits", "type": "categorical", "choices": [4, 6, 8]}
       ],
       "objectives": [{"metric": "y-midplane.robust_width"}, {"metric": "hardware.bops"}],
-      "trials": 12
+      "trials": 12,
+      "reference_runs": ["../runs/pixel_2t_l1l2"]
     }
 
 Whether a key exists and whether the schema takes a range's ends is checked when
-the search starts (:func:`smartml.tune.space.check_space`), before any trial.
+the search starts (:func:`smartml.tune.space.check_space`), before any trial; so are
+the reference runs (:mod:`smartml.tune.references`: complete, same task and data).
 
 >>> TuneConfig.model_validate({"parameters": [{"key": "model.filters", "type": "int",
 ...     "low": 2, "high": 8}], "objectives": [{"metric": "val_loss"}]}).pruner
@@ -103,6 +105,11 @@ class TuneConfig(StrictModel):
     pruner: Literal["none", "median", "asha"] = Field(
         "none", description="stop poor trials early on the validation curve (one objective)"
     )
+    reference_runs: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="complete run directories (relative to this configuration file) whose "
+        "objectives, on the same validation split, are drawn beside the Pareto front",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "TuneConfig":
@@ -110,6 +117,8 @@ class TuneConfig(StrictModel):
         twice = sorted({key for key in keys if keys.count(key) > 1})
         if twice:
             raise ValueError(f"parameter keys {twice} appear more than once")
+        if len(set(self.reference_runs)) < len(self.reference_runs):
+            raise ValueError(f"reference_runs {self.reference_runs} repeat a run")
         metrics = [objective.metric for objective in self.objectives]
         if len(set(metrics)) < len(metrics):
             raise ValueError(f"objectives {metrics} repeat a metric")

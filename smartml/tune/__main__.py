@@ -1,5 +1,6 @@
-"""``python -m smartml.tune CONFIG --trials N [--storage URL] [--study NAME] [--workers K]``:
-a hyperparameter search over the ``tune`` section of a run configuration.
+"""``python -m smartml.tune CONFIG --trials N [--storage URL] [--study NAME] [--workers K]
+[--reference RUN_DIR ...]``: a hyperparameter search over the ``tune`` section of a run
+configuration.
 
 Every trial is a run directory ``<run dir>/tune/trial-<n>/``; the study lives in
 ``<run dir>/tune/study.log`` (an Optuna journal file) unless ``--storage`` names an
@@ -34,6 +35,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes on this machine (default 1)"
     )
+    parser.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="RUN_DIR",
+        help="a complete run (same task and data) drawn beside the Pareto front; "
+        "repeatable, added to tune.reference_runs",
+    )
     # set by --workers for the processes it starts: their number, no results printed
     parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -61,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.verbose:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
-        search = prepare_search(args.config, args.trials)
+        search = prepare_search(args.config, args.trials, args.reference)
         study = start_study(search, args.storage, args.study, args.worker_index or 0)
         if args.worker_index is not None:
             run_worker(study, search, f"[worker {args.worker_index}] ")
@@ -70,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             run_worker(study, search)
         else:
             run_workers(args, argv if argv is not None else sys.argv[1:])
-        print(report(study, search.objectives, search.tune_dir))
+        print(report(study, search.objectives, search.tune_dir, search.references))
 
     return run_cli(run, "smartml.tune", args.verbose)
 

@@ -103,20 +103,22 @@ def resolve_objectives(
     return resolved
 
 
-def validation_metrics(run_dir: RunDirectory, task: Task) -> dict:
+def validation_metrics(run_dir: RunDirectory, task: Task, cache: bool = True) -> dict:
     """The kept model of a complete trial judged on the validation split (the task's
     metrics, its hardware cost, the kept epoch's validation metric), written once to
     the trial's ``validation_metrics.json`` and read back afterwards.
 
     Args:
-        run_dir: the trial's complete run directory.
+        run_dir: the trial's complete run directory (or a reference run's).
         task: its task, not yet prepared.
+        cache: read and write ``validation_metrics.json``; False for a run that is
+            not the search's own (a reference run: judged anew, nothing written).
     """
     from smartml.hardware.cost import hardware_report
     from smartml.models.exportability import is_exportable
 
     path = run_dir.path / VALIDATION_METRICS
-    if path.is_file():
+    if cache and path.is_file():
         return json.loads(path.read_text())
     task.prepare(fit=False)
     model = run_dir.load_model()
@@ -129,5 +131,6 @@ def validation_metrics(run_dir: RunDirectory, task: Task) -> dict:
         metrics["hardware"] = hardware_report(model)
     kept = run_dir.read_json(run_dir.metrics).get("validation") or {}
     metrics[task.validation_metric().key] = kept.get("value")
-    write_json_atomic(path, metrics)
+    if cache:
+        write_json_atomic(path, metrics)
     return metrics

@@ -19,19 +19,25 @@ from smartml.tune.worker import Search
 SEED_STRIDE = 1000
 
 
-def prepare_search(config_path: str, trials: int | None = None) -> Search:
+def prepare_search(
+    config_path: str, trials: int | None = None, references: list[str] | tuple[str, ...] = ()
+) -> Search:
     """Load and check the search of the run configuration at ``config_path``.
 
     Args:
         config_path: a run configuration with a ``tune`` section.
         trials: finished trials wanted (default ``tune.trials``).
+        references: run directories to draw beside the Pareto front besides
+            ``tune.reference_runs`` (``--reference``, relative to the working directory).
 
     Raises:
         ConfigError: no ``tune`` section, a parameter key or value the schema
-            refuses, or an objective that is not a validation-split metric of the task.
+            refuses, an objective that is not a validation-split metric of the task,
+            or a reference run that is missing, incomplete or on other data.
     """
     from smartml.registry import TASKS
     from smartml.training.run_directory import RunDirectory
+    from smartml.tune.references import check_reference, resolve_references
 
     config = load_config(config_path)
     if config.tune is None:
@@ -40,9 +46,11 @@ def prepare_search(config_path: str, trials: int | None = None) -> Search:
     check_space(raw, config.tune, config_path)
     task = TASKS.get(config.task.name)(config, RunDirectory(config.run_dir()))
     objectives = resolve_objectives(config.tune.objectives, config, task, config_path)
-    return Search(
-        raw, config, objectives, Path(config.run_dir()) / "tune", trials or config.tune.trials
-    )
+    runs = resolve_references(config, config_path, references)
+    for reference in runs:
+        check_reference(reference, config, objectives)
+    tune_dir = Path(config.run_dir()) / "tune"
+    return Search(raw, config, objectives, tune_dir, trials or config.tune.trials, tuple(runs))
 
 
 def start_study(

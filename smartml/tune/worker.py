@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from smartml.backend import keras
     from smartml.config import RunConfig
     from smartml.tune.objectives import ResolvedObjective
+    from smartml.tune.references import ReferenceRun
 
 RUN_DIR_ATTR = "run_dir"
 
@@ -46,6 +47,7 @@ class Search:
         objectives: the resolved objectives.
         tune_dir: ``<run dir>/tune``.
         trials: finished trials wanted in the study.
+        references: runs drawn beside the Pareto front (checked, not yet measured).
     """
 
     raw: dict
@@ -53,6 +55,7 @@ class Search:
     objectives: list[ResolvedObjective]
     tune_dir: Path
     trials: int
+    references: tuple[ReferenceRun, ...] = ()
 
     def trial_dir(self, number: int) -> Path:
         return self.tune_dir / f"trial-{number}"
