@@ -273,6 +273,10 @@ def test_export_is_bit_identical_in_c_simulation(runs, tmp_path, capsys, strateg
     case, first, _ = runs
     arguments = [str(first), "--hls", "--output", str(tmp_path), "--verify-clusters", "200"]
     arguments += ["--strategy", strategy]
+    # The Verilog of the DA design is simulated too; the pixel MDN's (a 98k-LUT design
+    # on 16-bit inputs, minutes to compile) at a smaller size in test_export_rtl.py.
+    rtl = strategy == "distributed_arithmetic" and case.task != "smart_pixels"
+    arguments += ["--rtl"] if rtl else []
     if not case.exportable:
         assert export_main(arguments) == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
@@ -285,6 +289,9 @@ def test_export_is_bit_identical_in_c_simulation(runs, tmp_path, capsys, strateg
     assert source["run_dir"] == str(first.resolve())
     if strategy == "distributed_arithmetic":
         assert report["distributed_arithmetic"]["luts"] > 0
+    if rtl:
+        assert report["rtl"]["bit_identical_fraction"] == 1.0 and report["rtl"]["passed"]
+        assert report["rtl"]["examples"] == report["verification"]["clusters"]
 
 
 def test_both_notebooks_run_on_the_runs(runs, tmp_path, monkeypatch):
