@@ -391,129 +391,115 @@ class ScheduleCallback(keras.callbacks.Callback):
         self.model.begin_epoch(epoch, int(self.params["epochs"]))
 
 
-class BopsConstraint(Constraint):
+class ModelBudget(Constraint):
+    """A budget on one hardware cost of the whole model's quantized kernels, computed
+    over its :class:`~smartml.hardware.cost.MacGroup` s (``cost_name``: the cost's name,
+    also the ``max_<cost_name>`` key of its configuration and the default log name).
+
+    Args:
+        budget: the most the cost may be (> 0).
+        scale: ``g = scale·(cost − budget)``; default ``1/budget`` (relative excess).
+        default_bits: bit width assumed for unquantized activations and weights.
+        temperature: of the gradient surrogate.
+        name: log name; default ``cost_name``.
+    """
+
+    cost_name = ""
+
+    def __init__(
+        self,
+        budget: float,
+        scale: float | None = None,
+        default_bits: int = hc.DEFAULT_BITS,
+        temperature: float = 0.5,
+        name: str | None = None,
+    ) -> None:
+        if not budget > 0:
+            raise ConfigError(
+                f"constraint {name or self.cost_name!r}: max_{self.cost_name} must be > 0, "
+                f"got {budget}"
+            )
+        super().__init__(name, 1.0 / budget if scale is None else scale)
+        self.budget, self.default_bits = float(budget), int(default_bits)
+        self.temperature = float(temperature)
+        self._user_scale = scale
+        self._groups: list[hc.MacGroup] = []
+
+    def bind(self, model: keras.Model) -> None:
+        groups = hc.mac_groups(model, self.default_bits)
+        if not groups:
+            raise ConfigError(f"constraint {self.name!r}: the model has no quantized layers")
+        self.check_reachable(groups)
+        self._groups = groups
+
+    def check_reachable(self, groups: list[hc.MacGroup]) -> None:
+        """Raise ConfigError where no weights of the architecture meet the budget."""
+
+    def cost(self, groups: list[hc.MacGroup]) -> tf.Tensor:
+        """The cost as a tf scalar whose gradient reaches the weights."""
+        raise NotImplementedError
+
+    def evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
+        value = self.cost(self._groups)
+        return value, self.scale * (value - self.budget)
+
+    def violation(self, value: float) -> float:
+        return max(value - self.budget, 0.0) / self.budget
+
+    def get_config(self) -> dict:
+        return {
+            "type": self.cost_name,
+            "name": self.name,
+            f"max_{self.cost_name}": self.budget,
+            "scale": self._user_scale,
+            "default_bits": self.default_bits,
+            "temperature": self.temperature,
+        }
+
+
+class BopsConstraint(ModelBudget):
     """At most ``max_bops`` bit operations per inference for the whole model.
 
     BOPs and their minimum are defined in :mod:`smartml.hardware.cost`; a
     budget below the minimum (every weight pruned: only the accumulation terms left)
-    is impossible for the architecture and raises ConfigError when bound.
-
-    Args:
-        max_bops: the budget.
-        scale: ``g = scale·(BOPs − max_bops)``; default ``1/max_bops`` (relative excess).
-        default_bits: bit width assumed for unquantized activations and weights.
-        temperature: of the gradient surrogate.
-        name: log name; default "bops".
+    is impossible for the architecture and raises ConfigError when bound. Arguments
+    as :class:`ModelBudget`'s, the budget named ``max_bops``.
     """
 
-    default_name = "bops"
+    cost_name = default_name = "bops"
 
-    def __init__(
-        self,
-        max_bops: float,
-        scale: float | None = None,
-        default_bits: int = hc.DEFAULT_BITS,
-        temperature: float = 0.5,
-        name: str | None = None,
-    ) -> None:
-        if not max_bops > 0:
-            raise ConfigError(
-                f"constraint {name or 'bops'!r}: max_bops must be > 0, got {max_bops}"
-            )
-        super().__init__(name, 1.0 / max_bops if scale is None else scale)
-        self.max_bops, self.default_bits = float(max_bops), int(default_bits)
-        self.temperature = float(temperature)
-        self._user_scale = scale
-        self._groups: list[hc.MacGroup] = []
+    def __init__(self, max_bops: float, **options) -> None:
+        super().__init__(max_bops, **options)
 
-    def bind(self, model: keras.Model) -> None:
-        groups = hc.mac_groups(model, self.default_bits)
-        if not groups:
-            raise ConfigError(f"constraint {self.name!r}: the model has no quantized layers")
+    def check_reachable(self, groups: list[hc.MacGroup]) -> None:
         least = hc.minimum_bops(groups)
-        if self.max_bops < least:
+        if self.budget < least:
             raise ConfigError(
-                f"constraint {self.name!r}: max_bops {self.max_bops:.6g} is below the "
+                f"constraint {self.name!r}: max_bops {self.budget:.6g} is below the "
                 f"{least:.6g} BOPs this architecture needs with every weight pruned "
                 f"(unpruned: {hc.maximum_bops(groups):.6g})"
             )
-        self._groups = groups
 
-    def evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
-        value = hc.bops_tf(self._groups, self.temperature)
-        return value, self.scale * (value - self.max_bops)
-
-    def violation(self, value: float) -> float:
-        return max(value - self.max_bops, 0.0) / self.max_bops
-
-    def get_config(self) -> dict:
-        return {
-            "type": "bops",
-            "name": self.name,
-            "max_bops": self.max_bops,
-            "scale": self._user_scale,
-            "default_bits": self.default_bits,
-            "temperature": self.temperature,
-        }
+    def cost(self, groups: list[hc.MacGroup]) -> tf.Tensor:
+        return hc.bops_tf(groups, self.temperature)
 
 
-class LutsConstraint(Constraint):
+class LutsConstraint(ModelBudget):
     """At most ``max_luts`` LUTs for the kernels of the whole model in distributed
     arithmetic (hls4ml's ``distributed_arithmetic`` strategy, solved by da4ml), as
     predicted by :func:`smartml.hardware.cost.luts` (each kernel's input width its
     ``b_a``, as for BOPs). Every weight pruned costs 0 LUTs, so any positive budget is
-    reachable.
-
-    Args:
-        max_luts: the budget.
-        scale: ``g = scale·(LUTs − max_luts)``; default ``1/max_luts`` (relative excess).
-        default_bits: bit width assumed for unquantized activations and weights.
-        temperature: of the smooth digit count (``τ / mean|w|``).
-        name: log name; default "luts".
+    reachable. Arguments as :class:`ModelBudget`'s, the budget named ``max_luts``; the
+    temperature is that of the smooth digit count (``τ / mean|w|``).
     """
 
-    default_name = "luts"
+    cost_name = default_name = "luts"
 
-    def __init__(
-        self,
-        max_luts: float,
-        scale: float | None = None,
-        default_bits: int = hc.DEFAULT_BITS,
-        temperature: float = 0.5,
-        name: str | None = None,
-    ) -> None:
-        if not max_luts > 0:
-            raise ConfigError(
-                f"constraint {name or 'luts'!r}: max_luts must be > 0, got {max_luts}"
-            )
-        super().__init__(name, 1.0 / max_luts if scale is None else scale)
-        self.max_luts, self.default_bits = float(max_luts), int(default_bits)
-        self.temperature = float(temperature)
-        self._user_scale = scale
-        self._groups: list[hc.MacGroup] = []
+    def __init__(self, max_luts: float, **options) -> None:
+        super().__init__(max_luts, **options)
 
-    def bind(self, model: keras.Model) -> None:
-        groups = hc.mac_groups(model, self.default_bits)
-        if not groups:
-            raise ConfigError(f"constraint {self.name!r}: the model has no quantized layers")
-        self._groups = groups
-
-    def evaluate(self) -> tuple[tf.Tensor, tf.Tensor]:
-        value = hc.luts_tf(self._groups, self.temperature)
-        return value, self.scale * (value - self.max_luts)
-
-    def violation(self, value: float) -> float:
-        return max(value - self.max_luts, 0.0) / self.max_luts
-
-    def get_config(self) -> dict:
-        return {
-            "type": "luts",
-            "name": self.name,
-            "max_luts": self.max_luts,
-            "scale": self._user_scale,
-            "default_bits": self.default_bits,
-            "temperature": self.temperature,
-        }
+    def cost(self, groups: list[hc.MacGroup]) -> tf.Tensor:
+        return hc.luts_tf(groups, self.temperature)
 
 
 class NormConstraint(WeightConstraint):
