@@ -233,10 +233,14 @@ def test_mdmm_on_two_replicas_reaches_the_sparsity_of_one(tmp_path):
         # pruned towards the 50% target, from the few exact zeros of a dense start
         assert single[f"sparsity_{layer}"] >= 0.4, layer
         assert mirrored[f"sparsity_{layer}"] == pytest.approx(single[f"sparsity_{layer}"], abs=0.04)
-        # the multipliers and the smooth constraint values as one replica logs them
-        for key in (f"mdmm_{layer}_value", f"mdmm_{layer}_lambda"):
-            assert mirrored[key] == pytest.approx(single[key], rel=1e-3, abs=1e-3), key
-    assert mirrored["mdmm_lagrangian"] == pytest.approx(single["mdmm_lagrangian"], rel=1e-3)
+        # the multipliers and the constraint values as one replica logs them. A value is
+        # the exact quantized sparsity: one weight of the 28-weight separable filter may
+        # round differently on two replicas (seen since numpy 2, which da4ml 0.6 needs:
+        # 15/28 against 14/28), and its multiplier then integrates that difference
+        value, multiplier = f"mdmm_{layer}_value", f"mdmm_{layer}_lambda"
+        assert mirrored[value] == pytest.approx(single[value], abs=0.04), value
+        assert mirrored[multiplier] == pytest.approx(single[multiplier], rel=0.05, abs=1e-3)
+    assert mirrored["mdmm_lagrangian"] == pytest.approx(single["mdmm_lagrangian"], rel=0.05)
 
 
 def gpu_count() -> int:
