@@ -65,6 +65,12 @@ def convert_small(model, layer_config: dict, tmp_path, **settings):
     )
 
 
+def c_simulated(hls_model, x: np.ndarray) -> np.ndarray:
+    """The compiled emulation's outputs of ``x``, one row per example."""
+    hls_model.compile()
+    return np.asarray(hls_model.predict(x)).reshape(len(x), -1)
+
+
 def firmware_inputs(n: int = 300, seed: int = 1) -> np.ndarray:
     raw = np.random.default_rng(seed).exponential(2.0, (n, 6, 7, 2))
     return INPUT_TYPE.quantize(raw).astype("float32")
@@ -168,9 +174,8 @@ def test_c_simulation_is_bit_identical_to_qkeras(tmp_path, backend, io_type):
         default_precision="fixed<32,16>",
     )
     assert hls_model.__class__.__name__ == "ModelGraph"
-    hls_model.compile()
     x = firmware_inputs()
-    firmware = np.asarray(hls_model.predict(x)).reshape(len(x), -1)
+    firmware = c_simulated(hls_model, x)
     reference = model.predict(x, verbose=0)
     np.testing.assert_array_equal(firmware, reference)
     assert np.unique(reference).size > 100  # the outputs are not trivially equal
@@ -196,9 +201,8 @@ def test_distributed_arithmetic_is_bit_identical_and_reports_its_cost(tmp_path, 
         backend=backend,
         strategy="distributed_arithmetic",
     )
-    hls_model.compile()
     x = firmware_inputs()
-    firmware = np.asarray(hls_model.predict(x)).reshape(len(x), -1)
+    firmware = c_simulated(hls_model, x)
     np.testing.assert_array_equal(firmware, model.predict(x, verbose=0))
 
     costs = distributed_arithmetic.kernel_costs(hls_model, {layer.name for layer in model.layers})
@@ -231,9 +235,8 @@ def test_hls4ml_defaults_disagree_which_is_why_precisions_are_derived(tmp_path):
     """Control: without the derived precisions the same model is not bit-exact."""
     model = small_pixel_model()
     hls_model = convert_small(model, {}, tmp_path)
-    hls_model.compile()
     x = firmware_inputs()
-    firmware = np.asarray(hls_model.predict(x)).reshape(len(x), -1)
+    firmware = c_simulated(hls_model, x)
     assert (firmware == model.predict(x, verbose=0)).mean() < 0.5
 
 
