@@ -119,8 +119,8 @@ def convert(
     Raises:
         SmartmlError: one line for a bad input, features file, option or output.
     """
-    from smartml.ntuples import NtupleReader, load_feature_file
-    from smartml.ntuples.root_reader import single_tree
+    from smartml.ntuples.feature_file import load_feature_file
+    from smartml.ntuples.root_reader import NtupleReader, single_tree
 
     if output.is_dir():
         raise OutputError(f"--output {output}: is a directory; expected a file name")

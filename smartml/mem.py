@@ -67,7 +67,7 @@ def settings_from(args: argparse.Namespace):
     """
     from pydantic import ValidationError
 
-    from smartml.collider.matrix_element_method import MemSettings
+    from smartml.collider.mem_settings import MemSettings
     from smartml.errors import ConfigError
 
     values: dict = {}

@@ -37,12 +37,14 @@ def no_heavy_modules_check() -> str:
 
 
 def test_loading_a_config_imports_no_tensorflow_and_takes_under_a_second():
+    """CPU seconds, not wall: a loaded CI machine (tests run two at a time) stretches
+    the wall clock of the same work."""
     code = (
         "import time\n"
-        "start = time.perf_counter()\n"
+        "start = time.process_time()\n"
         "from smartml.config import load_config\n"
         "config = load_config('configs/pixel_2t.json')\n"
-        "elapsed = time.perf_counter() - start\n"
+        "elapsed = time.process_time() - start\n"
         "assert config.model.name == 'pixel_mdn', config.model\n"
         + no_heavy_modules_check()
         + "print(elapsed)\n"

@@ -12,8 +12,9 @@ from ntuple_files import event_branches, write_tree
 
 from smartml import convert
 from smartml.errors import DataError
-from smartml.ntuples import FeatureSelection, NtupleReader
+from smartml.ntuples.feature_selection import FeatureSelection
 from smartml.ntuples.hdf5_writer import Hdf5FeatureWriter
+from smartml.ntuples.root_reader import NtupleReader
 
 N = 50
 FEATURES = (

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from smartml.errors import ConfigError
-from smartml.ntuples import load_feature_file
+from smartml.ntuples.feature_file import load_feature_file
 
 SELECTION = {
     "prefixes": [["lep1_"], ["lep2_", "j1_"], ["MET"]],

@@ -8,8 +8,9 @@ import pytest
 from ntuple_files import event_branches, write_tree
 
 from smartml.errors import DataError
-from smartml.ntuples import FeatureSelection, NtupleReader, check_aligned
 from smartml.ntuples.derived_features import delta_phi, invariant_mass
+from smartml.ntuples.feature_selection import FeatureSelection
+from smartml.ntuples.root_reader import NtupleReader, check_aligned
 
 N = 60
 

@@ -75,13 +75,12 @@ import numpy as np
 import tqdm
 import uproot
 import vegas
-from pydantic import Field
 from scipy import special
 
 from smartml.collider import drell_yan
 from smartml.collider.constants import GEV2_TO_PB, SQRT_S
+from smartml.collider.mem_settings import MemSettings, MuonResolutions
 from smartml.collider.parton_densities import GRV94LO
-from smartml.config.strict import Seed, StrictModel
 from smartml.data.cache import MANIFEST_NAME, read_manifest
 from smartml.errors import ConfigError, DataError, OutputError
 from smartml.files import write_json_atomic
@@ -91,57 +90,6 @@ MUON_BRANCHES = ("lep1_PT", "lep1_Eta", "lep1_Phi", "lep2_PT", "lep2_Eta", "lep2
 
 LabDensity = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 """``(pT, η₁, η₂) -> F``: a LO density in pb per GeV per unit η₁, η₂ and φ."""
-
-
-class MuonResolutions(StrictModel):
-    """Widths of the Gaussian transfer functions; they must be those the events were
-    smeared with (defaults: those of :mod:`smartml.collider.generation_config`):
-    ``σ(pT)/pT = pt_relative ⊕ pt_relative_per_gev · pT``, ``σ(η)``, ``σ(φ)``.
-
-    >>> round(float(MuonResolutions().pt_sigma(100.0)), 6)  # 100 GeV · (0.01 ⊕ 0.01)
-    1.414214
-    """
-
-    pt_relative: float = Field(
-        0.01, gt=0, le=0.5, allow_inf_nan=False, description="constant term of σ(pT)/pT"
-    )
-    pt_relative_per_gev: float = Field(
-        1.0e-4, ge=0, le=0.01, allow_inf_nan=False, description="σ(pT)/pT term ∝ pT [1/GeV]"
-    )
-    eta: float = Field(0.001, gt=0, le=0.5, allow_inf_nan=False, description="σ(η)")
-    phi: float = Field(0.001, gt=0, le=0.5, allow_inf_nan=False, description="σ(φ) [rad]")
-
-    def pt_sigma(self, pt: np.ndarray | float) -> np.ndarray | float:
-        """σ(pT) [GeV] at true ``pt`` [GeV]."""
-        return pt * np.hypot(self.pt_relative, self.pt_relative_per_gev * pt)
-
-    @classmethod
-    def from_generation_config(cls, config: Any) -> MuonResolutions:
-        """The muon smearing of an event generator's settings (an object with
-        ``muon_pt_resolution``, ``muon_pt_resolution_per_gev``, ``muon_eta_resolution``
-        and ``muon_phi_resolution``, as :class:`GenerationConfig` has)."""
-        return cls(
-            pt_relative=config.muon_pt_resolution,
-            pt_relative_per_gev=config.muon_pt_resolution_per_gev,
-            eta=config.muon_eta_resolution,
-            phi=config.muon_phi_resolution,
-        )
-
-
-class MemSettings(StrictModel):
-    """How one event's weight is integrated (vegas) and with which resolutions."""
-
-    neval: int = Field(4000, ge=100, le=10_000_000, description="integrand points per iteration")
-    nitn_adapt: int = Field(5, ge=1, le=100, description="iterations that adapt the grid")
-    nitn: int = Field(5, ge=1, le=100, description="frozen-grid iterations giving the result")
-    seed: Seed = Field(1, description="with the event's entry, seeds vegas's random numbers")
-    truncation_sigmas: float = Field(
-        7.0, ge=3.0, le=20.0, allow_inf_nan=False, description="integration range in σ"
-    )
-    resolutions: MuonResolutions = MuonResolutions()
-    sqrt_s_gev: float = Field(
-        SQRT_S, ge=200.0, le=100_000.0, allow_inf_nan=False, description="collider energy"
-    )
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 
 from smartml.collider.constants import MUON_MASS as MUON_MASS_GEV
 from smartml.collider.generation_config import GenerationConfig
-from smartml.collider.matrix_element_method import MemSettings
+from smartml.collider.mem_settings import MemSettings
 from smartml.config.common import SplitConfig
 from smartml.config.strict import StrictModel
 from smartml.ntuples.feature_selection import FeatureSelection, pair_mass

@@ -122,7 +122,7 @@ class MemRegressionTask(TabularTask):
 
     def _mem_settings(self):
         """The integrator's settings, its transfer functions those of the generator."""
-        from smartml.collider.matrix_element_method import MuonResolutions
+        from smartml.collider.mem_settings import MuonResolutions
 
         simulation = self.data.simulation
         resolutions = MuonResolutions.from_generation_config(simulation.generation)
