@@ -124,3 +124,36 @@ def test_training_to_half_the_luts_meets_the_budget_in_da4ml():
     assert da4ml_cost(model.inner) <= budget * (1 + TOLERANCE)
     # and the network still learnt something: better than predicting zero
     assert model.evaluate(x, y, verbose=0) < float(np.mean(y**2))
+
+
+def point_model(points: int = 5) -> keras.Model:
+    """A QDense on (points, 3), then one on the max over points: the first kernel has
+    ``points`` output positions, the second one."""
+    tf.random.set_seed(1)
+    inputs = keras.Input((points, 3))
+    x = QActivation(q(8, 3), name="adc")(inputs)
+    x = QDense(6, kernel_quantizer=q(6), bias_quantizer=q(6), name="per_point")(x)
+    x = keras.layers.GlobalMaxPooling1D()(x)
+    outputs = QDense(2, kernel_quantizer=q(6), bias_quantizer=q(6), name="head")(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_unrolled_luts_count_a_kernel_per_output_position():
+    """The RTL export copies the per-point kernel to every point: 5 copies, the head one."""
+    model = point_model()
+    groups = {g.layer: g for g in hc.mac_groups(model)}
+    assert groups["per_point"].positions == 5 and groups["head"].positions == 1
+    per_point, head = hc.group_luts(groups["per_point"]), hc.group_luts(groups["head"])
+    assert per_point > 0 and head > 0
+    assert hc.luts(model) == pytest.approx(per_point + head)
+    assert hc.luts(model, unrolled=True) == pytest.approx(5 * per_point + head)
+    report = hc.hardware_report(model)
+    assert report["layers"]["per_point"]["unrolled_luts"] == round(5 * per_point)
+    assert report["unrolled_luts"] == round(5 * per_point + head)
+    constraint = LutsConstraint(1000.0, unrolled=True)
+    constraint.bind(model)
+    value, _ = constraint.evaluate()
+    assert float(value) == pytest.approx(5 * per_point + head, rel=1e-5)
+    assert constraint.get_config()["unrolled"] is True
+    rebuilt = constraint_from_config({"type": "luts", "max_luts": 10, "unrolled": True})
+    assert isinstance(rebuilt, LutsConstraint) and rebuilt.unrolled is True

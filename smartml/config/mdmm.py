@@ -72,6 +72,11 @@ class LutsConstraintConfig(ConstraintConfig):
     scale: PositiveFloat | None = Field(None, description="default 1 / max_luts")
     default_bits: int = Field(16, ge=1, le=64, description="input bits where none is known")
     temperature: PositiveFloat = Field(0.5, description="width of the smooth digit count")
+    unrolled: bool = Field(
+        False,
+        description="count a copy of each kernel per output position (the RTL export's "
+        "fully parallel design); default: one per layer, as hls4ml's io_parallel builds it",
+    )
 
 
 @MDMM_CONSTRAINTS.register("norm", implementation="smartml.training.mdmm:NormConstraint")

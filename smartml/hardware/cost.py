@@ -58,7 +58,11 @@ LUTs
     ``distributed_arithmetic`` strategy) with ``b_a`` as the kernel's input width:
     :func:`luts`, :func:`group_luts`, ``luts`` in :func:`hardware_report`, and
     :func:`luts_tf` for MDMM (exact value, gradient of the same formula on smooth
-    counts, see :func:`_smooth_luts`).
+    counts, see :func:`_smooth_luts`). hls4ml's ``io_parallel`` layers build a kernel
+    once however many output positions they have; the RTL export
+    (:mod:`smartml.export.rtl`) unrolls every position into its own copy, so its LUTs
+    are ``P`` times the kernel's (``unrolled`` in :func:`luts`, ``unrolled_luts`` in
+    :func:`hardware_report`).
 
 Differentiable surrogate of sparsity
     The fraction of zeros is piecewise constant in the weights; the MDMM constraints
@@ -254,6 +258,8 @@ class MacGroup:
         activation_bits: ``b_a``.
         bias: the layer's bias, added to the outputs of this kernel (the kernel or
             pointwise kernel of a layer with ``use_bias``); None otherwise.
+        positions: ``P``, the output positions the kernel is applied at (points of a
+            point cloud, pixels of a convolution; 1 for a dense layer).
     """
 
     layer: str
@@ -264,6 +270,11 @@ class MacGroup:
     weight_bits: int
     activation_bits: int
     bias: WeightTensor | None = None
+    positions: int = 1
+
+    def copies(self, unrolled: bool) -> int:
+        """Instances of the kernel in the design: ``P`` unrolled, else 1."""
+        return self.positions if unrolled else 1
 
     def fixed_bops(self) -> float:
         """BOPs that remain with every weight pruned: ``MACs·(b_a + b_w + log2 n)``."""
@@ -307,6 +318,7 @@ def mac_groups(model: keras.Model, default_bits: int = DEFAULT_BITS) -> list[Mac
                     weight_bits=tensor.bits or default_bits,
                     activation_bits=handler.mac_input_bits(tensor.role, input_bits, default_bits),
                     bias=bias if tensor.role in ("kernel", "pointwise") else None,
+                    positions=positions,
                 )
             )
     return groups
@@ -381,17 +393,19 @@ def _kernel_luts(group: MacGroup, kernel: np.ndarray, bias: np.ndarray | None) -
     return da_cost.da_luts(kernel, group.activation_bits, bias, group.role)
 
 
-def luts(model_or_groups, default_bits: int = DEFAULT_BITS) -> float:
-    """Predicted distributed-arithmetic LUTs of every kernel (numpy, for reports)."""
-    return float(sum(group_luts(g) for g in _groups(model_or_groups, default_bits)))
+def luts(model_or_groups, default_bits: int = DEFAULT_BITS, unrolled: bool = False) -> float:
+    """Predicted distributed-arithmetic LUTs of every kernel (numpy, for reports); with
+    ``unrolled``, of a copy of each kernel per output position (the RTL export)."""
+    groups = _groups(model_or_groups, default_bits)
+    return float(sum(group_luts(g) * g.copies(unrolled) for g in groups))
 
 
-def luts_tf(groups: list[MacGroup], temperature: float = 0.5) -> tf.Tensor:
+def luts_tf(groups: list[MacGroup], temperature: float = 0.5, unrolled: bool = False) -> tf.Tensor:
     """:func:`luts` as a tf scalar: the exact prediction (computed by numpy), with the
     gradient of the same formula on smooth counts (:func:`_smooth_luts`)."""
     total = tf.constant(0.0)
     for group in groups:
-        total += _group_luts_tf(group, temperature)
+        total += _group_luts_tf(group, temperature) * float(group.copies(unrolled))
     return total
 
 
@@ -448,9 +462,11 @@ def hardware_report(model: keras.Model, default_bits: int = DEFAULT_BITS) -> dic
     """Per-layer quantized sparsity, MACs and BOPs, and their totals (plain numbers).
 
     Output: ``{"layers": {name: {"sparsity", "weights", "macs", "nonzero_macs",
-    "bops", "luts"}}, "sparsity", "macs", "bops", "minimum_bops", "luts"}``; sparsity
-    over kernels; ``luts`` the distributed-arithmetic LUTs predicted by
-    :mod:`~smartml.hardware.da_cost` with ``b_a`` as each kernel's input width.
+    "bops", "luts", "unrolled_luts"}}, "sparsity", "macs", "bops", "minimum_bops",
+    "luts", "unrolled_luts"}``; sparsity over kernels; ``luts`` the
+    distributed-arithmetic LUTs predicted by :mod:`~smartml.hardware.da_cost` with
+    ``b_a`` as each kernel's input width, one copy per kernel (hls4ml); ``unrolled_luts``
+    with a copy per output position (the RTL export).
     """
     layers: dict[str, dict] = {}
     for group in mac_groups(model, default_bits):
@@ -459,16 +475,20 @@ def hardware_report(model: keras.Model, default_bits: int = DEFAULT_BITS) -> dic
             group.layer,
             {"zeros": 0, "weights": 0, "macs": 0, "nonzero_macs": 0, "bops": 0.0, "luts": 0.0},
         )
-        entry["luts"] += group_luts(group)
+        kernel_luts = group_luts(group)
+        entry["luts"] += kernel_luts
+        entry["unrolled_luts"] = entry.get("unrolled_luts", 0.0) + kernel_luts * group.positions
         entry["zeros"] += quantized_zeros(group.weights)
         entry["weights"] += group.weights.size
         entry["macs"] += group.macs
         entry["nonzero_macs"] += round(group.macs * (1 - sparsity))
         entry["bops"] += group.bops(sparsity)
     total_luts = sum(e["luts"] for e in layers.values())
+    total_unrolled = sum(e["unrolled_luts"] for e in layers.values())
     for entry in layers.values():
         entry["sparsity"] = entry.pop("zeros") / entry["weights"] if entry["weights"] else 0.0
         entry["luts"] = round(entry["luts"])
+        entry["unrolled_luts"] = round(entry["unrolled_luts"])
     total_weights = sum(e["weights"] for e in layers.values())
     return {
         "layers": layers,
@@ -481,4 +501,5 @@ def hardware_report(model: keras.Model, default_bits: int = DEFAULT_BITS) -> dic
         "bops": sum(e["bops"] for e in layers.values()),
         "minimum_bops": minimum_bops(model, default_bits),
         "luts": round(total_luts),
+        "unrolled_luts": round(total_unrolled),
     }

@@ -490,16 +490,22 @@ class LutsConstraint(ModelBudget):
     predicted by :func:`smartml.hardware.cost.luts` (each kernel's input width its
     ``b_a``, as for BOPs). Every weight pruned costs 0 LUTs, so any positive budget is
     reachable. Arguments as :class:`ModelBudget`'s, the budget named ``max_luts``; the
-    temperature is that of the smooth digit count (``τ / mean|w|``).
+    temperature is that of the smooth digit count (``τ / mean|w|``). With ``unrolled``,
+    a kernel costs its LUTs once per output position (the RTL export's fully parallel
+    design, e.g. 32 copies of each per-point layer of a PointNet on 32 points).
     """
 
     cost_name = default_name = "luts"
 
-    def __init__(self, max_luts: float, **options) -> None:
+    def __init__(self, max_luts: float, unrolled: bool = False, **options) -> None:
         super().__init__(max_luts, **options)
+        self.unrolled = bool(unrolled)
 
     def cost(self, groups: list[hc.MacGroup]) -> tf.Tensor:
-        return hc.luts_tf(groups, self.temperature)
+        return hc.luts_tf(groups, self.temperature, self.unrolled)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "unrolled": self.unrolled}
 
 
 class NormConstraint(WeightConstraint):

@@ -11,7 +11,8 @@ Allowed objective metrics (the test split stays untouched by the search):
 - for exportable models, the hardware cost of the kept model: ``hardware.bops``,
   ``hardware.sparsity``, ``hardware.macs`` and ``hardware.luts`` (the LUTs of its
   kernels in distributed arithmetic, predicted by :mod:`smartml.hardware.da_cost`
-  without synthesis); the same on every split.
+  without synthesis) and ``hardware.unrolled_luts`` (the same with a copy of each
+  kernel per output position, as the RTL export builds it); the same on every split.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ HARDWARE_METRICS = {
     "hardware.sparsity": "higher",
     "hardware.macs": "lower",
     "hardware.luts": "lower",
+    "hardware.unrolled_luts": "lower",
 }
 DIRECTIONS = {"lower": "minimize", "higher": "maximize"}
 Direction = Literal["minimize", "maximize"]
