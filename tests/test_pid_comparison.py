@@ -56,3 +56,19 @@ def test_a_run_without_the_per_bin_block_is_named():
     bare = RunContents(Path("runs/x"), "x", {}, {"roc": {}}, None)
     with pytest.raises(SmartmlError, match=r"metrics\.json: no per-bin PID of the net"):
         misid_at_baseline_efficiency([bare])
+
+
+@pytest.mark.parametrize("percent", [90, 95])
+def test_at_the_baselines_overall_operating_points_with_the_excess_in_sigma(percent):
+    runs = [run("pointnet", 2.0), run("dgcnn", 0.5)]
+    table, figure = misid_at_baseline_efficiency(runs, point=f"baseline_efficiency_{percent}")
+    stored = runs[1].metrics["pid"]["operating_points"][f"baseline_efficiency_{percent}"]
+    assert table["muon mis-ID dgcnn"].tolist() == pytest.approx(
+        stored["per_momentum_bin"]["muon efficiency"]
+    )
+    assert table["dgcnn excess σ"].tolist() == pytest.approx(
+        stored["versus_baseline"]["per_bin"]["excess_sigma"]
+    )
+    # the weak network is worse than the baseline by many σ, the strong one below it
+    assert (table["dgcnn excess σ"] > 2).all() and (table["pointnet excess σ"] < 0).all()
+    assert figure.axes[0].get_title().endswith(f"per bin ({percent}% overall)")

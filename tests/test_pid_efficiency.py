@@ -275,6 +275,8 @@ def test_efficiency_and_roc_figures_hold_the_operating_points_and_curves():
     assert set(figures) == {
         "pid_misid_vs_momentum",
         "pid_misid_vs_momentum_efficiency_90",
+        "pid_misid_vs_momentum_baseline_efficiency_90",
+        "pid_misid_vs_momentum_baseline_efficiency_95",
         "pid_efficiency_vs_momentum",
         "pid_roc",
         "pid_roc_per_range",
@@ -343,3 +345,36 @@ def test_predictions_file_errors_are_one_line(tmp_path):
         write_predictions(table, tmp_path / "missing" / "predictions.csv")
     with pytest.raises(EvaluationError, match=r"ids has 3 rows, expected one per event \(10\)"):
         predictions_table(pd.DataFrame(index=range(3)), labels, net, baseline, momentum)
+
+
+@pytest.mark.parametrize("percent", [90, 95])
+def test_at_the_baselines_overall_operating_point_each_bin_matches_its_efficiency(percent):
+    """(d): the ring fit at the threshold giving it 90% (95%) of all pions; per bin the
+    net keeps as many pions as the ring fit does there, and its mis-ID is compared
+    with the ring fit's in binomial σ of both, recomputed here by hand."""
+    labels, net, baseline, momentum = rich_like(30_000, seed=3)
+    metrics = pid_metrics(labels, net, baseline, momentum, EDGES)
+    key = f"baseline_efficiency_{percent}"
+    pions = labels == PION
+    cut = np.sort(baseline[pions])[::-1][int(np.ceil(percent / 100 * pions.sum())) - 1]
+    ring_selected = baseline >= cut
+    assert ring_selected[pions].mean() == pytest.approx(percent / 100, abs=1e-4)
+    ring = metrics["ring_fit_baseline"]["pid"]
+    passed, _ = brute_force_per_bin(momentum, labels, ring_selected, PION)
+    np.testing.assert_array_equal(column(ring, key, "pion selected"), passed)
+    net_block = metrics["pid"]
+    np.testing.assert_array_equal(column(net_block, key, "pion selected"), passed)
+    muon_total = column(net_block, key, "muon total")
+    p_net, p_ring = column(net_block, key, "muon efficiency"), column(ring, key, "muon efficiency")
+    sigma = np.sqrt((p_net * (1 - p_net) + p_ring * (1 - p_ring)) / muon_total)
+    versus = net_block["operating_points"][key]["versus_baseline"]
+    table = pd.DataFrame(versus["per_bin"])
+    differ = p_net != p_ring  # equal (e.g. both 0): 0σ
+    excess = np.zeros_like(p_net)
+    excess[differ] = (p_net[differ] - p_ring[differ]) / sigma[differ]
+    np.testing.assert_allclose(table["excess_sigma"], excess)
+    below = int(np.sum(p_net < p_ring))
+    worse = int(np.sum(excess > 2))
+    assert versus["bins_below"] == below and versus["bins_worse"] == worse
+    assert below + worse + versus["bins_within_2_sigma"] == len(EDGES) - 1
+    assert below > 10  # the net is the better scorer in this sample (15 and 19 bins)

@@ -16,7 +16,12 @@ points of each scorer:
 - ``baseline_efficiency`` (c): in each bin, the highest threshold that selects as
   many signal events as the baseline selects there at its global threshold, so that
   the mis-ID of network and baseline are compared at equal signal efficiency (equal
-  to within one event; ties of scores can add more).
+  to within one event; ties of scores can add more);
+- ``baseline_efficiency_90``, ``baseline_efficiency_95`` (d): as (c), with the
+  baseline at the one threshold that gives it 90% (95%) signal efficiency overall
+  (``PidDefinition.baseline_target_efficiencies``). The network's block of each adds
+  ``versus_baseline`` (:func:`versus_baseline`): per bin, its mis-ID minus the
+  baseline's in binomial standard deviations of both added.
 
 Plus the ROC area overall and per range of the variable (e.g. 15–25, 25–35,
 35–45 GeV/c), the confusion matrix at the global threshold, the figures (both scorers
@@ -85,6 +90,8 @@ class PidDefinition:
             "baseline", which is how the summary table finds it).
         net_threshold, baseline_threshold: the global operating points (a).
         target_efficiency: the signal efficiency of operating point (b).
+        baseline_target_efficiencies: overall signal efficiencies of the baseline's
+            operating points (d).
         ranges: ``(low, high)`` ranges of the variable with their own ROC area.
         confidence: of the Clopper–Pearson intervals.
     """
@@ -100,6 +107,7 @@ class PidDefinition:
     net_threshold: float = 0.5
     baseline_threshold: float = 0.0
     target_efficiency: float = 0.9
+    baseline_target_efficiencies: tuple[float, ...] = (0.9, 0.95)
     ranges: tuple[tuple[float, float], ...] = DEFAULT_RANGES
     confidence: float = ONE_SIGMA_CONFIDENCE
 
@@ -115,10 +123,12 @@ class PidDefinition:
                 f"baseline_block {self.baseline_block!r} must contain 'baseline' "
                 "(the summary table finds baseline blocks by that word)"
             )
-        if not 0.0 < self.target_efficiency <= 1.0:
-            raise EvaluationError(
-                f"target_efficiency must be in (0, 1], got {self.target_efficiency!r}"
-            )
+        for name, value in (
+            ("target_efficiency", self.target_efficiency),
+            *(("baseline_target_efficiencies", e) for e in self.baseline_target_efficiencies),
+        ):
+            if not 0.0 < value <= 1.0:
+                raise EvaluationError(f"{name} must be in (0, 1], got {value!r}")
         if not all(math.isfinite(low) and low < high for low, high in self.ranges):
             raise EvaluationError(f"ranges must be (low, high) with low < high, got {self.ranges}")
 
@@ -126,6 +136,14 @@ class PidDefinition:
     def efficiency_key(self) -> str:
         """The key of operating point (b), e.g. ``efficiency_90``."""
         return point_key("efficiency", 100 * self.target_efficiency)
+
+    @property
+    def baseline_point_keys(self) -> dict[str, float]:
+        """The keys of operating points (d) and the baseline's overall efficiency of each,
+        e.g. ``{"baseline_efficiency_90": 0.9}``."""
+        return {
+            point_key(BASELINE_EFFICIENCY, 100 * e): e for e in self.baseline_target_efficiencies
+        }
 
     @property
     def per_bin_key(self) -> str:
@@ -254,15 +272,21 @@ def fixed_width_edges(low: float, high: float, width: float = 1.0) -> np.ndarray
 def operating_points(
     sample: PidSample, edges: np.ndarray, definition: PidDefinition
 ) -> dict[str, dict[str, OperatingPoint]]:
-    """Operating points (a), (b), (c) of both scorers.
+    """Operating points (a) to (d) of both scorers.
 
     Returns:
-        ``{scorer: {"global_threshold", "efficiency_<pct>", "baseline_efficiency":
-        OperatingPoint}}`` for scorer ``"net"`` and ``"baseline"``.
+        ``{scorer: {"global_threshold", "efficiency_<pct>", "baseline_efficiency",
+        "baseline_efficiency_<pct>"...: OperatingPoint}}`` for scorer ``"net"`` and
+        ``"baseline"``.
     """
     edges = binning.explicit_edges(edges)
     thresholds = {"net": definition.net_threshold, "baseline": definition.baseline_threshold}
-    reference = sample.scores["baseline"] >= definition.baseline_threshold
+    baseline = sample.scores["baseline"]
+    reference = baseline >= definition.baseline_threshold
+    references = {
+        key: baseline >= threshold_for_efficiency(baseline[sample.is_signal], efficiency)
+        for key, efficiency in definition.baseline_point_keys.items()
+    }
     points = {}
     for scorer in SCORERS:
         scores = sample.scores[scorer]
@@ -274,7 +298,64 @@ def operating_points(
                 sample, scores, reference, edges, definition
             ),
         }
+        for key, selected in references.items():
+            points[scorer][key] = _at_reference_efficiency(
+                sample, scores, selected, edges, definition
+            )
     return points
+
+
+def versus_baseline(
+    net: pd.DataFrame, baseline: pd.DataFrame, definition: PidDefinition
+) -> pd.DataFrame:
+    """Per bin, the network's background mis-ID against the baseline's at the same
+    signal efficiency (two frames of one operating point (c) or (d)).
+
+    ``excess_sigma`` = (net − baseline) / sqrt(σ_net² + σ_baseline²), with the binomial
+    σ = sqrt(p(1 − p)/n) of each (n the bin's background events; 0 when p is 0 or 1);
+    ``verdict``: ``below`` (the network's mis-ID is lower), ``within 2σ`` (higher by at
+    most 2σ), ``worse`` (higher by more), or ``no signal`` where the bin has no
+    operating point.
+
+    >>> frame = lambda p: pd.DataFrame({"low": [15.0], "high": [16.0], "centre": [15.5],
+    ...     "muon total": [400.0], "muon efficiency": [p]})
+    >>> table = versus_baseline(frame(0.05), frame(0.02), PidDefinition())
+    >>> round(float(table["excess_sigma"].iloc[0]), 2), table["verdict"].iloc[0]
+    (2.32, 'worse')
+    """
+    name = definition.background
+    total = net[f"{name} total"].to_numpy(dtype=np.float64)
+    table = net[["low", "high"]].copy()
+    table["background_events"] = total.astype(np.int64)
+    p_net = net[f"{name} efficiency"].to_numpy(dtype=np.float64)
+    p_base = baseline[f"{name} efficiency"].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sigma = np.sqrt((p_net * (1 - p_net) + p_base * (1 - p_base)) / total)
+        excess = np.where(p_net == p_base, 0.0, (p_net - p_base) / sigma)
+    table[f"{name} mis-ID {definition.net_label}"] = p_net
+    table[f"{name} mis-ID {definition.baseline_label}"] = p_base
+    table["excess_sigma"] = excess
+    verdict = np.where(p_net < p_base, "below", np.where(excess <= 2.0, "within 2σ", "worse"))
+    table["verdict"] = np.where(np.isnan(p_net) | np.isnan(p_base), "no signal", verdict)
+    return table
+
+
+def _versus_summary(table: pd.DataFrame) -> dict:
+    """The ``versus_baseline`` block: counts of bins by verdict, the largest excess and
+    the bins worse by more than 2σ, and the table."""
+    verdicts = table["verdict"].value_counts()
+    worse = table[table["verdict"] == "worse"]
+    finite = table["excess_sigma"][np.isfinite(table["excess_sigma"])]
+    return {
+        "bins_below": int(verdicts.get("below", 0)),
+        "bins_within_2_sigma": int(verdicts.get("within 2σ", 0)),
+        "bins_worse": int(verdicts.get("worse", 0)),
+        "max_excess_sigma": float(finite.max()) if len(finite) else None,
+        "worse_bins": [
+            [float(lo), float(hi)] for lo, hi in zip(worse["low"], worse["high"], strict=True)
+        ],
+        "per_bin": json_table(table),
+    }
 
 
 def pid_metrics(
@@ -308,6 +389,9 @@ def pid_metrics(
     blocks = {
         scorer: _scorer_block(sample, scorer, points[scorer], definition) for scorer in SCORERS
     }
+    for key in definition.baseline_point_keys:
+        table = versus_baseline(points["net"][key].frame, points["baseline"][key].frame, definition)
+        blocks["net"]["operating_points"][key]["versus_baseline"] = _versus_summary(table)
     return {PID_BLOCK: blocks["net"], definition.baseline_block: {PID_BLOCK: blocks["baseline"]}}
 
 
@@ -361,6 +445,7 @@ def pid_figures(
         ``{name: Figure}`` with names (``<v>`` the variable):
         ``pid_misid_vs_<v>`` (mis-ID at the baseline's signal efficiency per bin, log
         y), ``pid_misid_vs_<v>_<efficiency key>`` (at the target efficiency),
+        ``pid_misid_vs_<v>_baseline_efficiency_<pct>`` (operating points (d)),
         ``pid_efficiency_vs_<v>`` (signal efficiency at (a) and (b)), ``pid_roc``,
         ``pid_roc_per_range``, ``pid_confusion_matrix`` and
         ``<baseline_block>_confusion_matrix`` (at the global thresholds).
@@ -383,6 +468,16 @@ def pid_figures(
         f"pid_misid_vs_{v}_{definition.efficiency_key}": misid_figure(
             at_target, definition, f"at {percent} {definition.signal} efficiency", run_name
         ),
+        **{
+            f"pid_misid_vs_{v}_{key}": misid_figure(
+                {s: points[s][key].frame for s in SCORERS},
+                definition,
+                f"at the {definition.baseline_label}'s {definition.signal} efficiency per bin "
+                f"({100 * efficiency:g}% overall)",
+                run_name,
+            )
+            for key, efficiency in definition.baseline_point_keys.items()
+        },
         f"pid_efficiency_vs_{v}": efficiency_vs_variable_figure(points, definition, run_name),
         "pid_roc": roc_comparison_figure(sample, definition, run_name),
         "pid_roc_per_range": roc_per_range_figure(sample, definition, run_name),
