@@ -387,10 +387,11 @@ def test_export_in_chunks_verifies_every_example(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_rtl_and_synthesis_beside_the_hls_project(tmp_path):
-    """--rtl --synth: the same examples simulated as Verilog by iverilog equal QKeras,
-    gated like the C simulation; Yosys counts LUTs near da4ml's cost of the design."""
+    """--rtl --synth with a pipeline of 3 adder levels a stage: the same examples,
+    one per clock, simulated as Verilog equal QKeras, gated like the C simulation;
+    Yosys counts LUTs near da4ml's cost of the design and the pipeline's registers."""
     model, inputs = tabular_model(), tabular_inputs()
-    settings = ExportConfig(output_dir=str(tmp_path), testbench_vectors=5)
+    settings = ExportConfig(output_dir=str(tmp_path), testbench_vectors=5, rtl_stage_levels=3)
     report = export_model(
         model, inputs, lambda out: {}, settings, "tabular", {}, rtl=True, synth=True
     )
@@ -401,6 +402,9 @@ def test_rtl_and_synthesis_beside_the_hls_project(tmp_path):
     synthesis = rtl["synthesis"]
     assert synthesis["ran"] and "Yosys" in synthesis["tool"]
     assert 0.3 < synthesis["luts"] / rtl["da4ml_cost_luts"] < 3
+    pipeline = rtl["pipeline"]
+    assert pipeline["stages"] >= 2 and pipeline["latency_ns"] == 25.0 * pipeline["stages"]
+    assert synthesis["ffs"] > 0  # the stage registers (Yosys may merge or drop a few)
     project = tmp_path / "tabular"
     assert (project / "rtl" / "tb" / "testbench.v").is_file()
     assert json.loads((project / "report.json").read_text())["rtl"]["passed"]
@@ -411,3 +415,7 @@ def test_rtl_and_synthesis_beside_the_hls_project(tmp_path):
     line = summary_text(summary).splitlines()[2]
     assert line.startswith("RTL:           100.000% bit-identical in Verilator")
     assert f"Yosys {synthesis['luts']} LUTs" in line
+    assert summary_text(summary).splitlines()[3] == (
+        f"pipeline:      a new input every 25 ns, latency {pipeline['stages']} clocks = "
+        f"{pipeline['latency_ns']:g} ns ({pipeline['stages']} stages of at most 3 adder levels)"
+    )

@@ -78,6 +78,13 @@ class ExportConfig(StrictModel):
     verify_clusters: PositiveInt | None = Field(
         None, description="test-set inputs run through the C simulation; null: all"
     )
+    rtl_stage_levels: PositiveInt | None = Field(
+        None,
+        description="RTL export (--rtl): register stages of at most this many adder levels "
+        "(da4ml's latency cutoff), a new example every clock; choose the levels that fit "
+        "one clock_period_ns of your device (da4ml's examples: about one per ns on a Virtex "
+        "UltraScale+ -2); null: a combinational design",
+    )
     testbench_vectors: int = Field(
         1000,
         gt=0,

@@ -26,6 +26,7 @@ OPTION_KEYS = {
     "input_precision": "export.input_precision",
     "threshold": "export.agreement_threshold",
     "verify_clusters": "export.verify_clusters",
+    "stage_levels": "export.rtl_stage_levels",
 }
 
 
@@ -69,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="also synthesize that Verilog with Yosys synth_xilinx: LUT/CARRY4/FF counts, no "
         "place and route (implies --rtl)",
+    )
+    parser.add_argument(
+        "--stage-levels",
+        type=int,
+        metavar="N",
+        help="pipeline the Verilog: at most N adder levels between registers, a new input "
+        "every clock (default: combinational)",
     )
     parser.add_argument("--build", action="store_true", help="run vendor synthesis if installed")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -156,6 +164,7 @@ def export_summary(report: dict, project: Path) -> dict:
             "da4ml_cost_luts": rtl["da4ml_cost_luts"],
             "yosys_luts": synthesis.get("luts"),
             "yosys_ffs": synthesis.get("ffs"),
+            "pipeline": rtl.get("pipeline"),
             "passed": rtl["passed"],
         }
         summary["passed"] = summary["passed"] and rtl["passed"]
@@ -189,6 +198,14 @@ def summary_text(summary: dict) -> str:
                 else ""
             )
         )
+        pipeline = rtl.get("pipeline")
+        if pipeline:
+            lines.append(
+                f"pipeline:      a new input every {pipeline['initiation_interval_ns']:g} ns, "
+                f"latency {pipeline['latency_cycles']} clocks = {pipeline['latency_ns']:g} ns "
+                f"({pipeline['stages']} stages of at most "
+                f"{pipeline['adder_levels_per_stage']} adder levels)"
+            )
     lines.append(f"passed:        {'yes' if summary['passed'] else 'no'}")
     return "\n".join(lines)
 

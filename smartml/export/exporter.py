@@ -707,6 +707,7 @@ def _verified_rtl(
             destination,
             synth=synth,
             clock_period_ns=settings.clock_period_ns,
+            stage_levels=settings.rtl_stage_levels,
         )
     block.update(
         threshold=settings.agreement_threshold,

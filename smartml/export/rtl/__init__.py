@@ -10,8 +10,15 @@
 * :mod:`~smartml.export.rtl.simulation`, :mod:`~smartml.export.rtl.synthesis`:
   Verilator or Icarus Verilog, and Yosys.
 
-The design is combinational (da4ml's ``CombLogic``, no registers); its latency is
-da4ml's estimate of the adder depth on the longest path.
+By default the design is combinational (da4ml's ``CombLogic``, no registers); its
+latency is da4ml's estimate of the adder depth on the longest path. With
+``stage_levels`` it is cut into register stages of at most that many adder levels each
+(da4ml's ``to_pipeline``): it then takes a new example on every clock edge (initiation
+interval one clock) and answers ``stages`` clock edges later, which the test bench
+checks on every example (:mod:`~smartml.export.rtl.project`). How many adder levels fit
+in one clock period is the user's assumption about the device (da4ml's own examples
+put about one level per nanosecond on a Virtex UltraScale+ -2); open tools do not
+place, route or time the design.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from da4ml.trace.pipeline import to_pipeline  # type: ignore[import-untyped]
 
 from smartml.backend import keras
 from smartml.errors import ExportError
@@ -43,6 +51,7 @@ def export_rtl(
     destination: Path,
     synth: bool = False,
     clock_period_ns: float = 25.0,
+    stage_levels: int | None = None,
 ) -> dict:
     """Trace ``model``, write its Verilog project, simulate ``inputs`` and compare.
 
@@ -56,13 +65,17 @@ def export_rtl(
         reference: QKeras' outputs of ``inputs``, ``(n, outputs)``.
         destination: the project directory (created; e.g. ``<project>/rtl``).
         synth: also run Yosys' ``synth_xilinx`` (when on PATH).
-        clock_period_ns: for da4ml's vendor scripts (the design has no registers).
+        clock_period_ns: the clock of the pipeline's timing figures and of da4ml's
+            vendor scripts.
+        stage_levels: at most this many adder levels between registers; None: a
+            combinational design.
 
     Returns:
         the report's ``rtl`` block: ``design``, ``top``, ``simulator``, ``examples``,
         the fields of :func:`~smartml.export.verification.compare_outputs`,
-        ``output_lsb``, ``da4ml_cost_luts``, ``da4ml_latency``, ``timing_seconds``
-        and ``synthesis`` (None without ``synth``).
+        ``output_lsb``, ``da4ml_cost_luts``, ``da4ml_latency`` (adder levels),
+        ``pipeline`` (:func:`pipeline_timing`; None when combinational),
+        ``timing_seconds`` and ``synthesis`` (None without ``synth``).
 
     Raises:
         UnsupportedLayerError, ExportError: a layer without an RTL rule, inputs off
@@ -74,21 +87,31 @@ def export_rtl(
     simulator = simulation.choose_simulator()
     version = simulation.simulator_version(simulator)
     traced = trace_model(model, input_types)
+    design = traced.logic
+    if stage_levels is not None:
+        design = to_pipeline(traced.logic, stage_levels, verbose=False)
     timing["trace"] = _lap(start)
     start, top = time.perf_counter(), _top_name(model)
     destination.mkdir(parents=True, exist_ok=True)
-    layouts = project.write_project(traced.logic, top, destination, clock_period_ns)
+    layouts = project.write_project(design, top, destination, clock_period_ns)
     project.write_vectors(destination, layouts, flat, np.reshape(reference, (len(flat), -1)))
     timing["write"] = _lap(start)
-    sources = project.design_sources(destination, top, traced.logic)
+    sources = project.design_sources(destination, top, design)
     words, simulation_timing = simulation.run_testbench(
         destination, [f"src/{top}_wrapper.v", *sources], simulator
     )
     timing.update(simulation_timing)
     outputs = layouts[1].decode(words)
     lsb = traced.output_type.lsb
+    pipeline = None
+    if stage_levels is not None:
+        pipeline = pipeline_timing(design, stage_levels, clock_period_ns)
     result = {
-        "design": "combinational (da4ml CombLogic, no registers)",
+        "design": (
+            "combinational (da4ml CombLogic, no registers)"
+            if pipeline is None
+            else f"pipelined (da4ml Pipeline, {pipeline['stages']} register stages)"
+        ),
         "top": top,
         "simulator": version,
         "examples": len(flat),
@@ -96,11 +119,40 @@ def export_rtl(
         "output_lsb": lsb,
         "da4ml_cost_luts": float(traced.logic.cost),
         "da4ml_latency": float(traced.logic.latency[1]),
+        "pipeline": pipeline,
         "synthesis": synthesis.synthesize(destination, top, sources) if synth else None,
     }
     result["timing_seconds"] = timing
     log.info("RTL: %d examples simulated with %s", len(flat), version)
     return result
+
+
+def pipeline_timing(design, stage_levels: int, clock_period_ns: float) -> dict:
+    """The figures of a pipelined design at ``clock_period_ns``.
+
+    Returns:
+        ``stages``, ``adder_levels_per_stage`` (the cut), ``register_bits``,
+        ``initiation_interval_cycles`` (1: a new example every clock edge),
+        ``latency_cycles`` (edges from inputs registered to outputs registered),
+        ``clock_period_ns``, ``initiation_interval_ns``, ``latency_ns`` and
+        ``source``; the test bench checks both cycle counts on every example.
+    """
+    cycles = project.latency_cycles(design)
+    if cycles is None:
+        raise TypeError("pipeline_timing: the design is not a da4ml Pipeline")
+    return {
+        "stages": len(design.solutions),
+        "adder_levels_per_stage": stage_levels,
+        "register_bits": int(design.reg_bits),
+        "initiation_interval_cycles": 1,
+        "latency_cycles": cycles,
+        "clock_period_ns": clock_period_ns,
+        "initiation_interval_ns": clock_period_ns,
+        "latency_ns": cycles * clock_period_ns,
+        "source": "RTL simulation: a new example every clock edge, each compared "
+        f"{cycles} edges later; {stage_levels} adder levels per clock period is assumed, "
+        "not timed (no place and route)",
+    }
 
 
 def _flat_inputs(

@@ -10,7 +10,10 @@ Layout of the destination (``<project>/rtl/``)::
 The test bench drives ``<top>_wrapper``, whose ports give every value the same width
 (``IoLayout``): example ``e``'s line in ``vectors.hex`` is its inputs and the expected
 (QKeras) outputs in hex; the bench writes the design's outputs, one line per example,
-and prints how many differ.
+and prints how many differ. A pipelined design (da4ml's ``Pipeline``: register stages
+``src/<top>_stage<i>.v``) gets a new example on every clock edge and its outputs are
+compared ``latency`` edges later, so a passing bench measures an initiation interval of
+one clock and that latency.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from da4ml.codegen.rtl import RTLModel  # type: ignore[import-untyped]
-from da4ml.types import minimal_kif  # type: ignore[import-untyped]
+from da4ml.types import Pipeline, minimal_kif  # type: ignore[import-untyped]
 
 VECTORS = "tb/vectors.hex"
 OUTPUTS = "tb/outputs.hex"
@@ -92,36 +95,47 @@ class IoLayout:
 
 
 def write_project(
-    logic, top: str, destination: Path, clock_period_ns: float
+    design, top: str, destination: Path, clock_period_ns: float
 ) -> tuple[IoLayout, IoLayout]:
-    """da4ml's combinational design, the test bench and ``simulate.sh``.
+    """da4ml's design, the test bench and ``simulate.sh``.
 
     Args:
-        logic: the traced ``CombLogic``; top: the design's module name.
+        design: the traced ``CombLogic``, or a ``Pipeline`` of it (:func:`stages`).
+        top: the design's module name.
         destination: the project directory (created).
         clock_period_ns: written into da4ml's vendor scripts and constraints.
 
     Returns:
         the input and output layouts of the wrapper.
     """
-    model = RTLModel(logic, top, destination, flavor="verilog", clock_period=clock_period_ns)
+    model = RTLModel(design, top, destination, flavor="verilog", clock_period=clock_period_ns)
     model.write()
-    inputs, outputs = IoLayout.of(logic.inp_qint), IoLayout.of(logic.out_qint)
+    inputs, outputs = IoLayout.of(design.inp_qint), IoLayout.of(design.out_qint)
     (destination / "tb").mkdir(exist_ok=True)
-    (destination / "tb/testbench.v").write_text(_testbench(top, inputs, outputs))
+    bench = _testbench(top, inputs, outputs, latency_cycles(design))
+    (destination / "tb/testbench.v").write_text(bench)
     script = destination / "simulate.sh"
-    script.write_text(_simulate_script(top, design_sources(destination, top, logic)))
+    script.write_text(_simulate_script(top, design_sources(destination, top, design)))
     script.chmod(0o755)
     return inputs, outputs
 
 
-def design_sources(destination: Path, top: str, logic) -> list[str]:
+def latency_cycles(design) -> int | None:
+    """Clock edges from an example's inputs being registered to its outputs being
+    registered: one per stage of a ``Pipeline`` (its inputs and its outputs are
+    registered); None for a combinational design."""
+    return len(design.solutions) if isinstance(design, Pipeline) else None
+
+
+def design_sources(destination: Path, top: str, design) -> list[str]:
     """The Verilog files of the design, relative to ``destination``. da4ml's
     ``lookup_table.v`` only where the design has tables: iverilog 11 rejects it."""
     static = sorted(p.name for p in (destination / "src/static").glob("*.v"))
-    if not logic.lookup_tables:
+    parts = design.solutions if isinstance(design, Pipeline) else [design]
+    if not any(part.lookup_tables for part in parts):
         static = [name for name in static if name != "lookup_table.v"]
-    return [f"src/{top}.v", *(f"src/static/{name}" for name in static)]
+    stages = [f"src/{top}_stage{i}.v" for i in range(len(parts))] if parts[0] is not design else []
+    return [f"src/{top}.v", *stages, *(f"src/static/{name}" for name in static)]
 
 
 def write_vectors(
@@ -135,15 +149,10 @@ def write_vectors(
     (destination / VECTORS).write_text("".join(f"{a} {b}\n" for a, b in rows))
 
 
-def _testbench(top: str, inputs: IoLayout, outputs: IoLayout) -> str:
-    words = [f"word_{k}" for k in reversed(range(inputs.words))]  # most significant first
-    # word_0 holds the lowest WORD_BITS bits; the most significant word the rest
-    widths = [WORD_BITS] * (inputs.words - 1) + [inputs.bits - WORD_BITS * (inputs.words - 1)]
-    declarations = "\n".join(f"    reg [{width - 1}:0] word_{k};" for k, width in enumerate(widths))
-    read = (
-        f'$fscanf(vectors, "{" ".join(["%h"] * (inputs.words + 1))}\\n", '
-        f"{', '.join(words)}, expected)"
-    )
+def _testbench(top: str, inputs: IoLayout, outputs: IoLayout, latency: int | None) -> str:
+    if latency is not None:
+        return _pipelined_testbench(top, inputs, outputs, latency)
+    words, declarations, read = _read_words(inputs)
     return f"""`timescale 1ns / 1ps
 // smartml test bench: drives {top}_wrapper with each line of +vectors (inputs in words of
 // at most {WORD_BITS} bits, then the expected outputs, in hex), writes the outputs to
@@ -179,6 +188,81 @@ module testbench;
             examples = examples + 1;
             if (model_out !== expected) differing = differing + 1;
             count = {read};
+        end
+        $fclose(results);
+        $display("examples %0d differing %0d", examples, differing);
+        $finish;
+    end
+endmodule
+"""
+
+
+def _read_words(inputs: IoLayout) -> tuple[list[str], str, str]:
+    """The bench's input words (most significant first), their declarations and the
+    ``$fscanf`` that reads one example's line into them and ``expected``."""
+    words = [f"word_{k}" for k in reversed(range(inputs.words))]
+    # word_0 holds the lowest WORD_BITS bits; the most significant word the rest
+    widths = [WORD_BITS] * (inputs.words - 1) + [inputs.bits - WORD_BITS * (inputs.words - 1)]
+    declarations = "\n".join(f"    reg [{width - 1}:0] word_{k};" for k, width in enumerate(widths))
+    read = (
+        f'$fscanf(vectors, "{" ".join(["%h"] * (inputs.words + 1))}\\n", '
+        f"{', '.join(words)}, expected)"
+    )
+    return words, declarations, read
+
+
+def _pipelined_testbench(top: str, inputs: IoLayout, outputs: IoLayout, latency: int) -> str:
+    words, declarations, read = _read_words(inputs)
+    return f"""`timescale 1ns / 1ps
+// smartml test bench of a pipelined design: drives {top}_wrapper with a new line of
+// +vectors on every rising clock edge (inputs in words of at most {WORD_BITS} bits, then
+// the expected outputs, in hex) and compares the outputs {latency} edges later (the
+// latency), writing them to +outputs and counting the differences.
+module testbench;
+    localparam LATENCY = {latency};
+    reg clk = 1'b0;
+    reg [{inputs.bits - 1}:0] model_inp;
+{declarations}
+    reg [{outputs.bits - 1}:0] expected;
+    reg [{outputs.bits - 1}:0] pending [0:LATENCY];
+    wire [{outputs.bits - 1}:0] model_out;
+    integer vectors, results, count, examples, differing, edges, due;
+    reg [1023:0] vectors_path, outputs_path;
+
+    {top}_wrapper dut (.clk(clk), .model_inp(model_inp), .model_out(model_out));
+
+    always #5 clk = ~clk;
+
+    initial begin
+        if (!$value$plusargs("vectors=%s", vectors_path)) vectors_path = "{VECTORS}";
+        if (!$value$plusargs("outputs=%s", outputs_path)) outputs_path = "{OUTPUTS}";
+        vectors = $fopen(vectors_path, "r");
+        results = $fopen(outputs_path, "w");
+        if (vectors == 0 || results == 0) begin
+            $display("ERROR cannot open the vector files");
+            $finish;
+        end
+        examples = 0;
+        differing = 0;
+        edges = 0;
+        due = 0;
+        count = {read};
+        while (count == {inputs.words + 1} || due < examples) begin
+            if (count == {inputs.words + 1}) begin
+                model_inp = {{{", ".join(words)}}};
+                pending[examples % (LATENCY + 1)] = expected;
+                examples = examples + 1;
+                count = {read};
+            end
+            @(posedge clk);
+            #1;
+            edges = edges + 1;
+            // example `due` entered at edge due + 1 and leaves at edge due + 1 + LATENCY
+            if (edges > LATENCY && due < examples) begin
+                $fdisplay(results, "%h", model_out);
+                if (model_out !== pending[due % (LATENCY + 1)]) differing = differing + 1;
+                due = due + 1;
+            end
         end
         $fclose(results);
         $display("examples %0d differing %0d", examples, differing);

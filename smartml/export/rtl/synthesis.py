@@ -25,9 +25,10 @@ def synthesize(destination: Path, top: str, sources: list[str]) -> dict:
         sources: its Verilog files, relative to ``destination``.
 
     Returns:
-        ``tool``, ``luts`` (LUT1..LUT6), ``carry4``, ``ffs`` (FD* cells), ``seconds``,
-        ``log`` (file name); without Yosys on PATH ``{"ran": False, "message": ...}``
-        (and a logged warning).
+        ``tool``, ``luts`` (LUT1..LUT6), ``inverters`` (INV cells: a LUT1 each if
+        place and route does not fold them into the LUTs they feed), ``carry4``,
+        ``ffs`` (FD* cells), ``seconds``, ``log`` (file name); without Yosys on
+        PATH ``{"ran": False, "message": ...}`` (and a logged warning).
 
     Raises:
         ExportError: Yosys failed.
@@ -54,6 +55,7 @@ def synthesize(destination: Path, top: str, sources: list[str]) -> dict:
         "ran": True,
         "tool": f"open synthesis ({yosys_version()}), no place and route",
         "luts": sum(n for cell, n in cells.items() if re.fullmatch(r"LUT[1-6]", cell)),
+        "inverters": cells.get("INV", 0),
         "carry4": cells.get("CARRY4", 0),
         "ffs": sum(n for cell, n in cells.items() if cell.startswith("FD")),
         "seconds": round(seconds, 2),
