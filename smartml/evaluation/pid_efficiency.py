@@ -472,8 +472,7 @@ def pid_figures(
             f"pid_misid_vs_{v}_{key}": misid_figure(
                 {s: points[s][key].frame for s in SCORERS},
                 definition,
-                f"at the {definition.baseline_label}'s {definition.signal} efficiency per bin "
-                f"({100 * efficiency:g}% overall)",
+                f"at the {definition.baseline_label}'s {100 * efficiency:g}% point, per bin",
                 run_name,
             )
             for key, efficiency in definition.baseline_point_keys.items()
