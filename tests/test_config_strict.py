@@ -92,6 +92,11 @@ COERCIONS = [
         "model.conv_weights.signed: Input should be a valid boolean (got 1)",
     ),
     ("export.reuse_factor", "2", "export.reuse_factor: Input should be a valid integer (got '2')"),
+    (
+        "export.rtl_stage_levels",
+        2.5,
+        "export.rtl_stage_levels: Input should be a valid integer (got 2.5)",
+    ),
     ("schema_version", True, "schema_version: True is not supported; expected 1"),
 ]
 
