@@ -378,3 +378,32 @@ def test_at_the_baselines_overall_operating_point_each_bin_matches_its_efficienc
     assert versus["bins_below"] == below and versus["bins_worse"] == worse
     assert below + worse + versus["bins_within_2_sigma"] == len(EDGES) - 1
     assert below > 10  # the net is the better scorer in this sample (15 and 19 bins)
+
+
+def test_versus_baseline_on_empty_and_certain_bins_is_json_safe():
+    """A bin without muons has no verdict; one where both fractions are 0 or 1 but
+    differ has no finite excess yet a verdict: the block stays strict JSON."""
+    from smartml.evaluation.pid_efficiency import versus_baseline
+
+    def frame(efficiency):
+        return pd.DataFrame(
+            {
+                "low": [15.0, 16.0, 17.0, 18.0],
+                "high": [16.0, 17.0, 18.0, 19.0],
+                "muon total": [0.0, 1.0, 1.0, 400.0],
+                "muon efficiency": efficiency,
+            }
+        )
+
+    table = versus_baseline(
+        frame([np.nan, 1.0, 0.0, 0.05]), frame([np.nan, 0.0, 1.0, 0.02]), DEFINITION
+    )
+    assert table["verdict"].tolist() == ["no signal", "worse", "below", "worse"]
+    assert np.isnan(table["excess_sigma"][:3]).all() and table["excess_sigma"][3] > 2
+    assert table["background_events"].tolist() == [0, 1, 1, 400]
+
+
+def test_a_small_sample_with_empty_bins_gives_strict_json():
+    labels, net, baseline, momentum = rich_like(150, seed=5)
+    metrics = pid_metrics(labels, net, baseline, momentum, EDGES)
+    json.dumps(metrics, allow_nan=False)

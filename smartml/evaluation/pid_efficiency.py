@@ -315,7 +315,8 @@ def versus_baseline(
     σ = sqrt(p(1 − p)/n) of each (n the bin's background events; 0 when p is 0 or 1);
     ``verdict``: ``below`` (the network's mis-ID is lower), ``within 2σ`` (higher by at
     most 2σ), ``worse`` (higher by more), or ``no signal`` where the bin has no
-    operating point.
+    operating point or no background event. Where both fractions are 0 or 1 and
+    differ (no spread), the excess is NaN and the verdict ``below`` or ``worse``.
 
     >>> frame = lambda p: pd.DataFrame({"low": [15.0], "high": [16.0], "centre": [15.5],
     ...     "muon total": [400.0], "muon efficiency": [p]})
@@ -324,7 +325,7 @@ def versus_baseline(
     (2.32, 'worse')
     """
     name = definition.background
-    total = net[f"{name} total"].to_numpy(dtype=np.float64)
+    total = np.nan_to_num(net[f"{name} total"].to_numpy(dtype=np.float64))
     table = net[["low", "high"]].copy()
     table["background_events"] = total.astype(np.int64)
     p_net = net[f"{name} efficiency"].to_numpy(dtype=np.float64)
@@ -332,10 +333,14 @@ def versus_baseline(
     with np.errstate(invalid="ignore", divide="ignore"):
         sigma = np.sqrt((p_net * (1 - p_net) + p_base * (1 - p_base)) / total)
         excess = np.where(p_net == p_base, 0.0, (p_net - p_base) / sigma)
+    # Both fractions 0 or 1 but different: no binomial spread, no finite excess (NaN),
+    # yet the difference stands (its verdict below or worse).
+    excess[~np.isfinite(excess)] = np.nan
     table[f"{name} mis-ID {definition.net_label}"] = p_net
     table[f"{name} mis-ID {definition.baseline_label}"] = p_base
     table["excess_sigma"] = excess
-    verdict = np.where(p_net < p_base, "below", np.where(excess <= 2.0, "within 2σ", "worse"))
+    within = (excess <= 2.0) | (p_net == p_base)
+    verdict = np.where(p_net < p_base, "below", np.where(within, "within 2σ", "worse"))
     table["verdict"] = np.where(np.isnan(p_net) | np.isnan(p_base), "no signal", verdict)
     return table
 
