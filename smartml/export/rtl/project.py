@@ -170,15 +170,7 @@ module testbench;
     {top}_wrapper dut (.model_inp(model_inp), .model_out(model_out));
 
     initial begin
-        if (!$value$plusargs("vectors=%s", vectors_path)) vectors_path = "{VECTORS}";
-        if (!$value$plusargs("outputs=%s", outputs_path)) outputs_path = "{OUTPUTS}";
-        vectors = $fopen(vectors_path, "r");
-        results = $fopen(outputs_path, "w");
-        if (vectors == 0 || results == 0) begin
-            $display("ERROR cannot open the vector files");
-            $finish;
-        end
-        examples = 0;
+{_OPEN_FILES}        examples = 0;
         differing = 0;
         count = {read};
         while (count == {inputs.words + 1}) begin
@@ -195,6 +187,22 @@ module testbench;
     end
 endmodule
 """
+
+
+# Both benches: the +vectors and +outputs files opened (defaults: the project's).
+_OPEN_FILES = "".join(
+    f"        {line}\n"
+    for line in (
+        f'if (!$value$plusargs("vectors=%s", vectors_path)) vectors_path = "{VECTORS}";',
+        f'if (!$value$plusargs("outputs=%s", outputs_path)) outputs_path = "{OUTPUTS}";',
+        'vectors = $fopen(vectors_path, "r");',
+        'results = $fopen(outputs_path, "w");',
+        "if (vectors == 0 || results == 0) begin",
+        '    $display("ERROR cannot open the vector files");',
+        "    $finish;",
+        "end",
+    )
+)
 
 
 def _read_words(inputs: IoLayout) -> tuple[list[str], str, str]:
@@ -234,15 +242,7 @@ module testbench;
     always #5 clk = ~clk;
 
     initial begin
-        if (!$value$plusargs("vectors=%s", vectors_path)) vectors_path = "{VECTORS}";
-        if (!$value$plusargs("outputs=%s", outputs_path)) outputs_path = "{OUTPUTS}";
-        vectors = $fopen(vectors_path, "r");
-        results = $fopen(outputs_path, "w");
-        if (vectors == 0 || results == 0) begin
-            $display("ERROR cannot open the vector files");
-            $finish;
-        end
-        examples = 0;
+{_OPEN_FILES}        examples = 0;
         differing = 0;
         edges = 0;
         due = 0;
