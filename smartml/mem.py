@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     def run() -> None:
-        from smartml.collider.matrix_element_method import integrate_file
+        from smartml.collider.mem_integration import integrate_file
 
         check_counts(args)
         settings = settings_from(args)

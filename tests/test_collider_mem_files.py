@@ -8,6 +8,7 @@ from mem_events import generated_like_events, write_events
 
 from smartml import mem as mem_cli
 from smartml.collider import matrix_element_method as mem
+from smartml.collider import mem_integration
 from smartml.errors import ConfigError, DataError
 
 SETTINGS = mem.MemSettings(neval=300, nitn_adapt=2, nitn=2)
@@ -24,14 +25,18 @@ def events_file(tmp_path):
 
 def read_weights(path):
     with uproot.open(path) as root_file:
-        tree = root_file[mem.WEIGHT_TREE]
-        arrays = tree.arrays([mem.WEIGHT_BRANCH, mem.ERROR_BRANCH], library="np")
-        return arrays[mem.WEIGHT_BRANCH], arrays[mem.ERROR_BRANCH]
+        tree = root_file[mem_integration.WEIGHT_TREE]
+        arrays = tree.arrays(
+            [mem_integration.WEIGHT_BRANCH, mem_integration.ERROR_BRANCH], library="np"
+        )
+        return arrays[mem_integration.WEIGHT_BRANCH], arrays[mem_integration.ERROR_BRANCH]
 
 
 def test_weights_are_aligned_with_the_input_entries(events_file, tmp_path):
     output = tmp_path / "out" / "weights.root"
-    report = mem.integrate_file(events_file, "events", output, SETTINGS, chunk=4, progress=False)
+    report = mem_integration.integrate_file(
+        events_file, "events", output, SETTINGS, chunk=4, progress=False
+    )
     weights, errors = read_weights(output)
     assert len(weights) == N_EVENTS == report.n_events == report.n_integrated
     with uproot.open(events_file) as root_file:
@@ -43,14 +48,14 @@ def test_weights_are_aligned_with_the_input_entries(events_file, tmp_path):
     assert (report.n_failed, report.failed_entries) == (2, (3, 6))
     ok = np.delete(np.arange(N_EVENTS), [3, 6])
     assert np.all(weights[ok] > 0) and np.all(errors[ok] > 0)
-    assert not mem.partial_directory(output).exists()
+    assert not mem_integration.partial_directory(output).exists()
     assert sorted(p.name for p in output.parent.iterdir()) == ["weights.root"]
 
 
 def interrupt_after(monkeypatch, n_chunks):
     """Make the run stop (as ^C would) once ``n_chunks`` chunks are saved."""
     saved = []
-    real_save = mem.save_chunk
+    real_save = mem_integration.save_chunk
 
     def save_then_stop(*args):
         real_save(*args)
@@ -58,25 +63,29 @@ def interrupt_after(monkeypatch, n_chunks):
         if len(saved) == n_chunks:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(mem, "save_chunk", save_then_stop)
+    monkeypatch.setattr(mem_integration, "save_chunk", save_then_stop)
     return saved
 
 
 def test_resumed_run_gives_the_file_of_one_run(events_file, tmp_path, monkeypatch):
     whole = tmp_path / "whole.root"
-    mem.integrate_file(events_file, "events", whole, SETTINGS, chunk=3, progress=False)
+    mem_integration.integrate_file(events_file, "events", whole, SETTINGS, chunk=3, progress=False)
     resumed = tmp_path / "resumed.root"
     interrupt_after(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
-        mem.integrate_file(events_file, "events", resumed, SETTINGS, chunk=3, progress=False)
-    partial = mem.partial_directory(resumed)
+        mem_integration.integrate_file(
+            events_file, "events", resumed, SETTINGS, chunk=3, progress=False
+        )
+    partial = mem_integration.partial_directory(resumed)
     assert sorted(p.name for p in partial.glob("chunk-*")) == [
         "chunk-000000.npz",
         "chunk-000001.npz",
     ]
     assert not resumed.exists()
     monkeypatch.undo()
-    report = mem.integrate_file(events_file, "events", resumed, SETTINGS, chunk=3, progress=False)
+    report = mem_integration.integrate_file(
+        events_file, "events", resumed, SETTINGS, chunk=3, progress=False
+    )
     assert (report.n_events, report.n_integrated) == (N_EVENTS, N_EVENTS - 6)
     np.testing.assert_array_equal(read_weights(resumed)[0], read_weights(whole)[0])
     np.testing.assert_array_equal(read_weights(resumed)[1], read_weights(whole)[1])
@@ -87,21 +96,29 @@ def test_resume_refuses_a_changed_input_or_settings(events_file, tmp_path, monke
     output = tmp_path / "weights.root"
     interrupt_after(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
-        mem.integrate_file(events_file, "events", output, SETTINGS, chunk=4, progress=False)
+        mem_integration.integrate_file(
+            events_file, "events", output, SETTINGS, chunk=4, progress=False
+        )
     monkeypatch.undo()
     other_settings = SETTINGS.model_copy(update={"neval": 400})
     with pytest.raises(ConfigError, match=r"started with other settings; rerun with the same"):
-        mem.integrate_file(events_file, "events", output, other_settings, chunk=4, progress=False)
+        mem_integration.integrate_file(
+            events_file, "events", output, other_settings, chunk=4, progress=False
+        )
     events = generated_like_events(N_EVENTS, seed=12, resolutions=SETTINGS.resolutions)
     write_events(events_file, events)
     with pytest.raises(DataError, match=r"dy.root: the file changed since the unfinished run"):
-        mem.integrate_file(events_file, "events", output, SETTINGS, chunk=4, progress=False)
+        mem_integration.integrate_file(
+            events_file, "events", output, SETTINGS, chunk=4, progress=False
+        )
 
 
 def test_two_workers_give_the_weights_of_one(events_file, tmp_path):
     one, two = tmp_path / "one.root", tmp_path / "two.root"
-    mem.integrate_file(events_file, "events", one, SETTINGS, chunk=3, progress=False)
-    mem.integrate_file(events_file, "events", two, SETTINGS, workers=2, chunk=3, progress=False)
+    mem_integration.integrate_file(events_file, "events", one, SETTINGS, chunk=3, progress=False)
+    mem_integration.integrate_file(
+        events_file, "events", two, SETTINGS, workers=2, chunk=3, progress=False
+    )
     np.testing.assert_array_equal(read_weights(two)[0], read_weights(one)[0])
     np.testing.assert_array_equal(read_weights(two)[1], read_weights(one)[1])
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from smartml.collider.matrix_element_method import MemSettings, integrate_file
+from smartml.collider.mem_integration import integrate_file
+from smartml.collider.mem_settings import MemSettings
 from smartml.data.cache import MANIFEST_NAME, cache_dir, cache_root, is_cached, read_manifest
 from smartml.errors import DataError, OutputError
 from smartml.files import write_json_atomic
