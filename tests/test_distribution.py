@@ -2,6 +2,9 @@
 cluster of a multi-worker run (TF_CONFIG, Slurm), placements and chunk sharding."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +57,10 @@ def test_the_default_is_one_device_and_each_kind_validates(tmp_path):
         ({"kind": "mirrored", "devices": ["tpu:0"]}, "training.distribution.devices[0]: String"),
         ({"kind": "mirrored", "devices": []}, "training.distribution.devices: List should"),
         ({"kind": "multi_worker", "slurm_port": 80}, "training.distribution.slurm_port: Input"),
+        (
+            {"kind": "multi_worker", "heartbeat_timeout_s": 0},
+            "training.distribution.heartbeat_timeout_s: Input should be greater than 0",
+        ),
         ({"kind": "default", "devices": None}, "training.distribution.devices: unknown key"),
     ],
 )
@@ -61,6 +68,33 @@ def test_bad_sections_are_one_line_errors_naming_the_key(tmp_path, section, expe
     with pytest.raises(ConfigError) as error:
         load_config(config_file(tmp_path, **section))
     assert expected in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_heartbeat_timeout_reaches_tensorflows_coordination_service(tmp_path):
+    # in a fresh process: the service is configured once, before TensorFlow starts
+    script = """
+import json, os, sys
+from smartml.config.distribution import MultiWorkerDistribution
+from smartml.training.distribution import multi_worker_placement
+from tensorflow.python.eager import context
+os.environ["TF_CONFIG"] = sys.argv[1]
+placement = multi_worker_placement(
+    MultiWorkerDistribution(kind="multi_worker", heartbeat_timeout_s=42.5), "cpu"
+)
+service = context.context().coordination_service
+print(placement.n_workers, service.heartbeat_timeout_in_ms, service.service_leader)
+"""
+    tf_config = json.dumps(distribution.local_tf_configs(1)[0])
+    result = subprocess.run(
+        [sys.executable, "-c", script, tf_config],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["1", "42500", "/job:worker/replica:0/task:0"]
 
 
 def test_the_option_overrides_the_kind_and_a_bad_one_is_refused(tmp_path, capsys):

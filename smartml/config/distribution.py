@@ -59,6 +59,13 @@ class MultiWorkerDistribution(StrictModel):
         "from Slurm's variables (TF_CONFIG unset); the next tasks on a node take the "
         "next ports",
     )
+    heartbeat_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="seconds without a heartbeat after which the other workers declare a "
+        "worker dead and stop (TensorFlow's default, 10 s, is shorter than a busy "
+        "shared node can starve a process)",
+    )
 
 
 Distribution = Annotated[

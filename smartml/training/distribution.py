@@ -230,6 +230,7 @@ def multi_worker_placement(distribution: MultiWorkerDistribution, device: str) -
             "training.distribution: TensorFlow was initialised before the strategy was "
             "created; create it first in the process (a fresh python -m smartml.train)"
         ) from None
+    _configure_coordination(config["cluster"], distribution.heartbeat_timeout_s)
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     task = config["task"]
     workers = config["cluster"].get("worker", [])
@@ -241,6 +242,32 @@ def multi_worker_placement(distribution: MultiWorkerDistribution, device: str) -
         worker_index=index,
         n_workers=len(workers) + (1 if has_chief else 0),
         is_chief=is_chief(task, has_chief),
+    )
+
+
+def _configure_coordination(cluster: Mapping[str, Any], heartbeat_timeout_s: float) -> None:
+    """Start TensorFlow's coordination service as the strategy would, but with the
+    run's heartbeat timeout: the strategy only configures it when nothing has, and
+    offers no public argument for the timeout."""
+    # the strategy module's own imports: their paths move between TensorFlow versions
+    from tensorflow.python.distribute import collective_all_reduce_strategy as strategy_module
+    from tensorflow.python.distribute import multi_worker_util
+    from tensorflow.python.eager import context
+    from tensorflow.python.training import server_lib
+
+    spec = server_lib.ClusterSpec(dict(cluster))
+    jobs = [
+        strategy_module.coordination_config_pb2.CoordinatedJob(
+            name=job, num_tasks=spec.num_tasks(job)
+        )
+        for job in ("chief", "worker")
+        if job in spec.jobs
+    ]
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader=multi_worker_util.coordination_leader(spec),
+        heartbeat_timeout_in_ms=int(heartbeat_timeout_s * 1000),
+        coordinated_jobs=jobs,
     )
 
 
