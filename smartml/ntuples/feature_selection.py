@@ -15,6 +15,11 @@ A selection combines, in this order (a name given twice is kept once, first plac
   ``invariant_mass`` of two objects from pT, η, φ (massless or with given masses) and
   ``balance`` ``(a − b)/(a + b)`` of two quantities.
 
+A name may stand for another branch of a given file, or for a quantity computed from
+its Cartesian components, through the ``aliases`` given to :func:`resolve`
+(:mod:`smartml.ntuples.aliases`): one selection then reads samples whose branches are
+named differently.
+
 An event lacking an indexed object (``Muon_Px[1]`` with one muon) is dropped and
 counted (``missing_object: "drop"``) or gets ``fill_value`` (``"fill"``); a derived
 feature with a missing input gets ``fill_value`` too.
@@ -25,9 +30,7 @@ feature with a missing input gets ``fill_value`` too.
 ['lep1_PT', 'lep2_PT', 'lep2_Eta', 'j1_PT', 'j1_Eta', 'MET', 'MET_Phi']
 """
 
-import difflib
 import fnmatch
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -36,9 +39,10 @@ from pydantic import Field, model_validator
 
 from smartml.config.strict import FiniteFloat, StrictModel
 from smartml.errors import DataError
+from smartml.ntuples.aliases import AliasMap, resolve_column
+from smartml.ntuples.aliases import Column as Column  # re-exported: readers use it
+from smartml.ntuples.aliases import nearest as nearest  # re-exported: readers use it
 
-# "Muon_Px[0]": the object index of a jagged branch.
-_OBJECT_INDEX = re.compile(r"(?P<branch>.+)\[(?P<index>\d+)\]")
 _NonEmpty = Annotated[str, Field(min_length=1)]
 _Mass = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
@@ -170,15 +174,6 @@ class FeatureSelection(StrictModel):
 
 
 @dataclass(frozen=True)
-class Column:
-    """A value per event read from one branch: flat, or object ``index`` of a jagged one."""
-
-    name: str
-    branch: str
-    index: int | None = None
-
-
-@dataclass(frozen=True)
 class ResolvedSelection:
     """A selection applied to a tree's branches.
 
@@ -199,28 +194,26 @@ class ResolvedSelection:
     @property
     def branches(self) -> list[str]:
         """The branches to read, each once."""
-        return list(dict.fromkeys(column.branch for column in self.columns.values()))
+        return list(dict.fromkeys(leaf.branch for leaf in self.leaves()))
+
+    def leaves(self) -> list[Column]:
+        """The branch columns read (an alias computed from components: its components)."""
+        return [leaf for column in self.columns.values() for leaf in column.leaves()]
 
     def source_of(self, feature: str) -> str:
-        """Where a feature comes from: its branch (``Muon_Px`` for ``Muon_Px[0]``) or the
-        formula of a derived one."""
+        """Where a feature comes from: its branch (``Muon_Px`` for ``Muon_Px[0]``), the
+        formula of an alias computed from components, or that of a derived feature."""
         if feature in self.derived:
             return self.derived[feature].formula()
-        return self.columns[feature].branch
-
-
-def nearest(name: str, candidates: list[str], n: int = 3) -> str:
-    """``"; nearest: a, b"`` for the candidates closest to ``name`` ("" when none is close).
-
-    >>> nearest("lep1_Pt", ["lep1_PT", "lep2_PT", "MET"])
-    '; nearest: lep1_PT, lep2_PT'
-    """
-    close = difflib.get_close_matches(name, candidates, n=n, cutoff=0.6)
-    return f"; nearest: {', '.join(close)}" if close else ""
+        return self.columns[feature].formula()
 
 
 def resolve(
-    selection: FeatureSelection, jagged: Mapping[str, bool], where: str
+    selection: FeatureSelection,
+    jagged: Mapping[str, bool],
+    where: str,
+    aliases: AliasMap | None = None,
+    aliases_key: str = "aliases",
 ) -> ResolvedSelection:
     """Apply ``selection`` to the branches of a tree.
 
@@ -228,6 +221,9 @@ def resolve(
         selection: the features asked for.
         jagged: each branch of the tree (in the tree's order) -> whether it is jagged.
         where: the file and tree, first in messages (``"a.root: tree 'events'"``).
+        aliases: names of the selection -> the tree's branches or computed quantities
+            (:mod:`smartml.ntuples.aliases`); an aliased name is read through its alias.
+        aliases_key: the aliases' config key, first in messages about an alias.
 
     Returns:
         the resolved selection.
@@ -241,7 +237,7 @@ def resolve(
 
     def column(name: str, origin: str = "") -> Column:
         if name not in columns:
-            columns[name] = _column(name, jagged, where, origin)
+            columns[name] = resolve_column(name, jagged, where, aliases, aliases_key, origin)
         return columns[name]
 
     features: list[str] = [column(name).name for name in selection.branches]
@@ -255,7 +251,7 @@ def resolve(
         features += [column(name).name for name in _wildcard_matches(pattern, jagged, where)]
     derived = {feature.name: feature for feature in selection.derived}
     for feature in selection.derived:
-        if feature.name in jagged or feature.name in columns:
+        if feature.name in jagged or feature.name in columns or feature.name in (aliases or {}):
             raise DataError(
                 f"{where}: derived feature {feature.name!r} has the name of a branch; "
                 "choose another name"
@@ -270,25 +266,6 @@ def resolve(
         missing_object=selection.missing_object,
         fill_value=selection.fill_value,
     )
-
-
-def _column(name: str, jagged: Mapping[str, bool], where: str, origin: str) -> Column:
-    """The column ``name`` (``Branch`` or ``Branch[i]``), checked against the tree."""
-    indexed = _OBJECT_INDEX.fullmatch(name)
-    branch, index = (indexed["branch"], int(indexed["index"])) if indexed else (name, None)
-    if branch not in jagged:
-        raise DataError(f"{where}: {origin}no branch {branch!r}{nearest(branch, list(jagged))}")
-    if jagged[branch] and index is None:
-        raise DataError(
-            f"{where}: {origin}{branch!r} is a jagged branch (objects per event): select "
-            f"one object with an index, e.g. '{branch}[0]'"
-        )
-    if not jagged[branch] and index is not None:
-        raise DataError(
-            f"{where}: {origin}{name!r}: {branch!r} holds one value per event, not a list "
-            f"of objects; write {branch!r} without an index"
-        )
-    return Column(name, branch, index)
 
 
 def _wildcard_matches(pattern: str, jagged: Mapping[str, bool], where: str) -> list[str]:

@@ -22,10 +22,10 @@ import numpy as np
 import uproot
 
 from smartml.errors import DataError
+from smartml.ntuples.aliases import AliasMap, column_values, resolve_column
 from smartml.ntuples.derived_features import balance, delta_phi, invariant_mass
 from smartml.ntuples.feature_selection import (
     BalanceFeature,
-    Column,
     DeltaPhiFeature,
     FeatureSelection,
     InvariantMassFeature,
@@ -153,6 +153,10 @@ class NtupleReader:
         files: ROOT files holding the tree (chained in this order).
         tree: the tree's path in each file.
         selection: the features.
+        check_object_indices: refuse an object index that no event reaches (off when
+            several samples are checked together, :meth:`check_object_indices`).
+        aliases: the selection's names -> this tree's branches or computed quantities
+            (:mod:`smartml.ntuples.aliases`); aliases_key: their config key in messages.
 
     Attributes:
         n_entries: entries of the chain; entries_per_file: those of each file.
@@ -169,12 +173,15 @@ class NtupleReader:
         tree: str,
         selection: FeatureSelection,
         check_object_indices: bool = True,
+        aliases: AliasMap | None = None,
+        aliases_key: str = "aliases",
     ):
         if not files:
             raise DataError(f"tree {tree!r}: no input file given")
         self.files = [Path(file) for file in files]
         self.tree_name = tree
         self._trees = [open_tree(path, tree) for path in self.files]
+        self.aliases, self.aliases_key = dict(aliases or {}), aliases_key
         self.resolved = self._resolve(selection)
         self._check_numeric()
         self.feature_names = self.resolved.feature_names
@@ -205,7 +212,8 @@ class NtupleReader:
     def _resolve(self, selection: FeatureSelection) -> ResolvedSelection:
         """The selection resolved in every file; all files must give the same features."""
         resolved = [
-            resolve(selection, jagged_branches(t), self.where(i)) for i, t in enumerate(self._trees)
+            resolve(selection, jagged_branches(t), self.where(i), self.aliases, self.aliases_key)
+            for i, t in enumerate(self._trees)
         ]
         for i, other in enumerate(resolved[1:], start=1):
             if other.feature_names != resolved[0].feature_names:
@@ -219,10 +227,10 @@ class NtupleReader:
                 )
         return resolved[0]
 
-    def _check_numeric(self) -> None:
+    def _check_numeric(self, branches: Sequence[str] | None = None) -> None:
         """Only numbers can be features: refuse a branch of strings or objects."""
         for index, tree in enumerate(self._trees):
-            for branch in self.resolved.branches:
+            for branch in self.resolved.branches if branches is None else branches:
                 if not is_numeric(tree[branch]):
                     raise DataError(
                         f"{self.where(index)}: branch {branch!r} holds "
@@ -234,7 +242,7 @@ class NtupleReader:
         dataset: Drell–Yan events have no jet, t t̄ events do) reaches is a mistake,
         not a drop."""
         highest: dict[str, int] = {}
-        for column in self.resolved.columns.values():
+        for column in self.resolved.leaves():
             if column.index is None:
                 continue
             if column.branch not in highest:
@@ -246,10 +254,19 @@ class NtupleReader:
             if column.index >= highest[column.branch]:
                 where = self.where() if len(readers) == 1 else "every sample"
                 raise DataError(
-                    f"{where}: {column.name!r}: no event has more than "
+                    f"{where}: {column.name!r}{self._aliased(column.name)}: no event has more than "
                     f"{highest[column.branch]} objects in branch {column.branch!r} "
                     f"(index {column.index} needs {column.index + 1})"
                 )
+
+    def _aliased(self, name: str) -> str:
+        """`` (in <aliases key>.lep1_PT)`` when ``name`` is a component of an alias."""
+        users = [
+            column.name
+            for column in self.resolved.columns.values()
+            if column.name != name and name in (leaf.name for leaf in column.leaves())
+        ]
+        return f" (in {self.aliases_key}.{users[0]})" if users else ""
 
     def _most_objects(self, index: int, branch: str) -> int:
         """The largest number of objects of ``branch`` in one event of file ``index``."""
@@ -310,22 +327,11 @@ class NtupleReader:
 
     def _read_file(self, index: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, int]:
         """(features, kept local entries, dropped) of entries [start, stop) of one file."""
-        wanted = set(self.resolved.branches)
-        try:
-            arrays = self._trees[index].arrays(
-                filter_name=lambda name: name in wanted,
-                entry_start=start,
-                entry_stop=stop,
-                library="ak",
-            )
-        except UNREADABLE as err:
-            raise DataError(
-                f"{self.where(index)}: cannot read entries {start}-{stop} ({_first_line(err)})"
-            ) from None
+        arrays = self._arrays(index, set(self.resolved.branches), start, stop)
         values: dict[str, np.ndarray] = {}
         present: dict[str, np.ndarray] = {}
         for name, column in self.resolved.columns.items():
-            values[name], present[name] = self._column_values(arrays, column)
+            values[name], present[name] = column_values(arrays, column, self.resolved.fill_value)
         kept_mask = np.ones(stop - start, dtype=bool)
         if self.resolved.missing_object == "drop":
             for mask in present.values():
@@ -337,17 +343,19 @@ class NtupleReader:
         self._check_finite(matrix, kept + start, index)
         return matrix, kept + start, int((~kept_mask).sum())
 
-    def _column_values(self, arrays: Any, column: Column) -> tuple[np.ndarray, np.ndarray]:
-        """(float64 values, whether the event has the object) of one column."""
-        array = arrays[column.branch]
-        if column.index is not None:
-            has_object = ak.to_numpy(ak.num(array, axis=1) > column.index)
-            array = ak.pad_none(array, column.index + 1, axis=1, clip=True)[:, column.index]
-            array = ak.fill_none(array, self.resolved.fill_value)
-        numbers = np.asarray(ak.to_numpy(array), dtype=np.float64)
-        if column.index is None:
-            has_object = np.ones(len(numbers), dtype=bool)
-        return numbers, has_object
+    def _arrays(self, index: int, wanted: set[str], start: int, stop: int) -> Any:
+        """The branches ``wanted`` of file ``index``, entries [start, stop), as awkward."""
+        try:
+            return self._trees[index].arrays(
+                filter_name=lambda name: name in wanted,
+                entry_start=start,
+                entry_stop=stop,
+                library="ak",
+            )
+        except UNREADABLE as err:
+            raise DataError(
+                f"{self.where(index)}: cannot read entries {start}-{stop} ({_first_line(err)})"
+            ) from None
 
     def _feature(
         self, name: str, values: dict[str, np.ndarray], present: dict[str, np.ndarray]
@@ -387,6 +395,29 @@ class NtupleReader:
     def source_of(self, feature: str) -> str:
         """The branch (or derived formula) a feature comes from."""
         return self.resolved.source_of(feature)
+
+    def column(self, name: str, step: int = _SCAN_STEP) -> np.ndarray:
+        """One value per entry of the chain of ``name`` (a branch, or an alias), read in
+        ranges of ``step`` entries (e.g. a per-event weight, summed before training).
+
+        Returns:
+            (n_entries,) float64; NaN where an event lacks the indexed object.
+
+        Raises:
+            DataError: the name resolves to no numeric branch of a file (naming the
+                alias), or a range cannot be read.
+        """
+        pieces = []
+        for index, tree in enumerate(self._trees):
+            jagged = jagged_branches(tree)
+            column = resolve_column(name, jagged, self.where(index), self.aliases, self.aliases_key)
+            self._check_numeric([leaf.branch for leaf in column.leaves()])
+            for start in range(0, self.entries_per_file[index], step):
+                stop = min(start + step, self.entries_per_file[index])
+                arrays = self._arrays(index, {leaf.branch for leaf in column.leaves()}, start, stop)
+                values, present = column_values(arrays, column, np.nan)
+                pieces.append(np.where(present, values, np.nan))
+        return np.concatenate(pieces) if pieces else np.zeros(0)
 
 
 def check_aligned(first: NtupleReader, second: NtupleReader) -> None:

@@ -3,7 +3,8 @@ with a class label and a weight per sample, or with targets from an aligned tree
 
 A :class:`Sample` is a chain of files holding one tree (an :class:`NtupleReader`), its
 class label, a per-sample weight (e.g. cross-section × luminosity / generated events)
-and, for regression, an entry-aligned reader of its targets. :class:`TabularSource`
+or a weight per entry (e.g. a generator's event weight, read before training), and,
+for regression, an entry-aligned reader of its targets. :class:`TabularSource`
 cuts every sample into entry ranges of ``entries_per_chunk`` (the chunks that are split,
 shuffled and read one at a time, :mod:`smartml.data.chunks`) and reads a chunk into the
 ``features`` input ``(n, k)`` and the targets:
@@ -14,8 +15,9 @@ shuffled and read one at a time, :mod:`smartml.data.chunks`) and reads a chunk i
   memory: one float per event and target; a task reads them from its aligned target
   tree and marks rows it rejects, e.g. a zero MEM weight, with NaN).
 
-Rows dropped by the feature selection (an event without the indexed object) or for
-a NaN target are counted per chunk (:attr:`TabularRows.dropped`).
+Rows dropped by the feature selection (an event without the indexed object), for a
+NaN target or a NaN per-entry weight (a policy's drop) are counted per chunk
+(:attr:`TabularRows.dropped`).
 
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -43,6 +46,8 @@ class Sample:
         reader: its features.
         label: class index (classification; 0 for regression).
         weight: per-event weight of the sample (1 when unweighted).
+        weights: (n_entries,) weight of every entry (NaN: drop the entry), in place of
+            ``weight``, or None.
         targets: (n_entries, t) regression targets of every entry (NaN: drop the
             entry), or None.
     """
@@ -52,8 +57,14 @@ class Sample:
     label: int = 0
     weight: float = 1.0
     targets: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.weights is not None and len(self.weights) != self.reader.n_entries:
+            raise DataError(
+                f"sample {self.name!r}: {len(self.weights)} weights for the "
+                f"{self.reader.n_entries} entries of {self.reader.where()}"
+            )
         if self.targets is not None and len(self.targets) != self.reader.n_entries:
             raise DataError(
                 f"sample {self.name!r}: {len(self.targets)} target rows for the "
@@ -121,7 +132,7 @@ class TabularSource:
         self.samples[0].reader.check_object_indices([sample.reader for sample in self.samples])
         self._target_names = list(target_names) if regression else ["label", "weight"]
         self.chunks = [
-            Chunk(sample.reader.files[0], (index, start), min(entries_per_chunk, n - start))
+            Chunk(Path(sample.reader.files[0]), (index, start), min(entries_per_chunk, n - start))
             for index, sample in enumerate(self.samples)
             for n in [sample.reader.n_entries]
             for start in range(0, n, entries_per_chunk)
@@ -144,12 +155,14 @@ class TabularSource:
         """``chunk.n_rows``, or None when rows may be dropped while reading (missing
         objects, NaN targets)."""
         if any(
-            sample.targets is not None and np.isnan(sample.targets).any() for sample in self.samples
+            array is not None and np.isnan(array).any()
+            for sample in self.samples
+            for array in (sample.targets, sample.weights)
         ):
             return None
         drops = any(
             sample.reader.resolved.missing_object == "drop"
-            and any(column.index is not None for column in sample.reader.resolved.columns.values())
+            and any(column.index is not None for column in sample.reader.resolved.leaves())
             for sample in self.samples
         )
         return None if drops else chunk.n_rows
@@ -168,9 +181,15 @@ class TabularSource:
             features, entries = features[kept], entries[kept]
             targets = targets[kept].astype(np.float32)
         else:
+            weights = np.full(len(entries), sample.weight)
+            if sample.weights is not None:
+                weights = sample.weights[entries]
+                kept = ~np.isnan(weights)
+                dropped += int((~kept).sum())
+                features, entries, weights = features[kept], entries[kept], weights[kept]
             targets = np.empty((len(entries), 2), np.float32)
             targets[:, 0] = sample.label
-            targets[:, 1] = sample.weight
+            targets[:, 1] = weights
         return TabularRows(features, targets, entries, sample_index, dropped)
 
     def read_sample(self, chunks: Sequence[Chunk], max_n: int | None) -> list[TabularRows]:

@@ -26,6 +26,7 @@ from smartml.collider.constants import MUON_MASS as MUON_MASS_GEV
 from smartml.collider.generation_config import GenerationConfig
 from smartml.config.common import SplitConfig
 from smartml.config.strict import StrictModel
+from smartml.ntuples.aliases import AliasTarget
 from smartml.ntuples.feature_selection import FeatureSelection, pair_mass
 from smartml.registry import TASKS
 
@@ -34,10 +35,50 @@ MAX_ENTRIES_PER_CHUNK = 10_000_000
 MAX_EVENTS = 100_000_000
 
 Events = Annotated[int, Field(ge=10, le=MAX_EVENTS)]
+Positive = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
+
+
+class SampleWeight(StrictModel):
+    """A per-event weight: ``scale`` × the value of ``branch`` (when given), normalised
+    with ``normalize: "sum_of_weights"`` to cross_section_pb × luminosity_per_pb / Σw,
+    Σw the sum of ``scale`` × ``branch`` over all the sample's entries (signed: NLO
+    negative weights count negatively, as in the generator's cross section).
+
+    >>> SampleWeight(branch="EventWeight", cross_section_pb=2.5, luminosity_per_pb=1e3,
+    ...              normalize="sum_of_weights").scale
+    1.0
+    """
+
+    branch: str | None = Field(
+        None,
+        min_length=1,
+        description="the per-event weight's branch (or a name of the sample's aliases)",
+    )
+    scale: Positive = Field(1.0, description="a constant factor on every event")
+    cross_section_pb: Positive | None = Field(None, description="the sample's cross section, pb")
+    luminosity_per_pb: Positive | None = Field(
+        None, description="the integrated luminosity the sample stands for, pb⁻¹"
+    )
+    normalize: Literal["none", "sum_of_weights"] = Field(
+        "none",
+        description="sum_of_weights: scaled so that the sample's weights sum to "
+        "cross_section_pb × luminosity_per_pb",
+    )
+
+    @model_validator(mode="after")
+    def _normalisation_complete(self) -> "SampleWeight":
+        given = self.cross_section_pb is not None and self.luminosity_per_pb is not None
+        either = self.cross_section_pb is not None or self.luminosity_per_pb is not None
+        if (self.normalize == "sum_of_weights") != given or either != given:
+            raise ValueError(
+                "normalize 'sum_of_weights', cross_section_pb and luminosity_per_pb go "
+                "together: give all three or none"
+            )
+        return self
 
 
 class SampleConfig(StrictModel):
-    """One sample: files of one tree, a class and a per-event weight."""
+    """One sample: files of one tree, a class, a per-event weight and branch aliases."""
 
     name: str = Field(min_length=1, description="shown in logs, plots and the predictions")
     files: list[Annotated[str, Field(min_length=1)]] = Field(
@@ -45,8 +86,15 @@ class SampleConfig(StrictModel):
     )
     tree: str = Field("events", min_length=1, description="the tree's path in each file")
     label: Literal["signal", "background"]
-    weight: float = Field(
-        1.0, gt=0, le=1e12, allow_inf_nan=False, description="per-event weight of the sample"
+    weight: Positive | SampleWeight = Field(
+        1.0,
+        description="per-event weight: a number, or a branch × scale, optionally "
+        "normalised to cross section × luminosity",
+    )
+    aliases: dict[Annotated[str, Field(min_length=1)], AliasTarget] = Field(
+        default_factory=dict,
+        description="the features' names -> this sample's branches ('pt1', 'Muon_PT[0]') "
+        "or {pt_from|eta_from|phi_from: [px, py(, pz)]}",
     )
 
 
@@ -99,6 +147,11 @@ class NtupleClassifierDataConfig(StrictModel):
         "balanced",
         description="balanced: weights scaled so that both classes carry the same total "
         "training weight; none: the samples' weights as they are",
+    )
+    negative_weights: Literal["keep", "drop", "absolute", "error"] = Field(
+        "keep",
+        description="events of negative weight (NLO generators), in training and in the "
+        "weighted metrics: kept signed, dropped, made positive, or an error naming the first",
     )
     working_point: float = Field(
         0.5, gt=0, lt=1, description="signal-score threshold of the confusion matrix"

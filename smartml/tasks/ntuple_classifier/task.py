@@ -7,10 +7,17 @@ and the chunks of all samples are shuffled together with the split seed. The fea
 are standardised with the mean and standard deviation of the training split
 (``feature_scaling.json``, which also holds the class weights).
 
-Weights: each event carries its sample's weight; with ``class_weighting: balanced``
-the weights of each class are scaled so that both classes carry the same total
-training weight (from the entry counts of the training split). Keras gets
-``(features, label, weight)``.
+Weights: each event carries its sample's weight, a constant or a branch's value
+(normalised to cross section × luminosity when asked; negative weights by
+``data.negative_weights``: :mod:`.weights`); what the weight pass found per sample is
+recorded in ``feature_scaling.json`` and the metrics (``weights``). With
+``class_weighting: balanced`` the weights of each class are scaled so that both
+classes carry the same total training weight (the final weights summed over the
+entries of the training split). Keras gets ``(features, label, weight)``.
+
+Aliases: each sample maps the features' names onto its own branches
+(``data.samples[i].aliases``, :mod:`smartml.ntuples.aliases`), so that samples with
+differently named branches share one feature selection.
 
 Before training (``prepare`` with fitting, plots on): the feature validation plots
 (each feature, signal vs background, train vs test, normalised) and the correlation
@@ -33,11 +40,17 @@ from smartml.data.chunks import Chunk, describe_split, split_chunks
 from smartml.data.scaling import TargetScaling
 from smartml.errors import DataError, RunDirectoryError
 from smartml.files import expand_patterns, write_json_atomic
+from smartml.ntuples.feature_selection import FeatureSelection
 from smartml.ntuples.root_reader import NtupleReader
 from smartml.ntuples.tabular_source import FEATURES, Sample, TabularSource
 from smartml.outputs.logits import Logits
 from smartml.tasks.base import SPLITS, Examples
-from smartml.tasks.ntuple_classifier.schema import CLASS_NAMES, NtupleClassifierDataConfig
+from smartml.tasks.ntuple_classifier.schema import (
+    CLASS_NAMES,
+    NtupleClassifierDataConfig,
+    SampleConfig,
+)
+from smartml.tasks.ntuple_classifier.weights import WeightSummary, sample_weights, weighted_auc
 from smartml.tasks.tabular import SCALING_FORMAT_VERSION, TabularTask
 
 if TYPE_CHECKING:
@@ -93,6 +106,7 @@ class NtupleClassifierTask(TabularTask):
 
     def _samples(self) -> list[Sample]:
         data, selection = self.data, self.feature_selection()
+        self.weight_summaries: dict[str, WeightSummary] = {}
         if data.source == "simulation":
             from smartml.collider.event_generator import TREE_NAME, cached_ntuple
 
@@ -107,20 +121,33 @@ class NtupleClassifierTask(TabularTask):
                     "ttbar", NtupleReader([background], TREE_NAME, selection, False), 1 - SIGNAL
                 ),
             ]
-        return [
-            Sample(
-                sample.name,
-                NtupleReader(
-                    expand_patterns(sample.files, f"data.samples[{sample.name}].files"),
-                    sample.tree,
-                    selection,
-                    False,
-                ),
-                CLASS_NAMES.index(sample.label),
-                sample.weight,
+        return [self._file_sample(sample, selection) for sample in data.samples]
+
+    def _file_sample(self, sample: SampleConfig, selection: FeatureSelection) -> Sample:
+        """One sample of ``source: files``: its chain read through its aliases, the
+        weight of every entry computed (and recorded) before any training."""
+        key = f"data.samples[{sample.name}]"
+        reader = NtupleReader(
+            expand_patterns(sample.files, f"{key}.files"),
+            sample.tree,
+            selection,
+            False,
+            sample.aliases,
+            f"{key}.aliases",
+        )
+        weights, weight, summary = sample_weights(
+            reader, sample.weight, self.data.negative_weights, f"{key}.weight"
+        )
+        self.weight_summaries[sample.name] = summary
+        if summary.negative_entries:
+            log.info(
+                "%s: %d entries of negative weight (sum %g): %s",
+                key,
+                summary.negative_entries,
+                summary.negative_sum,
+                self.data.negative_weights,
             )
-            for sample in data.samples
-        ]
+        return Sample(sample.name, reader, CLASS_NAMES.index(sample.label), weight, weights=weights)
 
     def prepare(self, fit: bool) -> None:
         source = self.source
@@ -158,21 +185,30 @@ class NtupleClassifierTask(TabularTask):
             "version": SCALING_FORMAT_VERSION,
             "features": scaling.to_dict(),
             "class_weights": self._class_weights(source),
+            "samples": {name: s.to_dict() for name, s in self.weight_summaries.items()},
         }
         write_json_atomic(self.run_file(SCALING), content, RunDirectoryError)
 
     def _class_weights(self, source: TabularSource) -> list[float]:
         """Per-class factors on the samples' weights: 1, or (balanced) so that both
-        classes carry half the training weight of the entries."""
+        classes carry half the training weight of the entries (their final weights:
+        normalised, negative ones as the policy leaves them)."""
         totals = np.zeros(len(CLASS_NAMES))
         for chunk in self.splits["train"]:
-            sample = source.samples[chunk.index[0]]  # type: ignore[index]
-            totals[sample.label] += chunk.n_rows * sample.weight
+            index, start = chunk.index  # type: ignore[misc]
+            sample = source.samples[index]
+            if sample.weights is None:
+                totals[sample.label] += chunk.n_rows * sample.weight
+            else:
+                first = start + chunk.offset
+                totals[sample.label] += np.nansum(sample.weights[first : first + chunk.n_rows])
         if self.data.class_weighting == "none":
             return [1.0] * len(CLASS_NAMES)
         if np.any(totals <= 0):
+            label = CLASS_NAMES[int(np.argmin(totals))]
             raise DataError(
-                f"the training split has no {CLASS_NAMES[int(np.argmin(totals))]} event"
+                f"the training split's {label} events have a total weight of "
+                f"{totals.min():g}; class_weighting 'balanced' needs a positive one"
             )
         return (totals.sum() / (len(CLASS_NAMES) * totals)).tolist()
 
@@ -271,13 +307,14 @@ class NtupleClassifierTask(TabularTask):
 
     def task_metrics(self, examples: Examples, prediction: np.ndarray) -> dict:
         """The confusion matrix at the working point, in events and weighted by the
-        samples' weights, the weighted ROC area; writes the predictions file.
+        events' weights, the weighted ROC area; writes the predictions file.
 
         The output kind's ROC and efficiencies count events; with samples of
         different weights (cross section × luminosity / events) an analysis wants
-        them weighted: ``weighted.auc`` and ``weighted.confusion`` are."""
-        from sklearn.metrics import roc_auc_score
-
+        them weighted: ``weighted.auc`` and ``weighted.confusion`` are, with the
+        weights as ``data.negative_weights`` leaves them (signed ones summed as
+        they are: :func:`~.weights.weighted_auc`). ``weights`` records each sample's
+        weight pass (Σw, normalisation, negative entries)."""
         from smartml.evaluation.classification import confusion_matrix, predicted_classes
         from smartml.evaluation.pid_efficiency import write_predictions
 
@@ -289,10 +326,12 @@ class NtupleClassifierTask(TabularTask):
         weights = examples.aux["weight"].to_numpy()
         weighted = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)))
         np.add.at(weighted, (examples.targets, chosen), weights)
-        auc = roc_auc_score(examples.targets, prediction[:, SIGNAL], sample_weight=weights)
+        auc = weighted_auc(examples.targets, prediction[:, SIGNAL], weights)
         return {
             "working_point": {"threshold": threshold, "confusion": counts.tolist()},
-            "weighted": {"auc": float(auc), "confusion": weighted.tolist()},
+            # None: a class's total weight is not positive (no area to speak of)
+            "weighted": {"auc": auc if np.isfinite(auc) else None, "confusion": weighted.tolist()},
+            "weights": {name: s.to_dict() for name, s in self.weight_summaries.items()},
         }
 
     def task_figures(self, examples: Examples, prediction: np.ndarray) -> dict[str, Figure]:
