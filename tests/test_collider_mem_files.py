@@ -1,5 +1,6 @@
-"""MEM weights of a ROOT file: aligned output, resume after a kill, workers, bad input
-and the ``python -m smartml.mem`` command line."""
+"""MEM weights of a ROOT file: aligned output, resume after a kill, workers (a Dask
+LocalCluster), failures recorded per entry, the output checked before any work, bad
+input and the ``python -m smartml.mem`` command line."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ from mem_events import generated_like_events, write_events
 from smartml import mem as mem_cli
 from smartml.collider import matrix_element_method as mem
 from smartml.collider import mem_integration
-from smartml.errors import ConfigError, DataError
+from smartml.collider.mem_integration import EventStatus
+from smartml.errors import ConfigError, DataError, OutputError
 
 SETTINGS = mem.MemSettings(neval=300, nitn_adapt=2, nitn=2)
 N_EVENTS = 10
@@ -24,12 +26,15 @@ def events_file(tmp_path):
 
 
 def read_weights(path):
+    """(weights, errors, status) of tree momemta."""
+    branches = [
+        mem_integration.WEIGHT_BRANCH,
+        mem_integration.ERROR_BRANCH,
+        mem_integration.STATUS_BRANCH,
+    ]
     with uproot.open(path) as root_file:
-        tree = root_file[mem_integration.WEIGHT_TREE]
-        arrays = tree.arrays(
-            [mem_integration.WEIGHT_BRANCH, mem_integration.ERROR_BRANCH], library="np"
-        )
-        return arrays[mem_integration.WEIGHT_BRANCH], arrays[mem_integration.ERROR_BRANCH]
+        arrays = root_file[mem_integration.WEIGHT_TREE].arrays(branches, library="np")
+        return tuple(arrays[branch] for branch in branches)
 
 
 def test_weights_are_aligned_with_the_input_entries(events_file, tmp_path):
@@ -37,8 +42,9 @@ def test_weights_are_aligned_with_the_input_entries(events_file, tmp_path):
     report = mem_integration.integrate_file(
         events_file, "events", output, SETTINGS, chunk=4, progress=False
     )
-    weights, errors = read_weights(output)
+    weights, errors, status = read_weights(output)
     assert len(weights) == N_EVENTS == report.n_events == report.n_integrated
+    assert status.dtype == np.int32
     with uproot.open(events_file) as root_file:
         inputs = root_file["events"].arrays(list(mem.MUON_BRANCHES), library="np")
     for entry in (0, 5, 9):  # each event's weight is its own integration, seeded by its entry
@@ -46,10 +52,179 @@ def test_weights_are_aligned_with_the_input_entries(events_file, tmp_path):
         assert (weights[entry], errors[entry]) == mem.mem_weight(event, SETTINGS, stream=entry)
     assert np.isnan(weights[3]) and weights[6] == 0.0
     assert (report.n_failed, report.failed_entries) == (2, (3, 6))
+    assert status[3] == EventStatus.INVALID_INPUT and status[6] == EventStatus.NON_POSITIVE_WEIGHT
+    assert report.status_counts == {
+        EventStatus.OK: N_EVENTS - 2,
+        EventStatus.INVALID_INPUT: 1,
+        EventStatus.NON_POSITIVE_WEIGHT: 1,
+    }
+    assert [f.reason for f in report.failures] == ["lep1_PT = nan", "w = 0.0"]
     ok = np.delete(np.arange(N_EVENTS), [3, 6])
-    assert np.all(weights[ok] > 0) and np.all(errors[ok] > 0)
+    assert np.all(weights[ok] > 0) and np.all(errors[ok] > 0) and np.all(status[ok] == 0)
+    assert (report.workers, report.engine) == (1, "this process")
     assert not mem_integration.partial_directory(output).exists()
     assert sorted(p.name for p in output.parent.iterdir()) == ["weights.root"]
+
+
+class FailingDensity:
+    """The LO density, except that it raises (or returns NaN, as vegas then says
+    ``integrand evaluates to nan``) for a dimuon of pT above 100 GeV in its rest frame:
+    the high-mass events that the tests plant, not the others (pT ≤ 60 GeV)."""
+
+    def __init__(self, failure):
+        self.density = mem.DrellYanDensity()
+        self.failure = failure
+
+    def __call__(self, pt, eta1, eta2):
+        if np.any(pt > 100.0):
+            if self.failure == "nan":
+                return np.full_like(pt, np.nan)
+            raise ValueError("negative dimensions are not allowed")
+        return self.density(pt, eta1, eta2)
+
+
+def plant_high_mass_events(path, entries):
+    """Rewrite the events file with back-to-back muons of pT 150 GeV at ``entries``."""
+    with uproot.open(path) as root_file:
+        arrays = root_file["events"].arrays(list(mem.MUON_BRANCHES), library="np")
+    events = [{key: float(arrays[key][i]) for key in mem.MUON_BRANCHES} for i in range(N_EVENTS)]
+    for entry in entries:
+        events[entry].update(
+            lep1_PT=150.0, lep1_Eta=0.1, lep1_Phi=0.3, lep2_PT=150.0, lep2_Eta=-0.2,
+            lep2_Phi=0.3 - np.pi,
+        )  # fmt: skip
+    write_events(path, events)
+    return events
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        ("raise", "ValueError: negative dimensions are not allowed"),
+        ("nan", "integrand evaluates to nan"),
+    ],
+)
+def test_an_event_whose_integration_fails_is_recorded_and_the_run_goes_on(
+    events_file, tmp_path, failure, reason
+):
+    events = plant_high_mass_events(events_file, [2, 7])
+    output = tmp_path / "weights.root"
+    report = mem_integration.integrate_file(
+        events_file, "events", output, SETTINGS, chunk=4, density=FailingDensity(failure),
+        progress=False,
+    )  # fmt: skip
+    weights, errors, status = read_weights(output)
+    expected_status = [0, 0, 2, 1, 0, 0, 3, 2, 0, 0]
+    assert list(status) == expected_status
+    assert np.isnan(weights[[2, 3, 7]]).all() and np.isnan(errors[[2, 3, 7]]).all()
+    assert report.n_failed == 4 and report.failed_entries == (2, 3, 6, 7)
+    assert report.status_counts == {
+        EventStatus.OK: 6,
+        EventStatus.INVALID_INPUT: 1,
+        EventStatus.INTEGRATOR_ERROR: 2,
+        EventStatus.NON_POSITIVE_WEIGHT: 1,
+    }
+    assert reason in report.failures[0].reason and reason in report.failures[3].reason
+    for entry in (0, 5, 9):  # the others: the weight of the LO density, as if alone
+        assert (weights[entry], errors[entry]) == mem.mem_weight(
+            events[entry], SETTINGS, stream=entry
+        )
+    line = mem_cli.summary_line(output, report)
+    assert f"{output}: tree momemta, 10 events, 4 failed (6 ok" not in line
+    assert (
+        "4 failed (1 invalid input, 2 integrator error, 1 non positive weight; "
+        f"entry 2: integrator error ({report.failures[0].reason}); "
+        "entry 3: invalid input (lep1_PT = nan); entry 6: non positive weight (w = 0.0); ...)"
+    ) in line
+
+
+def test_an_interrupt_is_not_recorded_as_a_failed_event(events_file, tmp_path):
+    class Interrupting:
+        def __call__(self, pt, eta1, eta2):
+            raise KeyboardInterrupt
+
+    output = tmp_path / "weights.root"
+    with pytest.raises(KeyboardInterrupt):
+        mem_integration.integrate_file(
+            events_file, "events", output, SETTINGS, density=Interrupting(), progress=False
+        )
+    assert not output.exists()
+
+
+def run_command(events_file, output, *options):
+    return mem_cli.main(
+        [str(events_file), "--output", str(output), "--no-progress", "--neval", "300",
+         "--nitn-adapt", "2", "--nitn", "2", "--max-events", "3", *options]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("weights.h5", "weights.h5: expected a file name ending in .root"),
+        ("folder.root", "folder.root: is a directory; expected a .root file"),
+        ("existing.root", "existing.root: exists; give --overwrite to replace it"),
+        ("a_file/weights.root", "a_file: is a file; expected a directory"),
+        ("/sys/weights.root", "--output /sys: cannot write in /sys (Permission denied)"),
+    ],
+)
+def test_the_output_is_refused_before_any_work(events_file, tmp_path, capsys, name, message):
+    (tmp_path / "folder.root").mkdir()
+    (tmp_path / "existing.root").write_text("an older result")
+    (tmp_path / "a_file").write_text("not a folder")
+    before = sorted(tmp_path.rglob("*"))
+    status = run_command(events_file, tmp_path / name)
+    captured = capsys.readouterr()
+    assert status == 2 and captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith(
+        "smartml.mem: error: --output "
+    )
+    assert message in captured.err
+    assert sorted(tmp_path.rglob("*")) == before  # nothing created, not even a hidden folder
+    assert (tmp_path / "existing.root").read_text() == "an older result"
+
+
+def test_overwrite_replaces_an_output_but_never_the_input(events_file, tmp_path, capsys):
+    output = tmp_path / "existing.root"
+    output.write_text("an older result")
+    assert run_command(events_file, output, "--overwrite") == 0
+    assert list(read_weights(output)[2]) == [0, 0, 0]
+    capsys.readouterr()
+    assert run_command(events_file, events_file, "--overwrite") == 2
+    assert "is the input file; choose another name" in capsys.readouterr().err
+    assert uproot.open(events_file)["events"].num_entries == N_EVENTS
+
+
+def test_a_failed_write_keeps_the_chunks_for_a_rerun_that_only_writes(
+    events_file, tmp_path, monkeypatch
+):
+    output = tmp_path / "weights.root"
+    real_save = mem_integration.save_chunk
+
+    def save_then_block_the_output(partial, index, result):
+        real_save(partial, index, result)
+        if index == 2:  # the last chunk: something takes the output's name meanwhile
+            output.mkdir()
+
+    monkeypatch.setattr(mem_integration, "save_chunk", save_then_block_the_output)
+    with pytest.raises(OutputError) as raised:
+        mem_integration.integrate_file(
+            events_file, "events", output, SETTINGS, chunk=4, progress=False
+        )
+    partial = mem_integration.partial_directory(output)
+    assert str(raised.value) == (
+        f"{output}: cannot write (Is a directory); the integrated chunks are kept in "
+        f"{partial}: rerun the same command to write them without integrating again"
+    )
+    assert len(list(partial.glob("chunk-*.npz"))) == 3
+    assert not list(tmp_path.glob(".weights.root.writing-*"))
+    monkeypatch.undo()
+    output.rmdir()
+    report = mem_integration.integrate_file(
+        events_file, "events", output, SETTINGS, chunk=4, progress=False
+    )
+    assert (report.n_events, report.n_integrated, report.failed_entries) == (10, 0, (3, 6))
+    assert not partial.exists() and len(read_weights(output)[0]) == N_EVENTS
 
 
 def interrupt_after(monkeypatch, n_chunks):
@@ -87,8 +262,11 @@ def test_resumed_run_gives_the_file_of_one_run(events_file, tmp_path, monkeypatc
         events_file, "events", resumed, SETTINGS, chunk=3, progress=False
     )
     assert (report.n_events, report.n_integrated) == (N_EVENTS, N_EVENTS - 6)
-    np.testing.assert_array_equal(read_weights(resumed)[0], read_weights(whole)[0])
-    np.testing.assert_array_equal(read_weights(resumed)[1], read_weights(whole)[1])
+    for resumed_branch, whole_branch in zip(
+        read_weights(resumed), read_weights(whole), strict=True
+    ):
+        np.testing.assert_array_equal(resumed_branch, whole_branch)
+    assert report.failed_entries == (3, 6)  # the resumed chunks' failures are reported too
     assert not partial.exists()
 
 
@@ -113,14 +291,17 @@ def test_resume_refuses_a_changed_input_or_settings(events_file, tmp_path, monke
         )
 
 
-def test_two_workers_give_the_weights_of_one(events_file, tmp_path):
+def test_a_local_cluster_of_two_workers_gives_the_weights_of_one_process(events_file, tmp_path):
     one, two = tmp_path / "one.root", tmp_path / "two.root"
     mem_integration.integrate_file(events_file, "events", one, SETTINGS, chunk=3, progress=False)
-    mem_integration.integrate_file(
-        events_file, "events", two, SETTINGS, workers=2, chunk=3, progress=False
+    report = mem_integration.integrate_file(
+        events_file, "events", two, SETTINGS, workers=2, chunk=2, progress=False
     )
-    np.testing.assert_array_equal(read_weights(two)[0], read_weights(one)[0])
-    np.testing.assert_array_equal(read_weights(two)[1], read_weights(one)[1])
+    for two_branch, one_branch in zip(read_weights(two), read_weights(one), strict=True):
+        np.testing.assert_array_equal(two_branch, one_branch)
+    assert report.engine == "a LocalCluster of 2 worker processes"
+    assert 1 <= report.workers <= 2 and report.failed_entries == (3, 6)
+    assert report.worker_seconds > 0
 
 
 def test_command_line_writes_the_weight_tree(events_file, tmp_path, capsys):
@@ -133,9 +314,12 @@ def test_command_line_writes_the_weight_tree(events_file, tmp_path, capsys):
     assert status == 0
     assert "5/5" in err and "event/s" in err  # the progress bar
     assert (
-        f"{output}: tree momemta, 5 events (1 with a zero or non-finite weight: entries 3)" in out
+        f"{output}: tree momemta, 5 events, 1 failed (1 invalid input; "
+        "entry 3: invalid input (lep1_PT = nan)); 5 integrated in " in out
     )
-    assert len(read_weights(output)[0]) == 5
+    assert "1 worker ran chunks on this process" in out
+    weights, _, status = read_weights(output)
+    assert len(weights) == 5 and list(status) == [0, 0, 0, 1, 0]
 
 
 @pytest.mark.parametrize(
@@ -150,6 +334,18 @@ def test_command_line_writes_the_weight_tree(events_file, tmp_path, capsys):
         (["no_eta.root"], "no_eta.root: tree 'events' has no branch 'lep2_Eta'; nearest: lep2_Et"),
         (["dy.root", "--neval", "5"], "--neval 5: input should be greater than or equal to 100"),
         (["dy.root", "--workers", "0"], "--workers 0: expected an integer ≥ 1"),
+        (
+            ["dy.root", "--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"],
+            "--workers 2: the workers are those of --scheduler tcp://127.0.0.1:8786; give one",
+        ),
+        (
+            ["dy.root", "--scheduler", "127.0.0.1"],
+            "--scheduler 127.0.0.1: expected a Dask scheduler address tcp://host:port",
+        ),
+        (
+            ["dy.root", "--scheduler", "tcp://127.0.0.1:port"],
+            "--scheduler tcp://127.0.0.1:port: expected a Dask scheduler address",
+        ),
     ],
 )
 def test_bad_input_is_one_line(events_file, tmp_path, capsys, arguments, message):
