@@ -1,5 +1,7 @@
-"""The MEM weight of one event: normalisation, narrow-resolution limit, vegas vs plain
-Monte Carlo, seeds and convergence."""
+"""The MEM weight of one event: the LO density's normalisation, the strict LO
+(back-to-back, ``recoil: null``) weight's narrow-resolution limit and vegas vs plain
+Monte Carlo, seeds and convergence, and positive weights on generated events (with
+recoil). The recoil weight's own checks: ``test_collider_mem_recoil.py``."""
 
 import math
 
@@ -26,6 +28,7 @@ EVENT = {
     "lep2_Phi": 1.2 - np.pi + 0.001,
 }
 FAST = mem.MemSettings(neval=1000, nitn_adapt=4, nitn=4)
+STRICT_LO = FAST.model_copy(update={"recoil": None})
 
 
 def toy_matrix_element(s_hat, cos_theta, quark):
@@ -94,7 +97,7 @@ def test_narrow_transfer_functions_give_the_density_at_the_measured_point():
     N(pT₁ − pT₂; 0, √2 r pT) N(Δφ − π; 0, √2 σ_φ) for an exactly back-to-back event."""
     event = dict(EVENT, lep2_PT=45.3, lep2_Phi=1.2 - np.pi)
     narrow = mem.MuonResolutions(pt_relative=1e-6, pt_relative_per_gev=0.0, eta=1e-6, phi=1e-6)
-    settings = FAST.model_copy(update={"resolutions": narrow})
+    settings = STRICT_LO.model_copy(update={"resolutions": narrow})
     weight, error = mem.mem_weight(event, settings)
     pt = event["lep1_PT"]
     density = mem.DrellYanDensity()(np.array([pt]), np.array([0.7]), np.array([-0.2]))[0]
@@ -126,7 +129,7 @@ def test_vegas_agrees_with_plain_monte_carlo():
     """Wide resolutions, so that a uniform sampler converges: the vegas variables,
     their Jacobians and the scaling against an independent integration."""
     wide = mem.MuonResolutions(pt_relative=0.03, eta=0.05, phi=0.05)
-    settings = mem.MemSettings(neval=4000, nitn_adapt=5, nitn=5, resolutions=wide)
+    settings = mem.MemSettings(neval=4000, nitn_adapt=5, nitn=5, resolutions=wide, recoil=None)
     weight, error = mem.mem_weight(EVENT, settings)
     plain, plain_error = plain_monte_carlo(EVENT, settings, 400_000, seed=3)
     assert plain_error < 0.02 * plain  # the comparison can fail
@@ -148,26 +151,37 @@ def test_relative_uncertainty_falls_with_neval():
 
 
 def test_weights_are_positive_and_finite_on_generated_like_events():
+    """With recoil: the recoil weight is precise; without, the strict LO one is too."""
     settings = mem.MemSettings(neval=500, nitn_adapt=3, nitn=3)
     for event in generated_like_events(8, seed=5, resolutions=settings.resolutions):
         weight, error = mem.mem_weight(event, settings)
+        assert np.isfinite(weight) and weight > 0
+        assert 0 < error < 0.01 * weight
+    strict_lo = settings.model_copy(update={"recoil": None})
+    back_to_back = generated_like_events(8, 5, settings.resolutions, recoil_scale_gev=None)
+    for event in back_to_back:
+        weight, error = mem.mem_weight(event, strict_lo)
         assert np.isfinite(weight) and weight > 0
         assert 0 < error < 0.2 * weight
 
 
 def test_weights_are_positive_and_finite_on_generator_events():
-    """Events of the built-in generator, integrated with its own smearing as the
-    transfer functions: every weight positive and precise."""
+    """Events of the built-in generator (with its ISR recoil), integrated with its own
+    smearing as the transfer functions and its recoil spectrum: every weight positive
+    and precise."""
     config = GenerationConfig(seed=4)
     events = generate_drell_yan(6, 4, config)
+    assert np.max(events["gen_recoil_PT"]) > 3.0  # the events do recoil
     settings = mem.MemSettings(
         neval=500,
         nitn_adapt=3,
         nitn=3,
         resolutions=mem.MuonResolutions.from_generation_config(config),
         sqrt_s_gev=config.sqrt_s_gev,
+        recoil=config.recoil,
     )
     assert settings.resolutions == mem.MuonResolutions()  # the defaults are the generator's
+    assert settings.recoil == mem.MemSettings().recoil
     for entry in range(6):
         event = {key: float(events[key][entry]) for key in mem.MUON_BRANCHES}
         weight, error = mem.mem_weight(event, settings, stream=entry)

@@ -1,56 +1,81 @@
-r"""Matrix-Element-Method weights of dimuon events under the LO Drell–Yan hypothesis.
+r"""Matrix-Element-Method weights of dimuon events under the LO Drell–Yan hypothesis,
+with the dimuon's transverse recoil against initial-state radiation (ISR).
 
 The weight of a measured event ``y`` (the two muons' ``pT, η, φ``) is the
-differential cross section of ``p p → Z/γ* → μ⁺μ⁻`` at leading order, folded with
-the detector's resolution::
+differential cross section of ``p p → Z/γ* (+ recoil) → μ⁺μ⁻``, folded with the
+detector's resolution::
 
-    w(y) = Σ ∫ dx₁ dx₂ f_a(x₁, ŝ) f_b(x₂, ŝ) · |M|²(ŝ, cos θ) / (2ŝ) · dΦ₂ · W(y | p)
+    w(y) = ∫ d⁶p  D(p) · W(y | p)
 
-summed over the quark flavours d, u, s, c, b (quark from either proton) and over the
-two charge assignments (the ntuple has no charge: lep1 is the leading muon, and the
-density of a pair ordered by pT is the sum over which one is the μ⁻). ``|M|²`` is
-:func:`smartml.collider.drell_yan.squared_matrix_element` (spin- and colour-averaged,
-γ and Z with interference), the densities :class:`GRV94LO` at the factorisation
-scale ``Q² = ŝ``, and ``W`` the product of Gaussian transfer functions (the
-generator's smearing): ``pT_meas ~ N(pT, r·pT)``, ``η_meas ~ N(η, σ_η)``,
-``φ_meas ~ N(φ, σ_φ)`` for each muon.
+over the true muons ``p = (pT₁, η₁, φ₁, pT₂, η₂, φ₂)``. ``W`` is the product of the
+six Gaussian transfer functions (the generator's smearing): ``pT_meas ~ N(pT, r·pT)``,
+``η_meas ~ N(η, σ_η)``, ``φ_meas ~ N(φ, σ_φ)`` for each muon. ``D`` is the density of
+the true muons under the hypothesis: the LO Drell–Yan process in the frame where the
+dimuon has no transverse momentum, times the density ``ρ(q)`` of the dimuon's
+transverse momentum ``q = p₁T + p₂T`` (:class:`~smartml.collider.recoil.RecoilSpectrum`,
+normalised in ``d²q``).
 
-**Variables.** At LO the true muons are back-to-back in the transverse plane with
-equal ``pT``: four numbers ``(pT, η₁, η₂, φ)`` fix the event exactly, with
-``x₁ = pT (e^η₁ + e^η₂)/√s``, ``x₂ = pT (e^−η₁ + e^−η₂)/√s``,
-``ŝ = x₁x₂s = 4 pT² cosh²((η₁−η₂)/2)`` and, for the μ⁻ being muon 1 and the quark
-coming from the proton moving along +z, ``cos θ = tanh((η₁−η₂)/2)`` (θ between the
-quark and the μ⁻ in the pair's rest frame). Integrating the four-momentum delta
-function against ``dx₁ dx₂ d³p₁/((2π)³2E₁) d³p₂/((2π)³2E₂)``, with
-``d³p/(2E) = ½ pT dpT dη dφ`` for massless muons and ``δ(E)δ(p_z) = 2δ(P⁺)δ(P⁻)``
-in light-cone components, gives the Jacobian::
+**Recoil.** Following MoMEMta's ``BuildInitialState`` with ``do_transverse_boost``
+(the initial state is built in the frame where the final state has no transverse
+momentum, so that momentum is conserved) and the transverse-boost treatment of ISR
+of Alwall, Freitas and Mattelaer, "The Matrix Element Method and QCD Radiation",
+Phys. Rev. D 83 (2011) 074010, arXiv:1010.2263, the LO matrix element is evaluated
+after the Lorentz transformation that takes the dimuon ``Q = p₁ + p₂`` (mass ``m``,
+rapidity ``y``) to rest: a boost along z by ``−y`` then a transverse boost along
+``q``. It keeps ``m`` and ``y``, so ``ŝ = m²``, ``x₁,₂ = m e^(±y)/√s`` and, with ``θ``
+the angle between +z and muon 1 in that rest frame (the transverse boost leaves
+``p_z`` unchanged), ``cos θ = 2 pT₁ sinh(η₁ − y) / m``. The generator's recoil
+(:mod:`smartml.collider.event_generator`) is the inverse transformation, so the
+weight is the exact density of its events. The recoil is measured by the muons
+themselves (``σ(q)`` ≈ √2 σ(pT) ≈ 0.6 GeV at the Z), far better than by the hadronic
+recoil (MET, jets: ≈ 8 GeV), which is therefore not used: the six muon branches are
+all the weight needs.
 
-    dx₁ dx₂ dΦ₂ = pT / (8π² s) · dpT dη₁ dη₂ dφ
+**Density.** The two-body measure factorises as ``d³p₁/(2E₁) d³p₂/(2E₂) = d⁴Q dΩ/8``
+(massless muons, ``Ω`` in any rest frame of ``Q``), ``d⁴Q = ½ dm² dy d²q``, and the LO
+``dx₁ dx₂ δ(E)δ(p_z)`` is ``2/s``. Replacing the LO ``δ²(q)`` by ``ρ(q)``::
 
-so the LO density is ``F = pT/(8π²s) · Σ L · |M|²/(2ŝ)`` (pb per GeV per unit η₁, η₂,
-φ; :class:`DrellYanDensity`), with ``L = f(x₁) f(x₂)``. Summed over both charge
-assignments the angular factor is ``|M|²(c) + |M|²(−c)``. Nothing but the transfer
-functions depends on φ (unpolarised beams), so the φ integral is done exactly:
-``∫ dφ N(φ₁ | φ) N(φ₂ | φ + π) = N(Δφ − π; 0, √2 σ_φ)``.
+    D(p) = pT₁ pT₂ / (8π² s) · Σ L · |M|²/(2ŝ) · ρ(q)
 
-**Peaks.** The transfer functions are the narrow peaks (the Z Breit–Wigner in ``ŝ``
-is as wide as the pT resolution at the Z pole). Each of ``η₁, η₂, pT`` is drawn from
-a truncated Gaussian (inverse CDF of ``u ∈ [0, 1]``, ±``truncation_sigmas``) centred
-on its measured value (for pT the inverse-variance mean of the two muons, with
-width ``r·pT/√2``): the transfer functions are flattened by the Jacobian
-``dx/du = Z σ / φ((x − μ)/σ)`` and vegas adapts to what is left, the Breit–Wigner
-and the PDFs. A point outside ``x < 1`` contributes 0.
+per GeV² (``pT₁ pT₂``), unit η₁ η₂ and rad², summed over the quark flavours d, u, s,
+c, b (from either proton; ``L = f(x₁) f(x₂)``, :class:`GRV94LO` at ``Q² = ŝ``) and the
+two charge assignments (the ntuple has no charge: ``|M|²(c) + |M|²(−c)``). ``|M|²``
+is :func:`smartml.collider.drell_yan.squared_matrix_element`. ``Σ L |M|²/(2ŝ)`` is
+computed by the LO density ``F(pT, η₁, η₂) = pT/(8π²s) · Σ L |M|²/(2ŝ)``
+(:class:`DrellYanDensity`) at the back-to-back configuration with the same ``m``,
+``y`` and ``cos θ``: ``D = F · pT₁ pT₂ / pT* · ρ(q)`` with ``pT* = (m/2)√(1 − cos²θ)``.
+
+**Variables.** Each of the six true variables is drawn from a truncated Gaussian
+(inverse CDF of ``u ∈ [0, 1]``, ±``truncation_sigmas``; φ at most ±π) centred on its
+measured value with its transfer function's width there: the transfer functions are
+flattened by the Jacobians ``dx/du = Z σ / φ((x − μ)/σ)`` and what vegas sees is ``D``,
+smooth on the resolution scale (the Z Breit–Wigner, the PDFs, ``ρ``). Every event
+whose muons have ``x₁, x₂ < 1`` gets a positive weight, however large its recoil.
 
 **Normalisation.** ``w`` is the differential cross section in the six measured
 variables, in pb / GeV² (per GeV of each muon's pT, per unit η and per radian φ):
-its integral over the measured region with ``pT₁ > pT₂`` is the LO cross section.
-The missing transverse momentum adds no information at LO (it is the imbalance of
-the smeared muons) and is not used.
+its integral over the measured region with ``pT₁ > pT₂`` is the LO cross section
+(``ρ`` is normalised). **Back-to-back limit.** ``ρ → δ²(q)`` gives the strict LO
+weight of earlier versions, kept as the ``recoil: null`` setting (muons back to back
+with equal pT, vegas over ``(pT, η₁, η₂)``, φ integrated analytically, below). For an
+event that is back to back within the resolution, the two weights differ only in the
+recoil factor: the recoil weight replaces the 2-d Gaussian ``N(q_meas; 0, Σ_q)`` of the
+LO weight (``σ_q∥ = √2 σ(pT)``, ``σ_q⊥ = √2 pT σ_φ``) by its convolution with ``ρ``,
+``(ρ ∗ N)(q_meas)``; ``tests/test_collider_mem_recoil.py`` checks that ratio.
+
+**Strict LO (``recoil: null``).** The true muons are back to back with equal ``pT``:
+``(pT, η₁, η₂, φ)`` fix the event, with ``x₁ = pT (e^η₁ + e^η₂)/√s``,
+``x₂ = pT (e^−η₁ + e^−η₂)/√s``, ``ŝ = 4 pT² cosh²((η₁−η₂)/2)``, ``cos θ = tanh((η₁−η₂)/2)``,
+and ``dx₁ dx₂ dΦ₂ = pT / (8π² s) · dpT dη₁ dη₂ dφ``, so the density is ``F``. The φ
+integral is exact: ``∫ dφ N(φ₁ | φ) N(φ₂ | φ + π) = N(Δφ − π; 0, √2 σ_φ)``. ``pT`` is
+drawn around the inverse-variance mean of the two muons (width ``r·pT/√2``), ``η₁, η₂``
+around theirs. An event with recoil is many σ from this hypothesis: its weight is
+tiny (rescaled by ``exp(log_scale)``, 0 below 1e-308).
 
 >>> event = {"lep1_PT": 45.0, "lep1_Eta": 0.3, "lep1_Phi": 0.5,
 ...          "lep2_PT": 44.0, "lep2_Eta": -0.4, "lep2_Phi": 0.501 - np.pi}
 >>> weight, error = mem_weight(event, MemSettings(neval=1000, nitn_adapt=3, nitn=3))
->>> bool(0 < error < 0.05 * weight)
+>>> bool(0 < error < 0.01 * weight)
 True
 """
 
@@ -68,6 +93,7 @@ from smartml.collider import drell_yan
 from smartml.collider.constants import GEV2_TO_PB, SQRT_S
 from smartml.collider.mem_settings import MemSettings, MuonResolutions
 from smartml.collider.parton_densities import GRV94LO
+from smartml.collider.recoil import RecoilSpectrum
 from smartml.errors import DataError
 
 MUON_BRANCHES = ("lep1_PT", "lep1_Eta", "lep1_Phi", "lep2_PT", "lep2_Eta", "lep2_Phi")
@@ -169,6 +195,9 @@ class DrellYanDensity:
         return np.where(inside, density, 0.0)
 
 
+# -- strict LO, back to back (recoil: null) ----------------------------------------------
+
+
 def transfer_log_weight(
     pt: np.ndarray,
     eta1: np.ndarray,
@@ -257,6 +286,27 @@ def lab_integrand(
     return density(pt, eta1, eta2) * transfer
 
 
+def largest_separable_log(
+    log_function: Callable[[np.ndarray], np.ndarray], dimensions: int, points: int = 2001
+) -> float:
+    """The largest value on ``[0, 1]^dimensions`` of a sum of one-axis terms
+    ``Σ_a g_a(u_a)``, each axis scanned on ``points`` points (faces included) with the
+    others at the centre.
+
+    >>> abs(largest_separable_log(lambda u: -((u - [0.2, 1.0]) ** 2).sum(axis=1), 2)) < 1e-12
+    True
+    """
+    grid = np.linspace(0.0, 1.0, points)
+    centre = float(log_function(np.full((1, dimensions), 0.5))[0])
+    largest = centre
+    for axis in range(dimensions):
+        probe = np.full((points, dimensions), 0.5)
+        probe[:, axis] = grid
+        values = log_function(probe)
+        largest += float(np.max(values[np.isfinite(values)], initial=centre)) - centre
+    return largest
+
+
 def unit_cube_integrand(
     measured: MeasuredMuons, settings: MemSettings, density: LabDensity
 ) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
@@ -266,6 +316,9 @@ def unit_cube_integrand(
     ``log_scale`` is the log of the transfer functions times the Jacobian at the
     centre of the cube: an event far from LO kinematics (muons not back to back
     within the resolution) has weights below 1e-300, whose variance would underflow.
+    For such an event the map is narrower than the transfer functions' product and
+    the log grows towards the cube's faces: ``log_scale`` is its largest value
+    (:func:`largest_separable_log`), so the scaled integrand cannot overflow.
     """
     maps = integration_maps(measured, settings)
 
@@ -277,12 +330,145 @@ def unit_cube_integrand(
         # one exp of the sum: W and the Jacobians cancel where each alone would overflow
         return pt, eta1, eta2, log_transfer + log_jac_pt + log_jac1 + log_jac2
 
-    log_scale = float(log_factor(np.full((1, 3), 0.5))[3][0])
+    log_scale = largest_separable_log(lambda u: log_factor(u)[3], dimensions=3)
 
     def integrand(u: np.ndarray) -> np.ndarray:
         pt, eta1, eta2, log_value = log_factor(u)
         with np.errstate(under="ignore"):
             return density(pt, eta1, eta2) * np.exp(log_value - log_scale)
+
+    return integrand, log_scale
+
+
+# -- with recoil (the default) ---------------------------------------------------------
+
+TrueMuons = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""(pT₁, η₁, φ₁, pT₂, η₂, φ₂) arrays of the true muons (GeV, rad)."""
+
+COS_THETA_LIMIT = 1.0 - 1e-12
+"""|cos θ| is clipped here: the equivalent back-to-back η's stay finite."""
+
+
+def dimuon_frame(muons: TrueMuons) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The dimuon's mass, rapidity and transverse momentum, and ``cos θ`` of muon 1 in
+    its rest frame (boost along z by ``−y``, then along ``q``; module docstring).
+
+    >>> muons = tuple(np.array([v]) for v in (40.0, 0.5, 0.0, 40.0, -0.5, np.pi))
+    >>> m, y, qt, c = dimuon_frame(muons)
+    >>> bool(np.allclose([m[0], y[0], qt[0], c[0]], [80 * np.cosh(0.5), 0, 0, np.tanh(0.5)]))
+    True
+    """
+    pt1, eta1, phi1, pt2, eta2, phi2 = muons
+    plus = pt1 * np.exp(eta1) + pt2 * np.exp(eta2)  # E + p_z
+    minus = pt1 * np.exp(-eta1) + pt2 * np.exp(-eta2)  # E − p_z, exact at large η
+    qx = pt1 * np.cos(phi1) + pt2 * np.cos(phi2)
+    qy = pt1 * np.sin(phi1) + pt2 * np.sin(phi2)
+    # m² = 2 pT₁ pT₂ (cosh Δη − cos Δφ): no cancellation between large E and p
+    mass = np.sqrt(2.0 * pt1 * pt2 * (np.cosh(eta1 - eta2) - np.cos(phi1 - phi2)))
+    rapidity = 0.5 * np.log(plus / minus)
+    cos_theta = np.clip(2.0 * pt1 * np.sinh(eta1 - rapidity) / mass, -1.0, 1.0)
+    return mass, rapidity, np.hypot(qx, qy), cos_theta
+
+
+def recoil_density(muons: TrueMuons, density: LabDensity, spectrum: RecoilSpectrum) -> np.ndarray:
+    """``D(p)`` of the module docstring: the LO density in the dimuon's rest frame
+    times ``ρ(q)``, in pb per GeV² (``pT₁ pT₂``) per unit η₁, η₂ and rad².
+
+    Args:
+        muons: the true muons.
+        density: the LO (back-to-back) density ``F(pT, η₁, η₂)``.
+        spectrum: the recoil's ``ρ(q)``.
+
+    Returns:
+        D, 0 where ``x₁`` or ``x₂`` ≥ 1.
+    """
+    mass, rapidity, qt, cos_theta = dimuon_frame(muons)
+    cos_theta = np.clip(cos_theta, -COS_THETA_LIMIT, COS_THETA_LIMIT)
+    half_gap = np.arctanh(cos_theta)
+    pt_star = 0.5 * mass * np.sqrt((1.0 - cos_theta) * (1.0 + cos_theta))
+    lo = density(pt_star, rapidity + half_gap, rapidity - half_gap)
+    return lo * (muons[0] * muons[3] / pt_star) * spectrum.density(qt)
+
+
+def muon_transfer_log_weight(
+    muons: TrueMuons, measured: MeasuredMuons, resolutions: MuonResolutions
+) -> np.ndarray:
+    """log of the six transfer functions at the true ``muons``: per GeV² (the two pT
+    densities) per rad² (φ differences wrapped to (−π, π]).
+
+    >>> muons = MeasuredMuons(40.0, 0.0, 3.1, 40.0, 0.0, -3.1)
+    >>> widths = MuonResolutions(pt_relative=0.1, pt_relative_per_gev=0.0, eta=0.1, phi=0.1)
+    >>> true = tuple(np.array([v]) for v in (40.0, 0.0, -3.1, 40.0, 0.0, 3.1))
+    >>> value = np.exp(muon_transfer_log_weight(true, muons, widths))
+    >>> bool(np.isclose(value, np.exp(-2 * 0.5 * (2 * np.pi - 6.2) ** 2 / 0.01)
+    ...                 / (2 * np.pi * 4.0**2) / (2 * np.pi * 0.1**2) ** 2))
+    True
+    """
+    pt1, eta1, phi1, pt2, eta2, phi2 = muons
+    return (
+        gaussian_log_pdf(measured.pt1, pt1, resolutions.pt_sigma(pt1))
+        + gaussian_log_pdf(measured.pt2, pt2, resolutions.pt_sigma(pt2))
+        + gaussian_log_pdf(measured.eta1, eta1, resolutions.eta)
+        + gaussian_log_pdf(measured.eta2, eta2, resolutions.eta)
+        + gaussian_log_pdf(wrap_angle(measured.phi1 - phi1), 0.0, resolutions.phi)
+        + gaussian_log_pdf(wrap_angle(measured.phi2 - phi2), 0.0, resolutions.phi)
+    )
+
+
+def recoil_integration_maps(
+    measured: MeasuredMuons, settings: MemSettings
+) -> tuple[TruncatedGaussianMap, ...]:
+    """The maps of the six true variables, each centred on its measured value with its
+    transfer function's width there (module docstring)."""
+    widths, reach = settings.resolutions, settings.truncation_sigmas
+    maps = []
+    for pt, eta, phi in (
+        (measured.pt1, measured.eta1, measured.phi1),
+        (measured.pt2, measured.eta2, measured.phi2),
+    ):
+        pt_sigma = float(widths.pt_sigma(pt))
+        maps.append(
+            TruncatedGaussianMap(
+                pt, pt_sigma, max(pt - reach * pt_sigma, 1e-3 * pt), pt + reach * pt_sigma
+            )
+        )
+        maps.append(
+            TruncatedGaussianMap(
+                eta, widths.eta, eta - reach * widths.eta, eta + reach * widths.eta
+            )
+        )
+        # beyond ±π the same azimuth would be counted twice
+        phi_reach = min(reach * widths.phi, math.pi)
+        maps.append(TruncatedGaussianMap(phi, widths.phi, phi - phi_reach, phi + phi_reach))
+    return tuple(maps)
+
+
+def recoil_unit_cube_integrand(
+    measured: MeasuredMuons, settings: MemSettings, density: LabDensity
+) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
+    """The recoil weight's integrand on ``[0, 1]⁶`` (vegas batch form), divided by
+    ``exp(log_scale)``, and ``log_scale``: the log of ``D · W`` times the Jacobians at
+    the centre of the cube (``W`` and the Jacobians are summed as logs: each alone can
+    overflow for narrow resolutions, their product is close to 1)."""
+    maps = recoil_integration_maps(measured, settings)
+    spectrum = settings.recoil or RecoilSpectrum()
+
+    def log_factor(u: np.ndarray) -> tuple[TrueMuons, np.ndarray]:
+        mapped = [mapping(u[:, axis]) for axis, mapping in enumerate(maps)]
+        muons: TrueMuons = tuple(x for x, _ in mapped)  # type: ignore[assignment]
+        log_jacobian = np.sum([log_jac for _, log_jac in mapped], axis=0)
+        return muons, muon_transfer_log_weight(muons, measured, settings.resolutions) + log_jacobian
+
+    centre, log_centre = log_factor(np.full((1, 6), 0.5))
+    density_centre = float(recoil_density(centre, density, spectrum)[0])
+    log_scale = float(log_centre[0])
+    if density_centre > 0 and math.isfinite(density_centre):
+        log_scale += math.log(density_centre)
+
+    def integrand(u: np.ndarray) -> np.ndarray:
+        muons, log_value = log_factor(u)
+        with np.errstate(under="ignore"):
+            return recoil_density(muons, density, spectrum) * np.exp(log_value - log_scale)
 
     return integrand, log_scale
 
@@ -298,7 +484,8 @@ def mem_weight(
 
     Args:
         event: the measured muons, keys :data:`MUON_BRANCHES` (GeV, rad).
-        settings: points, iterations, seed and resolutions.
+        settings: points, iterations, seed, resolutions and the recoil spectrum
+            (``settings.recoil`` None: the strict back-to-back LO weight).
         density: the LO density; :class:`DrellYanDensity` by default.
         stream: with ``settings.seed`` seeds the random numbers (the event's entry in a
             file, so each event's weight is the same however the file is split).
@@ -310,14 +497,32 @@ def mem_weight(
         DataError: a key is missing or a value is not finite (pT not positive).
     """
     measured = MeasuredMuons.from_event(event)
+    density = density or DrellYanDensity(settings.sqrt_s_gev)
+    if settings.recoil is None:
+        integrand, log_scale = unit_cube_integrand(measured, settings, density)
+        dimensions = 3
+    else:
+        integrand, log_scale = recoil_unit_cube_integrand(measured, settings, density)
+        dimensions = 6
     rng = np.random.default_rng([settings.seed, stream])
-    integrator = vegas.Integrator(3 * [[0.0, 1.0]], ran_array_generator=rng.random)
-    integrand, log_scale = unit_cube_integrand(
-        measured, settings, density or DrellYanDensity(settings.sqrt_s_gev)
-    )
+    integrator = vegas.Integrator(dimensions * [[0.0, 1.0]], ran_array_generator=rng.random)
     batch_integrand = vegas.lbatchintegrand(integrand)
     integrator(batch_integrand, nitn=settings.nitn_adapt, neval=settings.neval)
     result = integrator(batch_integrand, nitn=settings.nitn, neval=settings.neval, adapt=False)
-    with np.errstate(under="ignore"):
-        scale = math.exp(log_scale) if log_scale > -745.0 else 0.0
-    return float(result.mean) * scale, float(result.sdev) * scale
+    return rescaled(float(result.mean), log_scale), rescaled(float(result.sdev), log_scale)
+
+
+def rescaled(value: float, log_scale: float) -> float:
+    """``value · exp(log_scale)`` for ``value`` ≥ 0, computed as one exp of the summed
+    logs (each factor alone may overflow); 0 below the smallest float, inf above the
+    largest.
+
+    >>> rescaled(0.0, 1e6), rescaled(math.e, -1.0), rescaled(1e-300, 700.0) > 1e3
+    (0.0, 1.0, True)
+    """
+    if value <= 0.0:
+        return 0.0
+    log_value = math.log(value) + log_scale
+    if log_value > 709.0:
+        return math.inf
+    return math.exp(log_value) if log_value > -745.0 else 0.0

@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from smartml.collider.constants import SQRT_S
+from smartml.collider.recoil import RecoilSpectrum
 from smartml.config.strict import Seed, StrictModel
 
 
@@ -49,7 +50,9 @@ class MuonResolutions(StrictModel):
 
 
 class MemSettings(StrictModel):
-    """How one event's weight is integrated (vegas) and with which resolutions."""
+    """How one event's weight is integrated (vegas), with which resolutions and which
+    recoil spectrum (``recoil``: the dimuon's transverse-momentum density; ``null``
+    for the strict back-to-back LO weight, which real dimuons are many σ away from)."""
 
     neval: int = Field(4000, ge=100, le=10_000_000, description="integrand points per iteration")
     nitn_adapt: int = Field(5, ge=1, le=100, description="iterations that adapt the grid")
@@ -59,6 +62,7 @@ class MemSettings(StrictModel):
         7.0, ge=3.0, le=20.0, allow_inf_nan=False, description="integration range in σ"
     )
     resolutions: MuonResolutions = MuonResolutions()
+    recoil: RecoilSpectrum | None = RecoilSpectrum()
     sqrt_s_gev: float = Field(
         SQRT_S, ge=200.0, le=100_000.0, allow_inf_nan=False, description="collider energy"
     )
