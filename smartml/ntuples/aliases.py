@@ -226,14 +226,11 @@ def check_aliases(
     Raises:
         DataError: one line naming the alias (or name), the missing branch and the file.
     """
-    jagged = {b.name: _is_jagged(b) for b in tree.branches}
-    return [resolve_column(name, jagged, where, aliases, key) for name in names]
+    from smartml.ntuples.root_reader import jagged_branches  # imports this module
 
-
-def _is_jagged(branch: Any) -> bool:
-    import uproot
-
-    return isinstance(branch.interpretation, uproot.AsJagged)
+    jagged = jagged_branches(tree)
+    checked = Aliases.validate_python(aliases or {})  # plain strings/dicts as a config has them
+    return [resolve_column(name, jagged, where, checked, key) for name in names]
 
 
 def column_values(

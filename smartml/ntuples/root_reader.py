@@ -22,7 +22,7 @@ import numpy as np
 import uproot
 
 from smartml.errors import DataError
-from smartml.ntuples.aliases import AliasMap, column_values, resolve_column
+from smartml.ntuples.aliases import Aliases, AliasMap, column_values, resolve_column
 from smartml.ntuples.derived_features import balance, delta_phi, invariant_mass
 from smartml.ntuples.feature_selection import (
     BalanceFeature,
@@ -181,7 +181,7 @@ class NtupleReader:
         self.files = [Path(file) for file in files]
         self.tree_name = tree
         self._trees = [open_tree(path, tree) for path in self.files]
-        self.aliases, self.aliases_key = dict(aliases or {}), aliases_key
+        self.aliases, self.aliases_key = Aliases.validate_python(aliases or {}), aliases_key
         self.resolved = self._resolve(selection)
         self._check_numeric()
         self.feature_names = self.resolved.feature_names
@@ -396,9 +396,13 @@ class NtupleReader:
         """The branch (or derived formula) a feature comes from."""
         return self.resolved.source_of(feature)
 
-    def column(self, name: str, step: int = _SCAN_STEP) -> np.ndarray:
+    def column(self, name: str, origin: str = "", step: int = _SCAN_STEP) -> np.ndarray:
         """One value per entry of the chain of ``name`` (a branch, or an alias), read in
         ranges of ``step`` entries (e.g. a per-event weight, summed before training).
+
+        Args:
+            name: the branch or alias; origin: what asks for it, in messages
+                (``"data.samples[hzz].weight.branch: "``); step: entries per read.
 
         Returns:
             (n_entries,) float64; NaN where an event lacks the indexed object.
@@ -410,7 +414,9 @@ class NtupleReader:
         pieces = []
         for index, tree in enumerate(self._trees):
             jagged = jagged_branches(tree)
-            column = resolve_column(name, jagged, self.where(index), self.aliases, self.aliases_key)
+            column = resolve_column(
+                name, jagged, self.where(index), self.aliases, self.aliases_key, origin
+            )
             self._check_numeric([leaf.branch for leaf in column.leaves()])
             for start in range(0, self.entries_per_file[index], step):
                 stop = min(start + step, self.entries_per_file[index])

@@ -24,9 +24,11 @@ from pydantic import Field, model_validator
 
 from smartml.collider.constants import MUON_MASS as MUON_MASS_GEV
 from smartml.collider.generation_config import GenerationConfig
+from smartml.collider.mem_engine import SCHEDULER_ADDRESS_EXPECTED, is_scheduler_address
 from smartml.collider.mem_settings import MemSettings
 from smartml.config.common import SplitConfig
 from smartml.config.strict import StrictModel
+from smartml.ntuples.aliases import AliasTarget
 from smartml.ntuples.feature_selection import FeatureSelection, pair_mass
 from smartml.registry import TASKS
 
@@ -51,10 +53,29 @@ class MemSimulation(StrictModel):
     n_events: int = Field(20_000, ge=10, le=MAX_EVENTS)
     generation: GenerationConfig = GenerationConfig()
     mem: MemSettings = MemSettings()
-    workers: int = Field(2, ge=1, le=1024, description="processes integrating the weights")
+    workers: int = Field(
+        2,
+        ge=1,
+        le=1024,
+        description="worker processes of the local Dask cluster integrating the weights "
+        "(1: in this process); not with scheduler",
+    )
+    scheduler: str | None = Field(
+        None,
+        description="address of a running Dask scheduler (tcp://host:port) whose workers "
+        "integrate the weights instead (README, MEM: Dask and dask-jobqueue)",
+    )
     speed_events: int = Field(
         50, ge=0, le=10_000, description="test events integrated again to time the integrator"
     )
+
+    @model_validator(mode="after")
+    def _one_engine(self) -> "MemSimulation":
+        if self.scheduler is not None and not is_scheduler_address(self.scheduler):
+            raise ValueError(f"scheduler {self.scheduler!r}: {SCHEDULER_ADDRESS_EXPECTED}")
+        if self.scheduler is not None and "workers" in self.model_fields_set:
+            raise ValueError("workers and scheduler: the scheduler's workers integrate; give one")
+        return self
 
 
 def default_features() -> FeatureSelection:
@@ -91,6 +112,12 @@ class MemDataConfig(StrictModel):
         default_factory=list, description="the events' ROOT files (source 'files')"
     )
     tree: str = Field("events", min_length=1, description="the events' tree")
+    aliases: dict[Annotated[str, Field(min_length=1)], AliasTarget] = Field(
+        default_factory=dict,
+        description="names the features and the integrator's speed measurement use "
+        "(lep1_PT, ...) -> the events' branches ('pt1', 'Muon_PT[0]') or "
+        "{pt_from|eta_from|phi_from: [px, py(, pz)]}",
+    )
     weights: WeightTree = WeightTree()
     simulation: MemSimulation = MemSimulation()
     features: FeatureSelection | str = Field(

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("smartml.mem_regression")
 
 SCALING = "mem_scaling.json"
+ALIASES = "data.aliases"
 TARGET = "neg_log10_weight"
 TARGET_LABEL = "−log10 w"
 FIT_EVENTS = 200_000
@@ -105,8 +105,9 @@ class MemRegressionTask(TabularTask):
 
     # -- data ----------------------------------------------------------------------
 
-    def _files(self) -> tuple[list[Path], list[Path], dict]:
-        """The events' files, the weights' files, and what the integration recorded."""
+    def _files(self) -> tuple[list[Any], list[Any], dict]:
+        """The events' files, the weights' files (local paths, or URLs where the file
+        helpers accept them), and what the integration recorded."""
         data = self.data
         if data.source == "simulation":
             from smartml.collider.event_generator import cached_ntuple
@@ -131,7 +132,12 @@ class MemRegressionTask(TabularTask):
     def open_source(self) -> TabularSource:
         data = self.data
         events, weight_files, self.integration = self._files()
-        reader = NtupleReader(events, data.tree, self.feature_selection())
+        reader = NtupleReader(
+            events, data.tree, self.feature_selection(), aliases=data.aliases, aliases_key=ALIASES
+        )
+        if data.simulation.speed_events:
+            # checked now: the measurement runs after training, and must not fail there
+            self._muon_reader(reader).close()
         weights = read_weights(weight_files, data.weights.tree, data.weights.branch, reader)
         bad = ~(np.isfinite(weights) & (weights > 0))
         self.n_bad_weights = int(bad.sum())
@@ -250,6 +256,30 @@ class MemRegressionTask(TabularTask):
             result["speed_up"] = speed_up(integrator["integrator_seconds_per_event"], dnn)
         return result
 
+    def _muon_reader(self, events: NtupleReader) -> NtupleReader:
+        """The muons the integrator needs, read through ``data.aliases`` from the events'
+        files.
+
+        Raises:
+            DataError: one line naming the name or alias that resolves to no branch.
+        """
+        from smartml.collider.matrix_element_method import MUON_BRANCHES
+
+        selection = FeatureSelection(branches=list(MUON_BRANCHES))
+        try:
+            return NtupleReader(
+                events.files,
+                events.tree_name,
+                selection,
+                aliases=self.data.aliases,
+                aliases_key=ALIASES,
+            )
+        except DataError as err:
+            raise DataError(
+                f"the integrator's speed measurement (data.simulation.speed_events > 0, "
+                f"set 0 to skip it) reads {', '.join(MUON_BRANCHES)}: {err}"
+            ) from None
+
     def _integrator_seconds(self, entries: np.ndarray) -> dict | None:
         """Time the integrator on the first test events (None without muon branches)."""
         from smartml.collider.matrix_element_method import MUON_BRANCHES, mem_weight
@@ -258,9 +288,7 @@ class MemRegressionTask(TabularTask):
         reader = self.source.samples[0].reader
         if n == 0:
             return None
-        muons = NtupleReader(
-            reader.files, reader.tree_name, FeatureSelection(branches=list(MUON_BRANCHES))
-        )
+        muons = self._muon_reader(reader)
         settings = self._mem_settings()
         rows = [muons.read(int(entry), int(entry) + 1).features[0] for entry in entries[:n]]
         started = time.perf_counter()

@@ -91,7 +91,7 @@ def sample_weights(
     if weight.branch is None:
         values = np.full(reader.n_entries, weight.scale)
     else:
-        values = weight.scale * reader.column(weight.branch)
+        values = weight.scale * reader.column(weight.branch, f"{key}.branch: ")
         _check_finite(reader, weight.branch, values)
     total = float(values.sum())
     factor = 1.0

@@ -1,0 +1,93 @@
+"""mem_regression on events whose branches are named otherwise (``pt1, eta1, phi1, …``):
+``data.aliases`` maps the features' and the integrator's names onto them, and the
+integrator's speed measurement is checked before training, not after."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from smartml.collider.event_generator import generate_drell_yan
+from smartml.collider.generation_config import GenerationConfig
+from smartml.collider.matrix_element_method import MUON_BRANCHES
+from smartml.errors import DataError
+from tests.ntuple_files import prepared_task, write_tree
+
+N = 200
+RENAMED = {
+    f"lep{lepton}_{name}": f"{variable}{lepton}"
+    for lepton in (1, 2)
+    for name, variable in (("PT", "pt"), ("Eta", "eta"), ("Phi", "phi"))
+}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> tuple[Path, Path, dict]:
+    directory = tmp_path_factory.mktemp("mem_aliases")
+    events = generate_drell_yan(N, 11, GenerationConfig())
+    renamed = {branch: np.asarray(events[name], np.float64) for name, branch in RENAMED.items()}
+    events_file = write_tree(directory / "zmumu.root", renamed, chunk=50)
+    weights = 1e-4 * np.exp(-renamed["pt1"] / 40.0)
+    weights_file = write_tree(directory / "w.root", {"weight_DY": weights}, tree="momemta")
+    return events_file, weights_file, renamed
+
+
+def config(tmp_path: Path, files, **data) -> Path:
+    events_file, weights_file, _ = files
+    content = {
+        "name": "mem",
+        "task": {"name": "mem_regression"},
+        "data": {
+            "source": "files",
+            "files": [str(events_file)],
+            "weights": {"files": [str(weights_file)]},
+            "entries_per_chunk": 50,
+            "simulation": {"speed_events": 2, "mem": {"neval": 500, "nitn_adapt": 2, "nitn": 2}},
+            **data,
+        },
+        "model": {"name": "mlp", "hidden_units": [8]},
+        "output": {"dir": str(tmp_path / "run"), "plots": False},
+    }
+    path = tmp_path / "mem.json"
+    path.write_text(json.dumps(content))
+    return path
+
+
+def test_aliases_feed_the_features_and_the_integrator(tmp_path, files):
+    task = prepared_task(config(tmp_path, files, aliases=RENAMED))
+    examples = task.examples("test")
+    entries = examples.aux["entry"].to_numpy()
+    renamed = files[2]
+    np.testing.assert_allclose(examples.aux["lep1_PT"], renamed["pt1"][entries], rtol=1e-6)
+    np.testing.assert_allclose(examples.aux["lep2_Eta"], renamed["eta2"][entries], rtol=1e-6)
+    timed = task._integrator_seconds(entries)
+    assert timed is not None and timed["integrator_events"] == 2
+    assert timed["integrator_seconds_per_event"] > 0
+
+
+def test_a_missing_integrator_branch_fails_before_training(tmp_path, files):
+    # the features resolve (pt1, pt2 exist); the integrator's lep1_PT... do not
+    features = {"branches": ["pt1", "pt2"]}
+    with pytest.raises(DataError) as caught:
+        prepared_task(config(tmp_path, files, features=features))
+    assert str(caught.value) == (
+        "the integrator's speed measurement (data.simulation.speed_events > 0, set 0 to "
+        f"skip it) reads {', '.join(MUON_BRANCHES)}: {files[0]}: tree 'events': no branch "
+        "'lep1_PT'"
+    )
+    task = prepared_task(
+        config(tmp_path, files, features=features), {"data.simulation.speed_events": 0}
+    )
+    assert task.source.feature_names == ["pt1", "pt2"]
+
+
+def test_a_bad_alias_names_its_key_and_the_file(tmp_path, files):
+    aliases = {**RENAMED, "lep2_Phi": "phi_2"}
+    with pytest.raises(DataError) as caught:
+        prepared_task(config(tmp_path, files, aliases=aliases))
+    # the features (lep2_Phi in the default's azimuthal difference) are resolved first
+    assert str(caught.value) == (
+        f"data.aliases.lep2_Phi: branch 'phi_2' not in {files[0]}: tree 'events'; "
+        "nearest: phi2, phi1"
+    )
