@@ -10,6 +10,7 @@ import uproot
 from scipy import integrate, stats
 
 from smartml.collider import event_generator
+from smartml.collider.constants import MUON_MASS
 from smartml.collider.drell_yan import (
     DRELL_YAN_QUARKS,
     forward_backward_asymmetry,
@@ -25,6 +26,7 @@ from smartml.collider.event_generator import (
 )
 from smartml.collider.generation_config import GenerationConfig
 from smartml.collider.parton_densities import GRV94LO
+from smartml.collider.recoil import RecoilSpectrum
 from smartml.errors import OutputError
 
 PERFECT = GenerationConfig(
@@ -48,6 +50,13 @@ FLAT = [f"{lep}_{v}" for lep in ("lep1", "lep2") for v in ("PT", "Eta", "Phi")] 
 @pytest.fixture(scope="module")
 def drell_yan_truth():
     return generate_drell_yan(20_000, seed=3, config=PERFECT)
+
+
+def _four_vectors(events, lepton):
+    pt, eta, phi = (events[f"gen_{lepton}_{v}"] for v in ("PT", "Eta", "Phi"))
+    momentum = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)], axis=1)
+    energy = np.sqrt(np.sum(momentum**2, axis=1) + MUON_MASS**2)
+    return np.concatenate([energy[:, None], momentum], axis=1)
 
 
 def _mass(events, prefix=""):
@@ -101,16 +110,53 @@ def test_forward_backward_asymmetry_above_the_z(drell_yan_truth):
         assert measured > 0.2
 
 
-def test_truth_balance_and_zero_met_without_smearing(drell_yan_truth):
+def test_recoil_keeps_mass_and_rapidity_and_balances_momentum(drell_yan_truth):
+    """The transverse boost keeps the pair's mass and rapidity (from the muons'
+    four-vectors, muon mass included); the muons' summed pT is the recoil; the recoil
+    jet balances it, so without smearing the MET is 0."""
     events = drell_yan_truth
-    np.testing.assert_allclose(events["gen_lep1_PT"], events["gen_lep2_PT"], rtol=1e-9)
-    dphi = np.abs(events["gen_lep1_Phi"] - events["gen_lep2_Phi"])
-    np.testing.assert_allclose(dphi, np.pi, atol=1e-9)
+    pair = _four_vectors(events, "lep1") + _four_vectors(events, "lep2")
+    mass = np.sqrt(pair[:, 0] ** 2 - np.sum(pair[:, 1:] ** 2, axis=1))
+    np.testing.assert_allclose(mass, np.sqrt(events["gen_shat"]), rtol=1e-9)
+    rapidity = 0.5 * np.log((pair[:, 0] + pair[:, 3]) / (pair[:, 0] - pair[:, 3]))
+    np.testing.assert_allclose(rapidity, events["gen_y"], atol=1e-9)
+    recoil = events["gen_recoil_PT"]
+    np.testing.assert_allclose(pair[:, 1], recoil * np.cos(events["gen_recoil_Phi"]), atol=1e-9)
+    np.testing.assert_allclose(pair[:, 2], recoil * np.sin(events["gen_recoil_Phi"]), atol=1e-9)
+    assert np.median(recoil) > 5.0  # not back to back
+    assert np.all(ak.num(events["Jet_PT"]) == 1)
+    np.testing.assert_allclose(ak.to_numpy(events["Jet_PT"][:, 0]), recoil, rtol=1e-5)
     assert np.all(events["MET"] < 1e-3) and np.all(events["gen_MET"] == 0.0)
     np.testing.assert_array_equal(events["lep1_Charge"] + events["lep2_Charge"], 0)
     np.testing.assert_allclose(
         events["gen_x1"] * events["gen_x2"] * 13000.0**2, events["gen_shat"], rtol=1e-9
     )
+
+
+def test_no_recoil_gives_back_to_back_muons():
+    events = generate_drell_yan(2_000, seed=3, config=PERFECT.model_copy(update={"recoil": None}))
+    np.testing.assert_allclose(events["gen_lep1_PT"], events["gen_lep2_PT"], rtol=1e-9)
+    dphi = np.abs(events["gen_lep1_Phi"] - events["gen_lep2_Phi"])
+    np.testing.assert_allclose(dphi, np.pi, atol=1e-9)
+    assert np.all(events["gen_recoil_PT"] == 0.0) and np.all(ak.num(events["Jet_PT"]) == 0)
+    assert np.all(events["MET"] < 1e-3)
+
+
+@pytest.mark.parametrize(
+    "spectrum", [RecoilSpectrum(), RecoilSpectrum(scale_gev=4.0, power=3.0)], ids=str
+)
+def test_recoil_spectrum_follows_its_parametrisation(spectrum):
+    """KS test of the generated qT (no cuts, 20k events) against the closed-form CDF,
+    a chi² of its azimuth against uniform."""
+    events = generate_drell_yan(
+        20_000, seed=11, config=PERFECT.model_copy(update={"recoil": spectrum})
+    )
+    assert stats.ks_1samp(events["gen_recoil_PT"], spectrum.cdf).pvalue > 1e-3
+    counts, _ = np.histogram(events["gen_recoil_Phi"], bins=20, range=(-np.pi, np.pi))
+    assert stats.chisquare(counts).pvalue > 1e-3
+    # the KS test can fail: another spectrum's CDF is rejected
+    other = RecoilSpectrum(scale_gev=spectrum.scale_gev * 1.1, power=spectrum.power)
+    assert stats.ks_1samp(events["gen_recoil_PT"], other.cdf).pvalue < 1e-6
 
 
 def test_smearing_acceptance_and_met_resolution():
@@ -119,27 +165,33 @@ def test_smearing_acceptance_and_met_resolution():
     assert np.all(events["lep1_PT"] > 20.0) and np.all(events["lep2_PT"] > 10.0)
     assert np.all(events["lep1_PT"] >= events["lep2_PT"])
     assert np.all(np.abs(events["lep1_Eta"]) < 2.5) and np.all(np.abs(events["lep2_Eta"]) < 2.5)
-    # Both muons together: lep1 alone is the one that fluctuated up (equal truth pT).
+    # Both muons together (lep1 alone is biased up: the larger reconstructed pT).
     reco = np.concatenate([events["lep1_PT"], events["lep2_PT"]])
     truth = np.concatenate([events["gen_lep1_PT"], events["gen_lep2_PT"]])
     pull = (reco / truth - 1.0) / np.hypot(0.01, 1e-4 * truth)
     assert np.mean(pull) == pytest.approx(0.0, abs=0.05)
     assert np.std(pull) == pytest.approx(1.0, abs=0.05)
-    # MET: the soft term (σ = 5 per component) ⊕ the muon mismeasurement, Rayleigh-like.
+    # MET: the soft term (σ = 5 per component) ⊕ the muon and recoil-jet
+    # mismeasurement, Rayleigh-like (the recoil itself is balanced).
     assert 5.0 < np.mean(events["MET"]) < 9.0
-    assert np.all(ak.num(events["Jet_PT"]) == 0)
+    # At most one jet, the recoil's: opposite the dimuon, from a recoil above ~10 GeV.
+    has_jet = ak.to_numpy(ak.num(events["Jet_PT"])) == 1
+    assert np.all(ak.num(events["Jet_PT"]) <= 1) and 0.05 < np.mean(has_jet) < 0.4
+    jet_phi = ak.to_numpy(events["Jet_Phi"][has_jet][:, 0])
+    opposite = np.angle(np.exp(1j * (jet_phi - events["gen_recoil_Phi"][has_jet] - np.pi)))
+    assert np.all(np.abs(opposite) < 0.2) and np.all(events["gen_recoil_PT"][has_jet] > 10.0)
 
 
-def test_ttbar_has_two_jets_and_large_met():
+def test_ttbar_has_b_jets_a_recoil_and_large_met():
     truth = generate_ttbar_dilepton(3_000, seed=5, config=PERFECT)
-    assert np.all(ak.num(truth["Jet_PT"]) == 2)
+    assert np.all(ak.num(truth["Jet_PT"]) == 3)  # two b jets and the recoil jet
     assert np.all(np.diff(ak.to_numpy(truth["Jet_PT"]), axis=1) <= 0)
     # No smearing: MET is exactly the neutrinos'.
     np.testing.assert_allclose(truth["MET"], truth["gen_MET"], rtol=1e-4, atol=1e-3)
     assert np.all(np.sqrt(truth["gen_shat"]) > 2 * 150.0)
     events = generate_ttbar_dilepton(3_000, seed=6, config=GenerationConfig())
     drell_yan = generate_drell_yan(3_000, seed=6, config=GenerationConfig())
-    assert np.all(ak.num(events["Jet_PT"]) <= 2) and np.mean(ak.num(events["Jet_PT"])) > 1.5
+    assert np.all(ak.num(events["Jet_PT"]) <= 3) and np.mean(ak.num(events["Jet_PT"])) > 1.5
     assert np.median(events["MET"]) > 4.0 * np.median(drell_yan["MET"])
     assert set(events) == set(drell_yan)
 

@@ -5,11 +5,12 @@
 - Jets (b quarks, no hadronisation or radiation): ``σ_rel = a/√pT ⊕ c``.
 - A smeared pT is kept positive by its absolute value (only matters for resolutions
   of tens of percent).
-- MET: at LO the hard system has no transverse momentum, so ``−Σ(truth visible) =
-  Σ(neutrinos)``; the missing transverse momentum is ``−Σ(reconstructed muons and
-  accepted jets) + N(0, σ_MET)`` per component: neutrinos, mismeasurement and jets
-  outside the acceptance all show up as MET; the Gaussian stands for the soft,
-  unclustered activity.
+- MET: the recoil parton balances the hard system, so ``−Σ(truth visible) =
+  Σ(neutrinos)``; the missing transverse momentum is ``−Σ(reconstructed muons,
+  accepted jets and unclustered recoil) + N(0, σ_MET)`` per component: neutrinos,
+  mismeasurement and jets outside the acceptance show up as MET; the Gaussian stands
+  for the resolution of the soft, unclustered activity (which includes a recoil that
+  is not a jet).
 
 >>> import numpy as np
 >>> from smartml.collider.generation_config import GenerationConfig

@@ -8,11 +8,14 @@ processes write the same branches (DeepMEM-style names), one entry per event:
   lep2_Charge`` (int32), ``MET, METPhi``, and the jagged jets ``Jet_PT, Jet_Eta,
   Jet_Phi`` with their counter ``nJet`` (pT-ordered; Drell–Yan at LO has none);
 - truth (float64, prefix ``gen_``): ``gen_lep1_PT ... gen_lep2_Phi`` of the same
-  two muons, ``gen_MET, gen_METPhi`` (the neutrinos), ``gen_x1, gen_x2`` (momentum
+  two muons, ``gen_MET, gen_METPhi`` (the neutrinos), ``gen_recoil_PT,
+  gen_recoil_Phi`` (the transverse momentum of the hard system, μμ or t t̄, from
+  the ISR recoil), ``gen_x1, gen_x2`` (momentum
   fractions of the partons from beam 1, along +z, and beam 2), ``gen_shat`` (ŝ of
   the hard process [GeV²]), ``gen_y`` (its rapidity), ``gen_cos_theta`` (Drell–Yan:
   cos of the angle between the incoming quark and the μ⁻ in the μμ rest frame; t t̄:
-  of the top against +z in the t t̄ rest frame) and ``gen_parton1`` (int32, PDG id of
+  of the top against +z in the t t̄ rest frame; the rest frame is reached by a boost
+  along z, then one along the recoil) and ``gen_parton1`` (int32, PDG id of
   the parton from beam 1: ±q, or 21 for gg → t t̄).
 
 Drell–Yan (:func:`generate_drell_yan`)
@@ -35,21 +38,37 @@ direction isotropic in the t t̄ frame (the "flat-ish" angular distribution of t
 simplification), then t → bW, W → μν isotropic with Breit–Wigner masses. The two b
 quarks are the jets. Every W decays to μν: the sample is the dimuon channel only.
 
+ISR recoil (both processes; ``recoil`` of :class:`GenerationConfig`)
+------------------------------------------------------------------
+The hard system (μμ or t t̄) gets a transverse momentum ``q`` drawn from
+:class:`~smartml.collider.recoil.RecoilSpectrum` (``dP/dqT ∝ qT (1 + qT²/a²)^−b``,
+azimuth uniform), independent of its mass and rapidity: its decay products are
+built in its rest frame, boosted along ``q`` to transverse momentum ``qT`` and then
+along z to rapidity ``y``, so the mass, the rapidity, ``x₁``, ``x₂`` and the decay
+angles are those of the LO event (the MEM's transverse-boost hypothesis,
+:mod:`smartml.collider.matrix_element_method`, inverts exactly this). Momentum is
+balanced by one recoil parton of transverse momentum ``−q`` and pseudorapidity
+``y + N(0, recoil_jet_eta_sigma)``: a jet when its reconstructed pT and |η| pass the
+jet cuts (t t̄: beside the two b jets), otherwise unclustered activity, measured in
+the MET's soft term. Both processes use the same spectrum (the Z's; the t t̄
+system's is in reality harder). ``recoil: null`` gives the LO events (no recoil).
+
 Detector (:mod:`smartml.collider.detector`): smeared muons and jets, muon acceptance
 (leading/subleading pT, |η|), jets kept within their pT and |η| cuts, MET from the
-reconstructed imbalance plus a Gaussian soft term.
+reconstructed imbalance (muons, jets and the unclustered recoil) plus a Gaussian
+soft term.
 
-Simplifications: LO only, no initial-state radiation (the hard system has no pT),
-no parton shower, hadronisation, underlying event or pile-up; fixed-order α_s for
-t t̄; no spin correlations in the top decays; no τ decays; muons only; efficiency
-100% inside the acceptance.
+Simplifications: LO matrix elements; the recoil is one parton whose energy is not
+taken from the beams (x₁, x₂ are the LO ones); no parton shower, hadronisation,
+underlying event or pile-up; fixed-order α_s for t t̄; no spin correlations in the
+top decays; no τ decays; muons only; efficiency 100% inside the acceptance.
 
 >>> from smartml.collider.generation_config import GenerationConfig
 >>> events = generate_drell_yan(200, seed=1, config=GenerationConfig())
 >>> len(events["lep1_PT"]), bool((events["lep1_PT"] >= events["lep2_PT"]).all())
 (200, True)
->>> int(ak.sum(ak.num(events["Jet_PT"])))
-0
+>>> int(ak.max(ak.num(events["Jet_PT"])))  # at most the recoil jet
+1
 """
 
 import logging
@@ -75,10 +94,12 @@ from smartml.collider.drell_yan import (
 )
 from smartml.collider.generation_config import GenerationConfig
 from smartml.collider.kinematics import (
+    boost,
     boost_z,
     from_rest_frame_decay,
     pt_eta_phi,
     two_body_momentum,
+    wrap_phi,
 )
 from smartml.collider.parton_densities import GLUON, GRV94LO
 from smartml.data.cache import cache_root, ensure_cached
@@ -87,7 +108,7 @@ from smartml.errors import ConfigError, DataError, OutputError
 log = logging.getLogger(__name__)
 
 # Bump when the physics or the file format changes: it is part of the cache key.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 NTUPLE_NAME = "events.root"
 TREE_NAME = "events"
 PROCESSES = ("drell_yan", "ttbar_dilepton")
@@ -98,7 +119,6 @@ GENERATION_CHUNK = 500_000
 WEIGHT_MARGIN = 1.1
 BREIT_WIGNER_FRACTION = 0.8
 TOP_PAIR_MASS_MAX_GEV = 4000.0
-JETS_PER_EVENT = 2
 
 Branches = dict[str, Any]
 PDF = GRV94LO()
@@ -232,21 +252,85 @@ def _propose_top_pairs(size: int, config: GenerationConfig, rng) -> Branches:
 # -- events -------------------------------------------------------------------------
 
 
-def _back_to_back(
-    mass: np.ndarray, mass1, mass2, cos_theta: np.ndarray, rapidity: np.ndarray, rng
+def _draw_recoil(rapidity: np.ndarray, config: GenerationConfig, rng) -> Branches:
+    """The hard system's transverse momentum ``qx, qy`` and the recoil parton's truth
+    ``pt, eta, phi`` (module docstring); no parton (empty columns) without recoil."""
+    n = len(rapidity)
+    if config.recoil is None:
+        return {"qx": np.zeros(n), "qy": np.zeros(n)} | _no_jets(n)
+    qt, phi = config.recoil.sample(n, rng)
+    eta = rapidity + config.recoil_jet_eta_sigma * rng.standard_normal(n)
+    return {
+        "qx": qt * np.cos(phi),
+        "qy": qt * np.sin(phi),
+        "pt": qt[:, None],
+        "eta": eta[:, None],
+        "phi": wrap_phi(phi + np.pi)[:, None],
+    }
+
+
+def _recoiling_pair(
+    mass: np.ndarray,
+    mass1,
+    mass2,
+    cos_theta: np.ndarray,
+    rapidity: np.ndarray,
+    recoil: Branches,
+    rng,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Two daughters of a system of mass ``mass`` with no pT, moving along z with ``rapidity``."""
+    """Two daughters of a system of mass ``mass``, transverse momentum ``(qx, qy)`` of
+    ``recoil`` and ``rapidity``: decayed at rest (``cos_theta`` against z), boosted along
+    q, then along z (mass and rapidity kept)."""
     momentum = two_body_momentum(mass, mass1, mass2)
     phi = rng.uniform(-np.pi, np.pi, mass.shape)
     first = from_rest_frame_decay(momentum, np.broadcast_to(mass1, mass.shape), cos_theta, phi)
     second = from_rest_frame_decay(
         momentum, np.broadcast_to(mass2, mass.shape), -cos_theta, phi + np.pi
     )
-    return boost_z(first, rapidity), boost_z(second, rapidity)
+    qx, qy = recoil["qx"], recoil["qy"]
+    transverse = np.stack([np.sqrt(mass**2 + qx**2 + qy**2), qx, qy, np.zeros_like(mass)], axis=-1)
+    return (
+        boost_z(boost(first, transverse), rapidity),
+        boost_z(boost(second, transverse), rapidity),
+    )
 
 
-def _common_truth(hard: Branches, parton1: np.ndarray, cos_theta: np.ndarray) -> Branches:
+def _reconstructed_jets(
+    truth: Branches, config: GenerationConfig, rng
+) -> tuple[Branches, np.ndarray]:
+    """Smeared jets within the cuts, pT-ordered and NaN-padded, and which truth
+    partons (columns of ``truth``) became jets.
+
+    Args:
+        truth: (n, k) arrays ``pt, eta, phi`` of the partons (NaN where absent).
+        config: resolutions and cuts.
+        rng: the random generator.
+    """
+    pt, eta, phi = detector.smear_jets(truth["pt"], truth["eta"], truth["phi"], config, rng)
+    kept = (pt > config.jet_pt_min_gev) & (np.abs(eta) < config.jet_abs_eta_max)
+    order = np.argsort(np.where(kept, -pt, np.inf), axis=1, kind="stable")
+    jets = {
+        key: np.take_along_axis(np.where(kept, value, np.nan), order, axis=1)
+        for key, value in (("pt", pt), ("eta", eta), ("phi", phi))
+    }
+    return jets, kept
+
+
+def _unclustered_recoil(recoil: Branches, clustered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(px, py) of the recoil parton where it is not a jet (the soft term sees it)."""
+    if recoil["pt"].shape[1] == 0:
+        zero = np.zeros(len(recoil["qx"]))
+        return zero, zero
+    free = ~clustered[:, 0]
+    return np.where(free, -recoil["qx"], 0.0), np.where(free, -recoil["qy"], 0.0)
+
+
+def _common_truth(
+    hard: Branches, parton1: np.ndarray, cos_theta: np.ndarray, recoil: Branches
+) -> Branches:
     return {
+        "gen_recoil_PT": np.hypot(recoil["qx"], recoil["qy"]),
+        "gen_recoil_Phi": np.arctan2(recoil["qy"], recoil["qx"]),
         "gen_x1": hard["x1"],
         "gen_x2": hard["x2"],
         "gen_shat": hard["mass"] ** 2,
@@ -260,6 +344,7 @@ def _muon_and_met_branches(
     muons: tuple[np.ndarray, np.ndarray],
     neutrino_sum: np.ndarray,
     jets: Branches,
+    unclustered: tuple[np.ndarray, np.ndarray],
     config: GenerationConfig,
     rng,
 ) -> tuple[Branches, np.ndarray]:
@@ -269,6 +354,7 @@ def _muon_and_met_branches(
         muons: lab four-vectors (μ⁻, μ⁺), each (n, 4).
         neutrino_sum: (n, 4) summed neutrino four-vectors.
         jets: reconstructed jets as (n, k) arrays ``pt``, ``phi`` (NaN where absent).
+        unclustered: (px, py) of the visible activity that is not a jet (the recoil).
         config: the detector.
         rng: the random generator.
     """
@@ -276,8 +362,8 @@ def _muon_and_met_branches(
     true_pt, true_eta, true_phi = (np.stack([t[i] for t in truth], axis=1) for i in range(3))
     pt, eta, phi = detector.smear_muons(true_pt, true_eta, true_phi, config, rng)
     charge = np.broadcast_to(np.array([-1, 1], dtype=np.int32), pt.shape)
-    jet_px = np.nansum(jets["pt"] * np.cos(jets["phi"]), axis=1)
-    jet_py = np.nansum(jets["pt"] * np.sin(jets["phi"]), axis=1)
+    jet_px = np.nansum(jets["pt"] * np.cos(jets["phi"]), axis=1) + unclustered[0]
+    jet_py = np.nansum(jets["pt"] * np.sin(jets["phi"]), axis=1) + unclustered[1]
     met, met_phi = detector.missing_transverse_momentum(
         np.sum(pt * np.cos(phi), axis=1) + jet_px,
         np.sum(pt * np.sin(phi), axis=1) + jet_py,
@@ -322,15 +408,21 @@ def _drell_yan_events(hard: Branches, config: GenerationConfig, rng) -> tuple[Br
     channel = _choose(hard["contributions"], rng)
     parton1 = _DRELL_YAN_CHANNELS[channel]
     n = len(parton1)
-    muon_minus, muon_plus = _back_to_back(
-        hard["mass"], MUON_MASS, MUON_MASS, hard["cos_theta"], hard["y"], rng
+    recoil = _draw_recoil(hard["y"], config, rng)
+    muon_minus, muon_plus = _recoiling_pair(
+        hard["mass"], MUON_MASS, MUON_MASS, hard["cos_theta"], hard["y"], recoil, rng
     )
-    jets = _no_jets(n)
+    jets, clustered = _reconstructed_jets(recoil, config, rng)
     branches, accepted = _muon_and_met_branches(
-        (muon_minus, muon_plus), np.zeros((n, 4)), jets, config, rng
+        (muon_minus, muon_plus),
+        np.zeros((n, 4)),
+        jets,
+        _unclustered_recoil(recoil, clustered),
+        config,
+        rng,
     )
     cos_quark = np.where(parton1 > 0, hard["cos_theta"], -hard["cos_theta"])
-    branches.update(_common_truth(hard, parton1, cos_quark))
+    branches.update(_common_truth(hard, parton1, cos_quark, recoil))
     branches.update(_jet_branches(jets))
     return branches, accepted
 
@@ -338,24 +430,34 @@ def _drell_yan_events(hard: Branches, config: GenerationConfig, rng) -> tuple[Br
 def _ttbar_events(hard: Branches, config: GenerationConfig, rng) -> tuple[Branches, np.ndarray]:
     channel = _choose(hard["contributions"], rng)
     parton1 = np.concatenate([[GLUON], _DRELL_YAN_CHANNELS])[channel]
-    top, antitop = _back_to_back(
-        hard["mass"], hard["top_mass"], hard["antitop_mass"], hard["cos_theta"], hard["y"], rng
+    recoil = _draw_recoil(hard["y"], config, rng)
+    top, antitop = _recoiling_pair(
+        hard["mass"],
+        hard["top_mass"],
+        hard["antitop_mass"],
+        hard["cos_theta"],
+        hard["y"],
+        recoil,
+        rng,
     )
     from_top, from_antitop = top_pairs.decay_top(top, rng), top_pairs.decay_top(antitop, rng)
     b_truth = [pt_eta_phi(p) for p in (from_top["b"], from_antitop["b"])]
-    true_pt, true_eta, true_phi = (np.stack([t[i] for t in b_truth], axis=1) for i in range(3))
-    pt, eta, phi = detector.smear_jets(true_pt, true_eta, true_phi, config, rng)
-    kept = (pt > config.jet_pt_min_gev) & (np.abs(eta) < config.jet_abs_eta_max)
-    order = np.argsort(np.where(kept, -pt, np.inf), axis=1, kind="stable")
-    jets = {
-        key: np.take_along_axis(np.where(kept, value, np.nan), order, axis=1)
-        for key, value in (("pt", pt), ("eta", eta), ("phi", phi))
+    # the recoil parton (if any) is column 0: _unclustered_recoil reads it there
+    partons = {
+        key: np.concatenate([recoil[key], np.stack([t[i] for t in b_truth], axis=1)], axis=1)
+        for i, key in enumerate(("pt", "eta", "phi"))
     }
+    jets, clustered = _reconstructed_jets(partons, config, rng)
     neutrinos = from_top["neutrino"] + from_antitop["neutrino"]
     branches, accepted = _muon_and_met_branches(
-        (from_antitop["muon"], from_top["muon"]), neutrinos, jets, config, rng
+        (from_antitop["muon"], from_top["muon"]),
+        neutrinos,
+        jets,
+        _unclustered_recoil(recoil, clustered),
+        config,
+        rng,
     )
-    branches.update(_common_truth(hard, parton1, hard["cos_theta"]))
+    branches.update(_common_truth(hard, parton1, hard["cos_theta"], recoil))
     branches.update(_jet_branches(jets))
     return branches, accepted
 
@@ -421,7 +523,7 @@ def generate_drell_yan(n: int, seed: int, config: GenerationConfig) -> Branches:
 
     Returns:
         ``{branch: array}``: numpy arrays of length n, and awkward jagged arrays for
-        ``Jet_PT, Jet_Eta, Jet_Phi`` (all empty).
+        ``Jet_PT, Jet_Eta, Jet_Phi`` (the recoil jet where it passes the jet cuts).
     """
     return _generate("drell_yan", n, seed, config)[0]
 
@@ -432,7 +534,8 @@ def generate_ttbar_dilepton(n: int, seed: int, config: GenerationConfig) -> Bran
     Args: as :func:`generate_drell_yan`.
 
     Returns:
-        the same branches as :func:`generate_drell_yan`; up to two jets per event.
+        the same branches as :func:`generate_drell_yan`; up to three jets per event
+        (two b jets and the recoil jet).
     """
     return _generate("ttbar_dilepton", n, seed, config)[0]
 

@@ -17,6 +17,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from smartml.collider.recoil import RecoilSpectrum
 from smartml.config.strict import Seed, StrictModel
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -59,6 +60,17 @@ class GenerationConfig(StrictModel):
     lepton_abs_eta_max: float = Field(2.5, gt=0.0, le=10.0, allow_inf_nan=False)
     jet_pt_min_gev: Gev = 20.0
     jet_abs_eta_max: float = Field(2.5, gt=0.0, le=10.0, allow_inf_nan=False)
+    recoil: RecoilSpectrum | None = Field(
+        RecoilSpectrum(),
+        description="transverse momentum of the hard system (ISR recoil); null: none (LO)",
+    )
+    recoil_jet_eta_sigma: float = Field(
+        1.0,
+        ge=0.0,
+        le=5.0,
+        allow_inf_nan=False,
+        description="the recoil jet's η is the hard system's rapidity plus N(0, this)",
+    )
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> "GenerationConfig":
