@@ -4,10 +4,13 @@ integrated once per settings into the cache.
 :func:`read_weights` reads one branch of a chain of weight files (MoMEMta's
 ``momemta/weight_DY``, or what ``python -m smartml.mem`` writes) and checks it holds
 one weight per event, file by file. :func:`cached_weights` integrates the weights of
-a generated events file with :func:`~smartml.collider.matrix_element_method.integrate_file`
-into ``cache_root(None, "mem") / "weights-<12 hex>" / weights.root`` (resumable: a
-killed integration goes on where it stopped) and records the settings and the
-integrator's seconds per event in the directory's manifest.
+a generated events file with :func:`~smartml.collider.mem_integration.integrate_file`
+(on a Dask LocalCluster of ``data.simulation.workers`` processes, or on the workers of
+``data.simulation.scheduler``) into ``cache_root(None, "mem") / "weights-<12 hex>" /
+weights.root`` (resumable: a killed integration goes on where it stopped, on any
+engine) and records the settings, the integrator's seconds per event on one worker,
+the failed events and where they ran in the directory's manifest. The engine is not
+part of the cache key: the weights do not depend on it.
 """
 
 from __future__ import annotations
@@ -73,13 +76,23 @@ def read_weights(files: list[Path], tree: str, branch: str, events: NtupleReader
 
 
 def cached_weights(
-    events: Path, tree: str, settings: MemSettings, workers: int
+    events: Path, tree: str, settings: MemSettings, workers: int, scheduler: str | None = None
 ) -> tuple[Path, dict]:
     """The weight file of a (generated) events file, integrated on first use.
 
+    Args:
+        events: the events' ROOT file; tree: its tree; settings: the integration's.
+        workers: worker processes of a local Dask cluster (1: this process).
+        scheduler: the address of a running Dask scheduler to use instead.
+
     Returns:
         (the ROOT file with tree ``momemta``, its manifest: settings, events,
-        ``seconds_per_event`` of the integration, ``failed`` events).
+        ``seconds_per_event`` of one worker, ``failed`` events and ``failures`` (the
+        first, with their reasons), ``workers`` that ran chunks, ``engine``).
+
+    Raises:
+        OutputError: the cache cannot be written.
+        ConfigError: the scheduler (``data.simulation.scheduler``) cannot be reached.
     """
     key = {
         "version": FORMAT_VERSION,
@@ -97,13 +110,28 @@ def cached_weights(
             raise OutputError(
                 f"{directory}: cannot create the weight cache ({err.strerror})"
             ) from None
-        log.info("integrating the MEM weights of %s into %s (%d workers)", events, output, workers)
-        report = integrate_file(events, tree, output, settings, workers=workers, progress=False)
+        engine = scheduler or f"{workers} local worker(s)"
+        log.info("integrating the MEM weights of %s into %s on %s", events, output, engine)
+        # overwrite: a weight file without a manifest is a run killed before recording it
+        report = integrate_file(
+            events,
+            tree,
+            output,
+            settings,
+            workers=workers,
+            progress=False,
+            scheduler=scheduler,
+            overwrite=True,
+            scheduler_key="data.simulation.scheduler",
+        )
         manifest = {
             **key,
             "files": [{"name": WEIGHTS_NAME}],
-            "seconds_per_event": report.seconds_per_event * max(workers, 1),
+            "seconds_per_event": report.worker_seconds_per_event,
             "failed": report.n_failed,
+            "failures": [str(failure) for failure in report.failures],
+            "workers": report.workers,
+            "engine": report.engine,
         }
         write_json_atomic(directory / MANIFEST_NAME, manifest)
     manifest = read_manifest(directory) or {}
