@@ -245,3 +245,33 @@ def test_the_weighted_auc_is_sklearns_for_positive_weights_and_a_pair_sum_for_si
         (pair * weights).sum() / weights.sum()
     )
     assert np.isnan(weighted_auc(labels, scores, np.where(labels == 0, -1.0, 1.0)))
+
+
+def test_a_sample_alias_to_a_missing_branch_names_sample_alias_and_file(tmp_path):
+    path = write_tree(tmp_path / "w.root", {"pt1": np.linspace(20, 50, 30)})
+    content = json.loads(minimal_config(tmp_path, path, 1.0).read_text())
+    content["data"]["samples"][1]["aliases"] = {"lep1_PT": "pt_1"}
+    (tmp_path / "c.json").write_text(json.dumps(content))
+    with pytest.raises(DataError) as caught:
+        prepared_task(tmp_path / "c.json")
+    assert str(caught.value) == (
+        f"data.samples[b].aliases.lep1_PT: branch 'pt_1' not in {path}: tree 'events'; nearest: pt1"
+    )
+
+
+@pytest.mark.parametrize(
+    "aliases, expected",
+    [
+        ({"lep1_PT": 3}, "data.samples[1].aliases.lep1_PT: Input should be a valid string"),
+        ({"lep1_PT": {"pt_from": ["a"]}}, "List should have at least 2 items"),
+        ({"lep1_PT": {"pt_from": ["a", "b"], "eta_from": ["a", "b", "c"]}}, "exactly one"),
+    ],
+)
+def test_a_malformed_alias_in_a_config_is_one_line(tmp_path, capsys, aliases, expected):
+    path = write_tree(tmp_path / "w.root", {"pt1": np.linspace(20, 50, 30)})
+    content = json.loads(minimal_config(tmp_path, path, 1.0).read_text())
+    content["data"]["samples"][1]["aliases"] = aliases
+    (tmp_path / "c.json").write_text(json.dumps(content))
+    assert train_main([str(tmp_path / "c.json")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and expected in error[0]

@@ -31,7 +31,7 @@ from typing import Annotated, Any
 
 import awkward as ak
 import numpy as np
-from pydantic import Field, TypeAdapter, model_validator
+from pydantic import Discriminator, Field, Tag, TypeAdapter, model_validator
 
 from smartml.config.strict import StrictModel
 from smartml.errors import ConfigError, DataError
@@ -72,7 +72,16 @@ class ComputedAlias(StrictModel):
         return f"{self.quantity}_from({', '.join(self.components)})"
 
 
-AliasTarget = _Name | ComputedAlias
+def _target_kind(value: Any) -> str:
+    """Which form an alias takes: a computed quantity (an object), or a branch name
+    (anything else), so that a malformed one is reported against the form meant."""
+    return "computed" if isinstance(value, (dict, ComputedAlias)) else "branch"
+
+
+AliasTarget = Annotated[
+    Annotated[_Name, Tag("branch")] | Annotated[ComputedAlias, Tag("computed")],
+    Discriminator(_target_kind),
+]
 Aliases = TypeAdapter(dict[_Name, AliasTarget])
 AliasMap = Mapping[str, "str | ComputedAlias"]
 
