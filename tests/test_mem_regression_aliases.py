@@ -91,3 +91,20 @@ def test_a_bad_alias_names_its_key_and_the_file(tmp_path, files):
         f"data.aliases.lep2_Phi: branch 'phi_2' not in {files[0]}: tree 'events'; "
         "nearest: phi2, phi1"
     )
+
+
+def test_the_speed_measurement_skips_events_lacking_an_aliased_muon(tmp_path):
+    import awkward as ak
+
+    from smartml.ntuples.feature_selection import FeatureSelection
+    from smartml.ntuples.root_reader import NtupleReader
+    from smartml.tasks.mem_regression.task import _first_rows
+
+    counts = np.array([1, 2, 1, 2, 2])
+    px = ak.unflatten(np.arange(1.0, counts.sum() + 1), counts)
+    path = write_tree(tmp_path / "m.root", {"Muon_Px": px})
+    aliases = {"a": "Muon_Px[0]", "b": "Muon_Px[1]"}
+    reader = NtupleReader([path], "events", FeatureSelection(branches=["a", "b"]), True, aliases)
+    rows = _first_rows(reader, np.array([0, 1, 2, 3, 4]), 2)
+    # entries 1 and 3 are the first with two muons: (2, 3) and (5, 6)
+    np.testing.assert_array_equal(np.array(rows), [[2.0, 3.0], [5.0, 6.0]])

@@ -131,6 +131,7 @@ class TabularSource:
         self.feature_names = list(names)
         self.samples[0].reader.check_object_indices([sample.reader for sample in self.samples])
         self._target_names = list(target_names) if regression else ["label", "weight"]
+        self._may_drop = self._rows_may_drop()
         self.chunks = [
             Chunk(Path(sample.reader.files[0]), (index, start), min(entries_per_chunk, n - start))
             for index, sample in enumerate(self.samples)
@@ -153,19 +154,22 @@ class TabularSource:
 
     def exact_rows(self, chunk: Chunk) -> int | None:
         """``chunk.n_rows``, or None when rows may be dropped while reading (missing
-        objects, NaN targets)."""
-        if any(
+        objects, NaN targets or weights)."""
+        return None if self._may_drop else chunk.n_rows
+
+    def _rows_may_drop(self) -> bool:
+        """Whether reading may drop rows: a NaN target or weight, or a missing object
+        (computed once: the arrays hold one value per entry)."""
+        marked = any(
             array is not None and np.isnan(array).any()
             for sample in self.samples
             for array in (sample.targets, sample.weights)
-        ):
-            return None
-        drops = any(
+        )
+        return marked or any(
             sample.reader.resolved.missing_object == "drop"
             and any(column.index is not None for column in sample.reader.resolved.leaves())
             for sample in self.samples
         )
-        return None if drops else chunk.n_rows
 
     def read_rows(self, chunk: Chunk) -> TabularRows:
         """The kept rows of ``chunk`` (rows ``offset`` to ``offset + n_rows`` of its range)."""

@@ -290,12 +290,28 @@ class MemRegressionTask(TabularTask):
             return None
         muons = self._muon_reader(reader)
         settings = self._mem_settings()
-        rows = [muons.read(int(entry), int(entry) + 1).features[0] for entry in entries[:n]]
+        rows = _first_rows(muons, entries, n)
+        muons.close()
+        if not rows:
+            return None
+        n = len(rows)
         started = time.perf_counter()
         for row in rows:
             mem_weight(dict(zip(MUON_BRANCHES, map(float, row), strict=True)), settings)
         seconds = (time.perf_counter() - started) / n
         return {"integrator_seconds_per_event": seconds, "integrator_events": n}
+
+
+def _first_rows(reader: NtupleReader, entries: np.ndarray, n: int) -> list[np.ndarray]:
+    """The rows of the first ``n`` of ``entries`` that ``reader`` keeps (an event lacking
+    an object an alias indexes, e.g. ``Muon_Px[1]``, is read as no row and skipped)."""
+    rows: list[np.ndarray] = []
+    for entry in entries:
+        if len(rows) == n:
+            break
+        features = reader.read(int(entry), int(entry) + 1).features
+        rows.extend(features[:1])
+    return rows
 
 
 def _weights(examples: Examples, prediction: Any) -> tuple[np.ndarray, np.ndarray]:
