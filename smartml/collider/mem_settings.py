@@ -62,7 +62,10 @@ class MemSettings(StrictModel):
         7.0, ge=3.0, le=20.0, allow_inf_nan=False, description="integration range in σ"
     )
     resolutions: MuonResolutions = MuonResolutions()
-    recoil: RecoilSpectrum | None = RecoilSpectrum()
+    recoil: RecoilSpectrum | None = Field(
+        RecoilSpectrum(),
+        description="the dimuon's qT density (the generator's); null: strict back-to-back LO",
+    )
     sqrt_s_gev: float = Field(
         SQRT_S, ge=200.0, le=100_000.0, allow_inf_nan=False, description="collider energy"
     )
