@@ -2,17 +2,21 @@
 weights of dimuon events under the LO Drell–Yan hypothesis.
 
 Integrates each event of the input tree with vegas
-(:mod:`smartml.collider.matrix_element_method`), in parallel over ``--workers``
-processes and in chunks of ``--chunk`` events saved as they finish: a killed run
-resumes when the same command is run again. Writes tree ``momemta`` (branches
-``weight_DY``, ``weight_DY_err``, one entry per input entry) to ``--output``.
+(:mod:`smartml.collider.matrix_element_method`) in chunks of ``--chunk`` events, each
+a Dask task: on a LocalCluster of ``--workers`` processes (1: in this process), or on
+the workers of a running scheduler (``--scheduler tcp://host:port``, e.g. one started
+with dask-jobqueue on Slurm or HTCondor). Chunks are saved as they finish: a killed
+run resumes when the same command is run again. An event whose integration fails is
+recorded in branch ``status`` and counted; the run goes on. Writes tree ``momemta``
+(branches ``weight_DY``, ``weight_DY_err``, ``status``, one entry per input entry) to
+``--output``, a ``.root`` file checked before any integration.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from smartml.cli import CommandLineParser, require_writable_directory, run_cli
+from smartml.cli import CommandLineParser, run_cli
 
 # option -> MemSettings key (resolutions are nested under "resolutions")
 SETTING_OPTIONS = {
@@ -35,8 +39,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("input", help="ROOT file with the muons (lep1_PT, lep1_Eta, ...)")
     parser.add_argument("--tree", default="events", help="input tree (default: events)")
-    parser.add_argument("--output", required=True, help="ROOT file to write the weights to")
-    parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    parser.add_argument("--output", required=True, help=".root file to write the weights to")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes of a local Dask cluster (default 1: in this process)",
+    )
+    parser.add_argument(
+        "--scheduler", help="address of a running Dask scheduler (tcp://host:port) to use"
+    )
     parser.add_argument("--chunk", type=int, default=100, help="events per saved chunk")
     parser.add_argument("--max-events", type=int, help="only the first N entries")
     parser.add_argument("--neval", type=int, help="integrand points per vegas iteration")
@@ -89,13 +101,60 @@ def settings_from(args: argparse.Namespace):
 
 
 def check_counts(args: argparse.Namespace) -> None:
-    """Refuse ``--workers``, ``--chunk`` and ``--max-events`` below 1 (one line)."""
+    """Refuse ``--workers``, ``--chunk`` and ``--max-events`` below 1, and ``--workers``
+    with ``--scheduler`` (one line).
+
+    >>> check_counts(parse_args(["in.root", "--output", "w.root", "--workers", "2",
+    ...                          "--scheduler", "tcp://h:8786"]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    smartml.errors.ConfigError: --workers 2: the workers are those of --scheduler tcp://h:8786; ...
+    """
     from smartml.errors import ConfigError
 
     for option in ("workers", "chunk", "max_events"):
         value = getattr(args, option)
         if value is not None and value < 1:
             raise ConfigError(f"--{option.replace('_', '-')} {value}: expected an integer ≥ 1")
+    if args.workers is not None and args.scheduler is not None:
+        raise ConfigError(
+            f"--workers {args.workers}: the workers are those of --scheduler "
+            f"{args.scheduler}; give one of the two"
+        )
+
+
+def summary_line(output: Path, report) -> str:
+    """What :func:`main` prints at the end: events, failures (counted by status, the
+    first reasons), time and where the chunks ran.
+
+    >>> from smartml.collider.mem_integration import (EventFailure, EventStatus,
+    ...                                               IntegrationReport)
+    >>> report = IntegrationReport(4, 4, {EventStatus.OK: 3, EventStatus.INVALID_INPUT: 1},
+    ...     (EventFailure(2, EventStatus.INVALID_INPUT, "lep1_PT = nan"),), 2.0, 3.8, 2,
+    ...     "a LocalCluster of 2 worker processes")
+    >>> print(summary_line(Path("w.root"), report))  # doctest: +NORMALIZE_WHITESPACE
+    w.root: tree momemta, 4 events, 1 failed (1 invalid input; entry 2: invalid input
+    (lep1_PT = nan)); 4 integrated in 2.0 s (0.500 s/event; 0.950 s/event per worker;
+    2 workers ran chunks on a LocalCluster of 2 worker processes)
+    """
+    failed = ""
+    if report.n_failed:
+        counts = ", ".join(
+            f"{count} {status.description}"
+            for status, count in sorted(report.status_counts.items())
+            if status != 0
+        )
+        first = "; ".join(str(failure) for failure in report.failures[:3])
+        more = "; ..." if report.n_failed > min(3, len(report.failures)) else ""
+        failed = f", {report.n_failed} failed ({counts}; {first}{more})"
+    return (
+        f"{output}: tree momemta, {report.n_events} events{failed}; "
+        f"{report.n_integrated} integrated in {report.seconds:.1f} s "
+        f"({report.seconds_per_event:.3f} s/event; "
+        f"{report.worker_seconds_per_event:.3f} s/event per worker; "
+        f"{report.workers} worker{'s' if report.workers != 1 else ''} ran chunks "
+        f"on {report.engine})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,32 +166,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     def run() -> None:
+        from smartml.collider.mem_engine import check_scheduler_address
         from smartml.collider.mem_integration import integrate_file
 
         check_counts(args)
         settings = settings_from(args)
+        if args.scheduler is not None:
+            check_scheduler_address(args.scheduler, "--scheduler")
         output = Path(args.output)
-        require_writable_directory(output.parent, "--output")
         report = integrate_file(
             Path(args.input),
             args.tree,
             output,
             settings,
-            workers=args.workers,
+            workers=args.workers or 1,
             chunk=args.chunk,
             max_events=args.max_events,
             progress=not args.no_progress,
+            scheduler=args.scheduler,
+            overwrite=args.overwrite,
         )
-        failed = ""
-        if report.n_failed:
-            shown = ", ".join(str(entry) for entry in report.failed_entries)
-            more = ", ..." if report.n_failed > len(report.failed_entries) else ""
-            failed = f" ({report.n_failed} with a zero or non-finite weight: entries {shown}{more})"
-        print(
-            f"{output}: tree momemta, {report.n_events} events{failed}; "
-            f"{report.n_integrated} integrated in {report.seconds:.1f} s "
-            f"({report.seconds_per_event:.3f} s/event with {args.workers} worker(s))"
-        )
+        print(summary_line(output, report))
 
     return run_cli(run, "smartml.mem", args.verbose)
 

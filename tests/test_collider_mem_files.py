@@ -365,3 +365,34 @@ def test_bad_input_is_one_line(events_file, tmp_path, capsys, arguments, message
     assert captured.err.startswith("smartml.mem: error: ")
     assert message in captured.err
     assert not output.exists()
+
+
+def test_a_chunk_that_keeps_killing_workers_ends_the_run_after_the_others(events_file, tmp_path):
+    from dask import config
+    from mem_crash import ProcessKillingDensity
+
+    plant_high_mass_events(events_file, [5])
+    output = tmp_path / "weights.root"
+    # allowed-failures 0: the first death of a worker running the chunk is its last
+    with (
+        config.set({"distributed.scheduler.allowed-failures": 0}),
+        pytest.raises(DataError) as raised,
+    ):
+        mem_integration.integrate_file(
+            events_file, "events", output, SETTINGS, workers=2, chunk=3,
+            density=ProcessKillingDensity(), progress=False,
+        )  # fmt: skip
+    partial = mem_integration.partial_directory(output)
+    assert str(raised.value) == (
+        f"{events_file}: the chunk(s) of entries 3-5 killed more than 0 workers each "
+        "(distributed.scheduler.allowed-failures); the other chunks are saved in "
+        f"{partial}: rerun the same command to retry these, or a smaller --chunk to "
+        "isolate the event"
+    )
+    saved = sorted(path.name for path in partial.glob("chunk-*.npz"))
+    assert saved == ["chunk-000000.npz", "chunk-000002.npz", "chunk-000003.npz"]
+    assert not output.exists()
+    report = mem_integration.integrate_file(  # the rerun integrates that chunk only
+        events_file, "events", output, SETTINGS, chunk=3, progress=False
+    )
+    assert (report.n_events, report.n_integrated) == (N_EVENTS, 3)

@@ -1,24 +1,26 @@
 """Matrix-Element-Method weights of every event of a ROOT tree: cut into chunks,
-integrated in parallel, saved as they finish (a killed run resumes), written as tree
-``momemta`` beside the input's entries.
+integrated on Dask workers (:mod:`smartml.collider.mem_engine`), saved as they finish
+(a killed run resumes), written as tree ``momemta`` beside the input's entries.
 
 The weight of one event is :func:`smartml.collider.matrix_element_method.mem_weight`;
-this module only decides which events are integrated where, and keeps the results.
+this module only decides which events are integrated where, keeps the results and
+records, per entry, whether the integration gave a weight (:class:`EventStatus`): an
+event whose integration fails is recorded with its reason and counted, and the run
+goes on.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import difflib
 import hashlib
-import itertools
-import multiprocessing
+import math
 import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +30,10 @@ import uproot
 
 from smartml.collider.matrix_element_method import (
     MUON_BRANCHES,
-    DrellYanDensity,
     LabDensity,
     mem_weight,
 )
+from smartml.collider.mem_engine import LOST_SCHEDULER, TaskResult, dask_client, run_tasks
 from smartml.collider.mem_settings import MemSettings
 from smartml.data.cache import MANIFEST_NAME, read_manifest
 from smartml.errors import ConfigError, DataError, OutputError
@@ -40,8 +42,70 @@ from smartml.files import write_json_atomic
 WEIGHT_TREE = "momemta"
 WEIGHT_BRANCH = "weight_DY"
 ERROR_BRANCH = "weight_DY_err"
-MANIFEST_VERSION = 1
+STATUS_BRANCH = "status"
+OUTPUT_SUFFIX = ".root"
+MANIFEST_VERSION = 2  # 2: chunks hold a status per entry and the failures' reasons
 MAX_REPORTED_FAILURES = 10
+MAX_REASON_CHARACTERS = 200
+IN_PROCESS = "this process"
+
+
+class EventStatus(IntEnum):
+    """Branch :data:`STATUS_BRANCH` of tree ``momemta``: how an entry's integration went.
+
+    ``OK`` (0) is a finite, positive weight. ``INVALID_INPUT`` (1): a muon value is
+    not finite, or the event is refused by the integrand (a pT ≤ 0, ...); weight and
+    error NaN. ``INTEGRATOR_ERROR`` (2): the integration raised (e.g. vegas's
+    ``integrand evaluates to nan``); weight and error NaN. ``NON_POSITIVE_WEIGHT``
+    (3): the integral came out zero (no phase space near the event) or negative.
+    ``NON_FINITE_WEIGHT`` (4): the weight or its error came out NaN or infinite. For 3
+    and 4 the branches hold what the integrator returned.
+    """
+
+    OK = 0
+    INVALID_INPUT = 1
+    INTEGRATOR_ERROR = 2
+    NON_POSITIVE_WEIGHT = 3
+    NON_FINITE_WEIGHT = 4
+
+    @property
+    def description(self) -> str:
+        """The status in words, as reports print it.
+
+        >>> EventStatus(2).description
+        'integrator error'
+        """
+        return self.name.lower().replace("_", " ")
+
+
+@dataclass(frozen=True)
+class EventFailure:
+    """An entry whose integration gave no weight, and why."""
+
+    entry: int
+    status: EventStatus
+    reason: str
+
+    def __str__(self) -> str:
+        return f"entry {self.entry}: {self.status.description} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """The integration of consecutive entries (one Dask task's result, one saved chunk).
+
+    Attributes:
+        weights, errors: one per entry (NaN where the status says so).
+        status: one :class:`EventStatus` code per entry (int8).
+        failures: the first :data:`MAX_REPORTED_FAILURES` failed entries and reasons.
+        seconds: wall time of the integrations on the worker.
+    """
+
+    weights: np.ndarray
+    errors: np.ndarray
+    status: np.ndarray
+    failures: tuple[EventFailure, ...] = ()
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -51,22 +115,42 @@ class IntegrationReport:
     Attributes:
         n_events: entries with a weight in the output tree.
         n_integrated: of them, those integrated by this call (the rest were resumed).
-        failed_entries: entries whose weight is zero or not finite (recorded as they
-            came out, counted here; the first :data:`MAX_REPORTED_FAILURES`).
-        n_failed: how many such entries.
-        seconds: wall time of this call's integrations.
+        status_counts: entries per :class:`EventStatus` (only those that occur).
+        failures: the first :data:`MAX_REPORTED_FAILURES` failed entries, in entry order.
+        seconds: wall time of this call's integrations (with a cluster's start-up).
+        worker_seconds: the integrations' time summed over the workers.
+        workers: how many workers returned chunks in this call (1: this process).
+        engine: where the chunks ran (this process, a LocalCluster, an address).
     """
 
     n_events: int
     n_integrated: int
-    n_failed: int
-    failed_entries: tuple[int, ...]
-    seconds: float
+    status_counts: dict[EventStatus, int] = field(default_factory=dict)
+    failures: tuple[EventFailure, ...] = ()
+    seconds: float = 0.0
+    worker_seconds: float = 0.0
+    workers: int = 1
+    engine: str = IN_PROCESS
+
+    @property
+    def n_failed(self) -> int:
+        """Entries without a finite, positive weight."""
+        return self.n_events - self.status_counts.get(EventStatus.OK, 0)
+
+    @property
+    def failed_entries(self) -> tuple[int, ...]:
+        """The entries of :attr:`failures`."""
+        return tuple(failure.entry for failure in self.failures)
 
     @property
     def seconds_per_event(self) -> float:
         """Wall seconds per integrated event (all workers together); 0 when none."""
         return self.seconds / self.n_integrated if self.n_integrated else 0.0
+
+    @property
+    def worker_seconds_per_event(self) -> float:
+        """One worker's (core's) seconds per integrated event; 0 when none."""
+        return self.worker_seconds / self.n_integrated if self.n_integrated else 0.0
 
 
 def open_input_tree(path: Path, tree: str, branches: Sequence[str] = MUON_BRANCHES):
@@ -125,6 +209,11 @@ def _check_manifest(partial: Path, manifest: dict[str, Any], input_path: Path) -
         raise OutputError(
             f"{partial}: unfinished MEM run without a readable manifest; remove the folder"
         )
+    if found.get("version") != manifest["version"]:
+        raise OutputError(
+            f"{partial}: unfinished MEM run of another smartml version (chunk format "
+            f"{found.get('version')}, this one reads {manifest['version']}); remove the folder"
+        )
     if found.get("input_sha256") != manifest["input_sha256"]:
         raise DataError(
             f"{input_path}: the file changed since the unfinished run in {partial} began; "
@@ -153,22 +242,85 @@ def _chunk_path(partial: Path, index: int) -> Path:
     return partial / f"chunk-{index:06d}.npz"
 
 
-def load_chunk(partial: Path, index: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The (weights, errors) of a finished chunk, None if absent or unreadable."""
+def load_chunk(partial: Path, index: int) -> ChunkResult | None:
+    """A finished chunk (its failures' reasons included), None if absent or unreadable."""
     try:
         with np.load(_chunk_path(partial, index), allow_pickle=False) as saved:
-            return saved["weight"], saved["error"]
+            failures = tuple(
+                EventFailure(int(entry), EventStatus(int(status)), str(reason))
+                for entry, status, reason in zip(
+                    saved["failure_entry"],
+                    saved["failure_status"],
+                    saved["failure_reason"],
+                    strict=True,
+                )
+            )
+            return ChunkResult(
+                saved["weight"], saved["error"], saved["status"], failures, float(saved["seconds"])
+            )
     except (OSError, KeyError, ValueError):
         return None
 
 
-def save_chunk(partial: Path, index: int, weights: np.ndarray, errors: np.ndarray) -> None:
-    """Write one chunk's results atomically (a killed run never leaves half a chunk)."""
+def save_chunk(partial: Path, index: int, result: ChunkResult) -> None:
+    """Write one chunk's results atomically (a killed run never leaves half a chunk).
+
+    Raises:
+        OutputError: the chunk cannot be written (the chunks before it are kept).
+    """
     final = _chunk_path(partial, index)
     temporary = final.with_name(f".{final.name}.{os.getpid()}")
-    with temporary.open("wb") as handle:
-        np.savez(handle, weight=weights, error=errors)
-    os.replace(temporary, final)
+    try:
+        with temporary.open("wb") as handle:
+            np.savez(
+                handle,
+                weight=result.weights,
+                error=result.errors,
+                status=result.status,
+                failure_entry=np.array([f.entry for f in result.failures], dtype=np.int64),
+                failure_status=np.array([f.status for f in result.failures], dtype=np.int8),
+                failure_reason=np.array([f.reason for f in result.failures], dtype=np.str_),
+                seconds=result.seconds,
+            )
+        os.replace(temporary, final)
+    except OSError as err:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(
+            f"{final}: cannot save a finished chunk ({err.strerror or err}); the chunks "
+            "saved before it are kept: rerun the same command to resume"
+        ) from None
+
+
+def _first_line(text: str) -> str:
+    """The first line of ``text``, cut to :data:`MAX_REASON_CHARACTERS`."""
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return line[:MAX_REASON_CHARACTERS]
+
+
+def integrate_event(
+    event: dict[str, float], entry: int, settings: MemSettings, density: LabDensity | None
+) -> tuple[float, float, EventStatus, str]:
+    """The weight of one event, or why there is none; never raises for the event's sake.
+
+    Returns:
+        (weight, error, status, reason): reason is empty for :attr:`EventStatus.OK`.
+    """
+    not_finite = [key for key, value in event.items() if not math.isfinite(value)]
+    if not_finite:
+        reason = f"{not_finite[0]} = {event[not_finite[0]]}"
+        return math.nan, math.nan, EventStatus.INVALID_INPUT, reason
+    try:
+        weight, error = mem_weight(event, settings, density, entry)
+    except DataError as err:  # the integrand's refusal of the event's values
+        return math.nan, math.nan, EventStatus.INVALID_INPUT, _first_line(str(err))
+    except Exception as err:  # any other failure of this event's integration: recorded
+        reason = _first_line(f"{type(err).__name__}: {err}")
+        return math.nan, math.nan, EventStatus.INTEGRATOR_ERROR, reason
+    if not (math.isfinite(weight) and math.isfinite(error)):
+        return weight, error, EventStatus.NON_FINITE_WEIGHT, f"w = {weight} ± {error}"
+    if weight <= 0:
+        return weight, error, EventStatus.NON_POSITIVE_WEIGHT, f"w = {weight}"
+    return weight, error, EventStatus.OK, ""
 
 
 def integrate_chunk(
@@ -176,8 +328,8 @@ def integrate_chunk(
     entry_start: int,
     settings: MemSettings,
     density: LabDensity | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weights of consecutive events (a worker process's unit of work).
+) -> ChunkResult:
+    """Weights of consecutive events (a worker's unit of work).
 
     Args:
         events: arrays of :data:`MUON_BRANCHES`, one value per event.
@@ -185,18 +337,24 @@ def integrate_chunk(
         settings, density: as for :func:`mem_weight`.
 
     Returns:
-        (weights, errors); an event with invalid values gets NaN for both.
+        the weights, errors and :class:`EventStatus` of the events, with the reasons
+        of the first failures: an event whose integration fails does not stop the
+        others.
     """
-    density = density or DrellYanDensity(settings.sqrt_s_gev)
+    started = time.perf_counter()
     n_events = len(events[MUON_BRANCHES[0]])
     weights, errors = np.full(n_events, np.nan), np.full(n_events, np.nan)
+    status = np.zeros(n_events, dtype=np.int8)
+    failures: list[EventFailure] = []
     for row in range(n_events):
         event = {key: float(values[row]) for key, values in events.items()}
-        try:
-            weights[row], errors[row] = mem_weight(event, settings, density, entry_start + row)
-        except DataError:
-            continue  # recorded as NaN and counted by the caller
-    return weights, errors
+        entry = entry_start + row
+        weights[row], errors[row], status[row], reason = integrate_event(
+            event, entry, settings, density
+        )
+        if status[row] != EventStatus.OK and len(failures) < MAX_REPORTED_FAILURES:
+            failures.append(EventFailure(entry, EventStatus(int(status[row])), reason))
+    return ChunkResult(weights, errors, status, tuple(failures), time.perf_counter() - started)
 
 
 def _chunk_bounds(n_events: int, chunk: int) -> list[tuple[int, int]]:
@@ -208,75 +366,159 @@ def _chunk_bounds(n_events: int, chunk: int) -> list[tuple[int, int]]:
     return [(start, min(start + chunk, n_events)) for start in range(0, n_events, chunk)]
 
 
-def _run_chunks(
-    tree: Any,
-    pending: list[tuple[int, tuple[int, int]]],
-    settings: MemSettings,
-    workers: int,
-    density: LabDensity | None,
-    on_done: Callable[[int, np.ndarray, np.ndarray], None],
-) -> None:
-    """Integrate the ``pending`` (index, bounds) chunks, calling ``on_done`` for each in
-    the main process; in this process for one worker, else in spawned processes (at
-    most two chunks per worker read ahead)."""
+@dataclass
+class _Run:
+    """Where one call's chunks run and what came back."""
 
-    def read(bounds: tuple[int, int]) -> dict[str, np.ndarray]:
+    tree: Any
+    settings: MemSettings
+    density: LabDensity | None
+    on_done: Callable[[int, ChunkResult], None]
+    workers_seen: set[str] = field(default_factory=set)
+    worker_seconds: float = 0.0
+
+    def read(self, bounds: tuple[int, int]) -> dict[str, np.ndarray]:
         start, stop = bounds
-        arrays = tree.arrays(list(MUON_BRANCHES), entry_start=start, entry_stop=stop, library="np")
+        arrays = self.tree.arrays(
+            list(MUON_BRANCHES), entry_start=start, entry_stop=stop, library="np"
+        )
         return {key: np.asarray(arrays[key], dtype=float) for key in MUON_BRANCHES}
 
-    if workers == 1:
+    def done(self, index: int, result: TaskResult) -> None:
+        self.workers_seen.add(result.worker)
+        self.worker_seconds += result.value.seconds
+        self.on_done(index, result.value)
+
+    def in_process(self, pending: list[tuple[int, tuple[int, int]]]) -> None:
         for index, bounds in pending:
-            on_done(index, *integrate_chunk(read(bounds), bounds[0], settings, density))
-        return
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
-    running: dict[concurrent.futures.Future, int] = {}
+            chunk = integrate_chunk(self.read(bounds), bounds[0], self.settings, self.density)
+            self.done(index, TaskResult(chunk, IN_PROCESS))
 
-    def submit(index: int, bounds: tuple[int, int]) -> None:
-        future = pool.submit(integrate_chunk, read(bounds), bounds[0], settings, density)
-        running[future] = index
-
-    try:
-        queue = iter(pending)
-        for index, bounds in itertools.islice(queue, 2 * workers):
-            submit(index, bounds)
-        while running:
-            done, _ = concurrent.futures.wait(running, return_when="FIRST_COMPLETED")
-            for future in done:
-                on_done(running.pop(future), *future.result())
-                for index, bounds in itertools.islice(queue, 1):
-                    submit(index, bounds)
-    except BaseException:
-        # ^C or a failed save: the finished chunks are kept, the queued ones dropped
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+    def tasks(
+        self, pending: list[tuple[int, tuple[int, int]]]
+    ) -> Iterator[tuple[int, tuple[Any, ...]]]:
+        for index, bounds in pending:
+            yield index, (self.read(bounds), bounds[0], self.settings, self.density)
 
 
-def _write_weight_tree(output: Path, partial: Path, n_chunks: int) -> tuple[np.ndarray, ...]:
-    """Write tree :data:`WEIGHT_TREE` from the chunks, atomically; returns the weights."""
+def _lost_chunks_error(
+    input: Path, partial: Path, killed: list[int], bounds: list[tuple[int, int]]
+) -> DataError:
+    from dask import config
+
+    spans = ", ".join(f"{bounds[i][0]}-{bounds[i][1] - 1}" for i in killed[:3])
+    more = ", ..." if len(killed) > 3 else ""
+    return DataError(
+        f"{input}: the chunk(s) of entries {spans}{more} killed more than "
+        f"{config.get('distributed.scheduler.allowed-failures')} workers each "
+        "(distributed.scheduler.allowed-failures); the other chunks are saved in "
+        f"{partial}: rerun the same command to retry these, or a smaller --chunk to "
+        "isolate the event"
+    )
+
+
+def _integrate_pending(
+    run: _Run,
+    pending: list[tuple[int, tuple[int, int]]],
+    workers: int,
+    scheduler: str | None,
+    scheduler_key: str,
+) -> tuple[list[int], str]:
+    """Integrate the ``pending`` (index, bounds) chunks; returns the indices of the
+    chunks Dask gave up on (:func:`run_tasks`) and where they ran."""
+    if scheduler is None and workers == 1:
+        # one worker: no cluster to start, nothing to pickle, an injected density
+        # need not be importable by another process
+        run.in_process(pending)
+        return [], IN_PROCESS
+    engine = scheduler or f"a LocalCluster of {workers} worker processes"
+    with dask_client(workers, scheduler, scheduler_key) as client:
+        try:
+            killed = run_tasks(client, integrate_chunk, run.tasks(pending), run.done, "mem-chunk")
+        except LOST_SCHEDULER as err:
+            raise ConfigError(
+                f"{scheduler_key} {scheduler}: lost the Dask scheduler ({type(err).__name__}: "
+                f"{_first_line(str(err))}); the finished chunks are saved: rerun to resume"
+            ) from None
+    return killed, engine
+
+
+def _write_weight_tree(
+    output: Path, partial: Path, n_chunks: int
+) -> tuple[np.ndarray, list[EventFailure]]:
+    """Write tree :data:`WEIGHT_TREE` from the chunks, atomically.
+
+    Returns:
+        the status of every entry and the chunks' recorded failures.
+
+    Raises:
+        OutputError: the tree cannot be written; the chunks stay where a rerun of the
+            same command finds them (it writes without integrating again).
+    """
     temporary = output.with_name(f".{output.name}.writing-{os.getpid()}")
-    weights = []
+    status: list[np.ndarray] = []
+    failures: list[EventFailure] = []
     try:
         with uproot.recreate(temporary) as root_file:
             tree = root_file.mktree(
-                WEIGHT_TREE, {WEIGHT_BRANCH: np.float64, ERROR_BRANCH: np.float64}
+                WEIGHT_TREE,
+                {WEIGHT_BRANCH: np.float64, ERROR_BRANCH: np.float64, STATUS_BRANCH: np.int32},
             )
             for index in range(n_chunks):
                 chunk = load_chunk(partial, index)
                 if chunk is None:
                     raise OutputError(
-                        f"{_chunk_path(partial, index)}: finished chunk unreadable; rerun"
+                        f"{_chunk_path(partial, index)}: finished chunk unreadable; remove "
+                        "it and rerun the same command to integrate it again"
                     )
-                tree.extend({WEIGHT_BRANCH: chunk[0], ERROR_BRANCH: chunk[1]})
-                weights.append(chunk[0])
+                tree.extend(
+                    {
+                        WEIGHT_BRANCH: chunk.weights,
+                        ERROR_BRANCH: chunk.errors,
+                        STATUS_BRANCH: chunk.status.astype(np.int32),
+                    }
+                )
+                status.append(chunk.status)
+                failures.extend(chunk.failures)
         os.replace(temporary, output)
     except OSError as err:
-        raise OutputError(f"{output}: cannot write ({err.strerror or err})") from None
+        raise OutputError(
+            f"{output}: cannot write ({err.strerror or err}); the integrated chunks are "
+            f"kept in {partial}: rerun the same command to write them without integrating "
+            "again"
+        ) from None
     finally:
         temporary.unlink(missing_ok=True)
-    return tuple(weights)
+    return np.concatenate(status or [np.zeros(0, np.int8)]), failures
+
+
+def check_output(output: Path, input: Path, overwrite: bool, option: str = "--output") -> None:
+    """Refuse, before any work and creating nothing, an output that cannot be written.
+
+    Args:
+        output: the ROOT file to write; input: the events' file (never replaced).
+        overwrite: an existing ``output`` may be replaced.
+        option: the option or key that named ``output``, for the message.
+
+    Raises:
+        OutputError: one line when ``output`` does not end in ``.root``, is a
+            directory, is the input, exists without ``overwrite``, or its folder
+            cannot be written.
+    """
+    from smartml.cli import require_writable_directory
+
+    if output.suffix.lower() != OUTPUT_SUFFIX:
+        raise OutputError(
+            f"{option} {output}: expected a file name ending in {OUTPUT_SUFFIX} "
+            f"(the weights are written as a ROOT tree)"
+        )
+    if output.is_dir():
+        raise OutputError(f"{option} {output}: is a directory; expected a {OUTPUT_SUFFIX} file")
+    if output.exists() and input.exists() and output.samefile(input):
+        raise OutputError(f"{option} {output}: is the input file; choose another name")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{option} {output}: exists; give --overwrite to replace it")
+    require_writable_directory(output.parent, option)
 
 
 def integrate_file(
@@ -289,40 +531,53 @@ def integrate_file(
     max_events: int | None = None,
     density: LabDensity | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    scheduler_key: str = "--scheduler",
 ) -> IntegrationReport:
     """MEM weights of every event of a ROOT tree, into tree ``momemta`` of ``output``.
 
-    The events are cut into chunks of ``chunk`` entries, integrated in parallel over
-    ``workers`` processes; each finished chunk is saved in a hidden folder beside the
-    output (:func:`partial_directory`, with a manifest of the input's SHA-256 and the
-    settings), so that after a kill the same call resumes with the chunks not yet
-    done. At the end tree ``momemta`` (branches ``weight_DY``, ``weight_DY_err``, one
-    entry per input entry, in order) is written under a temporary name and renamed to
-    ``output``, and the folder removed. Each event is seeded by its entry: the result
-    does not depend on ``workers``, ``chunk`` or interruptions.
+    The output is checked first (:func:`check_output`). The events are cut into chunks
+    of ``chunk`` entries, each a Dask task (on a LocalCluster of ``workers``
+    processes, or on the workers of ``scheduler``; in this process when ``workers``
+    is 1 and no scheduler is given); each finished chunk is saved in a hidden folder
+    beside the output (:func:`partial_directory`, with a manifest of the input's
+    SHA-256 and the settings), so that after a kill the same call resumes with the
+    chunks not yet done, on any engine. At the end tree ``momemta`` (branches
+    ``weight_DY``, ``weight_DY_err``, ``status``: one entry per input entry, in
+    order) is written under a temporary name and renamed to ``output``, and the
+    folder removed. Each event is seeded by its entry: the result does not depend on
+    the engine, ``workers``, ``chunk`` or interruptions. An event whose integration
+    fails is recorded (:class:`EventStatus`) and counted; the others go on.
 
     Args:
         input: the ROOT file; tree: its tree with the :data:`MUON_BRANCHES`.
-        output: the ROOT file to write (replaced if it exists).
+        output: the ``.root`` file to write.
         settings: see :class:`MemSettings`.
-        workers: processes integrating chunks (1: this process).
+        workers: worker processes of the LocalCluster (1: this process, no cluster).
         chunk: events per chunk (the work lost to a kill is at most one per worker).
         max_events: integrate only the first ``max_events`` entries (None: all).
-        density: the LO density (:class:`DrellYanDensity` by default); picklable
-            when ``workers > 1``.
+        density: the LO density (``mem_weight``'s default when None); picklable,
+            importable by the workers, when the chunks run on Dask.
         progress: show a progress bar (events/s) on stderr.
+        scheduler: the address of a running Dask scheduler (``tcp://host:port``);
+            ``workers`` is then unused.
+        overwrite: replace an existing ``output``.
+        scheduler_key: the option or configuration key of ``scheduler``, for messages.
 
     Returns:
-        an :class:`IntegrationReport` (events whose weight is zero or not finite are
-        counted there, not fatal).
+        an :class:`IntegrationReport`.
 
     Raises:
+        OutputError: the output is refused (see :func:`check_output`) or cannot be
+            written (the chunks are kept for a rerun).
         DataError: missing/unreadable input, tree or branch; the input changed since
-            an unfinished run began.
-        ConfigError: an unfinished run was started with other settings.
-        OutputError: the output cannot be written.
+            an unfinished run began; chunks whose workers kept dying.
+        ConfigError: an unfinished run was started with other settings; the
+            scheduler cannot be reached or was lost.
     """
     input, output = Path(input), Path(output)
+    check_output(output, input, overwrite)
     events = open_input_tree(input, tree)
     n_events = events.num_entries if max_events is None else min(max_events, events.num_entries)
     manifest = {
@@ -346,19 +601,25 @@ def integrate_file(
         total=n_events, initial=resumed, unit="event", file=sys.stderr, disable=not progress
     ) as bar:
 
-        def on_done(index: int, weights: np.ndarray, errors: np.ndarray) -> None:
-            save_chunk(partial, index, weights, errors)
-            bar.update(len(weights))
+        def on_done(index: int, result: ChunkResult) -> None:
+            save_chunk(partial, index, result)
+            bar.update(len(result.weights))
 
-        _run_chunks(events, pending, settings, workers, density, on_done)
+        run = _Run(events, settings, density, on_done)
+        killed, engine = _integrate_pending(run, pending, workers, scheduler, scheduler_key)
     seconds = time.perf_counter() - started
-    weights = np.concatenate(_write_weight_tree(output, partial, len(bounds)) or [np.zeros(0)])
+    if killed:
+        raise _lost_chunks_error(input, partial, killed, bounds)
+    status, failures = _write_weight_tree(output, partial, len(bounds))
     shutil.rmtree(partial, ignore_errors=True)
-    failed = np.flatnonzero(~(np.isfinite(weights) & (weights != 0)))
+    codes, counts = np.unique(status, return_counts=True)
     return IntegrationReport(
         n_events=n_events,
         n_integrated=n_events - resumed,
-        n_failed=len(failed),
-        failed_entries=tuple(int(entry) for entry in failed[:MAX_REPORTED_FAILURES]),
+        status_counts={EventStatus(int(c)): int(n) for c, n in zip(codes, counts, strict=True)},
+        failures=tuple(sorted(failures, key=lambda f: f.entry)[:MAX_REPORTED_FAILURES]),
         seconds=seconds,
+        worker_seconds=run.worker_seconds,
+        workers=len(run.workers_seen),
+        engine=engine,
     )
