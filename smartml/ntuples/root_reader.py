@@ -411,13 +411,18 @@ class NtupleReader:
             DataError: the name resolves to no numeric branch of a file (naming the
                 alias), or a range cannot be read.
         """
-        pieces = []
-        for index, tree in enumerate(self._trees):
-            jagged = jagged_branches(tree)
-            column = resolve_column(
-                name, jagged, self.where(index), self.aliases, self.aliases_key, origin
+        # every file resolved and checked before the first read
+        columns = [
+            resolve_column(
+                name, jagged_branches(tree), where, self.aliases, self.aliases_key, origin
             )
-            self._check_numeric([leaf.branch for leaf in column.leaves()])
+            for tree, where in zip(
+                self._trees, map(self.where, range(len(self._trees))), strict=True
+            )
+        ]
+        self._check_numeric(list({leaf.branch for c in columns for leaf in c.leaves()}))
+        pieces = []
+        for index, column in enumerate(columns):
             for start in range(0, self.entries_per_file[index], step):
                 stop = min(start + step, self.entries_per_file[index])
                 arrays = self._arrays(index, {leaf.branch for leaf in column.leaves()}, start, stop)
