@@ -2,6 +2,8 @@
 LocalCluster), failures recorded per entry, the output checked before any work, bad
 input and the ``python -m smartml.mem`` command line."""
 
+import re
+
 import numpy as np
 import pytest
 import uproot
@@ -383,16 +385,19 @@ def test_a_chunk_that_keeps_killing_workers_ends_the_run_after_the_others(events
             density=ProcessKillingDensity(), progress=False,
         )  # fmt: skip
     partial = mem_integration.partial_directory(output)
-    assert str(raised.value) == (
-        f"{events_file}: the chunk(s) of entries 3-5 killed more than 0 workers each "
-        "(distributed.scheduler.allowed-failures); the other chunks are saved in "
-        f"{partial}: rerun the same command to retry these, or a smaller --chunk to "
-        "isolate the event"
+    # the chunk of entry 5, and any chunk that was queued on a worker it killed (a
+    # worker's death counts against every chunk assigned to it)
+    assert re.fullmatch(
+        rf"{re.escape(str(events_file))}: the chunk\(s\) of entries (0-2, )?3-5(, \d-\d)* killed "
+        r"more than 0 workers each \(distributed.scheduler.allowed-failures\); the other "
+        rf"chunks are saved in {re.escape(str(partial))}: rerun the same command to retry "
+        r"these, or a smaller --chunk to isolate the event",
+        str(raised.value),
     )
-    saved = sorted(path.name for path in partial.glob("chunk-*.npz"))
-    assert saved == ["chunk-000000.npz", "chunk-000002.npz", "chunk-000003.npz"]
-    assert not output.exists()
-    report = mem_integration.integrate_file(  # the rerun integrates that chunk only
+    saved = {int(path.stem.split("-")[1]) for path in partial.glob("chunk-*.npz")}
+    lost_events = sum(min(3, N_EVENTS - 3 * index) for index in set(range(4)) - saved)
+    assert 1 not in saved and 0 < len(saved) and not output.exists()
+    report = mem_integration.integrate_file(  # the rerun integrates the lost chunks only
         events_file, "events", output, SETTINGS, chunk=3, progress=False
     )
-    assert (report.n_events, report.n_integrated) == (N_EVENTS, 3)
+    assert (report.n_events, report.n_integrated) == (N_EVENTS, lost_events)

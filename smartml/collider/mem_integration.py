@@ -406,7 +406,7 @@ def _lost_chunks_error(
 ) -> DataError:
     from dask import config
 
-    spans = ", ".join(f"{bounds[i][0]}-{bounds[i][1] - 1}" for i in killed[:3])
+    spans = ", ".join(f"{bounds[i][0]}-{bounds[i][1] - 1}" for i in sorted(killed)[:3])
     more = ", ..." if len(killed) > 3 else ""
     return DataError(
         f"{input}: the chunk(s) of entries {spans}{more} killed more than "
