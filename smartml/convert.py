@@ -1,10 +1,12 @@
 """``python -m smartml.convert INPUT.root... --features FEATURES.yaml --output OUT.h5``:
 ROOT trees to HDF5 or parquet, one column per feature.
 
-The features are chosen by a features file (:mod:`smartml.ntuples.feature_file`:
-branches, prefixes × suffixes, wildcards, objects of jagged branches, derived
-features). The input files are chained and read ``--step`` entries at a time, so
-memory stays bounded whatever their size; a progress bar shows on a terminal.
+The inputs are local files or URLs (``root://`` through the ``xrootd`` extra,
+``http(s)://``), holding TTrees or RNTuples. The features are chosen by a features
+file (:mod:`smartml.ntuples.feature_file`: branches, prefixes × suffixes, wildcards,
+objects of jagged branches, derived features). The input files are chained and read
+``--step`` entries at a time, so memory stays bounded whatever their size; a progress
+bar shows on a terminal.
 
 The output is written whole or not at all: into a hidden temporary file beside it
 (``.<name>.partial-*``), renamed into place at the end; an error or ^C removes it.
@@ -13,6 +15,9 @@ dataset per feature, chunked and compressed, with its ``source_branch`` attribut
 ``source_files``, ``tree``, ``entries_read`` and ``dropped_rows`` as root attributes)
 and :mod:`smartml.ntuples.parquet_writer` (``.parquet``: one column per feature, one
 row group per chunk). Both add ``source_entry``, each row's entry in the input chain.
+A feature of an integer or boolean branch keeps its dtype (``Event`` stays int64:
+float32 would change event numbers above 2^24); the others are float32
+(:mod:`smartml.ntuples.typed_columns`).
 """
 
 import argparse
@@ -21,17 +26,19 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smartml.cli import CommandLineParser, require_writable_directory, run_cli
 from smartml.errors import ConfigError, OutputError
+from smartml.locations import Location, as_location
 from smartml.ntuples.conversion_metadata import ConversionMetadata, FeatureWriter
 
 if TYPE_CHECKING:
     from smartml.ntuples.root_reader import NtupleReader
+    from smartml.ntuples.typed_columns import TypedColumns
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +56,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Convert ROOT trees (chained over the input files) to HDF5 or parquet, "
         "one column per feature of a features file.",
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT.root", help="ROOT files, chained")
-    parser.add_argument("--tree", help="the tree in each file (default: the file's only tree)")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT.root",
+        help="ROOT files or root:// / http(s):// URLs, chained",
+    )
+    parser.add_argument(
+        "--tree", help="the TTree or RNTuple in each file (default: the file's only one)"
+    )
     parser.add_argument("--features", required=True, metavar="FEATURES.(yaml|json)")
     parser.add_argument("--output", required=True, metavar="OUT.(h5|parquet)")
     parser.add_argument(
@@ -97,7 +111,7 @@ def staged_file(output: Path) -> Iterator[Path]:
 
 
 def convert(
-    inputs: list[Path],
+    inputs: Sequence[Location],
     tree: str | None,
     features: Path,
     output: Path,
@@ -108,7 +122,8 @@ def convert(
     """Convert the features of ``tree`` in ``inputs`` to ``output``.
 
     Args:
-        inputs: ROOT files, chained; tree: the tree (None: the first file's only tree).
+        inputs: ROOT files or URLs, chained; tree: the TTree or RNTuple (None: the
+            first file's only one).
         features: the features file; output: the ``.h5``/``.parquet`` file to write.
         step: entries per chunk; compression: see :data:`COMPRESSIONS` (None: the
             first); overwrite: replace an existing output.
@@ -141,7 +156,26 @@ def _convert(
     reader: "NtupleReader", output: Path, kind: str, compression: str, step: int
 ) -> ConversionMetadata:
     """Write the reader's features to ``output`` (through a staged file)."""
-    metadata = ConversionMetadata(
+    from smartml.ntuples.root_reader import open_tree
+    from smartml.ntuples.typed_columns import TypedColumns
+
+    with ExitStack() as opened:
+        trees = []
+        for path in reader.files:  # the integer features are read again with their dtype
+            trees.append(open_tree(path, reader.tree_name))
+            opened.callback(trees[-1].file.close)
+        columns = TypedColumns(reader, trees)
+        metadata = _metadata(reader, columns.dtypes)
+        metadata.check_names(str(output))
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with staged_file(output) as temporary:
+            _write(reader, columns, _writer(kind, temporary, metadata, compression), step, output)
+    return metadata
+
+
+def _metadata(reader: "NtupleReader", dtypes: dict[str, str]) -> ConversionMetadata:
+    """What the output records about its origin (all but the counts, set at the end)."""
+    return ConversionMetadata(
         source_files=[str(path) for path in reader.files],
         tree=reader.tree_name,
         source_branches={name: reader.source_of(name) for name in reader.feature_names},
@@ -150,12 +184,8 @@ def _convert(
             for name, column in reader.resolved.columns.items()
             if column.index is not None and name in reader.feature_names
         },
+        dtypes={name: dtype for name, dtype in dtypes.items() if dtype != "float32"},
     )
-    metadata.check_names(str(output))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with staged_file(output) as temporary:
-        _write(reader, _writer(kind, temporary, metadata, compression), step, output)
-    return metadata
 
 
 def _compression(kind: str, compression: str | None) -> str:
@@ -176,7 +206,13 @@ def _writer(kind: str, path: Path, metadata: ConversionMetadata, compression: st
     return ParquetFeatureWriter(path, metadata, compression)
 
 
-def _write(reader: "NtupleReader", writer: FeatureWriter, step: int, output: Path) -> None:
+def _write(
+    reader: "NtupleReader",
+    columns: "TypedColumns",
+    writer: FeatureWriter,
+    step: int,
+    output: Path,
+) -> None:
     """Stream the reader's chunks into the writer, with a progress bar on a terminal."""
     from tqdm import tqdm
 
@@ -192,7 +228,7 @@ def _write(reader: "NtupleReader", writer: FeatureWriter, step: int, output: Pat
             for start in range(0, reader.n_entries, step):
                 stop = min(start + step, reader.n_entries)
                 chunk = reader.read(start, stop)
-                writer.write(chunk.features, chunk.entries)
+                writer.write(columns.columns(chunk, start, stop), chunk.entries)
                 writer.metadata.dropped_rows += chunk.dropped
                 bar.update(stop - start)
         writer.metadata.entries_read = reader.n_entries
@@ -217,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         output = Path(args.output)
         written = convert(
-            [Path(path) for path in args.inputs],
+            [as_location(path) for path in args.inputs],
             args.tree,
             Path(args.features),
             output,

@@ -262,22 +262,31 @@ def publish_directory(
         shutil.rmtree(staging, ignore_errors=True)  # gone already after the swap
 
 
-def expand_patterns(patterns: list[str], key: str) -> list[Path]:
-    """The files that ``patterns`` (paths or globs) name, in order, each once.
+def expand_patterns(patterns: list[str], key: str) -> list[str | Path]:
+    """The files that ``patterns`` (paths, globs or URLs) name, in order, each once.
+
+    A URL (``root://``, ``http(s)://``) is passed on as it is, a string: it is neither
+    globbed nor checked here (the reader names it if it cannot be read).
 
     Args:
         patterns: from a configuration; key: its key, named in the error.
 
     Raises:
-        DataError: a pattern that matches no file.
+        DataError: a local pattern that matches no file.
 
     >>> expand_patterns([__file__, __file__], "files") == [Path(__file__)]
     True
+    >>> expand_patterns(["root://eos.cern.ch//store/a.root"], "files")
+    ['root://eos.cern.ch//store/a.root']
     """
     from smartml.errors import DataError
+    from smartml.locations import is_remote
 
-    files: list[Path] = []
+    files: list[str | Path] = []
     for pattern in patterns:
+        if is_remote(pattern):
+            files += [pattern] if pattern not in files else []
+            continue
         matches = sorted(glob.glob(pattern)) or ([pattern] if Path(pattern).exists() else [])
         if not matches:
             raise DataError(f"{key}: '{pattern}' matches no file")

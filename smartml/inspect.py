@@ -1,6 +1,7 @@
 """``python -m smartml.inspect FILE [--json]``: what a ROOT, HDF5 or parquet file holds.
 
-ROOT: its trees, their entries and branches (type; jagged or not). HDF5: datasets
+ROOT: its trees and RNTuples, their entries and branches or fields (type; jagged or
+not); the file may be a URL (``root://`` with the ``xrootd`` extra, ``http(s)://``). HDF5: datasets
 (shape, dtype, attributes). Parquet: columns (type), rows and row groups. For every
 numeric column: min, max, mean, std (over finite values) and the NaN count (and the
 infinite count); a jagged branch: over all its objects, with the objects per event.
@@ -16,6 +17,7 @@ from typing import Any
 
 from smartml.cli import CommandLineParser, run_cli
 from smartml.errors import ConfigError, DataError
+from smartml.locations import Location, as_location, is_remote, location_suffix
 
 SUFFIXES = {
     ".root": "root",
@@ -33,26 +35,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Show the trees, datasets or columns of a .root, .h5 or .parquet file "
         "with statistics of each numeric column.",
     )
-    parser.add_argument("file", help="a .root, .h5/.hdf5 or .parquet file")
+    parser.add_argument(
+        "file", help="a .root, .h5/.hdf5 or .parquet file, or a root:// / http(s):// .root URL"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--step", type=int, default=100_000, help="rows read at a time")
     return parser.parse_args(argv)
 
 
-def summarise(path: Path, step: int = 100_000) -> dict[str, Any]:
+def summarise(path: Location, step: int = 100_000) -> dict[str, Any]:
     """The summary of ``path`` (see :mod:`smartml.ntuples.file_summary`).
 
     Raises:
-        ConfigError: an unknown suffix or a bad ``step``; DataError: the file is missing
-            or unreadable.
+        ConfigError: an unknown suffix, a URL of a file that is not ROOT, or a bad
+            ``step``; DataError: the file is missing or unreadable.
     """
     from smartml.ntuples import file_summary
 
-    kind = SUFFIXES.get(path.suffix.lower())
+    kind = SUFFIXES.get(location_suffix(path))
     if kind is None:
         raise ConfigError(f"{path}: expected a file ending in {', '.join(SUFFIXES)}")
     if step < 1:
         raise ConfigError(f"--step {step}: must be greater than 0")
+    if is_remote(path):
+        if kind != "root":
+            raise ConfigError(f"{path}: only ROOT files are read from a URL; download it first")
+        return file_summary.root_summary(path, step)
+    path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     describe = {
@@ -64,7 +73,10 @@ def summarise(path: Path, step: int = 100_000) -> dict[str, Any]:
 
 
 def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6g}"
+    """A statistic for the table: an integer in full (an event number), else 6 digits."""
+    if value is None:
+        return "-"
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
 
 
 def _row(name: str, kind: str, statistics: dict[str, Any] | None) -> tuple[str, ...]:
@@ -100,9 +112,10 @@ def render(summary: dict[str, Any]) -> str:
     if summary["format"] == "root":
         lines.append(f"{summary['file']} (root): {len(summary['trees'])} trees")
         for tree in summary["trees"]:
+            rntuple = tree.get("kind") == "RNTuple"
             lines.append(
-                f"tree {tree['name']!r}: {tree['entries']} entries, "
-                f"{len(tree['branches'])} branches"
+                f"{'RNTuple' if rntuple else 'tree'} {tree['name']!r}: {tree['entries']} "
+                f"entries, {len(tree['branches'])} {'fields' if rntuple else 'branches'}"
             )
             rows = []
             for branch in tree["branches"]:
@@ -140,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     def run() -> None:
-        summary = summarise(Path(args.file), args.step)
+        summary = summarise(as_location(args.file), args.step)
         print(json.dumps(summary, indent=2, allow_nan=False) if args.json else render(summary))
 
     return run_cli(run, "smartml.inspect", args.verbose)

@@ -2,7 +2,9 @@
 counts of NaN and infinite values) in constant memory.
 
 The mean and the variance are merged chunk by chunk with Chan et al.'s pairwise
-update, which stays accurate where summing x and x² would cancel.
+update, which stays accurate where summing x and x² would cancel. The minimum and
+maximum of integer (or boolean) values are kept as exact Python integers: float64
+would round an int64 event number above 2^53.
 
 >>> statistics = RunningStatistics()
 >>> statistics.update(np.array([1.0, 2.0, np.nan]))
@@ -28,14 +30,19 @@ class RunningStatistics:
     count: int = 0
     nan: int = 0
     inf: int = 0
-    minimum: float = np.inf
-    maximum: float = -np.inf
+    minimum: float | int = np.inf
+    maximum: float | int = -np.inf
     mean: float = 0.0
     _squares: float = 0.0  # sum of squared deviations from the mean (M2)
 
     def update(self, values: np.ndarray) -> None:
         """Add a chunk of values (any shape, any numeric dtype)."""
-        values = np.asarray(values, dtype=np.float64).ravel()
+        raw = np.asarray(values).ravel()
+        if raw.dtype.kind in "biu" and raw.size:
+            # Exact extremes first: the float64 copy below rounds integers above 2^53.
+            self.minimum = min(self.minimum, int(raw.min()))
+            self.maximum = max(self.maximum, int(raw.max()))
+        values = raw.astype(np.float64)
         finite = np.isfinite(values)
         self.nan += int(np.isnan(values).sum())
         self.inf += int(np.isinf(values).sum())
@@ -49,8 +56,9 @@ class RunningStatistics:
         self.mean += delta * n / total
         self._squares += squares + delta**2 * self.count * n / total
         self.count = total
-        self.minimum = min(self.minimum, float(values.min()))
-        self.maximum = max(self.maximum, float(values.max()))
+        if raw.dtype.kind not in "biu":
+            self.minimum = min(self.minimum, float(values.min()))
+            self.maximum = max(self.maximum, float(values.max()))
 
     @property
     def std(self) -> float:

@@ -1,6 +1,7 @@
 """What a converted file records about its origin (written by the HDF5 and parquet
 writers of :mod:`smartml.convert`)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,6 +22,8 @@ class ConversionMetadata:
         source_branches: feature -> its branch (``Muon_Px`` for ``Muon_Px[0]``) or the
             formula of a derived feature, in column order.
         object_indices: feature -> object index, for features of jagged branches.
+        dtypes: feature -> the numpy dtype name of its column (``"int64"``, ``"bool"``);
+            a feature not named is float32.
         entries_read: entries of the chain; dropped_rows: events dropped for a missing
             object (set when the conversion ends).
     """
@@ -29,8 +32,19 @@ class ConversionMetadata:
     tree: str
     source_branches: dict[str, str]
     object_indices: dict[str, int] = field(default_factory=dict)
+    dtypes: dict[str, str] = field(default_factory=dict)
     entries_read: int = 0
     dropped_rows: int = 0
+
+    def dtype_of(self, feature: str) -> np.dtype:
+        """The dtype of a feature's column.
+
+        >>> branches = {"x": "x", "Event": "Event"}
+        >>> metadata = ConversionMetadata([], "t", branches, dtypes={"Event": "int64"})
+        >>> metadata.dtype_of("x"), metadata.dtype_of("Event")
+        (dtype('float32'), dtype('int64'))
+        """
+        return np.dtype(self.dtypes.get(feature, "float32"))
 
     def check_names(self, output: str) -> None:
         """Refuse feature names a file cannot hold as dataset or column names.
@@ -51,8 +65,9 @@ class FeatureWriter(Protocol):
 
     metadata: ConversionMetadata
 
-    def write(self, features: np.ndarray, entries: np.ndarray) -> None:
-        """Append rows: features (n, k) float32 in column order, entries (n,) int64."""
+    def write(self, columns: Sequence[np.ndarray], entries: np.ndarray) -> None:
+        """Append rows: one (n,) array per feature in column order, each of its
+        :meth:`ConversionMetadata.dtype_of`; entries (n,) int64."""
 
     def close(self) -> None:
         """Write the metadata and close the file."""

@@ -6,7 +6,9 @@ parquet file), their columns (name, type, shape or entries) and per column the
 :meth:`~smartml.ntuples.column_statistics.RunningStatistics.summary` (count, nan, inf,
 min, max, mean, std over finite values; None for a non-numeric column). A jagged
 ROOT branch has statistics over all its objects and ``objects_per_event`` (the same
-statistics of the object counts). Parquet nulls count as NaN.
+statistics of the object counts). An RNTuple is summarised as a tree (``kind``
+``"RNTuple"``, its top-level fields as branches). Parquet nulls count as NaN. Integer
+columns keep exact integer minima and maxima.
 """
 
 from pathlib import Path
@@ -20,20 +22,34 @@ import pyarrow.parquet as pq
 import uproot
 
 from smartml.errors import DataError
+from smartml.locations import Location
 from smartml.ntuples.column_statistics import RunningStatistics
+from smartml.ntuples.rntuple_tree import RNTupleTree, is_rntuple
 from smartml.ntuples.root_reader import UNREADABLE, is_numeric, open_root_file, tree_names
 
 DEFAULT_STEP = 100_000
 
 
-def root_summary(path: Path, step: int = DEFAULT_STEP) -> dict[str, Any]:
-    """Trees, branches (type, jagged or not) and their statistics of a ROOT file."""
+def root_summary(path: Location, step: int = DEFAULT_STEP) -> dict[str, Any]:
+    """Trees and RNTuples, their branches (type, jagged or not) and statistics of a
+    ROOT file (a local path or a URL)."""
     with open_root_file(path) as file:
-        trees = [_tree_summary(path, name, file[name], step) for name in tree_names(file)]
+        trees = [
+            _tree_summary(path, name, _tree(file, name, path), step) for name in tree_names(file)
+        ]
     return {"file": str(path), "format": "root", "trees": trees}
 
 
-def _tree_summary(path: Path, name: str, tree: Any, step: int) -> dict[str, Any]:
+def _tree(file: Any, name: str, path: Location) -> Any:
+    """The TTree ``name`` of an open file, or its RNTuple seen as a tree."""
+    try:
+        found = file[name]
+    except UNREADABLE as err:
+        raise DataError(f"{path}: cannot read {name!r} ({err})".splitlines()[0]) from None
+    return RNTupleTree(found, path) if is_rntuple(found) else found
+
+
+def _tree_summary(path: Location, name: str, tree: Any, step: int) -> dict[str, Any]:
     jagged = {b.name: isinstance(b.interpretation, uproot.AsJagged) for b in tree.branches}
     numeric = {b.name for b in tree.branches if is_numeric(b)}
     values = {branch: RunningStatistics() for branch in numeric}
@@ -53,6 +69,7 @@ def _tree_summary(path: Path, name: str, tree: Any, step: int) -> dict[str, Any]
         raise DataError(f"{path}: tree {name!r}: cannot read ({err})".splitlines()[0]) from None
     return {
         "name": name,
+        "kind": "RNTuple" if isinstance(tree, RNTupleTree) else "TTree",
         "entries": int(tree.num_entries),
         "branches": [
             {
@@ -118,6 +135,14 @@ def _dataset_summary(dataset: Any, name: str, step: int) -> dict[str, Any]:
     }
 
 
+def _numbers(column: Any) -> np.ndarray:
+    """A parquet column as numpy: integers as they are (exact extremes), a column with
+    nulls as float64 with the nulls NaN."""
+    if column.null_count:
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return column.to_numpy(zero_copy_only=False)
+
+
 def parquet_summary(path: Path, step: int = DEFAULT_STEP) -> dict[str, Any]:
     """Columns (type) and their statistics of a parquet file, read in batches of
     ``step`` rows."""
@@ -137,8 +162,7 @@ def parquet_summary(path: Path, step: int = DEFAULT_STEP) -> dict[str, Any]:
     try:
         for batch in file.iter_batches(batch_size=step, columns=numeric) if numeric else []:
             for name in numeric:
-                column = batch.column(name).cast(pa.float64())  # nulls become NaN below
-                running[name].update(column.to_numpy(zero_copy_only=False))
+                running[name].update(_numbers(batch.column(name)))
     except (OSError, pa.ArrowException) as err:
         raise DataError(f"{path}: cannot read the parquet file ({err})") from None
     return {

@@ -3,7 +3,8 @@
 Layout:
 
 - one dataset per feature at the root, named as the feature (``lep1_PT``,
-  ``Jet_PT[0]``, a derived feature's name): float32, shape (rows,), chunked and
+  ``Jet_PT[0]``, a derived feature's name): float32, or the integer or bool dtype of
+  an integer or boolean branch (``Event`` stays int64), shape (rows,), chunked and
   compressed (gzip level 4 or lzf), attribute ``source_branch`` (the ROOT branch, or
   the formula of a derived feature) and, for an object of a jagged branch,
   ``object_index``;
@@ -13,6 +14,7 @@ Layout:
   ``features`` (the feature names in order), ``entries_read`` and ``dropped_rows``.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,8 @@ import numpy as np
 from smartml.ntuples.conversion_metadata import ENTRY_COLUMN, ConversionMetadata
 
 COMPRESSIONS = ("gzip", "lzf", "none")
-# Rows per HDF5 chunk: 64k float32 = 256 KiB, within h5py's advice (10 KiB to 1 MiB).
+# Rows per HDF5 chunk: 64k float32 = 256 KiB (int64: 512 KiB), within h5py's advice
+# (10 KiB to 1 MiB).
 _CHUNK_ROWS = 65_536
 
 
@@ -44,7 +47,8 @@ class Hdf5FeatureWriter:
             options.update(compression="lzf", shuffle=True)
         self._datasets = []
         for name, branch in metadata.source_branches.items():
-            dataset = self._file.create_dataset(name, shape=(0,), dtype=np.float32, **options)
+            dtype = metadata.dtype_of(name)
+            dataset = self._file.create_dataset(name, shape=(0,), dtype=dtype, **options)
             dataset.attrs["source_branch"] = branch
             if name in metadata.object_indices:
                 dataset.attrs["object_index"] = metadata.object_indices[name]
@@ -54,13 +58,14 @@ class Hdf5FeatureWriter:
         )
         self._entries.attrs["description"] = "entry number in the chained input trees"
 
-    def write(self, features: np.ndarray, entries: np.ndarray) -> None:
-        """Append rows: features (n, k) float32 in column order, entries (n,)."""
+    def write(self, columns: Sequence[np.ndarray], entries: np.ndarray) -> None:
+        """Append rows: one array per feature in column order (each of its dataset's
+        dtype), entries (n,)."""
         start = self._entries.shape[0]
         stop = start + len(entries)
-        for k, dataset in enumerate(self._datasets):
+        for column, dataset in zip(columns, self._datasets, strict=True):
             dataset.resize((stop,))
-            dataset[start:stop] = features[:, k]
+            dataset[start:stop] = column
         self._entries.resize((stop,))
         self._entries[start:stop] = entries
 

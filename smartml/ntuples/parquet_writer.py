@@ -1,6 +1,7 @@
 """Converted features as parquet (pyarrow), one row group per chunk.
 
-Layout: one float32 column per feature, named as the feature, its field metadata
+Layout: one column per feature (float32, or the integer or bool type of an integer or
+boolean branch: ``Event`` stays int64), named as the feature, its field metadata
 ``source_branch`` (the ROOT branch, or a derived feature's formula) and, for an
 object of a jagged branch, ``object_index``; an int64 column ``source_entry`` (the
 entry number in the chained input trees); the file's key-value metadata ``smartml``
@@ -9,6 +10,7 @@ holds JSON with ``source_files``, ``tree``, ``features``, ``entries_read`` and
 """
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +37,19 @@ class ParquetFeatureWriter:
             info = {"source_branch": branch}
             if name in metadata.object_indices:
                 info["object_index"] = str(metadata.object_indices[name])
-            fields.append(pa.field(name, pa.float32(), nullable=False, metadata=info))
+            kind = pa.from_numpy_dtype(metadata.dtype_of(name))
+            fields.append(pa.field(name, kind, nullable=False, metadata=info))
         fields.append(pa.field(ENTRY_COLUMN, pa.int64(), nullable=False))
         self._schema = pa.schema(fields)
         self._writer = pq.ParquetWriter(path, self._schema, compression=compression)
 
-    def write(self, features: np.ndarray, entries: np.ndarray) -> None:
-        """Append one row group: features (n, k) float32 in column order, entries (n,)."""
+    def write(self, columns: Sequence[np.ndarray], entries: np.ndarray) -> None:
+        """Append one row group: one array per feature in column order (each of its
+        field's type), entries (n,)."""
         if len(entries) == 0:
             return
-        columns = [pa.array(features[:, k]) for k in range(features.shape[1])]
-        table = pa.Table.from_arrays([*columns, pa.array(entries)], schema=self._schema)
+        arrays = [pa.array(column) for column in columns]
+        table = pa.Table.from_arrays([*arrays, pa.array(entries)], schema=self._schema)
         self._writer.write_table(table, row_group_size=len(entries))
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ the trees the file holds), a missing branch (with the nearest existing names), a
 object index beyond every event, a NaN or infinite feature (with its first entry).
 """
 
+import http.client
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import numpy as np
 import uproot
 
 from smartml.errors import DataError
+from smartml.locations import Location, as_location, is_remote
 from smartml.ntuples.aliases import Aliases, AliasMap, column_values, resolve_column
 from smartml.ntuples.derived_features import balance, delta_phi, invariant_mass
 from smartml.ntuples.feature_selection import (
@@ -32,9 +34,18 @@ from smartml.ntuples.feature_selection import (
     ResolvedSelection,
     resolve,
 )
+from smartml.ntuples.remote_files import open_remote
+from smartml.ntuples.rntuple_tree import RNTUPLE_CLASS, RNTupleTree, is_rntuple
 
-# What uproot raises on bytes that are not (or no longer) a ROOT file.
-UNREADABLE = (OSError, ValueError, zlib.error, uproot.deserialization.DeserializationError)
+# What uproot raises on bytes that are not (or no longer) a ROOT file, or that a
+# server stops sending (http.client's errors are not OSErrors).
+UNREADABLE = (
+    OSError,
+    ValueError,
+    zlib.error,
+    http.client.HTTPException,
+    uproot.deserialization.DeserializationError,
+)
 # Entries per read when scanning a counter branch for the largest object count.
 _SCAN_STEP = 1_000_000
 
@@ -63,12 +74,17 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def open_root_file(path: Path) -> Any:
-    """The ROOT file ``path``, opened with uproot.
+def open_root_file(path: Location) -> Any:
+    """The ROOT file ``path`` (a local path, or a ``root://``, ``http(s)://`` URL),
+    opened with uproot.
 
     Raises:
-        DataError: the file is missing, empty or not readable as ROOT.
+        DataError: the file is missing, empty or not readable as ROOT; a remote file
+            cannot be reached; a ``root://`` URL without fsspec-xrootd installed.
     """
+    if is_remote(path):
+        return open_remote(str(path))
+    path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such ROOT file")
     if path.is_dir():
@@ -84,18 +100,21 @@ def open_root_file(path: Path) -> Any:
 
 
 def tree_names(file: Any) -> list[str]:
-    """The paths of the TTrees in an open file (``"events"``, ``"sel/hftree"``)."""
-    return list(file.keys(filter_classname="TTree", recursive=True, cycle=False))
+    """The paths of the TTrees and RNTuples in an open file (``"events"``,
+    ``"sel/hftree"``), in the file's order."""
+    return list(file.keys(filter_classname=["TTree", RNTUPLE_CLASS], recursive=True, cycle=False))
 
 
-def open_tree(path: Path, tree: str) -> Any:
-    """The TTree ``tree`` of the ROOT file ``path``.
+def open_tree(path: Location, tree: str) -> Any:
+    """The TTree (or RNTuple) ``tree`` of the ROOT file ``path``.
 
     Args:
-        path: the file; tree: the tree's path in it (``"events"``, ``"sel/hftree"``).
+        path: the file (a local path or a URL); tree: the tree's path in it
+            (``"events"``, ``"sel/hftree"``).
 
     Returns:
-        an ``uproot.TTree``.
+        an ``uproot.TTree``, or an RNTuple seen through the same interface
+        (:class:`~smartml.ntuples.rntuple_tree.RNTupleTree`).
 
     Raises:
         DataError: the file is missing, empty or not readable as ROOT; it has no tree
@@ -110,13 +129,16 @@ def open_tree(path: Path, tree: str) -> Any:
         raise DataError(f"{path}: no tree {tree!r}; {held}") from None
     except UNREADABLE as err:
         raise DataError(f"{path}: not a readable ROOT file ({_first_line(err)})") from None
+    if is_rntuple(found):
+        return RNTupleTree(found, path)
     if not isinstance(found, uproot.TTree):
-        raise DataError(f"{path}: {tree!r} is a {found.classname}, not a TTree")
+        raise DataError(f"{path}: {tree!r} is a {found.classname}, not a TTree or an RNTuple")
     return found
 
 
-def single_tree(path: Path) -> str:
-    """The path of the only TTree in ``path`` (for commands whose ``--tree`` is optional).
+def single_tree(path: Location) -> str:
+    """The path of the only TTree or RNTuple in ``path`` (for commands whose ``--tree``
+    is optional).
 
     Raises:
         DataError: the file cannot be read, or holds no tree or several (named).
@@ -178,7 +200,7 @@ class NtupleReader:
     ):
         if not files:
             raise DataError(f"tree {tree!r}: no input file given")
-        self.files = [Path(file) for file in files]
+        self.files = [as_location(file) for file in files]  # a URL stays a string
         self.tree_name = tree
         self._trees = [open_tree(path, tree) for path in self.files]
         self.aliases, self.aliases_key = Aliases.validate_python(aliases or {}), aliases_key

@@ -1,0 +1,99 @@
+"""Remote ROOT files opened with uproot: ``root://``/``xroot://`` (XRootD, e.g. EOS)
+through fsspec-xrootd, the ``xrootd`` extra; ``http://``/``https://`` through uproot's
+own HTTP source (the standard library's client: no aiohttp needed), which reads the
+file in byte ranges (the server must answer ``Range`` requests, as web servers and
+EOS do).
+
+Every failure is one :class:`~smartml.errors.DataError` line naming the URL.
+"""
+
+import base64
+import http.client
+import importlib.util
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+import uproot
+
+from smartml.errors import DataError
+from smartml.locations import is_xrootd
+
+# Seconds to wait for an HTTP server (per request) before the read fails.
+HTTP_TIMEOUT_S = 60
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def open_remote(url: str) -> Any:
+    """The remote ROOT file ``url``, opened with uproot (no array cache).
+
+    Raises:
+        DataError: one line naming the URL: fsspec-xrootd missing for root://, the
+            server unreachable, the file missing or refused, or not a ROOT file.
+    """
+    from smartml.ntuples.root_reader import UNREADABLE  # it imports this module
+
+    if is_xrootd(url):
+        if importlib.util.find_spec("fsspec_xrootd") is None:
+            raise DataError(
+                f"{url}: reading root:// (XRootD) needs fsspec-xrootd: "
+                'pip install "smartml[xrootd]"'
+            )
+        options: dict[str, Any] = {}
+    else:
+        _check_http(url)
+        options = {"handler": uproot.source.http.HTTPSource, "timeout": HTTP_TIMEOUT_S}
+    try:
+        return uproot.open(url, array_cache=None, **options)
+    except FileNotFoundError as err:
+        raise DataError(f"{url}: no such remote file ({_first_line(err)})") from None
+    except UNREADABLE as err:
+        raise DataError(f"{url}: cannot read the remote ROOT file ({_first_line(err)})") from None
+
+
+def _check_http(url: str) -> None:
+    """Ask the server for the file's headers first (HEAD): a missing file or a refusal
+    is named before uproot reads (whose 404 path leaves the response's socket open).
+    Any other answer (a redirect, HEAD not allowed) is left to uproot.
+
+    Raises:
+        DataError: the server cannot be reached, or answers 401, 403, 404 or 410.
+    """
+    parts = urlsplit(url)
+    connection = _connection(parts)
+    try:
+        connection.request("HEAD", _target(parts), headers=_credentials(parts))
+        response = connection.getresponse()
+        status, reason = response.status, response.reason
+        response.close()
+    except (OSError, http.client.HTTPException) as err:
+        raise DataError(f"{url}: cannot read the remote ROOT file ({_first_line(err)})") from None
+    finally:
+        connection.close()
+    if status in (404, 410):
+        raise DataError(f"{url}: no such remote file (HTTP {status} {reason})")
+    if status in (401, 403):
+        raise DataError(f"{url}: the server refuses the file (HTTP {status} {reason})")
+
+
+def _connection(parts: SplitResult) -> http.client.HTTPConnection:
+    """An HTTP(S) connection to the URL's host (not yet opened)."""
+    if parts.scheme.lower() == "https":
+        return http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=HTTP_TIMEOUT_S)
+    return http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=HTTP_TIMEOUT_S)
+
+
+def _target(parts: SplitResult) -> str:
+    """The request target: the URL's path and query."""
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _credentials(parts: SplitResult) -> dict[str, str]:
+    """Basic authentication from ``https://user:password@host/...`` (as uproot sends)."""
+    if parts.username is None:
+        return {}
+    secret = f"{parts.username}:{parts.password or ''}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(secret).decode()}
