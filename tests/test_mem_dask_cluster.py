@@ -1,7 +1,8 @@
 """``python -m smartml.mem --scheduler``: the chunks run on a Dask scheduler's workers
-(a ``dask scheduler`` and two ``dask worker`` processes on localhost here), and a
-worker killed mid-run loses nothing: Dask reruns its chunk elsewhere, the output
-equals a one-process run's, entry by entry."""
+(a ``dask scheduler`` and two ``dask worker`` processes on localhost here); a worker
+killed mid-run loses nothing: Dask reruns its chunk elsewhere, the output equals a
+one-process run's, entry by entry; a lost scheduler is one line, and the rerun resumes
+with the chunks saved."""
 
 import json
 import os
@@ -9,7 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -54,10 +57,18 @@ def read_tree(path):
     return [arrays[branch] for branch in branches]
 
 
+@dataclass
+class Cluster:
+    address: str
+    scheduler: subprocess.Popen
+    workers: dict[str, subprocess.Popen]
+    client: Any
+
+
 @pytest.fixture
 def cluster(tmp_path):
     """A scheduler on an ephemeral port and two one-thread workers without nannies
-    (a killed worker stays dead); yields (address, {name: process}, a client)."""
+    (a killed worker stays dead), with a client of the test's."""
     from distributed import Client
 
     scheduler_file = tmp_path / "scheduler.json"
@@ -81,28 +92,37 @@ def cluster(tmp_path):
             processes.append(workers[name])
         with Client(address, timeout=30) as client:
             client.wait_for_workers(2, timeout=60)
-            yield address, workers, client
+            yield Cluster(address, processes[0], workers, client)
     finally:
         for process in reversed(processes):
             process.kill()
             process.wait(30)
 
 
-def test_a_killed_worker_loses_nothing_and_the_weights_are_those_of_one_process(cluster, tmp_path):
-    address, workers, client = cluster
+def events_and_one_process_weights(directory):
+    """A file of ``N_EVENTS`` events and their weights integrated in this process."""
     events = write_events(
-        tmp_path / "dy.root",
+        directory / "dy.root",
         generated_like_events(N_EVENTS, seed=5, resolutions=SETTINGS.resolutions),
     )
-    alone = tmp_path / "alone.root"
+    alone = directory / "alone.root"
     mem_integration.integrate_file(events, "events", alone, SETTINGS, chunk=CHUNK, progress=False)
+    return events, alone
+
+
+def command(events, output, *options):
+    return [
+        sys.executable, "-m", "smartml.mem", str(events), "--output", str(output),
+        "--neval", "500", "--nitn-adapt", "2", "--nitn", "2", "--chunk", str(CHUNK),
+        "--no-progress", *options,
+    ]  # fmt: skip
+
+
+def test_a_killed_worker_loses_nothing_and_the_weights_are_those_of_one_process(cluster, tmp_path):
+    address, workers, client = cluster.address, cluster.workers, cluster.client
+    events, alone = events_and_one_process_weights(tmp_path)
     output = tmp_path / "weights.root"
-    run = start(
-        [sys.executable, "-m", "smartml.mem", str(events), "--output", str(output),
-         "--scheduler", address, "--neval", "500", "--nitn-adapt", "2", "--nitn", "2",
-         "--chunk", str(CHUNK), "--no-progress"],
-        tmp_path / "run.log",
-    )  # fmt: skip
+    run = start(command(events, output, "--scheduler", address), tmp_path / "run.log")
     partial = mem_integration.partial_directory(output)
     try:
         wait_for(lambda: any(partial.glob("chunk-*.npz")), 120, "a finished chunk")
@@ -123,3 +143,31 @@ def test_a_killed_worker_loses_nothing_and_the_weights_are_those_of_one_process(
     for branch_of_run, branch_alone in zip(read_tree(output), read_tree(alone), strict=True):
         np.testing.assert_array_equal(branch_of_run, branch_alone)
     assert len(read_tree(output)[0]) == N_EVENTS
+
+
+def test_a_lost_scheduler_is_one_line_and_the_rerun_resumes(cluster, tmp_path):
+    events, alone = events_and_one_process_weights(tmp_path)
+    output = tmp_path / "weights.root"
+    log = tmp_path / "run.log"
+    run = start(command(events, output, "--scheduler", cluster.address), log)
+    partial = mem_integration.partial_directory(output)
+    try:
+        wait_for(lambda: any(partial.glob("chunk-*.npz")), 120, "a finished chunk")
+        cluster.scheduler.kill()
+        assert run.wait(120) == 2, log.read_text()
+    finally:
+        run.kill()
+    lines = log.read_text().splitlines()
+    assert lines[-1].startswith(
+        f"smartml.mem: error: --scheduler {cluster.address}: lost the Dask scheduler ("
+    )
+    assert lines[-1].endswith("); the finished chunks are saved: rerun to resume")
+    saved = len(list(partial.glob("chunk-*.npz")))
+    assert 0 < saved < N_EVENTS // CHUNK and not output.exists()
+    rerun = subprocess.run(  # in this process now: the chunks resume on any engine
+        command(events, output), capture_output=True, text=True, cwd=PACKAGE_ROOT, check=False
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{N_EVENTS - saved * CHUNK} integrated in " in rerun.stdout
+    for branch_of_run, branch_alone in zip(read_tree(output), read_tree(alone), strict=True):
+        np.testing.assert_array_equal(branch_of_run, branch_alone)

@@ -148,7 +148,7 @@ def run_tasks(
     tasks: Iterator[tuple[int, tuple[Any, ...]]],
     on_done: Callable[[int, TaskResult], None],
     name: str,
-) -> list[int]:
+) -> dict[int, int]:
     """Run ``function(*arguments)`` for each ``(index, arguments)`` of ``tasks`` on the
     client's workers, calling ``on_done(index, result)`` here as each finishes.
 
@@ -159,8 +159,9 @@ def run_tasks(
         client: from :func:`dask_client`; name: the prefix of the tasks' keys.
 
     Returns:
-        the indices of the tasks that erred with ``KilledWorker`` (their workers died
-        more often than ``distributed.scheduler.allowed-failures``); the others ran.
+        the tasks that erred with ``KilledWorker`` (their workers died more often than
+        the scheduler's ``distributed.scheduler.allowed-failures``): index -> that
+        limit; the others ran.
 
     Raises:
         whatever a task raised (a bug: the chunk functions catch the failures of
@@ -184,13 +185,14 @@ def run_tasks(
             if len(running) >= _tasks_ahead(client):
                 return
 
-    killed = []
+    killed: dict[int, int] = {}
     submit_ahead()
     try:
         for future in finished:
             index = running.pop(future)
-            if future.status == "error" and isinstance(future.exception(), KilledWorker):
-                killed.append(index)
+            error = future.exception() if future.status == "error" else None
+            if isinstance(error, KilledWorker):
+                killed[index] = error.allowed_failures
             else:
                 on_done(index, future.result())
             future.release()  # the worker may forget the result: it is saved

@@ -402,15 +402,15 @@ class _Run:
 
 
 def _lost_chunks_error(
-    input: Path, partial: Path, killed: list[int], bounds: list[tuple[int, int]]
+    input: Path, partial: Path, killed: dict[int, int], bounds: list[tuple[int, int]]
 ) -> DataError:
-    from dask import config
-
+    """The one line for the chunks Dask gave up on (``killed``: index -> the
+    scheduler's allowed failures)."""
     spans = ", ".join(f"{bounds[i][0]}-{bounds[i][1] - 1}" for i in sorted(killed)[:3])
     more = ", ..." if len(killed) > 3 else ""
     return DataError(
         f"{input}: the chunk(s) of entries {spans}{more} killed more than "
-        f"{config.get('distributed.scheduler.allowed-failures')} workers each "
+        f"{max(killed.values())} workers each "
         "(distributed.scheduler.allowed-failures); the other chunks are saved in "
         f"{partial}: rerun the same command to retry these, or a smaller --chunk to "
         "isolate the event"
@@ -423,21 +423,24 @@ def _integrate_pending(
     workers: int,
     scheduler: str | None,
     scheduler_key: str,
-) -> tuple[list[int], str]:
-    """Integrate the ``pending`` (index, bounds) chunks; returns the indices of the
-    chunks Dask gave up on (:func:`run_tasks`) and where they ran."""
+) -> tuple[dict[int, int], str]:
+    """Integrate the ``pending`` (index, bounds) chunks; returns the chunks Dask gave
+    up on (:func:`run_tasks`) and where they ran."""
     if scheduler is None and workers == 1:
         # one worker: no cluster to start, nothing to pickle, an injected density
         # need not be importable by another process
         run.in_process(pending)
-        return [], IN_PROCESS
+        return {}, IN_PROCESS
     engine = scheduler or f"a LocalCluster of {workers} worker processes"
     with dask_client(workers, scheduler, scheduler_key) as client:
         try:
             killed = run_tasks(client, integrate_chunk, run.tasks(pending), run.done, "mem-chunk")
         except LOST_SCHEDULER as err:
+            if client.status == "running":
+                raise  # not the scheduler: a bug, with its traceback
+            where = f"{scheduler_key} {scheduler}" if scheduler else engine
             raise ConfigError(
-                f"{scheduler_key} {scheduler}: lost the Dask scheduler ({type(err).__name__}: "
+                f"{where}: lost the Dask scheduler ({type(err).__name__}: "
                 f"{_first_line(str(err))}); the finished chunks are saved: rerun to resume"
             ) from None
     return killed, engine
