@@ -15,8 +15,12 @@ recorded in branch ``status`` and counted; the run goes on. Writes tree ``momemt
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from smartml.cli import CommandLineParser, run_cli
+
+if TYPE_CHECKING:  # the command imports the integrator (uproot, vegas) only to run
+    from smartml.collider.mem_integration import IntegrationReport
 
 # option -> MemSettings key (resolutions are nested under "resolutions")
 SETTING_OPTIONS = {
@@ -123,9 +127,12 @@ def check_counts(args: argparse.Namespace) -> None:
         )
 
 
-def summary_line(output: Path, report) -> str:
+def summary_line(output: Path, report: "IntegrationReport") -> str:
     """What :func:`main` prints at the end: events, failures (counted by status, the
     first reasons), time and where the chunks ran.
+
+    Args:
+        output: the file written; report: :func:`integrate_file`'s.
 
     >>> from smartml.collider.mem_integration import (EventFailure, EventStatus,
     ...                                               IntegrationReport)
@@ -137,6 +144,8 @@ def summary_line(output: Path, report) -> str:
     (lep1_PT = nan)); 4 integrated in 2.0 s (0.500 s/event; 0.950 s/event per worker;
     2 workers ran chunks on a LocalCluster of 2 worker processes)
     """
+    from smartml.collider.mem_integration import IN_PROCESS
+
     failed = ""
     if report.n_failed:
         counts = ", ".join(
@@ -153,7 +162,7 @@ def summary_line(output: Path, report) -> str:
         f"({report.seconds_per_event:.3f} s/event; "
         f"{report.worker_seconds_per_event:.3f} s/event per worker; "
         f"{report.workers} worker{'s' if report.workers != 1 else ''} ran chunks "
-        f"on {report.engine})"
+        f"{'in' if report.engine == IN_PROCESS else 'on'} {report.engine})"
     )
 
 

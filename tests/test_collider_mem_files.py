@@ -319,7 +319,7 @@ def test_command_line_writes_the_weight_tree(events_file, tmp_path, capsys):
         f"{output}: tree momemta, 5 events, 1 failed (1 invalid input; "
         "entry 3: invalid input (lep1_PT = nan)); 5 integrated in " in out
     )
-    assert "1 worker ran chunks on this process" in out
+    assert "1 worker ran chunks in this process)" in out
     weights, _, status = read_weights(output)
     assert len(weights) == 5 and list(status) == [0, 0, 0, 1, 0]
 
