@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = CommandLineParser(
         prog="python -m smartml.mem",
         description="Matrix-Element-Method weights (LO Drell-Yan, vegas) of the events of a "
-        "ROOT tree, written to tree 'momemta' (weight_DY, weight_DY_err).",
+        "ROOT tree, written to tree 'momemta' (weight_DY, weight_DY_err, status: 0 ok, "
+        "1 invalid input, 2 integrator error, 3 zero or negative weight, 4 not finite).",
     )
     parser.add_argument("input", help="ROOT file with the muons (lep1_PT, lep1_Eta, ...)")
     parser.add_argument("--tree", default="events", help="input tree (default: events)")
