@@ -401,3 +401,28 @@ def test_a_chunk_that_keeps_killing_workers_ends_the_run_after_the_others(events
         events_file, "events", output, SETTINGS, chunk=3, progress=False
     )
     assert (report.n_events, report.n_integrated) == (N_EVENTS, lost_events)
+
+
+def test_an_unreachable_scheduler_is_one_line_before_any_work(
+    events_file, tmp_path, capsys, monkeypatch
+):
+    import socket
+
+    from smartml.collider import mem_engine
+
+    monkeypatch.setattr(mem_engine, "CONNECT_SECONDS", 1.0)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    output = tmp_path / "weights.root"
+    status = mem_cli.main(
+        [str(events_file), "--output", str(output), "--no-progress", "--scheduler", address]
+    )
+    captured = capsys.readouterr()
+    assert status == 2 and captured.err.count("\n") == 1
+    assert captured.err.startswith(
+        f"smartml.mem: error: --scheduler {address}: cannot connect to the Dask scheduler "
+        "within 1 s ("
+    )
+    assert captured.err.endswith("); is it running?\n")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["dy.root"]  # nothing left

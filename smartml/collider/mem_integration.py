@@ -593,6 +593,7 @@ def integrate_file(
         "settings": settings.model_dump(mode="json"),
     }
     partial = partial_directory(output)
+    started_here = not partial.exists()
     _start_or_resume(partial, manifest, input)
     bounds = _chunk_bounds(n_events, chunk)
     pending = [
@@ -609,7 +610,13 @@ def integrate_file(
             bar.update(len(result.weights))
 
         run = _Run(events, settings, density, on_done)
-        killed, engine = _integrate_pending(run, pending, workers, scheduler, scheduler_key)
+        try:
+            killed, engine = _integrate_pending(run, pending, workers, scheduler, scheduler_key)
+        except BaseException:
+            # nothing to resume (e.g. the scheduler was never reached): no folder left
+            if started_here and not any(partial.glob("chunk-*.npz")):
+                shutil.rmtree(partial, ignore_errors=True)
+            raise
     seconds = time.perf_counter() - started
     if killed:
         raise _lost_chunks_error(input, partial, killed, bounds)
