@@ -18,8 +18,9 @@ import uproot
 from smartml.errors import DataError
 from smartml.locations import is_xrootd
 
-# Seconds to wait for an HTTP server (per request) before the read fails.
-HTTP_TIMEOUT_S = 60
+# Seconds to wait for a server (per request) before the read fails: without it, the
+# XRootD client retries an unreachable host for many minutes.
+TIMEOUT_S = 60
 
 
 def _first_line(error: BaseException) -> str:
@@ -42,10 +43,10 @@ def open_remote(url: str) -> Any:
                 f"{url}: reading root:// (XRootD) needs fsspec-xrootd: "
                 'pip install "smartml[xrootd]"'
             )
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"timeout": TIMEOUT_S}  # fsspec-xrootd's, in seconds
     else:
         _check_http(url)
-        options = {"handler": uproot.source.http.HTTPSource, "timeout": HTTP_TIMEOUT_S}
+        options = {"handler": uproot.source.http.HTTPSource, "timeout": TIMEOUT_S}
     try:
         return uproot.open(url, array_cache=None, **options)
     except FileNotFoundError as err:
@@ -82,8 +83,8 @@ def _check_http(url: str) -> None:
 def _connection(parts: SplitResult) -> http.client.HTTPConnection:
     """An HTTP(S) connection to the URL's host (not yet opened)."""
     if parts.scheme.lower() == "https":
-        return http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=HTTP_TIMEOUT_S)
-    return http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=HTTP_TIMEOUT_S)
+        return http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=TIMEOUT_S)
+    return http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=TIMEOUT_S)
 
 
 def _target(parts: SplitResult) -> str:
