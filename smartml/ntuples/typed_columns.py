@@ -22,6 +22,7 @@ import numpy as np
 import uproot
 
 from smartml.errors import DataError
+from smartml.ntuples.root_reader import UNREADABLE
 
 if TYPE_CHECKING:
     from smartml.ntuples.root_reader import Chunk, NtupleReader
@@ -159,16 +160,14 @@ class TypedColumns:
     def _values(self, feature: IntegerFeature, index: int, start: int, stop: int) -> np.ndarray:
         """The exact values of one feature for entries [start, stop) of file ``index``
         (a missing object: the fill value where it fits the dtype, else 0)."""
-        from smartml.ntuples.root_reader import UNREADABLE
-
         try:
             array = self._trees[index][feature.branch].array(
                 entry_start=start, entry_stop=stop, library="ak"
             )
         except UNREADABLE as err:
+            reason = (str(err).splitlines() or [type(err).__name__])[0]
             raise DataError(
-                f"{self._reader.where(index)}: cannot read branch {feature.branch!r} "
-                f"({str(err).splitlines()[0] if str(err) else type(err).__name__})"
+                f"{self._reader.where(index)}: cannot read branch {feature.branch!r} ({reason})"
             ) from None
         if feature.index is None:
             return ak.to_numpy(array)
