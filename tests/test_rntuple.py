@@ -167,3 +167,24 @@ def test_what_uproot_cannot_do_for_an_rntuple_is_refused(rntuple):
         assert tree.arrays(["MET"], entry_start=2, entry_stop=5, library="np")["MET"].shape == (3,)
     finally:
         tree.file.close()
+
+
+def test_a_field_uproot_cannot_decode_is_one_line_naming_the_rntuple(
+    rntuple, tmp_path, capsys, monkeypatch
+):
+    path, _ = rntuple
+
+    def undecodable(*args, **kwargs):
+        raise NotImplementedError("column type 0x1f")
+
+    model = type(uproot.open(path)["events"])
+    monkeypatch.setattr(model, "arrays", undecodable)
+    monkeypatch.setattr(model, "iterate", undecodable)
+    message = f"{path}: RNTuple 'events': uproot cannot read it (column type 0x1f)"
+    features = tmp_path / "features.yaml"
+    features.write_text("branches: [MET]\n")
+    argv = [str(path), "--features", str(features), "--output", str(tmp_path / "o.h5")]
+    for tool, args in ((convert, argv), (smartml_inspect, [str(path)])):
+        assert tool.main(args) == 2
+        assert capsys.readouterr().err.endswith(f": error: {message}\n")
+    assert not (tmp_path / "o.h5").exists()

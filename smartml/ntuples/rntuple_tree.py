@@ -207,12 +207,9 @@ class RNTupleTree:
             DataError: as :meth:`arrays`.
         """
         wanted = self._field_filter(expressions, cut, aliases, filter_name)
-        chunks = self._rntuple.iterate(
-            filter_name=wanted,
-            step_size=step_size,
-            library=library,
-        )
         try:
-            yield from chunks
+            yield from self._rntuple.iterate(
+                filter_name=wanted, step_size=step_size, library=library
+            )
         except NotImplementedError as err:
             raise DataError(f"{self._where}: uproot cannot read it ({err})") from None
