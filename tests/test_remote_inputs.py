@@ -8,6 +8,7 @@ import http.server
 import importlib.util
 import json
 import re
+import shutil
 import socket
 import threading
 
@@ -37,12 +38,15 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def do_HEAD(self):
-        if "forbidden" in self.path:
+        if "forbidden" in self.path or "signed" in self.path:
             self._reply(403, b"", {})
         else:
             super().do_HEAD()
 
     def do_GET(self):
+        if "forbidden" in self.path:  # "signed": a URL signed for GET only, like S3's
+            self._reply(403, b"denied", {})
+            return
         self.ranges.append(self.headers.get("Range"))
         path = self.translate_path(self.path)
         try:
@@ -80,6 +84,8 @@ def served(tmp_path_factory):
     branches = event_branches(N, seed=11)
     branches["Event"] = np.arange(N, dtype=np.int64) + 2**40 + 1  # no exact float32
     local = write_tree(folder / "events.root", branches)
+    (folder / "signed").mkdir()
+    shutil.copyfile(local, folder / "signed" / "events.root")
     (folder / "notroot.root").write_bytes(b"this is not a ROOT file" * 50)
     features = folder / "features.yaml"
     features.write_text(FEATURES)
@@ -182,6 +188,16 @@ def test_a_refused_url_is_one_line(served, capsys):
     refused = url.replace("events.root", "forbidden.root")
     message = f"{refused}: the server refuses the file (HTTP 403 Forbidden)"
     assert_one_line_error(capsys, smartml_inspect, [refused], message)
+
+
+def test_a_url_refusing_head_but_serving_get_is_read(served, capsys):
+    local, url, _, _ = served
+    signed = url.replace("events.root", "signed/events.root")  # the same bytes
+    summaries = []
+    for location in (signed, str(local)):
+        assert smartml_inspect.main([location, "--json"]) == 0
+        summaries.append(json.loads(capsys.readouterr().out))
+    assert summaries[0]["trees"] == summaries[1]["trees"]
 
 
 def test_an_unreachable_server_is_one_line(capsys):

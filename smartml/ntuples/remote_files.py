@@ -56,28 +56,44 @@ def open_remote(url: str) -> Any:
 
 
 def _check_http(url: str) -> None:
-    """Ask the server for the file's headers first (HEAD): a missing file or a refusal
-    is named before uproot reads (whose 404 path leaves the response's socket open).
-    Any other answer (a redirect, HEAD not allowed) is left to uproot.
+    """Ask the server about the file first: a missing file or a refusal is named before
+    uproot reads (whose error paths leave the response's socket open). HEAD first; a
+    URL signed for GET only (S3 presigned) answers HEAD 403, so a refused HEAD is asked
+    again as a one-byte GET. Any other answer (a redirect, 405) is left to uproot.
 
     Raises:
         DataError: the server cannot be reached, or answers 401, 403, 404 or 410.
     """
     parts = urlsplit(url)
-    connection = _connection(parts)
-    try:
-        connection.request("HEAD", _target(parts), headers=_credentials(parts))
-        response = connection.getresponse()
-        status, reason = response.status, response.reason
-        response.close()
-    except (OSError, http.client.HTTPException) as err:
-        raise DataError(f"{url}: cannot read the remote ROOT file ({_first_line(err)})") from None
-    finally:
-        connection.close()
+    status, reason = _ask(url, parts, "HEAD")
+    if status in (401, 403, 405):
+        status, reason = _ask(url, parts, "GET")
     if status in (404, 410):
         raise DataError(f"{url}: no such remote file (HTTP {status} {reason})")
     if status in (401, 403):
         raise DataError(f"{url}: the server refuses the file (HTTP {status} {reason})")
+
+
+def _ask(url: str, parts: SplitResult, method: str) -> tuple[int, str]:
+    """(status, reason) of one request for the file (a GET asks for its first byte).
+
+    Raises:
+        DataError: the server cannot be reached.
+    """
+    headers = _credentials(parts)
+    if method == "GET":
+        headers["Range"] = "bytes=0-0"
+    connection = _connection(parts)
+    try:
+        connection.request(method, _target(parts), headers=headers)
+        response = connection.getresponse()
+        response.read()  # at most one byte; a read response releases its socket
+        response.close()
+        return response.status, response.reason
+    except (OSError, http.client.HTTPException) as err:
+        raise DataError(f"{url}: cannot read the remote ROOT file ({_first_line(err)})") from None
+    finally:
+        connection.close()
 
 
 def _connection(parts: SplitResult) -> http.client.HTTPConnection:
