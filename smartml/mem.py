@@ -14,8 +14,9 @@ recorded in branch ``status`` and counted; the run goes on. Writes tree ``momemt
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from smartml.cli import CommandLineParser, run_cli
 
@@ -44,6 +45,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("input", help="ROOT file with the muons (lep1_PT, lep1_Eta, ...)")
     parser.add_argument("--tree", default="events", help="input tree (default: events)")
+    parser.add_argument(
+        "--branch",
+        action="append",
+        default=[],
+        metavar="NAME=BRANCH",
+        help="read NAME (lep1_PT, lep1_Eta, lep1_Phi, lep2_...) from the file's BRANCH, "
+        "e.g. lep1_PT=pt1 or lep1_PT=Muon_PT[0]; repeat for each",
+    )
+    parser.add_argument(
+        "--aliases",
+        metavar="FILE",
+        help="YAML/JSON mapping NAME: BRANCH, or NAME: {pt_from|eta_from|phi_from: "
+        "[px, py(, pz)]} to compute pT, η, φ from momentum components; --branch overrides",
+    )
     parser.add_argument("--output", required=True, help=".root file to write the weights to")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument(
@@ -103,6 +118,37 @@ def settings_from(args: argparse.Namespace):
         option = next(o for o, k in SETTING_OPTIONS.items() if k.split(".")[-1] == first["loc"][-1])
         given = getattr(args, option)
         raise ConfigError(f"--{option.replace('_', '-')} {given}: {first['msg'].lower()}") from None
+
+
+def aliases_from(args: argparse.Namespace) -> dict:
+    """The aliases of ``--aliases`` then ``--branch`` (which overrides), refusing a name
+    the MEM does not read.
+
+    Raises:
+        ConfigError: one line naming the option and the name.
+
+    >>> args = parse_args(["in.root", "--output", "w.root", "--branch", "lep1_PT=pt1"])
+    >>> aliases_from(args)
+    {'lep1_PT': 'pt1'}
+    """
+    from smartml.collider.matrix_element_method import MUON_BRANCHES
+    from smartml.errors import ConfigError
+    from smartml.ntuples.aliases import load_aliases_file, parse_aliases
+
+    sources: list[tuple[str, Mapping[str, Any]]] = []
+    if args.aliases is not None:
+        sources.append((f"--aliases {args.aliases}", load_aliases_file(args.aliases)))
+    sources.append(("--branch", parse_aliases(args.branch, "--branch")))
+    aliases: dict = {}
+    for option, given in sources:
+        for name in given:
+            if name not in MUON_BRANCHES:
+                raise ConfigError(
+                    f"{option}: {name!r} is not read by the MEM; "
+                    f"expected one of {', '.join(MUON_BRANCHES)}"
+                )
+        aliases.update(given)
+    return aliases
 
 
 def check_counts(args: argparse.Namespace) -> None:
@@ -181,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
 
         check_counts(args)
         settings = settings_from(args)
+        aliases = aliases_from(args)
         if args.scheduler is not None:
             check_scheduler_address(args.scheduler, "--scheduler")
         output = Path(args.output)
@@ -195,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
             scheduler=args.scheduler,
             overwrite=args.overwrite,
+            aliases=aliases,
+            aliases_key="aliases",
         )
         print(summary_line(output, report))
 

@@ -2,12 +2,15 @@
 LocalCluster), failures recorded per entry, the output checked before any work, bad
 input and the ``python -m smartml.mem`` command line."""
 
+import json
 import re
 
+import awkward as ak
 import numpy as np
 import pytest
 import uproot
 from mem_events import generated_like_events, write_events
+from ntuple_files import write_tree
 
 from smartml import mem as mem_cli
 from smartml.collider import matrix_element_method as mem
@@ -324,16 +327,94 @@ def test_command_line_writes_the_weight_tree(events_file, tmp_path, capsys):
     assert len(weights) == 5 and list(status) == [0, 0, 0, 1, 0]
 
 
+def write_analysis_layouts(events_file, tmp_path):
+    """The events of ``events_file`` as analyses store them: a flat tree with
+    ``pt1, eta1, phi1, …`` and a jagged one with only ``Muon_Px/Py/Pz[]``, a third
+    muon in every other event (which the aliases must not pick)."""
+    with uproot.open(events_file) as root_file:
+        muons = root_file["events"].arrays(list(mem.MUON_BRANCHES), library="np")
+    flat = {
+        f"{variable}{lepton}": muons[f"lep{lepton}_{name}"]
+        for lepton in (1, 2)
+        for variable, name in (("pt", "PT"), ("eta", "Eta"), ("phi", "Phi"))
+    }
+    pt, eta, phi = (
+        np.stack([muons[f"lep1_{name}"], muons[f"lep2_{name}"]], axis=1)
+        for name in ("PT", "Eta", "Phi")
+    )
+    counts = np.tile([2, 3], N_EVENTS // 2)
+    jagged = {}
+    for axis, values in (
+        ("x", pt * np.cos(phi)),
+        ("y", pt * np.sin(phi)),
+        ("z", pt * np.sinh(eta)),
+    ):
+        with_third = [list(row) + [1.0] * (n - 2) for row, n in zip(values, counts, strict=True)]
+        jagged[f"Muon_P{axis}"] = ak.Array(with_third)
+    return write_tree(tmp_path / "flat.root", flat), write_tree(tmp_path / "jagged.root", jagged)
+
+
+def test_aliases_read_flat_and_cartesian_files_as_the_generators_names(events_file, tmp_path):
+    flat, jagged = write_analysis_layouts(events_file, tmp_path)
+    cartesian = {}
+    for lepton in (1, 2):
+        px, py, pz = (f"Muon_P{axis}[{lepton - 1}]" for axis in "xyz")
+        cartesian[f"lep{lepton}_PT"] = {"pt_from": [px, py]}
+        cartesian[f"lep{lepton}_Eta"] = {"eta_from": [px, py, pz]}
+        cartesian[f"lep{lepton}_Phi"] = {"phi_from": [px, py]}
+    aliases_file = tmp_path / "aliases.json"
+    aliases_file.write_text(json.dumps(cartesian))
+    renames = [f"lep{i}_{name}={variable}{i}" for i in (1, 2)
+               for name, variable in (("PT", "pt"), ("Eta", "eta"), ("Phi", "phi"))]  # fmt: skip
+    runs = {
+        "generator": (events_file, []),
+        "flat": (flat, [option for rename in renames for option in ("--branch", rename)]),
+        "jagged": (jagged, ["--aliases", str(aliases_file)]),
+    }
+    results = {}
+    for name, (path, options) in runs.items():
+        assert run_command(path, tmp_path / f"weights_{name}.root", *options) == 0
+        results[name] = read_weights(tmp_path / f"weights_{name}.root")
+    for name in ("flat", "jagged"):
+        assert list(results[name][2]) == list(results["generator"][2])  # the NaN event too
+    np.testing.assert_array_equal(results["flat"][0], results["generator"][0])
+    # pT, η, φ recomputed from px, py, pz differ from the originals in the last bits
+    np.testing.assert_allclose(results["jagged"][0], results["generator"][0], rtol=1e-6)
+
+
+def test_resuming_with_other_aliases_is_refused(events_file, tmp_path, monkeypatch):
+    flat, _ = write_analysis_layouts(events_file, tmp_path)
+    output = tmp_path / "w.root"
+    renames = ["lep1_PT=pt1", "lep1_Eta=eta1", "lep1_Phi=phi1"]
+    renames += ["lep2_PT=pt2", "lep2_Eta=eta2", "lep2_Phi=phi2"]
+    options = [option for rename in renames for option in ("--branch", rename)]
+    interrupt_after(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        mem_integration.integrate_file(
+            flat, "events", output, SETTINGS, chunk=2, progress=False,
+            aliases=mem_cli.aliases_from(mem_cli.parse_args([str(flat), "--output", "x.root", *options])),
+        )  # fmt: skip
+    swapped = {**dict(rename.split("=") for rename in renames), "lep1_PT": "pt2", "lep2_PT": "pt1"}
+    with pytest.raises(ConfigError, match="started with other aliases"):
+        mem_integration.integrate_file(
+            flat, "events", output, SETTINGS, chunk=2, progress=False, aliases=swapped
+        )
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["missing.root"], "missing.root: input file not found"),
-        (["not_root.root"], "not_root.root: cannot read as a ROOT file"),
+        (["missing.root"], "missing.root: no such ROOT file"),
+        (["not_root.root"], "not_root.root: not a readable ROOT file"),
+        (["dy.root", "--tree", "event"], "dy.root: no tree 'event'; trees in the file: events"),
+        (["no_eta.root"], "no_eta.root: tree 'events': no branch 'lep2_Eta'; nearest: lep2_Et"),
         (
-            ["dy.root", "--tree", "event"],
-            "dy.root: no tree 'event'; the file holds the trees ['events']",
+            ["no_eta.root", "--branch", "lep2_Eta=lep2_Eat"],
+            "aliases.lep2_Eta: branch 'lep2_Eat' not in ",
         ),
-        (["no_eta.root"], "no_eta.root: tree 'events' has no branch 'lep2_Eta'; nearest: lep2_Et"),
+        (["dy.root", "--branch", "lep3_PT=x"], "--branch: 'lep3_PT' is not read by the MEM"),
+        (["dy.root", "--branch", "lep1_PT"], "--branch 'lep1_PT': expected NAME=BRANCH"),
+        (["dy.root", "--aliases", "aliases.txt"], "aliases.txt: an aliases file must end in"),
         (["dy.root", "--neval", "5"], "--neval 5: input should be greater than or equal to 100"),
         (["dy.root", "--workers", "0"], "--workers 0: expected an integer ≥ 1"),
         (

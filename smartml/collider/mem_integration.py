@@ -11,14 +11,13 @@ goes on.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import math
 import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -38,6 +37,8 @@ from smartml.collider.mem_settings import MemSettings
 from smartml.data.cache import MANIFEST_NAME, read_manifest
 from smartml.errors import ConfigError, DataError, OutputError
 from smartml.files import write_json_atomic
+from smartml.ntuples.aliases import AliasMap, aliases_record, check_aliases, read_columns
+from smartml.ntuples.root_reader import open_tree
 
 WEIGHT_TREE = "momemta"
 WEIGHT_BRANCH = "weight_DY"
@@ -153,38 +154,20 @@ class IntegrationReport:
         return self.worker_seconds / self.n_integrated if self.n_integrated else 0.0
 
 
-def open_input_tree(path: Path, tree: str, branches: Sequence[str] = MUON_BRANCHES):
-    """The TTree ``tree`` of the ROOT file ``path``, checked to hold ``branches``.
+def open_input_tree(
+    path: Path, tree: str, aliases: AliasMap | None = None, aliases_key: str = "--branch"
+) -> Any:
+    """The TTree ``tree`` of the ROOT file ``path``, checked to give the
+    :data:`MUON_BRANCHES` (through ``aliases``: name -> the file's branch or a computed
+    quantity, :mod:`smartml.ntuples.aliases`).
 
     Raises:
         DataError: one line naming the file when it is missing or not a ROOT file, the
             tree when it is absent (with the trees there are) and a branch when it is
-            absent (with the nearest names).
+            absent (with the alias that names it and the nearest names).
     """
-    if not path.is_file():
-        raise DataError(
-            f"{path}: input file not found" + (" (a directory)" if path.exists() else "")
-        )
-    try:
-        root_file = uproot.open(path)
-    except Exception as err:  # uproot raises many types for a damaged file
-        raise DataError(
-            f"{path}: cannot read as a ROOT file ({type(err).__name__}: {err})"
-        ) from None
-    trees = sorted(
-        {key.split(";")[0] for key, kind in root_file.classnames().items() if kind == "TTree"}
-    )
-    if tree not in trees:
-        raise DataError(f"{path}: no tree {tree!r}; the file holds the trees {trees or 'none'}")
-    events = root_file[tree]
-    for branch in branches:
-        if branch not in events.keys():
-            nearest = (
-                difflib.get_close_matches(branch, events.keys(), n=3) or sorted(events.keys())[:5]
-            )
-            raise DataError(
-                f"{path}: tree {tree!r} has no branch {branch!r}; nearest: {', '.join(nearest)}"
-            )
+    events = open_tree(path, tree)
+    check_aliases(events, MUON_BRANCHES, aliases, f"{path}: tree {tree!r}", aliases_key)
     return events
 
 
@@ -374,15 +357,17 @@ class _Run:
     settings: MemSettings
     density: LabDensity | None
     on_done: Callable[[int, ChunkResult], None]
+    aliases: AliasMap | None = None
+    aliases_key: str = "--branch"
     workers_seen: set[str] = field(default_factory=set)
     worker_seconds: float = 0.0
 
     def read(self, bounds: tuple[int, int]) -> dict[str, np.ndarray]:
-        start, stop = bounds
-        arrays = self.tree.arrays(
-            list(MUON_BRANCHES), entry_start=start, entry_stop=stop, library="np"
+        # an event lacking an aliased object reads NaN: recorded as invalid input
+        where = f"{self.tree.file.file_path}: tree {self.tree.name!r}"
+        return read_columns(
+            self.tree, MUON_BRANCHES, self.aliases, *bounds, where, self.aliases_key
         )
-        return {key: np.asarray(arrays[key], dtype=float) for key in MUON_BRANCHES}
 
     def done(self, index: int, result: TaskResult) -> None:
         self.workers_seen.add(result.worker)
@@ -537,6 +522,8 @@ def integrate_file(
     scheduler: str | None = None,
     overwrite: bool = False,
     scheduler_key: str = "--scheduler",
+    aliases: AliasMap | None = None,
+    aliases_key: str = "--branch",
 ) -> IntegrationReport:
     """MEM weights of every event of a ROOT tree, into tree ``momemta`` of ``output``.
 
@@ -567,6 +554,10 @@ def integrate_file(
             ``workers`` is then unused.
         overwrite: replace an existing ``output``.
         scheduler_key: the option or configuration key of ``scheduler``, for messages.
+        aliases: the :data:`MUON_BRANCHES` mapped onto the file's own branches (a
+            branch, ``Muon_PT[0]``, or pT/η/φ computed from px, py, pz); an event
+            lacking an aliased object is recorded as invalid input.
+        aliases_key: the option or configuration key of ``aliases``, for messages.
 
     Returns:
         an :class:`IntegrationReport`.
@@ -581,7 +572,7 @@ def integrate_file(
     """
     input, output = Path(input), Path(output)
     check_output(output, input, overwrite)
-    events = open_input_tree(input, tree)
+    events = open_input_tree(input, tree, aliases, aliases_key)
     n_events = events.num_entries if max_events is None else min(max_events, events.num_entries)
     manifest = {
         "version": MANIFEST_VERSION,
@@ -591,6 +582,7 @@ def integrate_file(
         "n_events": n_events,
         "chunk": chunk,
         "settings": settings.model_dump(mode="json"),
+        "aliases": aliases_record(aliases),
     }
     partial = partial_directory(output)
     started_here = not partial.exists()
@@ -609,7 +601,7 @@ def integrate_file(
             save_chunk(partial, index, result)
             bar.update(len(result.weights))
 
-        run = _Run(events, settings, density, on_done)
+        run = _Run(events, settings, density, on_done, aliases, aliases_key)
         try:
             killed, engine = _integrate_pending(run, pending, workers, scheduler, scheduler_key)
         except BaseException:

@@ -27,6 +27,7 @@ import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import awkward as ak
@@ -134,6 +135,46 @@ def parse_alias(text: str, option: str = "--branch") -> tuple[str, str]:
     if not (equals and name and branch):
         raise ConfigError(f"{option} {text!r}: expected NAME=BRANCH, e.g. lep1_PT=pt1")
     return name, branch
+
+
+def load_aliases_file(path: str | Path) -> dict[str, str | ComputedAlias]:
+    """The aliases of a YAML or JSON file holding one mapping ``name: target`` (a
+    branch, or a computed quantity as in a configuration).
+
+    Raises:
+        ConfigError: one line naming the file (and the alias) when it cannot be read,
+            is not a mapping or holds a malformed alias.
+    """
+    from pydantic import ValidationError
+
+    from smartml.ntuples.feature_file import SUFFIXES, parse_data_file
+
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise ConfigError(f"{path}: an aliases file must end in {', '.join(SUFFIXES)}")
+    content = parse_data_file(path, "aliases file")
+    if not isinstance(content, dict) or not content:
+        raise ConfigError(f"{path}: expected a mapping of name: branch, e.g. lep1_PT: pt1")
+    try:
+        return dict(Aliases.validate_python(content))
+    except ValidationError as err:
+        first = err.errors()[0]
+        at = ".".join(str(part) for part in first["loc"][:1])
+        raise ConfigError(f"{path}: {at}: {first['msg']}") from None
+
+
+def aliases_record(aliases: AliasMap | None) -> dict[str, str]:
+    """Each alias as its formula (a branch, or ``pt_from(Muon_Px[0], Muon_Py[0])``),
+    sorted by name: what a run records to refuse resuming with other aliases.
+
+    >>> aliases_record({"lep1_PT": "pt1", "lep1_Phi": {"phi_from": ["px", "py"]}})
+    {'lep1_PT': 'pt1', 'lep1_Phi': 'phi_from(px, py)'}
+    """
+    checked = Aliases.validate_python(aliases or {})
+    return {
+        name: target if isinstance(target, str) else target.formula()
+        for name, target in sorted(checked.items())
+    }
 
 
 def parse_aliases(texts: Sequence[str], option: str = "--branch") -> dict[str, str]:

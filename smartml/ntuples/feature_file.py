@@ -47,7 +47,7 @@ def load_feature_file(path: str | Path) -> FeatureSelection:
         raise ConfigError(
             f"{path}: a features file must end in {', '.join(SUFFIXES)} (YAML or JSON)"
         )
-    content = _parse(path)
+    content = parse_data_file(path, "features file")
     if not isinstance(content, dict):
         raise ConfigError(
             f"{path}: expected a mapping of feature keys, found a {type(content).__name__}"
@@ -60,9 +60,14 @@ def load_feature_file(path: str | Path) -> FeatureSelection:
         raise ConfigError(f"{path}: not plain data ({err})") from None
 
 
-def _parse(path: Path) -> Any:
-    """The file's content as Python data."""
-    text = read_text_file(path, "features file", ConfigError)
+def parse_data_file(path: Path, what: str) -> Any:
+    """The content of a YAML (``.yaml``, ``.yml``) or JSON (``.json``) file as Python
+    data; ``what`` names the file's role in messages.
+
+    Raises:
+        ConfigError: one line naming the file when it cannot be read or parsed.
+    """
+    text = read_text_file(path, what, ConfigError)
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)

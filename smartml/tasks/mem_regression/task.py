@@ -115,7 +115,11 @@ class MemRegressionTask(TabularTask):
             simulation = data.simulation
             events = cached_ntuple(simulation.generation, simulation.n_events, "drell_yan")
             weights, manifest = cached_weights(
-                events, data.tree, self._mem_settings(), simulation.workers
+                events,
+                data.tree,
+                self._mem_settings(),
+                simulation.workers,
+                simulation.scheduler,
             )
             return [events], [weights], manifest
         files = expand_patterns(data.files, "data.files")
