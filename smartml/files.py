@@ -24,6 +24,7 @@ live process, or of another host (a shared file system), are never touched.
 """
 
 import glob
+import hashlib
 import json
 import logging
 import os
@@ -292,3 +293,25 @@ def expand_patterns(patterns: list[str], key: str) -> list[str | Path]:
             raise DataError(f"{key}: '{pattern}' matches no file")
         files += [Path(match) for match in matches if Path(match) not in files]
     return files
+
+
+def file_sha256(path: Path, error: type[SmartmlError] = SmartmlError) -> str:
+    """The sha256 (hex) of a file's bytes, read in blocks.
+
+    Raises:
+        error: one line naming the file when it cannot be read.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "empty"
+    >>> _ = path.write_bytes(b"")
+    >>> file_sha256(path)[:16]
+    'e3b0c44298fc1c14'
+    """
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as err:
+        raise error(f"{path}: cannot read ({_reason(err)})") from None
+    return digest.hexdigest()

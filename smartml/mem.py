@@ -43,7 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "ROOT tree, written to tree 'momemta' (weight_DY, weight_DY_err, status: 0 ok, "
         "1 invalid input, 2 integrator error, 3 zero or negative weight, 4 not finite).",
     )
-    parser.add_argument("input", help="ROOT file with the muons (lep1_PT, lep1_Eta, ...)")
+    parser.add_argument(
+        "input", help="ROOT file (or root://, https:// URL) with the muons (lep1_PT, lep1_Eta, ...)"
+    )
     parser.add_argument("--tree", default="events", help="input tree (default: events)")
     parser.add_argument(
         "--branch",
@@ -224,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     def run() -> None:
         from smartml.collider.mem_engine import check_scheduler_address
         from smartml.collider.mem_integration import integrate_file
+        from smartml.locations import as_location
 
         check_counts(args)
         settings = settings_from(args)
@@ -232,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             check_scheduler_address(args.scheduler, "--scheduler")
         output = Path(args.output)
         report = integrate_file(
-            Path(args.input),
+            as_location(args.input),
             args.tree,
             output,
             settings,

@@ -15,6 +15,7 @@ import threading
 import h5py
 import numpy as np
 import pytest
+import uproot
 from ntuple_files import event_branches, write_tree
 
 from smartml import convert
@@ -246,3 +247,25 @@ def test_xrootd_without_the_extra_names_the_install(monkeypatch, capsys, tmp_pat
     with pytest.raises(DataError) as raised:
         NtupleReader([url], "events", selection)
     assert str(raised.value) == expected
+
+
+def test_mem_weights_of_a_url_equal_those_of_the_local_file(served, tmp_path, capsys):
+    from smartml import mem as mem_cli
+    from smartml.collider import mem_integration
+
+    local, url, _, _ = served
+    small = ["--neval", "300", "--nitn-adapt", "2", "--nitn", "2", "--max-events", "3"]
+    weights = {}
+    for name, location in (("local", local), ("remote", url)):
+        output = tmp_path / f"{name}.root"
+        argv = [str(location), "--output", str(output), "--no-progress", *small]
+        assert mem_cli.main(argv) == 0, capsys.readouterr().err
+        with uproot.open(output) as root_file:
+            tree = root_file[mem_integration.WEIGHT_TREE]
+            weights[name] = tree[mem_integration.WEIGHT_BRANCH].array(library="np")
+    assert len(weights["remote"]) == 3 and np.all(weights["remote"] > 0)
+    np.testing.assert_array_equal(weights["remote"], weights["local"])
+    # a remote input is identified by its ROOT UUID and length, not read whole to hash it
+    with uproot.open(local) as root_file:
+        identity = mem_integration.input_identity(url, root_file["events"])
+    assert identity == f"ROOT UUID {root_file.file.uuid}, {root_file.file.fEND} bytes"

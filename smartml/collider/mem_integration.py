@@ -11,7 +11,6 @@ goes on.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import shutil
@@ -36,7 +35,8 @@ from smartml.collider.mem_engine import LOST_SCHEDULER, TaskResult, dask_client,
 from smartml.collider.mem_settings import MemSettings
 from smartml.data.cache import MANIFEST_NAME, read_manifest
 from smartml.errors import ConfigError, DataError, OutputError
-from smartml.files import write_json_atomic
+from smartml.files import file_sha256, write_json_atomic
+from smartml.locations import Location, as_location
 from smartml.ntuples.aliases import AliasMap, aliases_record, check_aliases, read_columns
 from smartml.ntuples.root_reader import open_tree
 
@@ -45,7 +45,7 @@ WEIGHT_BRANCH = "weight_DY"
 ERROR_BRANCH = "weight_DY_err"
 STATUS_BRANCH = "status"
 OUTPUT_SUFFIX = ".root"
-MANIFEST_VERSION = 2  # 2: chunks hold a status per entry and the failures' reasons
+MANIFEST_VERSION = 3  # 2: a status per entry and the failures' reasons; 3: input_identity
 MAX_REPORTED_FAILURES = 10
 MAX_REASON_CHARACTERS = 200
 IN_PROCESS = "this process"
@@ -155,7 +155,7 @@ class IntegrationReport:
 
 
 def open_input_tree(
-    path: Path, tree: str, aliases: AliasMap | None = None, aliases_key: str = "--branch"
+    path: Location, tree: str, aliases: AliasMap | None = None, aliases_key: str = "--branch"
 ) -> Any:
     """The TTree ``tree`` of the ROOT file ``path``, checked to give the
     :data:`MUON_BRANCHES` (through ``aliases``: name -> the file's branch or a computed
@@ -171,13 +171,13 @@ def open_input_tree(
     return events
 
 
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of the file's content (hex)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def input_identity(input: Location, events: Any) -> str:
+    """What tells that an input is still the file a run began with: the sha256 of a
+    local file's bytes; of a remote one, which would be read whole for that, the ROOT
+    file's UUID and length (ROOT writes a new UUID into every file it creates)."""
+    if isinstance(input, Path):
+        return "sha256:" + file_sha256(input, DataError)
+    return f"ROOT UUID {events.file.uuid}, {events.file.fEND} bytes"
 
 
 def partial_directory(output: Path) -> Path:
@@ -185,7 +185,7 @@ def partial_directory(output: Path) -> Path:
     return output.parent / f".{output.name}.mem-partial"
 
 
-def _check_manifest(partial: Path, manifest: dict[str, Any], input_path: Path) -> None:
+def _check_manifest(partial: Path, manifest: dict[str, Any], input_path: Location) -> None:
     """Refuse to resume ``partial`` when it was started for another input or settings."""
     found = read_manifest(partial)
     if found is None:
@@ -197,7 +197,7 @@ def _check_manifest(partial: Path, manifest: dict[str, Any], input_path: Path) -
             f"{partial}: unfinished MEM run of another smartml version (chunk format "
             f"{found.get('version')}, this one reads {manifest['version']}); remove the folder"
         )
-    if found.get("input_sha256") != manifest["input_sha256"]:
+    if found.get("input_identity") != manifest["input_identity"]:
         raise DataError(
             f"{input_path}: the file changed since the unfinished run in {partial} began; "
             "rerun with the original file or remove that folder to start anew"
@@ -210,7 +210,7 @@ def _check_manifest(partial: Path, manifest: dict[str, Any], input_path: Path) -
         )
 
 
-def _start_or_resume(partial: Path, manifest: dict[str, Any], input_path: Path) -> None:
+def _start_or_resume(partial: Path, manifest: dict[str, Any], input_path: Location) -> None:
     if partial.exists():
         _check_manifest(partial, manifest, input_path)
         return
@@ -387,7 +387,7 @@ class _Run:
 
 
 def _lost_chunks_error(
-    input: Path, partial: Path, killed: dict[int, int], bounds: list[tuple[int, int]]
+    input: Location, partial: Path, killed: dict[int, int], bounds: list[tuple[int, int]]
 ) -> DataError:
     """The one line for the chunks Dask gave up on (``killed``: index -> the
     scheduler's allowed failures)."""
@@ -480,7 +480,7 @@ def _write_weight_tree(
     return np.concatenate(status or [np.zeros(0, np.int8)]), failures
 
 
-def check_output(output: Path, input: Path, overwrite: bool, option: str = "--output") -> None:
+def check_output(output: Path, input: Location, overwrite: bool, option: str = "--output") -> None:
     """Refuse, before any work and creating nothing, an output that cannot be written.
 
     Args:
@@ -502,7 +502,7 @@ def check_output(output: Path, input: Path, overwrite: bool, option: str = "--ou
         )
     if output.is_dir():
         raise OutputError(f"{option} {output}: is a directory; expected a {OUTPUT_SUFFIX} file")
-    if output.exists() and input.exists() and output.samefile(input):
+    if isinstance(input, Path) and output.exists() and input.exists() and output.samefile(input):
         raise OutputError(f"{option} {output}: is the input file; choose another name")
     if output.exists() and not overwrite:
         raise OutputError(f"{option} {output}: exists; give --overwrite to replace it")
@@ -510,7 +510,7 @@ def check_output(output: Path, input: Path, overwrite: bool, option: str = "--ou
 
 
 def integrate_file(
-    input: Path,
+    input: Location,
     tree: str,
     output: Path,
     settings: MemSettings,
@@ -541,7 +541,8 @@ def integrate_file(
     fails is recorded (:class:`EventStatus`) and counted; the others go on.
 
     Args:
-        input: the ROOT file; tree: its tree with the :data:`MUON_BRANCHES`.
+        input: the ROOT file, a path or a ``root://``/``http(s)://`` URL; tree: its tree
+            with the :data:`MUON_BRANCHES`.
         output: the ``.root`` file to write.
         settings: see :class:`MemSettings`.
         workers: worker processes of the LocalCluster (1: this process, no cluster).
@@ -570,14 +571,14 @@ def integrate_file(
         ConfigError: an unfinished run was started with other settings; the
             scheduler cannot be reached or was lost.
     """
-    input, output = Path(input), Path(output)
+    input, output = as_location(input), Path(output)
     check_output(output, input, overwrite)
     events = open_input_tree(input, tree, aliases, aliases_key)
     n_events = events.num_entries if max_events is None else min(max_events, events.num_entries)
     manifest = {
         "version": MANIFEST_VERSION,
-        "input": str(input.resolve()),
-        "input_sha256": file_sha256(input),
+        "input": str(input.resolve()) if isinstance(input, Path) else input,
+        "input_identity": input_identity(input, events),
         "tree": tree,
         "n_events": n_events,
         "chunk": chunk,

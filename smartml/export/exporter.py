@@ -39,14 +39,14 @@ from smartml.backend import keras
 from smartml.config import RunConfig
 from smartml.config.export import DISTRIBUTED_ARITHMETIC, ExportConfig
 from smartml.console import timed_step
-from smartml.errors import ExportError
+from smartml.errors import ExportError, RunDirectoryError
 from smartml.export import distributed_arithmetic
 from smartml.export.firmware_graph import widened_pooling_inputs
 from smartml.export.hls4ml_keras2 import convert
 from smartml.export.qkeras_precision import hls_layer_config, layer_precisions, output_precision
 from smartml.export.vendor_build import find_tool, missing_tool_message, synthesize
 from smartml.export.verification import compare_outputs, layer_agreement
-from smartml.files import publish_directory, read_json_object, write_json_atomic
+from smartml.files import file_sha256, publish_directory, read_json_object, write_json_atomic
 from smartml.hardware import resource_estimate as estimate
 from smartml.hardware.cost import hardware_report
 from smartml.hardware.fixed_point import FixedType
@@ -54,7 +54,7 @@ from smartml.hardware.graph import inbound_layers, input_layers
 from smartml.hardware.precision import LayerPrecision, quantizer_type
 from smartml.hardware.registry import handler_for
 from smartml.models.exportability import export_refusal
-from smartml.training.run_directory import RunDirectory, file_sha256
+from smartml.training.run_directory import RunDirectory
 
 log = logging.getLogger("smartml.export")
 
@@ -143,7 +143,7 @@ def run_source(run_dir: RunDirectory) -> dict:
     return {
         "run_dir": str(run_dir.path.resolve()),
         "fingerprint": recorded or fingerprint(run_dir.read_json(run_dir.config)),
-        "model_sha256": file_sha256(run_dir.model),
+        "model_sha256": file_sha256(run_dir.model, RunDirectoryError),
     }
 
 

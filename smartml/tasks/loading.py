@@ -58,7 +58,7 @@ def load_verified_model(run_dir: RunDirectory, task: Task) -> keras.Model:
     """
     from smartml.config.fingerprint import fingerprint
     from smartml.errors import RunDirectoryError
-    from smartml.training.run_directory import file_sha256
+    from smartml.files import file_sha256
     from smartml.training.trainer import build_model
 
     completion = run_dir.completion()
@@ -72,7 +72,7 @@ def load_verified_model(run_dir: RunDirectory, task: Task) -> keras.Model:
             f"from the one in {run_dir.marker.name}); restore the run's own configuration"
         )
     recorded = completion.get("model_sha256")
-    if recorded is not None and file_sha256(run_dir.model) != recorded:
+    if recorded is not None and file_sha256(run_dir.model, RunDirectoryError) != recorded:
         raise RunDirectoryError(
             f"{run_dir.model}: changed since the run completed (its sha256 differs from "
             f"the one in {run_dir.marker.name}); restore the run's own model or train "

@@ -25,7 +25,6 @@ never mixes two runs in one directory: a complete run is replaced only when aske
 started it (the same fingerprint); see :meth:`RunDirectory.refuse_conflicts`.
 """
 
-import hashlib
 import shutil
 import tempfile
 import time
@@ -36,7 +35,7 @@ from smartml.config import RunConfig
 from smartml.config.fingerprint import describe_differences, fingerprint
 from smartml.config.loader import validate_config
 from smartml.errors import RunDirectoryError
-from smartml.files import read_json_object, write_json_atomic
+from smartml.files import file_sha256, read_json_object, write_json_atomic
 
 COMPLETE_MARKER = "COMPLETE.json"
 RUN_RECORD = "run.json"
@@ -151,7 +150,7 @@ class RunDirectory:
             "finished": _now(),
             **summary,
             "fingerprint": fingerprint(config),
-            "model_sha256": file_sha256(self.model),
+            "model_sha256": file_sha256(self.model, RunDirectoryError),
         }
         write_json_atomic(self.marker, finished, RunDirectoryError)
         # After the marker: a crash in between leaves a complete run, not a fresh one.
@@ -215,25 +214,6 @@ class WorkerRunDirectory(RunDirectory):
     def remove(self) -> None:
         """Delete the scratch folder and everything in it."""
         shutil.rmtree(self.path, ignore_errors=True)
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 (hex) of a file's bytes, read in blocks.
-
-    >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "empty"
-    >>> _ = path.write_bytes(b"")
-    >>> file_sha256(path)[:16]
-    'e3b0c44298fc1c14'
-    """
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as err:
-        raise RunDirectoryError(f"{path}: cannot read ({err.strerror})") from None
-    return digest.hexdigest()
 
 
 def _now() -> str:
