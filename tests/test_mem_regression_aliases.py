@@ -108,3 +108,28 @@ def test_the_speed_measurement_skips_events_lacking_an_aliased_muon(tmp_path):
     rows = _first_rows(reader, np.array([0, 1, 2, 3, 4]), 2)
     # entries 1 and 3 are the first with two muons: (2, 3) and (5, 6)
     np.testing.assert_array_equal(np.array(rows), [[2.0, 3.0], [5.0, 6.0]])
+
+
+def test_the_integrator_takes_the_generators_recoil_and_resolutions(tmp_path):
+    from smartml.config import load_config
+    from smartml.registry import TASKS
+    from smartml.training.run_directory import RunDirectory
+
+    content = json.loads((Path(__file__).parents[1] / "configs" / "mem_dy.json").read_text())
+    generation = {"recoil": {"scale_gev": 4.0, "power": 3.0}, "muon_eta_resolution": 0.002}
+    content["data"]["simulation"]["generation"] = generation
+    content["output"]["dir"] = str(tmp_path / "run")
+    path = tmp_path / "mem.json"
+    path.write_text(json.dumps(content))
+    config = load_config(path)
+    task = TASKS.get("mem_regression")(config, RunDirectory(config.run_dir()))
+    settings = task._mem_settings()
+    assert (settings.recoil.scale_gev, settings.recoil.power) == (4.0, 3.0)
+    assert settings.resolutions.eta == 0.002
+    content["data"]["simulation"]["generation"] = {"recoil": None}
+    path.write_text(json.dumps(content))
+    config = load_config(path)
+    assert (
+        TASKS.get("mem_regression")(config, RunDirectory(config.run_dir()))._mem_settings().recoil
+        is None
+    )

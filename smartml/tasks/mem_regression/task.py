@@ -126,12 +126,14 @@ class MemRegressionTask(TabularTask):
         return files, expand_patterns(data.weights.files, "data.weights.files"), {}
 
     def _mem_settings(self):
-        """The integrator's settings, its transfer functions those of the generator."""
+        """The integrator's settings, its transfer functions and its recoil spectrum
+        those of the generator (the weight is then the exact density of the events)."""
         from smartml.collider.mem_settings import MuonResolutions
 
-        simulation = self.data.simulation
-        resolutions = MuonResolutions.from_generation_config(simulation.generation)
-        return simulation.mem.model_copy(update={"resolutions": resolutions})
+        generation = self.data.simulation.generation
+        resolutions = MuonResolutions.from_generation_config(generation)
+        update = {"resolutions": resolutions, "recoil": generation.recoil}
+        return self.data.simulation.mem.model_copy(update=update)
 
     def open_source(self) -> TabularSource:
         data = self.data
