@@ -374,11 +374,11 @@ def test_nan_ring_radius_is_an_error_only_when_it_is_an_input(tmp_path, rich, op
     [
         (
             np.zeros((976, 3), np.float32),
-            "has shape (976, 3) and dtype float32, expected (1952, 3) float32",
+            "has shape (976, 3) and dtype float32, expected (1952, 3) float32 or float64",
         ),
         (
-            np.zeros((1952, 3), np.float64),
-            "has shape (1952, 3) and dtype float64, expected (1952, 3) float32",
+            np.zeros((1952, 3), np.int64),
+            "has shape (1952, 3) and dtype int64, expected (1952, 3) float32 or float64",
         ),
     ],
 )

@@ -66,8 +66,9 @@ class RichDataConfig(StrictModel):
     )
     pmt_positions: str | None = Field(
         None,
-        description=f"the ({N_PMTS}, 3) float32 .npy PMT position table (source 'files'; the "
-        "simulator writes its own)",
+        description=f"the ({N_PMTS}, 3) float32 or float64 .npy PMT position table (x mm, y mm, "
+        "disk): required for source 'files'; with source 'simulation' the simulator places its "
+        "hits on this table's PMTs instead of its built-in grid",
     )
     disk_offsets_mm: tuple[tuple[Millimetres, Millimetres], tuple[Millimetres, Millimetres]] = (
         Field(

@@ -56,6 +56,12 @@ the hexagonal cell it falls in (the nearest grid point, as Winston cones collect
 light of a cell); a photon outside its disk's grid is lost. Every photo-electron is
 a hit, so a PMT may have two hits in an event (NA62's TDCs record several).
 
+A given PMT table (``data.pmt_positions``, e.g. NA62's real one; :func:`table_layout`)
+replaces the grid: a photon fires the table's nearest PMT of its disk if one lies within
+``pitch/√3`` (the pitch being the table's median nearest-neighbour distance), the hit
+ids are that PMT's row, the dataset's table is that table, and its sha256 enters the
+cache key.
+
 Noise
 -----
 Poisson(6) noise hits per event on PMTs drawn uniformly among all 1952, at times
@@ -94,6 +100,7 @@ per settings under ``cache_root(None, "simulated") / "richsim-<12 hex>"``.
 """
 
 import functools
+import hashlib
 import logging
 import math
 import re
@@ -103,6 +110,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from scipy.spatial import cKDTree
 
 from smartml import __version__
 from smartml.data import cache
@@ -125,6 +133,7 @@ from smartml.tasks.rich_pid.layout import (
     POSITRON,
     pmt_row,
 )
+from smartml.tasks.rich_pid.pmt_table import read_pmt_table
 from smartml.tasks.rich_pid.ring_fit import fit_circles
 from smartml.tasks.rich_pid.simulation_config import RichSimulationConfig
 
@@ -142,8 +151,6 @@ _OWN_FILE = re.compile(
 
 PMT_PITCH_MM = 18.0
 PMT_ROW_SPACING_MM = PMT_PITCH_MM * math.sqrt(3.0) / 2.0
-# Variance per axis of a point uniform over a regular hexagon of side s: 5 s²/24.
-PMT_CELL_VARIANCE_MM2 = 5.0 * (PMT_PITCH_MM / math.sqrt(3.0)) ** 2 / 24.0
 LIKELIHOOD_RADIUS_FLOOR_MM = 1.0
 # Grid rows and columns searched for the disk (|y| and |x| up to ~340 mm).
 _GRID_ROWS = range(-22, 22)
@@ -247,6 +254,88 @@ def _grid_index(grid: PmtGrid, row, column) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class PmtLayout:
+    """The PMTs photons land on: the built-in grid or a given table
+    (``data.pmt_positions``, e.g. NA62's real one).
+
+    Attributes:
+        table: ``(1952, 3)`` float32 disk-local x, y (mm) and disk, written as the
+            dataset's PMT table.
+        trees: per disk, a k-d tree of its 976 positions; None for the built-in grid,
+            whose lattice lookup (:func:`nearest_pmt`) is exact and faster.
+        pitch_mm: distance between neighbouring PMTs; a photon further than
+            ``pitch/√3`` (a hexagonal cell's circumradius) from every PMT is lost.
+        sha256: of the given table's float32 bytes (part of the cache key); None for
+            the built-in grid, whose content the simulator version fixes.
+    """
+
+    table: np.ndarray
+    trees: tuple[cKDTree, cKDTree] | None = None
+    pitch_mm: float = PMT_PITCH_MM
+    sha256: str | None = None
+
+    @property
+    def cell_variance_mm2(self) -> float:
+        """Variance per axis of a point uniform over one hexagonal cell: 5 s²/24."""
+        return 5.0 * (self.pitch_mm / math.sqrt(3.0)) ** 2 / 24.0
+
+    def rows(self, disk: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Table row of the PMT cell holding each disk-local point, -1 if none does."""
+        if self.trees is None:
+            local = nearest_pmt(x, y)
+            return np.where(local >= 0, local + disk * PMTS_PER_DISK, -1)
+        rows = np.full(len(disk), -1, dtype=np.int64)
+        reach = self.pitch_mm / math.sqrt(3.0)
+        for index, tree in enumerate(self.trees):
+            on_disk = np.flatnonzero(disk == index)
+            points = np.column_stack([x[on_disk], y[on_disk]])
+            _, nearest = tree.query(points, distance_upper_bound=reach)
+            found = nearest < PMTS_PER_DISK  # the tree answers n when none is in reach
+            rows[on_disk[found]] = nearest[found] + index * PMTS_PER_DISK
+        return rows
+
+
+@functools.cache
+def builtin_layout() -> PmtLayout:
+    """The built-in hexagonal grid (module docstring)."""
+    return PmtLayout(pmt_positions())
+
+
+def table_layout(path: str | Path) -> PmtLayout:
+    """The layout of a PMT table file (``data.pmt_positions``).
+
+    Args:
+        path: the ``.npy`` table (:func:`~smartml.tasks.rich_pid.pmt_table.read_pmt_table`).
+
+    Returns:
+        Its :class:`PmtLayout`; the pitch is the median nearest-neighbour distance.
+
+    Raises:
+        DataError: one line naming the file: as ``read_pmt_table``, or two PMTs of a
+            disk at one position (a photon there could fire either).
+    """
+    table = read_pmt_table(path)
+    trees, neighbour_distances = [], []
+    for disk in (0, 1):
+        local = table[disk * PMTS_PER_DISK : (disk + 1) * PMTS_PER_DISK, :2].astype(np.float64)
+        tree = cKDTree(local)
+        distance, neighbour = tree.query(local, k=2)
+        same = np.flatnonzero(distance[:, 1] == 0.0)
+        if len(same):
+            first, second = sorted((same[0], neighbour[same[0], 1]))
+            raise DataError(
+                f"data.pmt_positions: {path}: rows {first + disk * PMTS_PER_DISK} and "
+                f"{second + disk * PMTS_PER_DISK} of the PMT table are at one position on "
+                f"disk {disk}; the simulator cannot tell which PMT a photon there fires"
+            )
+        trees.append(tree)
+        neighbour_distances.append(distance[:, 1])
+    pitch = float(np.median(np.concatenate(neighbour_distances)))
+    digest = hashlib.sha256(np.ascontiguousarray(table, "<f4").tobytes()).hexdigest()
+    return PmtLayout(table, (trees[0], trees[1]), pitch, digest)
+
+
+@dataclass(frozen=True)
 class SimulatedEvents:
     """Events of one file in the layout's arrays: ``events`` (EVENT_DTYPE), ``hits``
     (HIT_DTYPE, event by event) and ``hit_mapping`` (int64, entries + 1)."""
@@ -288,13 +377,13 @@ def _photons(config: RichSimulationConfig, momentum, mass, centre, ring_time, rn
     return event, x, y, times
 
 
-def _detect(config: RichSimulationConfig, event, x, y, times):
+def _detect(config: RichSimulationConfig, layout: PmtLayout, event, x, y, times):
     """Photons that fire a PMT: their event, table row and time (module docstring)."""
     disk = np.where(x >= 0.0, 0, 1)
     offsets = np.asarray(config.disk_offsets_mm, dtype=np.float64)
-    local = nearest_pmt(x - offsets[disk, 0], y - offsets[disk, 1])
-    seen = local >= 0
-    return event[seen], local[seen] + disk[seen] * PMTS_PER_DISK, times[seen]
+    rows = layout.rows(disk, x - offsets[disk, 0], y - offsets[disk, 1])
+    seen = rows >= 0
+    return event[seen], rows[seen], times[seen]
 
 
 def _noise(config: RichSimulationConfig, chod_time, rng):
@@ -318,14 +407,17 @@ def _hit_records(rows: np.ndarray, times: np.ndarray) -> np.ndarray:
     return hits
 
 
-def focal_plane_positions(rows: np.ndarray, disk_offsets_mm) -> tuple[np.ndarray, np.ndarray]:
-    """Focal-plane (X, Y) of hits given by table row: table position + disk offset.
+def focal_plane_positions(
+    rows: np.ndarray, disk_offsets_mm, layout: PmtLayout | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Focal-plane (X, Y) of hits given by table row: table position (of ``layout``,
+    default the built-in grid) + disk offset.
 
     >>> x, y = focal_plane_positions(np.array([0, 976]), ((150.0, 0.0), (-150.0, 0.0)))
     >>> float(x[0] - x[1]), float(y[0] - y[1])
     (300.0, 0.0)
     """
-    table = pmt_positions().astype(np.float64)
+    table = (layout or builtin_layout()).table.astype(np.float64)
     offsets = np.asarray(disk_offsets_mm, dtype=np.float64)[rows // PMTS_PER_DISK]
     return table[rows, 0] + offsets[:, 0], table[rows, 1] + offsets[:, 1]
 
@@ -347,10 +439,13 @@ def _padded(event: np.ndarray, values: list[np.ndarray], n_events: int):
     return padded, mask
 
 
-def ring_likelihoods(config: RichSimulationConfig, momentum, radius, n_used) -> np.ndarray:
+def ring_likelihoods(
+    config: RichSimulationConfig, momentum, radius, n_used, cell_variance_mm2: float
+) -> np.ndarray:
     """``(n, 3)`` Gaussian likelihoods of the fitted radius for π, μ, e⁺ (module
-    docstring); ``radius`` is 0 for events without a fit."""
-    hit_variance = config.hit_radius_smearing_mm**2 + PMT_CELL_VARIANCE_MM2
+    docstring); ``radius`` is 0 for events without a fit, ``cell_variance_mm2`` that
+    of the PMT layout's cells."""
+    hit_variance = config.hit_radius_smearing_mm**2 + cell_variance_mm2
     sigma = np.sqrt(hit_variance / np.maximum(n_used, 1) + LIKELIHOOD_RADIUS_FLOOR_MM**2)
     hypotheses = (physics.PION_MASS, physics.MUON_MASS, physics.POSITRON_MASS)
     expected = np.stack([physics.ring_radius(momentum, mass) for mass in hypotheses], 1)
@@ -358,13 +453,18 @@ def ring_likelihoods(config: RichSimulationConfig, momentum, radius, n_used) -> 
 
 
 def in_time_hits(
-    config: RichSimulationConfig, events: np.ndarray, hits: np.ndarray, hit_mapping: np.ndarray
+    config: RichSimulationConfig,
+    events: np.ndarray,
+    hits: np.ndarray,
+    hit_mapping: np.ndarray,
+    layout: PmtLayout | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Focal-plane positions of the hits the reconstruction fits, padded per event.
 
     Args:
         config: gives the time window and the disk offsets.
         events, hits, hit_mapping: one file's arrays (the layout's dtypes).
+        layout: the PMTs the hits are on (default the built-in grid).
 
     Returns:
         ``(x, y, mask)``, each ``(n_events, most in-time hits)``: the hits with
@@ -377,22 +477,29 @@ def in_time_hits(
     rows = pmt_row(
         selected["disk_id"], selected["updowndisk_id"], selected["supercell_id"], selected["pmt_id"]
     )
-    x, y = focal_plane_positions(rows, config.disk_offsets_mm)
+    x, y = focal_plane_positions(rows, config.disk_offsets_mm, layout)
     (x, y), mask = _padded(hit_event[in_time], [x, y], len(events))
     return x, y, mask
 
 
-def _reconstruct(config: RichSimulationConfig, events: np.ndarray, hits, hit_mapping) -> None:
+def _reconstruct(
+    config: RichSimulationConfig, layout: PmtLayout, events: np.ndarray, hits, hit_mapping
+) -> None:
     """Fill the ring fit and likelihood of ``events`` from their in-time hits."""
-    fit = fit_circles(*in_time_hits(config, events, hits, hit_mapping))
+    fit = fit_circles(*in_time_hits(config, events, hits, hit_mapping, layout))
     events["ring_radius"] = fit.radius
     events["ring_centre_pos"] = np.column_stack([fit.centre_x, fit.centre_y])
     momentum = events["track_momentum"].astype(np.float64)
-    events["ring_likelihood"] = ring_likelihoods(config, momentum, fit.radius, fit.n_used)
+    events["ring_likelihood"] = ring_likelihoods(
+        config, momentum, fit.radius, fit.n_used, layout.cell_variance_mm2
+    )
 
 
 def simulate_events(
-    config: RichSimulationConfig, labels: np.ndarray, rng: np.random.Generator
+    config: RichSimulationConfig,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    layout: PmtLayout | None = None,
 ) -> SimulatedEvents:
     """Simulate one event per label (0 μ, 1 π, 2 e⁺), in the given order.
 
@@ -400,11 +507,13 @@ def simulate_events(
         config: the simulation settings.
         labels: ``(n,)`` class of each event.
         rng: the random stream.
+        layout: the PMTs (default the built-in grid).
 
     Returns:
         The events (``event_id`` = position in ``labels``), their hits in time order
         per event and the hit mapping.
     """
+    layout = layout or builtin_layout()
     n = len(labels)
     momentum = sample_momenta(config, n, rng)
     mass = MASSES[labels]
@@ -413,7 +522,7 @@ def simulate_events(
     )
     chod_time = rng.uniform(0.0, config.chod_time_range_ns, n)
     ring_time = chod_time + config.ring_time_spread_ns * rng.standard_normal(n)
-    ring = _detect(config, *_photons(config, momentum, mass, centre, ring_time, rng))
+    ring = _detect(config, layout, *_photons(config, momentum, mass, centre, ring_time, rng))
     noise = _noise(config, chod_time, rng)
     event, rows, times = (np.concatenate(parts) for parts in zip(ring, noise, strict=True))
     times = times.astype(np.float32)
@@ -425,7 +534,7 @@ def simulate_events(
     events["track_momentum"] = momentum
     events["chod_time"] = chod_time
     mapping = np.concatenate([[0], np.cumsum(np.bincount(event, minlength=n))]).astype(np.int64)
-    _reconstruct(config, events, hits, mapping)
+    _reconstruct(config, layout, events, hits, mapping)
     return SimulatedEvents(events, hits, mapping)
 
 
@@ -462,19 +571,19 @@ def write_event_file(path: Path, sample: SimulatedEvents, class_counts: np.ndarr
         _dataset(handle, HIT_MAPPING, sample.hit_mapping)
 
 
-def _simulate_into(config: RichSimulationConfig, directory: Path) -> dict:
-    """Write the event files and the PMT table into ``directory``; return the
+def _simulate_into(config: RichSimulationConfig, layout: PmtLayout, directory: Path) -> dict:
+    """Write the event files and the layout's PMT table into ``directory``; return the
     manifest's details."""
     log.info("simulating %d RICH events (seed %d) into %s", config.n_events, config.seed, directory)
     started = time.perf_counter()
-    np.save(directory / PMT_TABLE_NAME, pmt_positions())
+    np.save(directory / PMT_TABLE_NAME, layout.table)
     sizes = _file_sizes(config)
     streams = np.random.SeedSequence(config.seed).spawn(len(sizes))
     files, first_event = [], 0
     for index, (size, stream) in enumerate(zip(sizes, streams, strict=True)):
         rng = np.random.default_rng(stream)
         labels, counts = _sorted_labels(config, size, rng)
-        sample = simulate_events(config, labels, rng)
+        sample = simulate_events(config, labels, rng, layout)
         sample.events["burst_id"] = index
         sample.events["event_id"] += first_event
         name = EVENT_FILE_PATTERN.format(index=index)
@@ -492,13 +601,18 @@ def _simulate_into(config: RichSimulationConfig, directory: Path) -> dict:
     }
 
 
-def _settings(config: RichSimulationConfig) -> dict:
-    """What identifies a simulated dataset: its manifest's first keys and cache key."""
-    return {
+def _settings(config: RichSimulationConfig, layout: PmtLayout) -> dict:
+    """What identifies a simulated dataset: its manifest's first keys and cache key.
+    A given table enters by its content, so an edited file never reuses old events;
+    the built-in grid adds nothing, keeping the keys of existing caches."""
+    settings = {
         "format": "smartml-rich-simulation",
         "simulator_version": SIMULATOR_VERSION,
         "config": config.model_dump(mode="json"),
     }
+    if layout.sha256 is not None:
+        settings["pmt_table_sha256"] = layout.sha256
+    return settings
 
 
 def _cache_options() -> dict:
@@ -510,13 +624,16 @@ def _cache_options() -> dict:
     }
 
 
-def write_dataset(config: RichSimulationConfig, directory: Path) -> Path:
+def write_dataset(
+    config: RichSimulationConfig, directory: Path, layout: PmtLayout | None = None
+) -> Path:
     """Simulate ``config.n_events`` events into ``directory`` (module docstring, Files).
 
     Args:
         config: the simulation settings.
         directory: where the dataset goes; an existing one is replaced only if it
             holds nothing but a simulated dataset's files.
+        layout: the PMTs (default the built-in grid).
 
     Returns:
         ``directory``.
@@ -524,33 +641,41 @@ def write_dataset(config: RichSimulationConfig, directory: Path) -> Path:
     Raises:
         DataError: if the directory cannot be written (one line naming it).
     """
+    layout = layout or builtin_layout()
     return write_cached(
         directory,
-        _settings(config),
-        lambda staging: _simulate_into(config, staging),
+        _settings(config, layout),
+        lambda staging: _simulate_into(config, layout, staging),
         **_cache_options(),
     )
 
 
-def simulation_dir(config: RichSimulationConfig, root: str | Path | None = None) -> Path:
-    """The cache directory of these settings: ``<root>/richsim-<12 hex>``, the root
-    being :func:`smartml.data.cache.cache_root` of ``root`` (default: the user cache's
+def simulation_dir(
+    config: RichSimulationConfig, root: str | Path | None = None, layout: PmtLayout | None = None
+) -> Path:
+    """The cache directory of these settings and PMT layout (default the built-in
+    grid): ``<root>/richsim-<12 hex>``, the root being
+    :func:`smartml.data.cache.cache_root` of ``root`` (default: the user cache's
     ``simulated``).
 
     >>> from smartml.tasks.rich_pid.simulation_config import RichSimulationConfig
     >>> simulation_dir(RichSimulationConfig(), "data").name.startswith("richsim-")
     True
     """
-    return cache_dir(cache_root(root, "simulated"), CACHE_PREFIX, _settings(config))
+    settings = _settings(config, layout or builtin_layout())
+    return cache_dir(cache_root(root, "simulated"), CACHE_PREFIX, settings)
 
 
-def simulate_cached(config: RichSimulationConfig, root: str | Path | None = None) -> Path:
+def simulate_cached(
+    config: RichSimulationConfig, root: str | Path | None = None, layout: PmtLayout | None = None
+) -> Path:
     """The cached dataset of ``config``, simulated first if it is not complete.
 
     Args:
         config: the simulation settings.
         root: the cache root (default :func:`smartml.data.cache.cache_root` of
             ``"simulated"``: ``$SMARTML_CACHE_DIR/simulated`` or the user cache).
+        layout: the PMTs (default the built-in grid).
 
     Returns:
         :func:`simulation_dir` of ``config``: ``events.<i>.h5`` files, the PMT table
@@ -559,11 +684,12 @@ def simulate_cached(config: RichSimulationConfig, root: str | Path | None = None
     Raises:
         DataError: if the cache directory cannot be written.
     """
+    layout = layout or builtin_layout()
     return ensure_cached(
         cache_root(root, "simulated"),
         CACHE_PREFIX,
-        _settings(config),
-        lambda staging: _simulate_into(config, staging),
+        _settings(config, layout),
+        lambda staging: _simulate_into(config, layout, staging),
         **_cache_options(),
     )
 

@@ -164,9 +164,11 @@ class RichPidTask(Task):
                 PMT_TABLE_NAME,
                 event_files,
                 simulate_cached,
+                table_layout,
             )
 
-            directory = simulate_cached(data.simulation)
+            layout = table_layout(data.pmt_positions) if data.pmt_positions else None
+            directory = simulate_cached(data.simulation, layout=layout)
             return event_files(directory), directory / PMT_TABLE_NAME
         files: list[Path] = []
         for pattern in data.files:
