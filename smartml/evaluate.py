@@ -30,12 +30,17 @@ def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
     epoch of model.h5's weights marked) go to the run's plots/."""
     from smartml.evaluation.figures import save_figures
     from smartml.evaluation.history_plots import plot_history
+    from smartml.evaluation.pid_efficiency import write_predictions
     from smartml.hardware.cost import hardware_report
     from smartml.models.exportability import is_exportable
     from smartml.training.callbacks import checkpoint_monitor
 
     plots = task.config.output.plots
-    metrics, figures = task.evaluate(model, figures=plots)
+    metrics, figures, tables = task.evaluate(model, figures=plots)
+    for name, table in tables.items():
+        if name not in task.products:  # undeclared: a fresh run would not remove it
+            raise ValueError(f"{type(task).__name__}: table {name!r} is not among its products")
+        write_predictions(table, run_dir.path / name)
     if is_exportable(task.config.model):
         metrics["hardware"] = hardware_report(model)
     if plots:

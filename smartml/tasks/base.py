@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -143,6 +143,10 @@ class Task(ABC):
     #: Files :meth:`prepare` writes into the run directory with ``fit=True`` and reads
     #: back with ``fit=False`` (the trainer refits when one is missing).
     run_files: ClassVar[tuple[str, ...]] = ()
+    #: Tables the evaluation writes into the run directory (:meth:`test_tables`, e.g.
+    #: ``predictions.parquet``): declared, so that a fresh or overwritten run removes
+    #: an earlier run's before it starts.
+    products: ClassVar[tuple[str, ...]] = ()
     #: What :meth:`datasets` reads: everything, unless a multi-worker trainer sets
     #: this worker's share.
     input_shard: InputShard = InputShard()
@@ -261,13 +265,14 @@ class Task(ABC):
         metrics = self.output.metrics(examples.targets, prediction, examples.aux)
         return merge_metrics(metrics, self.task_metrics(examples, prediction))
 
-    def evaluate(self, model: keras.Model, figures: bool = True) -> tuple[dict, dict[str, Figure]]:
+    def evaluate(self, model: keras.Model, figures: bool = True) -> Evaluation:
         """Judge ``model`` on the test split.
 
         Returns:
-            (metrics for metrics.json, figures by file stem): the output kind's
-            metrics and figures, then the task's own (:meth:`task_metrics`,
-            :meth:`task_figures`: baselines, task-specific plots).
+            the :class:`Evaluation`: metrics for metrics.json (the output kind's, then
+            the task's own: :meth:`task_metrics`), figures by file stem (the output
+            kind's, then :meth:`task_figures`) and the test split's tables
+            (:meth:`test_tables`), for the caller to write: nothing is written here.
         """
         examples = self.examples("test")
         if len(examples) == 0:
@@ -281,7 +286,7 @@ class Task(ABC):
                 examples.targets, prediction, examples.aux, self.config.name
             )
             drawn.update(self.task_figures(examples, prediction))
-        return metrics, drawn
+        return Evaluation(metrics, drawn, self.test_tables(examples, prediction))
 
     def task_metrics(self, examples: Examples, prediction: Any) -> dict:
         """Metrics beyond the output kind's (baselines, profiles); none by default."""
@@ -290,6 +295,24 @@ class Task(ABC):
     def task_figures(self, examples: Examples, prediction: Any) -> dict[str, Figure]:
         """Figures beyond the output kind's; none by default."""
         return {}
+
+    def test_tables(self, examples: Examples, prediction: Any) -> dict[str, pd.DataFrame]:
+        """Tables of the test split to write into the run, by file name (each among
+        :attr:`products`); none by default. Computes, writes nothing."""
+        return {}
+
+
+class Evaluation(NamedTuple):
+    """What :meth:`Task.evaluate` found on the test split.
+
+    Attributes:
+        metrics: for metrics.json; figures: by file stem, for plots/;
+        tables: by file name (the task's :attr:`Task.products`), for the run directory.
+    """
+
+    metrics: dict
+    figures: dict[str, Figure]
+    tables: dict[str, pd.DataFrame]
 
 
 def merge_metrics(metrics: dict, extra: dict) -> dict:

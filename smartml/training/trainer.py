@@ -94,7 +94,7 @@ def train_in(
     """Prepare, fit and (chief) evaluate into ``run_dir``, all but the completion
     marker (``extra_callbacks``: see :func:`train`)."""
     task = TASKS.get(config.task.name)(config, run_dir)
-    resuming = run_dir.open_for_training(task.run_files, overwrite)
+    resuming = run_dir.open_for_training((*task.run_files, *task.products), overwrite)
     keras.utils.set_random_seed(config.training.seed)
     if placement.is_chief:
         save_config(config, run_dir.config)

@@ -37,7 +37,7 @@ from smartml.ntuples.tabular_source import FEATURES, Sample, TabularSource
 from smartml.outputs.base import OutputKind
 from smartml.outputs.gaussian_mdn import GaussianMDN, GaussianPrediction
 from smartml.outputs.point_regression import PointRegression
-from smartml.tasks.base import Examples
+from smartml.tasks.base import Evaluation, Examples
 from smartml.tasks.mem_regression.schema import MemDataConfig
 from smartml.tasks.mem_regression.weight_files import cached_weights, read_weights
 from smartml.tasks.tabular import SCALING_FORMAT_VERSION, TabularTask
@@ -222,11 +222,11 @@ class MemRegressionTask(TabularTask):
 
     # -- evaluation -------------------------------------------------------------------
 
-    def evaluate(self, model: keras.Model, figures: bool = True) -> tuple[dict, dict[str, Figure]]:
+    def evaluate(self, model: keras.Model, figures: bool = True) -> Evaluation:
         """The template's evaluation, plus the speed-up of the network over the integrator."""
-        metrics, drawn = super().evaluate(model, figures)
-        metrics["speed"] = self._speed(model)
-        return metrics, drawn
+        evaluation = super().evaluate(model, figures)
+        evaluation.metrics["speed"] = self._speed(model)
+        return evaluation
 
     def task_metrics(self, examples: Examples, prediction: Any) -> dict:
         from smartml.evaluation.weight_regression import weight_metrics

@@ -44,7 +44,7 @@ from smartml.ntuples.feature_selection import FeatureSelection
 from smartml.ntuples.root_reader import NtupleReader
 from smartml.ntuples.tabular_source import FEATURES, Sample, TabularSource
 from smartml.outputs.logits import Logits
-from smartml.tasks.base import SPLITS, Examples
+from smartml.tasks.base import SPLITS, Evaluation, Examples
 from smartml.tasks.ntuple_classifier.schema import (
     CLASS_NAMES,
     NtupleClassifierDataConfig,
@@ -85,6 +85,7 @@ class NtupleClassifierTask(TabularTask):
     """``features (k,)`` standardised -> one signal logit."""
 
     run_files = (SCALING,)
+    products = (PREDICTIONS,)
 
     @property
     def data(self) -> NtupleClassifierDataConfig:
@@ -283,9 +284,9 @@ class NtupleClassifierTask(TabularTask):
         labels = np.concatenate([part.targets[:, 0] for part in parts]).astype(np.int64)
         return features, labels
 
-    def evaluate(self, model: keras.Model, figures: bool = True) -> tuple[dict, dict[str, Figure]]:
+    def evaluate(self, model: keras.Model, figures: bool = True) -> Evaluation:
         """The template's evaluation, plus the overtraining check on a training sample."""
-        metrics, drawn = super().evaluate(model, figures)
+        metrics, drawn, tables = super().evaluate(model, figures)
         from smartml.evaluation.score_overtraining import overtraining_check
 
         train = self.examples("train", PLOT_EVENTS)
@@ -303,11 +304,11 @@ class NtupleClassifierTask(TabularTask):
         if figures:
             drawn["overtraining"] = figure
             drawn.update(_training_curves(self.run_dir.history, self.config.name))
-        return metrics, drawn
+        return Evaluation(metrics, drawn, tables)
 
     def task_metrics(self, examples: Examples, prediction: np.ndarray) -> dict:
         """The confusion matrix at the working point, in events and weighted by the
-        events' weights, the weighted ROC area; writes the predictions file.
+        events' weights, the weighted ROC area.
 
         The output kind's ROC and efficiencies count events; with samples of
         different weights (cross section × luminosity / events) an analysis wants
@@ -316,13 +317,10 @@ class NtupleClassifierTask(TabularTask):
         they are: :func:`~.weights.weighted_auc`). ``weights`` records each sample's
         weight pass (Σw, normalisation, negative entries)."""
         from smartml.evaluation.classification import confusion_matrix, predicted_classes
-        from smartml.evaluation.pid_efficiency import write_predictions
 
         threshold = self.data.working_point
         chosen = predicted_classes(prediction, CLASS_NAMES, "signal", threshold)
         counts = confusion_matrix(examples.targets, chosen, CLASS_NAMES)
-        table = examples.aux.assign(label=examples.targets, score=prediction[:, SIGNAL])
-        write_predictions(table, self.run_dir.path / PREDICTIONS)
         weights = examples.aux["weight"].to_numpy()
         weighted = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)))
         np.add.at(weighted, (examples.targets, chosen), weights)
@@ -333,6 +331,12 @@ class NtupleClassifierTask(TabularTask):
             "weighted": {"auc": auc if np.isfinite(auc) else None, "confusion": weighted.tolist()},
             "weights": {name: s.to_dict() for name, s in self.weight_summaries.items()},
         }
+
+    def test_tables(self, examples: Examples, prediction: np.ndarray) -> dict[str, pd.DataFrame]:
+        """``predictions.parquet``: sample, entry, weight, label and signal score of
+        every test event."""
+        table = examples.aux.assign(label=examples.targets, score=prediction[:, SIGNAL])
+        return {PREDICTIONS: table}
 
     def task_figures(self, examples: Examples, prediction: np.ndarray) -> dict[str, Figure]:
         from smartml.evaluation.classification import (

@@ -50,7 +50,6 @@ from smartml.evaluation.pid_efficiency import (
     pid_metrics,
     pid_summary_metrics,
     predictions_table,
-    write_predictions,
 )
 from smartml.evaluation.summary import SummaryMetric
 from smartml.files import read_json_object, write_json_atomic
@@ -97,6 +96,7 @@ class RichPidTask(Task):
     """Ring hits, mask and momentum -> muon / pion (/ positron) logits."""
 
     run_files = (STANDARDIZATION, BALANCE, BASELINE)
+    products = (PREDICTIONS,)
 
     @property
     def data(self) -> RichDataConfig:
@@ -332,14 +332,19 @@ class RichPidTask(Task):
         return examples.targets, prediction, self.baseline_scores(examples), momentum, edges
 
     def task_metrics(self, examples: Examples, prediction: np.ndarray) -> dict:
-        """Per-momentum-bin PID of net and ring fit; writes the predictions file."""
-        arguments = self._pid_arguments(examples, prediction)
-        labels, scores, baseline, momentum, _ = arguments
+        """Per-momentum-bin PID of net and ring fit."""
+        return pid_metrics(
+            *self._pid_arguments(examples, prediction), definition=self.pid_definition
+        )
+
+    def test_tables(self, examples: Examples, prediction: np.ndarray) -> dict[str, pd.DataFrame]:
+        """``predictions.parquet``: each test event's ids, label, net and ring-fit scores
+        and momentum."""
+        labels, scores, baseline, momentum, _ = self._pid_arguments(examples, prediction)
         table = predictions_table(
             examples.aux[ID_COLUMNS], labels, scores, baseline, momentum, self.pid_definition
         )
-        write_predictions(table, self.run_dir.path / PREDICTIONS)
-        return pid_metrics(*arguments, definition=self.pid_definition)
+        return {PREDICTIONS: table}
 
     def task_figures(self, examples: Examples, prediction: np.ndarray) -> dict:
         figures = pid_figures(
