@@ -9,7 +9,8 @@ objects of jagged branches, derived features). The input files are chained and r
 bar shows on a terminal.
 
 The output is written whole or not at all: into a hidden temporary file beside it
-(``.<name>.partial-*``), renamed into place at the end; an error or ^C removes it.
+(``.<name>.partial-*``, :func:`smartml.files.atomic_file`), renamed into place at the
+end; an error or ^C removes it.
 The layouts are those of :mod:`smartml.ntuples.hdf5_writer` (``.h5``, ``.hdf5``: one
 dataset per feature, chunked and compressed, with its ``source_branch`` attribute;
 ``source_files``, ``tree``, ``entries_read`` and ``dropped_rows`` as root attributes)
@@ -22,17 +23,16 @@ float32 would change event numbers above 2^24); the others are float32
 
 import argparse
 import logging
-import os
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smartml.cli import CommandLineParser, require_writable_directory, run_cli
 from smartml.errors import ConfigError, OutputError
+from smartml.files import atomic_file
 from smartml.locations import Location, as_location
 from smartml.ntuples.conversion_metadata import ConversionMetadata, FeatureWriter
 
@@ -89,25 +89,6 @@ def output_format(output: Path) -> str:
     if kind is None:
         raise ConfigError(f"--output {output}: expected a file ending in {', '.join(FORMATS)}")
     return kind
-
-
-@contextmanager
-def staged_file(output: Path) -> Iterator[Path]:
-    """A hidden temporary file beside ``output``, renamed to it when the block ends
-    without an exception and removed otherwise (also on ^C)."""
-    try:
-        handle, name = tempfile.mkstemp(
-            dir=output.parent, prefix=f".{output.name}.partial-", suffix=output.suffix
-        )
-    except OSError as err:
-        raise OutputError(f"--output {output}: cannot write ({err.strerror})") from None
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        os.replace(temporary, output)
-    finally:
-        temporary.unlink(missing_ok=True)  # gone already after the rename
 
 
 def convert(
@@ -168,7 +149,7 @@ def _convert(
         metadata = _metadata(reader, columns.dtypes)
         metadata.check_names(str(output))
         output.parent.mkdir(parents=True, exist_ok=True)
-        with staged_file(output) as temporary:
+        with atomic_file(output, OutputError) as temporary:
             _write(reader, columns, _writer(kind, temporary, metadata, compression), step, output)
     return metadata
 

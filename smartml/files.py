@@ -1,16 +1,22 @@
 """Files written whole or not at all, and JSON objects read with one-line errors.
 
 A crash (or Ctrl-C, or a full disk) must never leave a file or a directory that
-looks finished but is not: :func:`write_json_atomic` writes a temporary file beside
-the destination and renames it into place; :func:`publish_directory` does the same
-for a whole directory (a simulated dataset, a firmware project). A rename within
-one file system is atomic, so a reader sees the old content or the new, never half.
+looks finished but is not: :func:`atomic_file` (used by smartml's writers of a
+file, :func:`write_json_atomic` among them) yields a temporary file beside the
+destination and renames it into place; :func:`publish_directory` does the same for a
+whole directory (a simulated dataset, a firmware project). A rename within one file
+system is atomic, so a reader sees the old content or the new, never half.
 
-A writer killed half-way (``kill -9``, a crash) cannot remove its staging directory.
-Its name says who wrote it, ``.<name>.partial-<pid>+<host>+<random>``, so the next
-:func:`publish_directory` into the same parent removes it once it is provably
-stale: written on this host by a process that no longer exists. Directories of a
-live process, or of another host (a shared file system), are never touched.
+A writer killed half-way (``kill -9``, a crash) cannot remove its temporary file or
+staging directory. Its name says who wrote it,
+``.<name>.partial-<pid>+<host>+<random>[<suffixes of name>]``, so the next write into
+the same parent removes it once it is provably stale: written on this host by a
+process that no longer exists. Entries of a live process, or of another host (a
+shared file system), are never touched.
+
+What smartml publishes gets the mode a plain ``open()`` or ``mkdir()`` would give
+under the process's umask (the temporaries are created private, 0600 and 0700), so
+colleagues can read a shared run or project when the umask lets them.
 
 >>> import tempfile
 >>> root = Path(tempfile.mkdtemp())
@@ -32,6 +38,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,20 +115,95 @@ def write_json_atomic(
         error: one line naming the file when it cannot be written.
         ValueError: ``content`` holds NaN/inf or is not JSON-serialisable.
     """
-    path = Path(path)
     text = json.dumps(content, indent=2, allow_nan=False) + "\n"
+    with atomic_file(path, error) as temporary, temporary.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())  # the data reach the disk before the rename does
+
+
+# Guards the set-and-restore fallback of _umask: two threads doing it at once could
+# restore each other's temporary value and leave the process with the wrong umask.
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it.
+
+    ``os.umask`` is process-global and can only be read by setting it; a file another
+    thread creates between the set and the restore gets the temporary mask. Linux
+    (4.7 and later) shows the value in ``/proc/self/status``; elsewhere it is set and
+    restored under :data:`_UMASK_LOCK`. It is read at every write rather than once, so
+    a program (or a test) that changes its umask is followed.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass  # not Linux, or an older kernel: set and restore below
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _publishable(path: Path, directory: bool = False) -> None:
+    """Give a private temporary the mode ``open()``/``mkdir()`` would give it."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
+@contextmanager
+def atomic_file(
+    destination: str | Path,
+    error: type[SmartmlError] = SmartmlError,
+    what: str = "",
+    hint: str = "",
+    parents: bool = False,
+) -> Iterator[Path]:
+    """A hidden temporary file beside ``destination``, renamed onto it when the block
+    ends without an exception and removed otherwise (also on ^C).
+
+    The temporary is named after its writer (see the module docstring) and ends with
+    the destination's suffixes (Keras picks a weights format from them); stale
+    temporaries of killed writers beside it are removed first
+    (:func:`remove_stale_staging`). Before the rename it gets the mode a plain
+    ``open()`` would give under the umask.
+
+    Args:
+        destination: the file to create or replace.
+        error: the :class:`~smartml.errors.SmartmlError` subclass to raise.
+        what: what is written, for the message (e.g. ``"the ntuple"``).
+        hint: appended to the message (e.g. what the user can do about it).
+        parents: create the destination's missing parent directories.
+
+    Returns:
+        A context manager yielding the (empty, existing) temporary file's path.
+
+    Raises:
+        error: one line, ``<destination>: cannot write[ <what>] (<reason>)<hint>``, on
+            any OSError creating, writing (inside the block) or renaming the file.
+    """
+    destination = Path(destination)
+    message = f"{destination}: cannot write{f' {what}' if what else ''}"
     temporary = None
     try:
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-        ) as handle:
-            temporary = Path(handle.name)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())  # the data reach the disk before the rename does
-        os.replace(temporary, path)
+        if parents:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(destination.parent)
+        handle, name = tempfile.mkstemp(
+            prefix=_writer_prefix(destination, "partial"),
+            suffix="".join(destination.suffixes),
+            dir=destination.parent,
+        )
+        os.close(handle)
+        temporary = Path(name)
+        yield temporary
+        _publishable(temporary)
+        os.replace(temporary, destination)
     except OSError as err:
-        raise error(f"{path}: cannot write ({_reason(err)})") from None
+        raise error(f"{message} ({_reason(err)}){hint}") from None
     finally:
         if temporary is not None:
             temporary.unlink(missing_ok=True)  # gone already after a successful rename
@@ -170,17 +252,18 @@ def _process_exists(pid: int) -> bool:
 
 
 def remove_stale_staging(parent: str | Path) -> list[Path]:
-    """Remove the staging directories in ``parent`` left by killed writers.
+    """Remove the temporary files and staging directories in ``parent`` left by
+    killed writers.
 
-    A directory counts as stale only when its name says it was written on this host
+    An entry counts as stale only when its name says it was written on this host
     (see the module docstring) by a process that no longer exists; any other entry,
     including untagged or foreign ones, stays.
 
     Args:
-        parent: the directory whose hidden staging directories are checked.
+        parent: the directory whose hidden temporaries are checked.
 
     Returns:
-        The directories removed.
+        The files and directories removed.
     """
     parent = Path(parent)
     removed: list[Path] = []
@@ -195,8 +278,13 @@ def remove_stale_staging(parent: str | Path) -> list[Path]:
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
-            log.info("removed %s, left by process %s that no longer runs", entry, tag["pid"])
-            removed.append(entry)
+        else:
+            try:
+                entry.unlink()
+            except OSError:
+                continue  # removed by another writer meanwhile, or not ours to remove
+        log.info("removed %s, left by process %s that no longer runs", entry, tag["pid"])
+        removed.append(entry)
     return removed
 
 
@@ -251,6 +339,7 @@ def publish_directory(
         staging = Path(
             tempfile.mkdtemp(prefix=_writer_prefix(destination, "partial"), dir=destination.parent)
         )
+        _publishable(staging, directory=True)
     except OSError as err:
         raise error(f"cannot write {what} to {destination}: {_reason(err)}") from None
     try:

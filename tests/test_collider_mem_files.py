@@ -222,7 +222,7 @@ def test_a_failed_write_keeps_the_chunks_for_a_rerun_that_only_writes(
         f"{partial}: rerun the same command to write them without integrating again"
     )
     assert len(list(partial.glob("chunk-*.npz"))) == 3
-    assert not list(tmp_path.glob(".weights.root.writing-*"))
+    assert not list(tmp_path.glob(".weights.root.partial-*"))
     monkeypatch.undo()
     output.rmdir()
     report = mem_integration.integrate_file(

@@ -72,11 +72,7 @@ top decays; no τ decays; muons only; efficiency 100% inside the acceptance.
 """
 
 import logging
-import os
-import socket
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -104,6 +100,7 @@ from smartml.collider.kinematics import (
 from smartml.collider.parton_densities import GLUON, GRV94LO
 from smartml.data.cache import cache_root, ensure_cached
 from smartml.errors import ConfigError, DataError, OutputError
+from smartml.files import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -543,30 +540,6 @@ def generate_ttbar_dilepton(n: int, seed: int, config: GenerationConfig) -> Bran
 # -- ROOT output --------------------------------------------------------------------
 
 
-def _staging_name(path: Path) -> str:
-    host = "".join(c if c.isalnum() or c in "._-" else "_" for c in socket.gethostname())
-    return f".{path.name}.partial-{os.getpid()}+{host}+"
-
-
-@contextmanager
-def _atomic_file(path: Path) -> Iterator[Path]:
-    """A hidden temporary file beside ``path``, renamed onto it when the block succeeds."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=_staging_name(path), suffix=".root", dir=path.parent)
-        os.close(handle)
-    except OSError as err:
-        raise OutputError(f"{path}: cannot write the ntuple ({err.strerror or err})") from None
-    staging = Path(name)
-    try:
-        yield staging
-        os.replace(staging, path)
-    except OSError as err:
-        raise OutputError(f"{path}: cannot write the ntuple ({err.strerror or err})") from None
-    finally:
-        staging.unlink(missing_ok=True)
-
-
 def _jagged_groups(events: Mapping[str, Any]) -> dict[str, list[str]]:
     """Jagged branches grouped by the prefix before their first '_' (``Jet`` → nJet)."""
     groups: dict[str, list[str]] = {}
@@ -638,7 +611,10 @@ def write_ntuple(
     path = Path(path)
     n = _length(events)
     groups = _jagged_groups(events)
-    with _atomic_file(path) as staging, uproot.recreate(staging) as file:
+    with (
+        atomic_file(path, OutputError, "the ntuple", parents=True) as staging,
+        uproot.recreate(staging) as file,
+    ):
         writer = file.mktree(tree, _branch_types(events, groups))
         for start in range(0, n, chunk_size):
             writer.extend(_chunk(events, groups, start, min(start + chunk_size, n)))

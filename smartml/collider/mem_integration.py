@@ -12,7 +12,6 @@ goes on.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import sys
 import time
@@ -35,7 +34,7 @@ from smartml.collider.mem_engine import LOST_SCHEDULER, TaskResult, dask_client,
 from smartml.collider.mem_settings import MemSettings
 from smartml.data.cache import MANIFEST_NAME, read_manifest
 from smartml.errors import ConfigError, DataError, OutputError
-from smartml.files import file_sha256, write_json_atomic
+from smartml.files import atomic_file, file_sha256, write_json_atomic
 from smartml.locations import Location, as_location
 from smartml.ntuples.aliases import AliasMap, aliases_record, check_aliases, read_columns
 from smartml.ntuples.root_reader import open_tree
@@ -252,8 +251,8 @@ def save_chunk(partial: Path, index: int, result: ChunkResult) -> None:
         OutputError: the chunk cannot be written (the chunks before it are kept).
     """
     final = _chunk_path(partial, index)
-    temporary = final.with_name(f".{final.name}.{os.getpid()}")
-    try:
+    hint = "; the chunks saved before it are kept: rerun the same command to resume"
+    with atomic_file(final, OutputError, "a finished chunk", hint) as temporary:
         with temporary.open("wb") as handle:
             np.savez(
                 handle,
@@ -265,13 +264,6 @@ def save_chunk(partial: Path, index: int, result: ChunkResult) -> None:
                 failure_reason=np.array([f.reason for f in result.failures], dtype=np.str_),
                 seconds=result.seconds,
             )
-        os.replace(temporary, final)
-    except OSError as err:
-        temporary.unlink(missing_ok=True)
-        raise OutputError(
-            f"{final}: cannot save a finished chunk ({err.strerror or err}); the chunks "
-            "saved before it are kept: rerun the same command to resume"
-        ) from None
 
 
 def _first_line(text: str) -> str:
@@ -443,40 +435,36 @@ def _write_weight_tree(
         OutputError: the tree cannot be written; the chunks stay where a rerun of the
             same command finds them (it writes without integrating again).
     """
-    temporary = output.with_name(f".{output.name}.writing-{os.getpid()}")
+    hint = (
+        f"; the integrated chunks are kept in {partial}: rerun the same command to write "
+        "them without integrating again"
+    )
     status: list[np.ndarray] = []
     failures: list[EventFailure] = []
-    try:
-        with uproot.recreate(temporary) as root_file:
-            tree = root_file.mktree(
-                WEIGHT_TREE,
-                {WEIGHT_BRANCH: np.float64, ERROR_BRANCH: np.float64, STATUS_BRANCH: np.int32},
-            )
-            for index in range(n_chunks):
-                chunk = load_chunk(partial, index)
-                if chunk is None:
-                    raise OutputError(
-                        f"{_chunk_path(partial, index)}: finished chunk unreadable; remove "
-                        "it and rerun the same command to integrate it again"
-                    )
-                tree.extend(
-                    {
-                        WEIGHT_BRANCH: chunk.weights,
-                        ERROR_BRANCH: chunk.errors,
-                        STATUS_BRANCH: chunk.status.astype(np.int32),
-                    }
+    with (
+        atomic_file(output, OutputError, hint=hint) as temporary,
+        uproot.recreate(temporary) as root_file,
+    ):
+        tree = root_file.mktree(
+            WEIGHT_TREE,
+            {WEIGHT_BRANCH: np.float64, ERROR_BRANCH: np.float64, STATUS_BRANCH: np.int32},
+        )
+        for index in range(n_chunks):
+            chunk = load_chunk(partial, index)
+            if chunk is None:
+                raise OutputError(
+                    f"{_chunk_path(partial, index)}: finished chunk unreadable; remove "
+                    "it and rerun the same command to integrate it again"
                 )
-                status.append(chunk.status)
-                failures.extend(chunk.failures)
-        os.replace(temporary, output)
-    except OSError as err:
-        raise OutputError(
-            f"{output}: cannot write ({err.strerror or err}); the integrated chunks are "
-            f"kept in {partial}: rerun the same command to write them without integrating "
-            "again"
-        ) from None
-    finally:
-        temporary.unlink(missing_ok=True)
+            tree.extend(
+                {
+                    WEIGHT_BRANCH: chunk.weights,
+                    ERROR_BRANCH: chunk.errors,
+                    STATUS_BRANCH: chunk.status.astype(np.int32),
+                }
+            )
+            status.append(chunk.status)
+            failures.extend(chunk.failures)
     return np.concatenate(status or [np.zeros(0, np.int8)]), failures
 
 

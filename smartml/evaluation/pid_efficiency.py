@@ -42,8 +42,6 @@ array([15., 16., 17., 18.])
 """
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +65,7 @@ from smartml.evaluation.classification import (
 )
 from smartml.evaluation.figures import axis_label, new_axes, title
 from smartml.evaluation.summary import SummaryMetric
+from smartml.files import atomic_file
 from smartml.outputs.base import json_table
 
 PID_BLOCK = "pid"
@@ -656,21 +655,11 @@ def write_predictions(table: pd.DataFrame, path: str | Path) -> Path:
             f"{path}: predictions are written as {' or '.join(PREDICTION_FORMATS)}, "
             f"not {path.suffix or 'a file without suffix'}"
         )
-    temporary = None
-    try:
-        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        os.close(handle)
-        temporary = Path(name)
+    with atomic_file(path, OutputError, "the predictions") as temporary:
         if path.suffix == ".csv":
             table.to_csv(temporary, index=False)
         else:
             table.to_parquet(temporary, index=False)
-        os.replace(temporary, path)
-    except OSError as error:
-        raise OutputError(f"{path}: cannot write the predictions ({error.strerror})") from None
-    finally:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
     return path
 
 

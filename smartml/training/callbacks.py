@@ -2,12 +2,13 @@
 
 import csv
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from smartml.backend import keras
 from smartml.config import TrainingConfig
+from smartml.errors import OutputError
+from smartml.files import atomic_file
 from smartml.hardware.cost import hardware_report, quantized_layers
 from smartml.training.run_directory import RunDirectory
 
@@ -99,11 +100,9 @@ class BestWeightsCheckpoint(keras.callbacks.Callback):
         if current is None or not float(current) < self.best:  # NaN is never better
             return
         self.best = float(current)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # same suffix as the kept file: Keras picks the weights format from it
-        partial = self.path.with_name(f".partial-{self.path.name}")
-        self.model.save_weights(str(partial))
-        os.replace(partial, self.path)
+        # the temporary ends like the kept file: Keras picks the weights format from it
+        with atomic_file(self.path, OutputError, "the best weights", parents=True) as partial:
+            self.model.save_weights(str(partial))
 
 
 class EpochSafeBackupAndRestore(keras.callbacks.BackupAndRestore):
