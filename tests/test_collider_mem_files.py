@@ -9,6 +9,7 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from analysis_samples import hzz_aliases
 from mem_events import generated_like_events, write_events
 from ntuple_files import write_tree
 
@@ -356,14 +357,8 @@ def write_analysis_layouts(events_file, tmp_path):
 
 def test_aliases_read_flat_and_cartesian_files_as_the_generators_names(events_file, tmp_path):
     flat, jagged = write_analysis_layouts(events_file, tmp_path)
-    cartesian = {}
-    for lepton in (1, 2):
-        px, py, pz = (f"Muon_P{axis}[{lepton - 1}]" for axis in "xyz")
-        cartesian[f"lep{lepton}_PT"] = {"pt_from": [px, py]}
-        cartesian[f"lep{lepton}_Eta"] = {"eta_from": [px, py, pz]}
-        cartesian[f"lep{lepton}_Phi"] = {"phi_from": [px, py]}
     aliases_file = tmp_path / "aliases.json"
-    aliases_file.write_text(json.dumps(cartesian))
+    aliases_file.write_text(json.dumps(hzz_aliases()))  # pT, η, φ from Muon_Px/Py/Pz[i]
     renames = [f"lep{i}_{name}={variable}{i}" for i in (1, 2)
                for name, variable in (("PT", "pt"), ("Eta", "eta"), ("Phi", "phi"))]  # fmt: skip
     runs = {
