@@ -6,7 +6,7 @@ efficiency points, a model's μ mis-ID be not worse than the ring fit's by more 
 good as the ring fit* (the same per-bin mis-ID) fails that test, from a RICH run's
 ``metrics.json`` (the per-bin muon counts and the ring fit's mis-ID at both points):
 both mis-ID fractions are drawn binomially in every bin, the excess is computed as
-:func:`smartml.evaluation.pid_efficiency.versus_baseline` computes it, and the bins
+:func:`smartml.tasks.rich_pid.pid_efficiency.versus_baseline` computes it, and the bins
 beyond 2σ are counted. Prints one JSON object: per point and for both together, the
 expected number of failing bins and the probability that none fails.
 

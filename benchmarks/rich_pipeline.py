@@ -33,7 +33,7 @@ def main() -> None:
 
     from smartml.config import load_config
     from smartml.registry import TASKS
-    from smartml.training.run_directory import RunDirectory
+    from smartml.runs.directory import RunDirectory
 
     overrides = {} if args.events is None else {"data.simulation.n_events": args.events}
     with tempfile.TemporaryDirectory() as run:

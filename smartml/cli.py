@@ -12,11 +12,11 @@ import argparse
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from smartml import console
-from smartml.config.loader import OptionValue
 from smartml.errors import OutputError, SmartmlError
 
 EXIT_ERROR = 2
@@ -57,6 +57,24 @@ class CommandLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_ERROR, f"{self.command}: error: {message}\n")
+
+
+@dataclass(frozen=True)
+class OptionValue:
+    """An override given on the command line: a bad value is reported under its
+    option (``--epochs -1: ...``), not under the key of a file that does not hold it.
+
+    >>> OptionValue("--threshold", 2.0).label()
+    '--threshold 2'
+    """
+
+    option: str
+    value: Any
+
+    def label(self) -> str:
+        """The option as typed: ``--epochs -1``."""
+        value = f"{self.value:g}" if isinstance(self.value, float) else self.value
+        return f"{self.option} {value}"
 
 
 def run_cli(main: Callable[[], int | None], prog: str, verbose: bool = False) -> int:

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def run() -> None:
         from smartml.config import load_config
-        from smartml.evaluation.summary import run_summary
+        from smartml.evaluation.run import run_summary
         from smartml.training.trainer import train
 
         run_dir = train(load_config(args.config, overrides_from(args)), overwrite=args.overwrite)

@@ -63,7 +63,7 @@ def prepared_task(path: Path, overrides: dict | None = None):
     fitting in its run directory, as the trainer does before training."""
     from smartml.config import load_config
     from smartml.registry import TASKS
-    from smartml.training.run_directory import RunDirectory
+    from smartml.runs.directory import RunDirectory
 
     config = load_config(path, overrides or {})
     run = RunDirectory(config.run_dir())

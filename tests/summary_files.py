@@ -1,7 +1,7 @@
 """Summary metrics that drive the comparison tests: the smart-pixel list (resolution,
 RMS and pull spread of each target) as the task declares it, and a classifier's."""
 
-from smartml.evaluation.summary import SummaryMetric
+from smartml.metrics.summary import SummaryMetric
 from smartml.outputs.gaussian_mdn import GaussianMDN
 from smartml.tasks.smart_pixels.layout import TARGET_LABELS, TARGET_UNITS, TARGETS
 

@@ -13,7 +13,7 @@ from smartml.analysis import comparison, figures, firmware_report, histories, we
 from smartml.analysis.run_contents import open_run
 from smartml.backend import keras
 from smartml.errors import RunDirectoryError
-from smartml.evaluation.summary import SummaryMetric
+from smartml.metrics.summary import SummaryMetric
 
 
 def tiny_model() -> keras.Model:

@@ -14,9 +14,9 @@ from smartml.analysis import comparison
 from smartml.analysis.run_contents import open_run, open_runs
 from smartml.backend import keras
 from smartml.errors import RunDirectoryError
-from smartml.evaluation.gaussian import residual_profile
 from smartml.evaluation.run_comparison import comparison_table
 from smartml.hardware import cost as hardware_cost
+from smartml.metrics.gaussian import residual_profile
 
 TARGETS = ["x-midplane", "cotBeta"]
 

@@ -17,7 +17,7 @@ from smartml import convert
 from smartml.collider import event_generator, mem_integration
 from smartml.collider import matrix_element_method as mem
 from smartml.errors import OutputError
-from smartml.evaluation.pid_efficiency import write_predictions
+from smartml.evaluation.run import write_table
 from smartml.files import atomic_file, publish_directory, write_json_atomic
 
 
@@ -68,7 +68,7 @@ def test_mem_weights_and_predictions_get_the_umask_mode(tmp_path, umask):
     )
     output = tmp_path / "weights.root"
     mem_integration.integrate_file(events, "events", output, settings, progress=False)
-    predictions = write_predictions(pd.DataFrame({"score": [0.5]}), tmp_path / "scores.csv")
+    predictions = write_table(pd.DataFrame({"score": [0.5]}), tmp_path / "scores.csv")
     assert mode(output) == mode(predictions) == 0o666 & ~umask
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from smartml.evaluation import binning
+from smartml.metrics import binning
 
 
 def test_assignment_matches_numpy_histogram_and_reports_outside_values():

@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 from sklearn import metrics as sk_metrics
 
-from smartml.evaluation import binning
-from smartml.evaluation.classification import (
+from smartml.metrics import binning
+from smartml.metrics.classification import (
     classification_figures,
     classification_metrics,
     clopper_pearson,

@@ -171,8 +171,8 @@ def test_bad_input_to_train_writes_no_run(files, capsys, tmp_path):
     ("command", "arguments", "broken"),
     [
         ("smartml.train", ["<CONFIG>"], "smartml.config.load_config"),
-        ("smartml.evaluate", ["<RUN>"], "smartml.tasks.loading.open_task"),
-        ("smartml.evaluate", ["<RUN>", "<RUN_B>"], "smartml.tasks.loading.open_task"),
+        ("smartml.evaluate", ["<RUN>"], "smartml.runs.opening.open_task"),
+        ("smartml.evaluate", ["<RUN>", "<RUN_B>"], "smartml.runs.opening.open_task"),
         ("smartml.export", ["<RUN>", "--hls"], "smartml.config.load_config"),
         ("smartml.config", ["schema"], "smartml.config.json_schema.write_json_schema"),
     ],

@@ -10,14 +10,14 @@ import jsonschema
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from smartml.cli import OptionValue
 from smartml.config import StrictModel, load_config, save_config
 from smartml.config.json_schema import run_config_json_schema
-from smartml.config.loader import OptionValue
 from smartml.config.registered import fill_registries
 from smartml.config.strict import validate_json_section
 from smartml.errors import ConfigError
 from smartml.registry import TASKS
-from smartml.training.run_directory import RunDirectory
+from smartml.runs.directory import RunDirectory
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.json"))
 PIXEL_2T = Path(__file__).parents[1] / "configs" / "pixel_2t.json"

@@ -185,7 +185,7 @@ def test_killed_run_resumed_and_completed(runs):
 
 
 def test_declared_run_files_and_summary_metrics_are_written(runs):
-    from smartml.tasks.loading import open_task
+    from smartml.runs.opening import open_task
 
     _, first, _ = runs
     _, task = open_task(first, prepare=False)
@@ -251,7 +251,7 @@ def test_evaluate_again_keeps_every_block(runs, capsys):
 
 
 def test_two_runs_compare_through_the_summary_metrics(runs, tmp_path, capsys):
-    from smartml.tasks.loading import open_task
+    from smartml.runs.opening import open_task
 
     _, first, second = runs
     assert evaluate_main([str(first), str(second), "--output", str(tmp_path)]) == 0
@@ -301,7 +301,7 @@ def test_both_notebooks_run_on_the_runs(runs, tmp_path, monkeypatch):
     layer that has no quantized weights."""
     from papermill.exceptions import PapermillExecutionError
 
-    from smartml.tasks.loading import open_task
+    from smartml.runs.opening import open_task
 
     case, first, second = runs
     parameters = {"RUN_DIR": str(first), "FIRMWARE_ROOT": str(tmp_path / "nowhere")}

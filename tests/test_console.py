@@ -1,5 +1,5 @@
 """smartml.console: what is noise, where tracebacks go, step timings; and the run
-summary table the commands print (smartml.evaluation.summary)."""
+summary table the commands print (smartml.metrics.summary)."""
 
 import logging
 import os
@@ -10,7 +10,7 @@ import platformdirs
 import pytest
 
 from smartml import console
-from smartml.evaluation.summary import SummaryMetric, summary_table
+from smartml.metrics.summary import SummaryMetric, summary_table
 
 # Lines TensorFlow 2.21 prints on a machine without a GPU, as they come.
 NOISE = [

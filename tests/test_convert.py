@@ -12,6 +12,7 @@ from ntuple_files import event_branches, write_tree
 
 from smartml import convert
 from smartml.errors import DataError
+from smartml.ntuples import conversion
 from smartml.ntuples.feature_selection import FeatureSelection
 from smartml.ntuples.hdf5_writer import Hdf5FeatureWriter
 from smartml.ntuples.root_reader import NtupleReader
@@ -201,12 +202,12 @@ def test_several_trees_need_tree(tmp_path):
     with pytest.raises(
         DataError, match=r"two.root: holds trees: events, momemta; choose one with --tree$"
     ):
-        convert.convert([path], None, tmp_path / "f.yaml", tmp_path / "o.h5")
+        conversion.convert([path], None, tmp_path / "f.yaml", tmp_path / "o.h5")
 
 
 def test_converted_rows_equal_the_reader(tmp_path, inputs):
     files, features, _ = inputs
-    written = convert.convert(files, "events", features, tmp_path / "o.h5", step=3)
+    written = conversion.convert(files, "events", features, tmp_path / "o.h5", step=3)
     selection = FeatureSelection.model_validate({"branches": ["MET", "Jet_PT[1]"]})
     reader = NtupleReader(files, "events", selection)
     direct = reader.read(0, reader.n_entries)

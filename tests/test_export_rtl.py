@@ -14,9 +14,9 @@ from smartml.config.common import FixedPoint
 from smartml.errors import ExportError, UnsupportedLayerError
 from smartml.export.exporter import firmware_input_types
 from smartml.export.rtl import export_rtl, project, simulation, synthesis
-from smartml.export.rtl.arithmetic import exact_decimals, quantize_to
 from smartml.export.rtl.trace import exact_constants, trace_model
 from smartml.hardware.fixed_point import FixedType
+from smartml.hardware.rtl.arithmetic import exact_decimals, quantize_to
 from smartml.models.deepsets.builder import DeepSets
 from smartml.models.deepsets.schema import DeepSetsConfig
 from smartml.models.mlp.builder import MLP

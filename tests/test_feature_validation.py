@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from smartml.evaluation.checks import EvaluationError
-from smartml.evaluation.feature_validation import (
+from smartml.metrics.checks import EvaluationError
+from smartml.tasks.ntuple_classifier.feature_validation import (
     common_edges,
     feature_validation,
 )
-from smartml.evaluation.score_overtraining import ks_per_class, overtraining_check
+from smartml.tasks.ntuple_classifier.score_overtraining import ks_per_class, overtraining_check
 
 CLASSES = ["background", "signal"]
 FEATURES = ["lep1_PT", "lep1_Eta", "nJet"]

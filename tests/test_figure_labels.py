@@ -9,9 +9,9 @@ from smartml.config.loader import load_config
 from smartml.outputs.gaussian_mdn import GaussianPrediction
 from smartml.outputs.logits import Logits
 from smartml.outputs.point_regression import PointRegression
+from smartml.runs.directory import RunDirectory
 from smartml.tasks.smart_pixels.layout import TARGET_LABELS, TARGETS
 from smartml.tasks.smart_pixels.task import BASELINE_COLUMNS, SmartPixelsTask
-from smartml.training.run_directory import RunDirectory
 
 RUN = "pixel_run-7"
 # What a plot must not show: column names of the data and the metrics' key.
@@ -103,7 +103,7 @@ def test_classification_figures_name_the_run():
 
 
 def test_labels_must_name_every_target():
-    from smartml.evaluation.point_regression import point_regression_figures
+    from smartml.metrics.point_regression import point_regression_figures
 
     with pytest.raises(ValueError, match=r"labels \['x'\] must name the 2 targets"):
         point_regression_figures(

@@ -11,6 +11,7 @@ from qkeras import QDense, quantized_bits
 
 from smartml.backend import keras
 from smartml.config import TrainingConfig
+from smartml.runs.directory import RunDirectory
 from smartml.training.callbacks import (
     HistoryLogger,
     LearningRateLogger,
@@ -18,7 +19,6 @@ from smartml.training.callbacks import (
     keep_last_row_per_epoch,
 )
 from smartml.training.mdmm import MDMMModel, SparsityConstraint
-from smartml.training.run_directory import RunDirectory
 
 EPOCHS = 5
 INITIAL = 0.01

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smartml.evaluation.history_plots import history_figures
+from smartml.metrics.history_plots import history_figures
+from smartml.runs.directory import RunDirectory
 from smartml.training.callbacks import kept_epoch_validation
-from smartml.training.run_directory import RunDirectory
 
 # An MDMM run: feasible from epoch 2 on; val_loss is lowest at the infeasible epoch 1.
 MDMM_HISTORY = (

@@ -9,8 +9,8 @@ import pytest
 
 from smartml.backend import keras
 from smartml.config import TrainingConfig
+from smartml.runs.directory import RunDirectory
 from smartml.training.callbacks import BestWeightsCheckpoint, build_callbacks
-from smartml.training.run_directory import RunDirectory
 
 
 class Killed(Exception):

@@ -379,8 +379,8 @@ def test_checkpoint_and_early_stopping_follow_feasible_epochs_only(tmp_path):
     """An epoch whose weights miss a constraint never becomes the best checkpoint, and
     does not use up early-stopping patience."""
     from smartml.config import TrainingConfig
+    from smartml.runs.directory import RunDirectory
     from smartml.training.callbacks import FEASIBLE_VAL_LOSS, build_callbacks
-    from smartml.training.run_directory import RunDirectory
 
     keras.utils.set_random_seed(0)
     x, y = regression_data()

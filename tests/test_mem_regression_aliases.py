@@ -113,7 +113,7 @@ def test_the_speed_measurement_skips_events_lacking_an_aliased_muon(tmp_path):
 def test_the_integrator_takes_the_generators_recoil_and_resolutions(tmp_path):
     from smartml.config import load_config
     from smartml.registry import TASKS
-    from smartml.training.run_directory import RunDirectory
+    from smartml.runs.directory import RunDirectory
 
     content = json.loads((Path(__file__).parents[1] / "configs" / "mem_dy.json").read_text())
     generation = {"recoil": {"scale_gev": 4.0, "power": 3.0}, "muon_eta_resolution": 0.002}

@@ -72,6 +72,12 @@ def test_balanced_class_weights_give_both_classes_the_same_training_weight(tmp_p
     assert scaling["features"]["target_names"] == ["lep1_PT", "lep2_PT", "MET", "Jet_PT[0]"]
 
 
+def test_preparing_the_task_writes_no_plots(tmp_path):
+    """prepare() fits and records the scaling; figures are the evaluation's products."""
+    prepared_task(config_file(tmp_path))
+    assert not (tmp_path / "run" / "plots").exists()
+
+
 def test_every_split_holds_both_samples_and_the_split_is_reproducible(tmp_path):
     path = config_file(tmp_path)
     first, second = prepared_task(path), prepared_task(path)
@@ -98,6 +104,9 @@ def test_training_on_files_writes_its_plots_predictions_and_metrics(tmp_path):
     } <= plots
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics["overtraining"]) >= {"signal", "background"}
+    correlation = metrics["inputs"]["correlation"]
+    assert np.array(correlation["signal"]["matrix"]).shape == (4, 4)
+    assert correlation["signal"]["events"] + correlation["background"]["events"] > 0
     confusion = np.array(metrics["working_point"]["confusion"])
     predictions = pd.read_parquet(run / "predictions.parquet")
     assert confusion.sum() == len(predictions) == metrics["test_examples"]

@@ -8,7 +8,7 @@ import pytest
 from smartml.analysis.pid_comparison import misid_at_baseline_efficiency
 from smartml.analysis.run_contents import RunContents
 from smartml.errors import SmartmlError
-from smartml.evaluation.pid_efficiency import fixed_width_edges, pid_metrics
+from smartml.tasks.rich_pid.pid_efficiency import fixed_width_edges, pid_metrics
 
 
 def sample(seed: int, n: int = 4000):

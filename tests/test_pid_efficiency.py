@@ -10,8 +10,10 @@ from scipy import stats
 from sklearn import metrics as sk_metrics
 
 from smartml.errors import OutputError
-from smartml.evaluation.checks import EvaluationError
-from smartml.evaluation.pid_efficiency import (
+from smartml.evaluation.run import write_table
+from smartml.metrics.checks import EvaluationError
+from smartml.metrics.summary import summary_table
+from smartml.tasks.rich_pid.pid_efficiency import (
     BASELINE_EFFICIENCY,
     GLOBAL_THRESHOLD,
     PidDefinition,
@@ -20,9 +22,7 @@ from smartml.evaluation.pid_efficiency import (
     pid_metrics,
     pid_summary_metrics,
     predictions_table,
-    write_predictions,
 )
-from smartml.evaluation.summary import summary_table
 
 MUON, PION, POSITRON = 0, 1, 2
 EDGES = fixed_width_edges(15.0, 45.0)
@@ -317,7 +317,7 @@ def test_predictions_file_round_trips(tmp_path, suffix):
         }
     )
     table = predictions_table(ids, labels, net, baseline, momentum)
-    path = write_predictions(table, tmp_path / f"predictions{suffix}")
+    path = write_table(table, tmp_path / f"predictions{suffix}")
     read = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
     assert list(read.columns) == [
         "run_id",
@@ -340,9 +340,9 @@ def test_predictions_file_errors_are_one_line(tmp_path):
     labels, net, baseline, momentum = rich_like(10, seed=10)
     table = predictions_table(pd.DataFrame(index=range(10)), labels, net, baseline, momentum)
     with pytest.raises(EvaluationError, match=r"predictions.txt: predictions are written as"):
-        write_predictions(table, tmp_path / "predictions.txt")
+        write_table(table, tmp_path / "predictions.txt")
     with pytest.raises(OutputError, match="cannot write the predictions"):
-        write_predictions(table, tmp_path / "missing" / "predictions.csv")
+        write_table(table, tmp_path / "missing" / "predictions.csv")
     with pytest.raises(EvaluationError, match=r"ids has 3 rows, expected one per event \(10\)"):
         predictions_table(pd.DataFrame(index=range(3)), labels, net, baseline, momentum)
 
@@ -383,7 +383,7 @@ def test_at_the_baselines_overall_operating_point_each_bin_matches_its_efficienc
 def test_versus_baseline_on_empty_and_certain_bins_is_json_safe():
     """A bin without muons has no verdict; one where both fractions are 0 or 1 but
     differ has no finite excess yet a verdict: the block stays strict JSON."""
-    from smartml.evaluation.pid_efficiency import versus_baseline
+    from smartml.tasks.rich_pid.pid_efficiency import versus_baseline
 
     def frame(efficiency):
         return pd.DataFrame(

@@ -515,8 +515,8 @@ def test_existing_directory_with_other_files_is_not_replaced(tmp_path):
 def prepared_pixel_task(folder: Path, data_path: str | None = None):
     """A smart-pixels task on a tiny simulation, prepared in (and from) ``folder``."""
     from smartml.config import load_config
+    from smartml.runs.directory import RunDirectory
     from smartml.tasks.smart_pixels.task import SmartPixelsTask
-    from smartml.training.run_directory import RunDirectory
 
     config = json.loads((CONFIGS / "pixel_2t.json").read_text())
     config["data"]["simulation"].update(n_clusters=60, clusters_per_file=30, rows_per_group=10)

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from smartml.evaluation import binning
-from smartml.evaluation.point_regression import (
+from smartml.metrics import binning
+from smartml.metrics.point_regression import (
     binned_residuals,
     point_metrics,
     point_regression_figures,

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from smartml.evaluation.gaussian import (
+from smartml.metrics.gaussian import (
     covariance_calibration,
     mahalanobis_squared,
     pulls,
     residual_profile,
     target_metrics,
 )
-from smartml.evaluation.point_regression import robust_width
+from smartml.metrics.point_regression import robust_width
 
 NAMES = ("x-midplane", "y-midplane", "cotAlpha", "cotBeta")
 UNITS = ("µm", "µm", "", "")

@@ -7,11 +7,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from smartml.evaluation.figures import save_figures
-from smartml.evaluation.gaussian import mahalanobis_squared
-from smartml.evaluation.gaussian_plots import gaussian_figures
-from smartml.evaluation.history_plots import history_figures, plot_history
-from smartml.evaluation.point_regression import robust_width
+from smartml.metrics.figures import save_figures
+from smartml.metrics.gaussian import mahalanobis_squared
+from smartml.metrics.gaussian_plots import gaussian_figures
+from smartml.metrics.history_plots import history_figures, plot_history
+from smartml.metrics.point_regression import robust_width
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAMES = ("x-midplane", "y-midplane", "cotAlpha", "cotBeta")
@@ -237,6 +237,8 @@ def test_d2_and_profile_figures_show_the_computed_numbers():
 
 def test_save_figures_refuses_names_that_are_not_file_stems(tmp_path):
     figures = history_figures(write_history(tmp_path / "history.csv", "epoch,loss"))
-    with pytest.raises(ValueError, match=r"figure names \['a/b'\] are not file stems"):
-        save_figures({"a/b": figures["loss"]}, tmp_path / "out")
+    with pytest.raises(ValueError, match=r"figure names \['../b', 'a/b/c'\] are not file stems"):
+        save_figures({"../b": figures["loss"], "a/b/c": figures["loss"]}, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    (written,) = save_figures({"inputs/loss": figures["loss"]}, tmp_path / "out")
+    assert written == tmp_path / "out" / "inputs" / "loss.png" and written.stat().st_size > 0

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from smartml.errors import DataError, RunDirectoryError
-from smartml.evaluation.point_regression import robust_width
+from smartml.metrics.point_regression import robust_width
 from smartml.tasks.rich_pid import physics
 from smartml.tasks.rich_pid.layout import MUON, PION, POSITRON
 from smartml.tasks.rich_pid.ring_likelihood_baseline import (

@@ -24,9 +24,9 @@ from smartml.models.pointnet.schema import PointNetConfig, PointNetTNetConfig
 from smartml.models.saved import load_model
 from smartml.outputs.logits import Logits
 from smartml.registry import MODELS
+from smartml.runs.directory import RunDirectory
 from smartml.tasks.base import InputSpec
 from smartml.training.mdmm import MDMMModel, SparsityConstraint
-from smartml.training.run_directory import RunDirectory
 
 N, K = 12, 4
 PIXEL_2T = Path(__file__).parents[1] / "configs" / "pixel_2t.json"

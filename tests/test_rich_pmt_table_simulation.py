@@ -11,6 +11,7 @@ import pytest
 
 from smartml.config.loader import load_config
 from smartml.errors import DataError
+from smartml.runs.directory import RunDirectory
 from smartml.tasks.rich_pid import physics
 from smartml.tasks.rich_pid.layout import PMTS_PER_DISK, pmt_row
 from smartml.tasks.rich_pid.pmt_table import load_pmt_table, read_pmt_table
@@ -23,7 +24,6 @@ from smartml.tasks.rich_pid.simulator import (
     table_layout,
 )
 from smartml.tasks.rich_pid.task import RichPidTask
-from smartml.training.run_directory import RunDirectory
 
 REPO = Path(__file__).resolve().parents[1]
 CENTRE = (20.0, -30.0)

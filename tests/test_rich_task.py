@@ -193,7 +193,7 @@ def test_one_epoch_trains_and_evaluates_on_small_files(tmp_path):
 def test_a_sample_of_a_split_holds_every_class(tmp_path):
     """Chunks hold one class each: a sample (export's verification events) must still
     hold pions and muons in the split's proportions, not the leading muon chunks."""
-    from smartml.tasks.loading import open_task
+    from smartml.runs.opening import open_task
 
     assert train_main([str(small_config(tmp_path))]) == 0
     _, task = open_task(tmp_path / "run")

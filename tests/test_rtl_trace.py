@@ -19,9 +19,9 @@ from qkeras import (
 
 from smartml.backend import keras
 from smartml.errors import ExportError
-from smartml.export.rtl.arithmetic import exact_decimals, kif, mean, quantize_to
 from smartml.export.rtl.trace import check_alignment, exact_constants, trace_model
 from smartml.hardware.fixed_point import FixedType
+from smartml.hardware.rtl.arithmetic import exact_decimals, kif, mean, quantize_to
 
 SOURCE = FixedType(16, 6)  # every 16-bit pattern, 10 fractional bits
 TARGETS = [

@@ -14,7 +14,7 @@ from smartml.evaluation.run_comparison import (
     plot_comparison,
     run_labels,
 )
-from smartml.evaluation.summary import SummaryMetric
+from smartml.metrics.summary import SummaryMetric
 
 TWO_TARGETS = [m for m in PIXEL_SUMMARY if m.key.split(".")[0] in ("x-midplane", "y-midplane")]
 

@@ -21,8 +21,8 @@ from smartml.errors import RunDirectoryError
 from smartml.evaluate import main as evaluate_main
 from smartml.export.__main__ import main as export_main
 from smartml.registry import TASKS
+from smartml.runs.directory import RunDirectory
 from smartml.train import main as train_main
-from smartml.training.run_directory import RunDirectory
 
 REPO = Path(__file__).parents[1]
 
@@ -62,7 +62,7 @@ def fabricate_run(run: Path, raw: dict, model_raw: dict | None = None, complete:
     """A run directory without training: config.json of ``raw``, the task's run files
     and model.h5 built from ``model_raw`` (default ``raw``); ``complete``: "" (unfinished), "legacy" (a
     COMPLETE.json without fingerprint and hash) or "recorded"."""
-    from smartml.training.trainer import build_model
+    from smartml.models.binding import build_model
 
     config = validate_config(raw)
     run_dir = RunDirectory(run)

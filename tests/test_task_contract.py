@@ -11,11 +11,11 @@ import pytest
 
 from smartml.backend import keras
 from smartml.errors import ConfigError, DataError
+from smartml.models.binding import check_model_matches_task
 from smartml.outputs.gaussian_mdn import GaussianMDN
 from smartml.outputs.logits import Logits
 from smartml.outputs.point_regression import PointRegression
 from smartml.tasks.base import Examples, InputSpec
-from smartml.training.trainer import check_model_matches_task
 
 
 class DeclaredOnly:

@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 from tune_files import space, tune_config
 
 from smartml.hardware import cost as hc
-from smartml.training.run_directory import RunDirectory
+from smartml.runs.directory import RunDirectory
 from smartml.tune.__main__ import main as tune_main
 from smartml.tune.search import prepare_search
 from smartml.tune.worker import RUN_DIR_ATTR

@@ -97,7 +97,7 @@ def test_reference_run_beside_the_pareto_front_of_width_against_luts(tmp_path, c
     assert "reference runs:" in out and "l1l2" in out
 
     # its objectives computed independently: the run's model and task on the validation split
-    from smartml.tasks.loading import open_verified_run
+    from smartml.runs.opening import open_verified_run
 
     run_dir, task, model = open_verified_run(tmp_path / "refs" / "l1l2")
     examples = task.examples("validation")

@@ -79,7 +79,7 @@ def test_allowed_metrics_name_the_validation_metric_and_costs(tmp_path):
     path = tune_config(tmp_path, {"parameters": space(), "objectives": OBJECTIVE})
     search = prepare_search(str(path))
     from smartml.registry import TASKS
-    from smartml.training.run_directory import RunDirectory
+    from smartml.runs.directory import RunDirectory
 
     task = TASKS.get("smart_pixels")(search.config, RunDirectory(tmp_path / "run"))
     allowed = allowed_metrics(search.config, task)

@@ -4,8 +4,8 @@ plotted data of every figure, the speed-up and the one-line refusals."""
 import numpy as np
 import pytest
 
-from smartml.evaluation.checks import EvaluationError
-from smartml.evaluation.weight_regression import (
+from smartml.metrics.checks import EvaluationError
+from smartml.tasks.mem_regression.weight_regression import (
     relative_error_profile,
     seconds_per_event,
     speed_up,

@@ -15,9 +15,9 @@ from matplotlib.figure import Figure
 
 from smartml.analysis.run_contents import RunContents
 from smartml.errors import SmartmlError
-from smartml.evaluation import binning
-from smartml.evaluation.point_regression import robust_width
 from smartml.evaluation.run_comparison import comparison_table, plot_comparison
+from smartml.metrics import binning
+from smartml.metrics.point_regression import robust_width
 
 
 def metrics_table(runs: list[RunContents]) -> pd.DataFrame:
@@ -237,7 +237,7 @@ def predict_test_split(run: RunContents, max_clusters: int | None = 20000) -> Pr
     key = ("predictions", max_clusters)
     if key not in run._cache:
         from smartml.outputs.gaussian_mdn import GaussianMDN
-        from smartml.tasks.loading import open_task
+        from smartml.runs.opening import open_task
 
         _, task = open_task(run.path)
         if not isinstance(task.output, GaussianMDN):

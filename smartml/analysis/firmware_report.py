@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from smartml.errors import RunDirectoryError
-from smartml.training.run_directory import RunDirectory
+from smartml.runs.directory import RunDirectory
 
 if TYPE_CHECKING:
-    from smartml.evaluation.summary import SummaryMetric
+    from smartml.metrics.summary import SummaryMetric
 
 LAYER_COLUMNS = (
     "parameters",

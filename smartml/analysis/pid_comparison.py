@@ -2,7 +2,7 @@
 
 Reads what evaluation stored (metrics.json: the ``pid`` block of the network and the
 baseline's block, per bin of the binning variable at the baseline's own signal
-efficiency, see :mod:`smartml.evaluation.pid_efficiency`), so that runs of different
+efficiency, see :mod:`smartml.tasks.rich_pid.pid_efficiency`), so that runs of different
 models (PointNet, DGCNN) and their common baseline are compared at equal signal
 efficiency in every bin.
 """
@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from smartml.analysis.run_contents import RunContents
 from smartml.errors import SmartmlError
-from smartml.evaluation.pid_efficiency import (
+from smartml.tasks.rich_pid.pid_efficiency import (
     BASELINE_EFFICIENCY,
     PID_BLOCK,
     PidDefinition,
@@ -56,7 +56,7 @@ def misid_at_baseline_efficiency(
             threshold) or ``baseline_efficiency_90`` / ``_95`` (the threshold giving it
             90% / 95% signal efficiency overall); each run's column beside it is
             followed by its excess over the baseline in σ (see
-            :func:`~smartml.evaluation.pid_efficiency.versus_baseline`).
+            :func:`~smartml.tasks.rich_pid.pid_efficiency.versus_baseline`).
 
     Returns:
         the table (one row per bin: its edges, the baseline's signal efficiency, the

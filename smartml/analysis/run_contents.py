@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from smartml.errors import RunDirectoryError
-from smartml.training.run_directory import RunDirectory
+from smartml.runs.directory import RunDirectory
 
 if TYPE_CHECKING:
-    from smartml.evaluation.summary import SummaryMetric
+    from smartml.metrics.summary import SummaryMetric
     from smartml.tasks.base import Task
 
 
@@ -39,7 +39,7 @@ class RunContents:
         """The trained Keras model (loaded on first use), verified to be the one the
         run trained, as evaluate and export verify it."""
         if self._model is None:
-            from smartml.tasks.loading import load_verified_model
+            from smartml.runs.opening import load_verified_model
 
             self._model = load_verified_model(RunDirectory(self.path), self.task)
         return self._model
@@ -48,7 +48,7 @@ class RunContents:
     def task(self) -> Task:
         """The run's task, bound to its configuration (data not prepared)."""
         if "task" not in self._cache:
-            from smartml.tasks.loading import open_task
+            from smartml.runs.opening import open_task
 
             self._cache["task"] = open_task(self.path, prepare=False)[1]
         return self._cache["task"]

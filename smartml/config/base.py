@@ -58,6 +58,11 @@ class LearningRateSchedule(StrictModel):
     min_learning_rate: float = Field(1e-5, ge=0, le=1)
 
 
+FEASIBLE_VAL_LOSS = "val_loss_feasible"
+"""The log key of an MDMM run's validation loss, infinite in epochs whose weights miss a
+constraint (:class:`smartml.training.callbacks.HardwareCostLogger`)."""
+
+
 class TrainingConfig(StrictModel):
     epochs: int = Field(32, gt=0, le=MAX_EPOCHS, description="maximum epochs")
     batch_size: int = Field(1024, gt=0, le=MAX_BATCH_SIZE)
@@ -99,6 +104,11 @@ class TrainingConfig(StrictModel):
     verbose: int = Field(
         2, ge=0, le=2, description="Keras fit verbosity: 0 silent, 1 bar, 2 line/epoch"
     )
+
+    @property
+    def checkpoint_monitor(self) -> str:
+        """The log key whose lowest value picks the kept weights (model.h5)."""
+        return "val_loss" if self.mdmm is None else FEASIBLE_VAL_LOSS
 
 
 class OutputConfig(StrictModel):

@@ -8,19 +8,19 @@ in ``task.name`` and ``model`` against the schema of the model named in
 (:mod:`smartml.config.registered`), so validation imports no TensorFlow. Any failure
 raises :class:`~smartml.errors.ConfigError` with one line naming the file, the key
 path as written (:mod:`smartml.config.messages`) and what was expected; a value that
-came from a command-line option (:class:`OptionValue`) is reported under that option.
+came from a command-line option (:class:`~smartml.cli.OptionValue`) is reported under that option.
 Sections are validated strictly in pydantic's JSON mode
 (:func:`smartml.config.strict.validate_json_section`): no coercion.
 """
 
 import copy
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from smartml.cli import OptionValue
 from smartml.config.base import (
     SCHEMA_VERSION,
     OutputConfig,
@@ -53,24 +53,6 @@ _SECTIONS = (
     EDITOR_SCHEMA_KEY,
 )
 Schema = TypeVar("Schema", bound=StrictModel)
-
-
-@dataclass(frozen=True)
-class OptionValue:
-    """An override given on the command line: a bad value is reported under its
-    option (``--epochs -1: ...``), not under the key of a file that does not hold it.
-
-    >>> OptionValue("--threshold", 2.0).label()
-    '--threshold 2'
-    """
-
-    option: str
-    value: Any
-
-    def label(self) -> str:
-        """The option as typed: ``--epochs -1``."""
-        value = f"{self.value:g}" if isinstance(self.value, float) else self.value
-        return f"{self.option} {value}"
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:

@@ -1,12 +1,12 @@
 """Side-by-side comparison of finished runs, through their declared summary metrics.
 
 Each run is its metrics.json; what is compared is a list of
-:class:`~smartml.evaluation.summary.SummaryMetric` (the task's declaration), so
+:class:`~smartml.metrics.summary.SummaryMetric` (the task's declaration), so
 runs of any output kind compare alike. When a run recorded its hardware cost
 (``hardware`` block: quantized sparsity per layer, BOPs) the table and the plot
 show it too.
 
->>> from smartml.evaluation.summary import SummaryMetric
+>>> from smartml.metrics.summary import SummaryMetric
 >>> summary = [SummaryMetric("x.robust_width", "x width", "µm"),
 ...            SummaryMetric("roc.auc", "AUC", better="higher")]
 >>> runs = {"a": {"x": {"robust_width": 2.0}, "roc": {"auc": 0.9}},
@@ -26,8 +26,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from smartml.errors import SmartmlError
-from smartml.evaluation.figures import new_axes, save_figures
-from smartml.evaluation.summary import MISSING, TARGET_VALUES, SummaryMetric, format_number
+from smartml.metrics.figures import new_axes, save_figures
+from smartml.metrics.summary import MISSING, TARGET_VALUES, SummaryMetric, format_number
 
 ARROWS = {"lower": "↓", "higher": "↑", "zero": "→0", "one": "→1"}
 BAR_SPAN = 0.8  # of the unit spacing between groups of bars
@@ -70,7 +70,7 @@ def relative_values(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -> 
         (runs, metrics) array; NaN where a value is missing or the first run's
         (distance) is 0.
 
-    >>> from smartml.evaluation.summary import SummaryMetric
+    >>> from smartml.metrics.summary import SummaryMetric
     >>> summary = [SummaryMetric("w", "w"), SummaryMetric("p", "p", better="one")]
     >>> relative_values({"a": {"w": 2.0, "p": 1.2}, "b": {"w": 3.0, "p": 0.9}}, summary)
     array([[1. , 1. ],
@@ -126,7 +126,7 @@ def compare_runs(run_dirs: Sequence[Path], output: Path, summary: Sequence[Summa
         SmartmlError: one line: an incomplete run, an unreadable metrics.json, a
             run without one of the summary metrics, a run given twice.
     """
-    from smartml.training.run_directory import RunDirectory
+    from smartml.runs.directory import RunDirectory
 
     labels = run_labels(run_dirs)
     if len(set(labels)) != len(labels):
@@ -147,6 +147,22 @@ def compare_runs(run_dirs: Sequence[Path], output: Path, summary: Sequence[Summa
     (output / "comparison.md").write_text(table + "\n")
     save_figures({"comparison": plot_comparison(runs, summary)}, output)
     print(table)
+
+
+def shared_summary_metrics(run_dirs: Sequence[Path]) -> list[SummaryMetric]:
+    """The summary metrics of the one task all ``run_dirs`` ran.
+
+    Raises:
+        SmartmlError: one line listing the runs and their tasks when they differ.
+    """
+    from smartml.runs.opening import open_task
+
+    tasks = [open_task(path, prepare=False) for path in run_dirs]
+    names = {task.config.task.name for _, task in tasks}
+    if len(names) > 1:
+        listing = ", ".join(f"{run_dir.path} ({task.config.task.name})" for run_dir, task in tasks)
+        raise SmartmlError(f"runs of different tasks cannot be compared: {listing}")
+    return list(tasks[0][1].summary_metrics())
 
 
 def run_labels(run_dirs: Sequence[Path]) -> list[str]:

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         from smartml.config import load_config
         from smartml.errors import SmartmlError
         from smartml.export.exporter import export_run
-        from smartml.training.run_directory import RunDirectory
+        from smartml.runs.directory import RunDirectory
 
         if not (args.hls or args.rtl or args.synth):
             raise SmartmlError(

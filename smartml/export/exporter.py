@@ -54,7 +54,7 @@ from smartml.hardware.graph import inbound_layers, input_layers
 from smartml.hardware.precision import LayerPrecision, quantizer_type
 from smartml.hardware.registry import handler_for
 from smartml.models.exportability import export_refusal
-from smartml.training.run_directory import RunDirectory
+from smartml.runs.directory import RunDirectory
 
 log = logging.getLogger("smartml.export")
 
@@ -95,7 +95,7 @@ def export_run(
         ExportError: a model its builder declares not exportable, an unsupported layer
             or quantizer, or an input type that cannot hold the data.
     """
-    from smartml.tasks.loading import open_verified_run
+    from smartml.runs.opening import open_verified_run
 
     check_exportable(config)
     source = run_source(run_dir)

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 
 from smartml.errors import DataError
-from smartml.tasks.base import ValidationMetric
+from smartml.metrics.summary import ValidationMetric
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from smartml.backend import keras
-    from smartml.evaluation.summary import Better, SummaryMetric
+    from smartml.metrics.summary import Better, SummaryMetric
 
 
 class TargetScaling(Protocol):
@@ -111,7 +111,7 @@ class RegressionKind(OutputKind):
     def resolution_summary(self, third: tuple[str, str, Better]) -> list[SummaryMetric]:
         """Per target its robust width and RMS (lower is better) and ``third``: (key,
         label suffix, better), e.g. ``("pull_std", "pull std", "one")``."""
-        from smartml.evaluation.summary import SummaryMetric
+        from smartml.metrics.summary import SummaryMetric
 
         key, suffix, better = third
         summary = []

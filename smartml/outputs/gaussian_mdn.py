@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from smartml.backend import keras
-    from smartml.evaluation.summary import SummaryMetric
+    from smartml.metrics.summary import SummaryMetric
 
 DEFAULT_MIN_SIGMA = 1e-3
 
@@ -88,7 +88,7 @@ class GaussianMDN(RegressionKind):
     def metrics(
         self, targets: np.ndarray, prediction: GaussianPrediction, aux: pd.DataFrame
     ) -> dict:
-        from smartml.evaluation.gaussian import target_metrics
+        from smartml.metrics.gaussian import target_metrics
 
         return target_metrics(
             targets, prediction.mean, prediction.covariance, self.targets, self.units
@@ -101,7 +101,7 @@ class GaussianMDN(RegressionKind):
         aux: pd.DataFrame,
         run_name: str | None = None,
     ) -> dict[str, Figure]:
-        from smartml.evaluation.gaussian_plots import gaussian_figures
+        from smartml.metrics.gaussian_plots import gaussian_figures
 
         return gaussian_figures(
             targets,

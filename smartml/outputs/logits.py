@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from smartml.metrics.summary import ValidationMetric
 from smartml.outputs.base import OutputKind, TargetScaling, json_table
-from smartml.tasks.base import ValidationMetric
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from smartml.backend import keras
-    from smartml.evaluation.summary import SummaryMetric
+    from smartml.metrics.summary import SummaryMetric
 
 DEFAULT_EFFICIENCIES = (0.9,)
 BINS_PER_VARIABLE = 8
@@ -23,7 +23,7 @@ BINS_PER_VARIABLE = 8
 
 class Logits(OutputKind):
     """Class logits, trained by cross-entropy and judged as a selection of the
-    ``positive`` class (:mod:`smartml.evaluation.classification`): ROC and AUC,
+    ``positive`` class (:mod:`smartml.metrics.classification`): ROC and AUC,
     operating points at target signal efficiencies (threshold, background efficiency
     per class), confusion matrix, and efficiencies with Clopper–Pearson intervals per
     bin of the :attr:`bin_variables`.
@@ -107,7 +107,7 @@ class Logits(OutputKind):
         return softmax(logits, axis=1)
 
     def metrics(self, targets: np.ndarray, prediction: np.ndarray, aux: pd.DataFrame) -> dict:
-        from smartml.evaluation import binning, classification
+        from smartml.metrics import binning, classification
 
         labels = np.asarray(targets).reshape(-1)
         metrics = classification.classification_metrics(
@@ -130,7 +130,7 @@ class Logits(OutputKind):
         aux: pd.DataFrame,
         run_name: str | None = None,
     ) -> dict[str, Figure]:
-        from smartml.evaluation import binning, classification
+        from smartml.metrics import binning, classification
 
         variables = {
             name: (values, binning.equal_population_edges(values, BINS_PER_VARIABLE, name), unit)
@@ -147,7 +147,7 @@ class Logits(OutputKind):
         )
 
     def summary_metrics(self) -> list[SummaryMetric]:
-        from smartml.evaluation.summary import SummaryMetric
+        from smartml.metrics.summary import SummaryMetric
 
         summary = [SummaryMetric("roc.auc", "AUC", "", "higher")]
         for efficiency in self.signal_efficiencies:
@@ -160,11 +160,11 @@ class Logits(OutputKind):
 
 def _point_name(efficiency: float) -> str:
     """The operating point's key in metrics.json, as
-    :func:`smartml.evaluation.classification.classification_metrics` names it.
+    :func:`smartml.metrics.classification.classification_metrics` names it.
 
     >>> _point_name(0.995)
     'efficiency_99p5'
     """
-    from smartml.evaluation.classification import point_key
+    from smartml.metrics.classification import point_key
 
     return point_key("efficiency", 100 * efficiency)

@@ -14,12 +14,12 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from smartml.backend import keras
-    from smartml.evaluation.summary import SummaryMetric
+    from smartml.metrics.summary import SummaryMetric
 
 
 class PointRegression(RegressionKind):
     """One value per target, judged by bias, RMS, robust width and relative error
-    (:mod:`smartml.evaluation.point_regression`), overall and per bin of the
+    (:mod:`smartml.metrics.point_regression`), overall and per bin of the
     :attr:`bin_variables`.
 
     Args:
@@ -54,7 +54,7 @@ class PointRegression(RegressionKind):
         return values if scaling is None else scaling.inverse_targets(values)
 
     def metrics(self, targets: np.ndarray, prediction: np.ndarray, aux: pd.DataFrame) -> dict:
-        from smartml.evaluation.point_regression import binned_residuals, point_metrics
+        from smartml.metrics.point_regression import binned_residuals, point_metrics
 
         truth = np.asarray(targets, dtype=np.float64).reshape(len(targets), self.n_outputs)
         metrics = point_metrics(truth, prediction, self.targets, self.units)
@@ -72,7 +72,7 @@ class PointRegression(RegressionKind):
         aux: pd.DataFrame,
         run_name: str | None = None,
     ) -> dict[str, Figure]:
-        from smartml.evaluation.point_regression import point_regression_figures
+        from smartml.metrics.point_regression import point_regression_figures
 
         truth = np.asarray(targets, dtype=np.float64).reshape(len(targets), self.n_outputs)
         variables = self.binned_variables(aux) or None

@@ -25,12 +25,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from smartml.errors import DataError
+from smartml.metrics.summary import ValidationMetric
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,9 +40,9 @@ if TYPE_CHECKING:
     from smartml.config import RunConfig
     from smartml.data.chunks import Chunk
     from smartml.data.source import ChunkSource
-    from smartml.evaluation.summary import SummaryMetric
+    from smartml.metrics.summary import SummaryMetric
     from smartml.outputs.base import OutputKind
-    from smartml.training.run_directory import RunDirectory
+    from smartml.runs.directory import RunDirectory
 
 SPLITS = ("train", "validation", "test")
 PREDICT_BATCH = 8192
@@ -79,16 +80,6 @@ class InputSpec:
     shape: tuple[int, ...]
     dtype: str = "float32"
     description: str = ""
-
-
-@dataclass(frozen=True)
-class ValidationMetric:
-    """The number a hyperparameter search or a comparison of trainings optimises:
-    a Keras log key of the validation split (``val_loss``, ``val_auc``) at the epoch
-    whose weights were kept."""
-
-    key: str = "val_loss"
-    better: Literal["lower", "higher"] = "lower"
 
 
 @dataclass

@@ -1,1 +1,1 @@
-"""Training: run directories, callbacks and the task-independent trainer."""
+"""Training: callbacks, distribution, MDMM and the task-independent trainer."""

@@ -7,12 +7,12 @@ from typing import Any
 
 from smartml.backend import keras
 from smartml.config import TrainingConfig
+from smartml.config.base import FEASIBLE_VAL_LOSS
 from smartml.errors import OutputError
 from smartml.files import atomic_file
 from smartml.hardware.cost import hardware_report, quantized_layers
-from smartml.training.run_directory import RunDirectory
+from smartml.runs.directory import RunDirectory
 
-FEASIBLE_VAL_LOSS = "val_loss_feasible"
 LEARNING_RATE_COLUMN = "learning_rate"
 
 
@@ -37,7 +37,7 @@ def build_callbacks(
     constraint met (within ``mdmm.feasibility_tolerance``), infinite otherwise; early
     stopping counts only feasible epochs. A constrained run that never becomes
     feasible keeps its last weights."""
-    monitor = checkpoint_monitor(training)
+    monitor = training.checkpoint_monitor
     checkpoint = BestWeightsCheckpoint(run_dir.best_weights, monitor)
     if resuming:
         # The checkpoint's memory of the best loss is not part of the backup: take it
@@ -127,11 +127,6 @@ class EpochSafeBackupAndRestore(keras.callbacks.BackupAndRestore):
             return
         self._batches_count = 0
         self._backup(epoch=epoch, batch=steps - 1)
-
-
-def checkpoint_monitor(training: TrainingConfig) -> str:
-    """The log key whose lowest value picks the kept weights."""
-    return "val_loss" if training.mdmm is None else FEASIBLE_VAL_LOSS
 
 
 class HardwareCostLogger(keras.callbacks.Callback):

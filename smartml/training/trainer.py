@@ -16,22 +16,20 @@ from smartml.config import RunConfig, save_config
 from smartml.config.mdmm import MDMMConfig
 from smartml.data.memory_cache import release_freed_memory
 from smartml.errors import ConfigError
-from smartml.evaluate import evaluate_run, write_metrics
-from smartml.hardware.cost import hardware_report
-from smartml.hardware.graph import input_layers
+from smartml.evaluation.run import evaluate_run, write_metrics
+from smartml.models.binding import build_model
 from smartml.models.exportability import is_exportable
 from smartml.models.saved import load_model
-from smartml.registry import MODELS, TASKS
+from smartml.registry import TASKS
+from smartml.runs.directory import RunDirectory, WorkerRunDirectory
 from smartml.tasks.base import InputShard, Task
 from smartml.training.callbacks import (
     build_callbacks,
-    checkpoint_monitor,
     keep_last_row_per_epoch,
     kept_epoch_validation,
 )
 from smartml.training.distribution import Placement, create_placement
 from smartml.training.mdmm import MDMMModel, Schedule, constraints_from_config
-from smartml.training.run_directory import RunDirectory, WorkerRunDirectory
 
 log = logging.getLogger("smartml.train")
 
@@ -154,7 +152,7 @@ def train_in(
         metrics = evaluate_run(run_dir, task, model)
     validation = task.validation_metric()
     metrics["validation"] = kept_epoch_validation(
-        run_dir, checkpoint_monitor(config.training), validation.key, validation.better
+        run_dir, config.training.checkpoint_monitor, validation.key, validation.better
     )
     metrics["training"] = {
         "epochs_run": len(history.history.get("loss", [])),
@@ -200,38 +198,6 @@ def kept_model(
     else:
         twin_trainee.set_weights(trainee.get_weights())
     return twin
-
-
-def build_model(config: RunConfig, task: Task) -> keras.Model:
-    """The configured model for ``task``, checked against the task's declarations:
-    one ``keras.Input`` per declared input (same name and shape) and an output of the
-    output kind's size."""
-    builder = MODELS.get(config.model.name)
-    model = builder.build(config.model, task.inputs, task.output)
-    check_model_matches_task(model, task, f"model {config.model.name!r}")
-    if is_exportable(config.model):
-        hardware_report(model)  # an unsupported layer fails now, not after training
-    return model
-
-
-def check_model_matches_task(model: keras.Model, task: Task, what: str) -> None:
-    """Raise a one-line error when ``model`` does not take the task's inputs or does
-    not give its output size."""
-    declared = {name: tuple(spec.shape) for name, spec in task.inputs.items()}
-    actual = input_shapes(model)
-    if declared != actual:
-        raise ConfigError(f"{what}: takes inputs {actual}, the task declares {declared}")
-    n_outputs = int(model.output.shape[-1])
-    if n_outputs != task.output.n_outputs:
-        raise ConfigError(
-            f"{what}: gives {n_outputs} outputs, {type(task.output).__name__} needs "
-            f"{task.output.n_outputs}"
-        )
-
-
-def input_shapes(model: keras.Model) -> dict[str, tuple]:
-    """Input layer name -> shape of one example (without the batch axis)."""
-    return {layer.name: tuple(layer.input.shape[1:]) for layer in input_layers(model)}
 
 
 def load_initial_weights(model: keras.Model, source: str) -> None:

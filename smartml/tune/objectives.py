@@ -27,8 +27,8 @@ from smartml.files import write_json_atomic
 if TYPE_CHECKING:
     from smartml.config import RunConfig
     from smartml.config.tune import Objective
+    from smartml.runs.directory import RunDirectory
     from smartml.tasks.base import Task
-    from smartml.training.run_directory import RunDirectory
 
 VALIDATION_METRICS = "validation_metrics.json"
 HARDWARE_METRICS = {

@@ -95,7 +95,7 @@ def check_reference(
         ConfigError: ``<source>: <path>: <reason>``.
     """
     from smartml.config.fingerprint import differing_keys
-    from smartml.tasks.loading import open_task
+    from smartml.runs.opening import open_task
     from smartml.tune.objectives import allowed_metrics
 
     where = f"{reference.source}: {reference.path}"
@@ -134,7 +134,7 @@ def reference_values(reference: ReferenceRun, objectives: list[ResolvedObjective
     """The reference run's objectives, measured as a trial's: its kept model on its
     validation split (:func:`~smartml.tune.objectives.validation_metrics`, not cached)."""
     from smartml.backend import keras
-    from smartml.tasks.loading import open_task
+    from smartml.runs.opening import open_task
     from smartml.tune.objectives import validation_metrics
 
     keras.backend.clear_session()

@@ -36,7 +36,7 @@ def prepare_search(
             or a reference run that is missing, incomplete or on other data.
     """
     from smartml.registry import TASKS
-    from smartml.training.run_directory import RunDirectory
+    from smartml.runs.directory import RunDirectory
     from smartml.tune.references import check_reference, resolve_references
 
     config = load_config(config_path)

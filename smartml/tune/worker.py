@@ -146,7 +146,7 @@ def _pruning_callback(
 ) -> keras.callbacks.Callback:
     from smartml.backend import keras
     from smartml.registry import TASKS
-    from smartml.training.run_directory import RunDirectory
+    from smartml.runs.directory import RunDirectory
 
     metric = TASKS.get(config.task.name)(config, RunDirectory(config.run_dir())).validation_metric()
 

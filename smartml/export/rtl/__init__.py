@@ -3,8 +3,8 @@
 
 :func:`export_rtl` is the one entry point. The pieces:
 
-* :mod:`~smartml.export.rtl.arithmetic`: QKeras' rounding and means on da4ml arrays;
-* :mod:`~smartml.export.rtl.windows`: convolution and pooling windows;
+* :mod:`~smartml.hardware.rtl.arithmetic`: QKeras' rounding and means on da4ml arrays;
+* :mod:`~smartml.hardware.rtl.windows`: convolution and pooling windows;
 * :mod:`~smartml.export.rtl.trace`: the model traced with the layer handlers' ``trace``;
 * :mod:`~smartml.export.rtl.project`: the Verilog project and its test bench;
 * :mod:`~smartml.export.rtl.simulation`, :mod:`~smartml.export.rtl.synthesis`:

@@ -7,10 +7,10 @@ quantizer; sums are exact in both).
 
 da4ml keeps a value as an integer (its "unscaled" value) times a power-of-two scale;
 shifts change the scale only. A non-power-of-two mean scales by ``2^-P`` (``P`` ≈ 40,
-:func:`~smartml.export.rtl.arithmetic.mean`) and the weights' shifts multiply into it,
+:func:`~smartml.hardware.rtl.arithmetic.mean`) and the weights' shifts multiply into it,
 so after a pixel MDN's average pooling the unscaled values reach ``2^40`` and beyond.
 da4ml 0.6 mishandles that twice: its decimals round (fixed by
-:func:`~smartml.export.rtl.arithmetic.exact_decimals`), and it gives a constant a step
+:func:`~smartml.hardware.rtl.arithmetic.exact_decimals`), and it gives a constant a step
 of at most ``2^31`` (``_const_f`` searches exponents in ``[-32, 32]``), while its
 Verilog multiplexer assumes each input's step is no finer than the output's: a
 saturation to ``-1.0`` at scale ``2^-40`` came out as ``0``. :func:`exact_constants`
@@ -38,10 +38,10 @@ from da4ml.types import Op, QInterval, minimal_kif  # type: ignore[import-untype
 from smartml.backend import keras
 from smartml.errors import ExportError
 from smartml.export.qkeras_precision import layer_precisions, output_precision
-from smartml.export.rtl.arithmetic import DECIMAL_DIGITS, exact_decimals, kif
 from smartml.hardware.fixed_point import FixedType
 from smartml.hardware.graph import inbound_layers, input_layers, output_layer
 from smartml.hardware.registry import LayerHandler, handler_for
+from smartml.hardware.rtl.arithmetic import DECIMAL_DIGITS, exact_decimals, kif
 
 #: da4ml's cost model: adders one bit per LUT, no carry-chain term, no latency cutoff.
 HARDWARE = HWConfig(1, -1, -1)

@@ -32,7 +32,7 @@ class Activation(LayerHandler):
     def trace(self, layer, inputs: list, precision):
         """Every quantizer here is a conversion to its type (hard tanh's clip to ±1 is
         the saturation of ``fixed<bits,1>``), rounding half to even."""
-        from smartml.export.rtl import arithmetic  # da4ml is needed for RTL only
+        from smartml.hardware.rtl import arithmetic  # da4ml is needed for RTL only
 
         (x,) = inputs
         return arithmetic.quantize_to(x, precision.types["result"])

@@ -67,7 +67,7 @@ class KernelLayer(_Quantized):
     def trace(self, layer, inputs: list, precision):
         """``x·K + b`` with da4ml's constant-matrix solver, per point for ``(N, F)``
         inputs and per output position for convolutions (on their patches)."""
-        from smartml.export.rtl import arithmetic  # da4ml is needed for RTL only
+        from smartml.hardware.rtl import arithmetic  # da4ml is needed for RTL only
 
         (x,) = inputs
         where = f"layer {layer.name!r}"
@@ -168,7 +168,7 @@ class SeparableLayer(_Quantized):
     def trace(self, layer, inputs: list, precision):
         """Each channel's ``kh×kw`` patches times its own filters (exact), then the
         pointwise kernel and the bias."""
-        from smartml.export.rtl import arithmetic, windows  # da4ml is needed for RTL only
+        from smartml.hardware.rtl import arithmetic, windows  # da4ml is needed for RTL only
 
         (x,) = inputs
         where = f"layer {layer.name!r}"
@@ -204,7 +204,7 @@ class SeparableLayer(_Quantized):
 def _conv_patches(layer, x, where: str):
     """The patches of a ``QConv1D`` (as one row of a 2-D image) or ``QConv2D``,
     flattened to ``(positions..., kh·kw·C)`` like the kernel's first axes."""
-    from smartml.export.rtl import windows  # da4ml is needed for RTL only
+    from smartml.hardware.rtl import windows  # da4ml is needed for RTL only
 
     windows.check_plain(layer, where)
     one_dimensional = isinstance(layer, QConv1D)

@@ -106,9 +106,9 @@ class _Average(LayerHandler):
         raise NotImplementedError
 
     def trace(self, layer, inputs: list, precision):
-        """Exact window sums, divided as :func:`smartml.export.rtl.arithmetic.mean`
+        """Exact window sums, divided as :func:`smartml.hardware.rtl.arithmetic.mean`
         proves exact for the quantizer that follows (a shift for 2^k values)."""
-        from smartml.export.rtl import arithmetic  # da4ml is needed for RTL only
+        from smartml.hardware.rtl import arithmetic  # da4ml is needed for RTL only
 
         (x,) = inputs
         total = self.window_sums(layer, x)
@@ -171,7 +171,7 @@ class GlobalAveragePooling(_Average):
 def _pool_windows(layer, x):
     """The ``(rows, columns, ph, pw, C)`` windows of a 2-D pooling layer; ``same``
     padding is refused (Keras pads a max with −∞ and averages fewer values there)."""
-    from smartml.export.rtl import windows  # da4ml is needed for RTL only
+    from smartml.hardware.rtl import windows  # da4ml is needed for RTL only
 
     where = f"layer {layer.name!r} ({type(layer).__name__})"
     _require_channels_last(layer)

@@ -11,7 +11,7 @@ training split's mean and standard deviation (``mem_scaling.json``).
 Output: one value trained by the mean squared error, or a Gaussian with predicted σ
 (``loss: "gaussian_nll"``). Evaluation, on the test events: the output kind's
 residuals of ``−log10 w``, and for the weight itself
-(:mod:`smartml.evaluation.weight_regression`) the DNN/integrator ratio, the relative
+(:mod:`smartml.tasks.mem_regression.weight_regression`) the DNN/integrator ratio, the relative
 error (median, 68% and 95% quantiles of its size), MAPE, the ``−log10 w`` overlay,
 the relative error against each input, and the speed-up: the integrator's seconds per
 event (``speed_events`` test events integrated again, one process) against the
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from smartml.backend import keras, tf
-    from smartml.evaluation.summary import SummaryMetric
+    from smartml.metrics.summary import SummaryMetric
 
 log = logging.getLogger("smartml.mem_regression")
 
@@ -93,7 +93,7 @@ class MemRegressionTask(TabularTask):
 
     def summary_metrics(self) -> list[SummaryMetric]:
         """The weight's accuracy, its bias, and the speed-up over the integrator."""
-        from smartml.evaluation.summary import SummaryMetric
+        from smartml.metrics.summary import SummaryMetric
 
         return [
             SummaryMetric("weight.abs_relative_error_median", "median |Δw/w|"),
@@ -229,7 +229,7 @@ class MemRegressionTask(TabularTask):
         return evaluation
 
     def task_metrics(self, examples: Examples, prediction: Any) -> dict:
-        from smartml.evaluation.weight_regression import weight_metrics
+        from smartml.tasks.mem_regression.weight_regression import weight_metrics
 
         w_true, w_pred = _weights(examples, prediction)
         return {
@@ -238,7 +238,7 @@ class MemRegressionTask(TabularTask):
         }
 
     def task_figures(self, examples: Examples, prediction: Any) -> dict[str, Figure]:
-        from smartml.evaluation.weight_regression import weight_regression_figures
+        from smartml.tasks.mem_regression.weight_regression import weight_regression_figures
 
         w_true, w_pred = _weights(examples, prediction)
         inputs = examples.aux[self.source.feature_names]
@@ -248,7 +248,7 @@ class MemRegressionTask(TabularTask):
         """Seconds per event of the network (batch inference: the test events repeated to
         :data:`SPEED_BATCH` rows) and of the integrator (``speed_events`` test events,
         one process), and their ratio."""
-        from smartml.evaluation.weight_regression import seconds_per_event, speed_up
+        from smartml.tasks.mem_regression.weight_regression import seconds_per_event, speed_up
 
         test = self.examples("test")
         features = test.inputs[FEATURES]

@@ -19,9 +19,9 @@ Aliases: each sample maps the features' names onto its own branches
 (``data.samples[i].aliases``, :mod:`smartml.ntuples.aliases`), so that samples with
 differently named branches share one feature selection.
 
-Before training (``prepare`` with fitting, plots on): the feature validation plots
-(each feature, signal vs background, train vs test, normalised) and the correlation
-matrices per class under ``plots/inputs/``. After: the output kind's ROC, scores and
+Evaluation: the feature validation plots (each feature, signal vs background, train
+vs test, normalised) under ``plots/inputs/`` and the correlation matrices per class
+(metrics.json ``inputs``); the output kind's ROC, scores and
 confusion matrix, the confusion matrix at ``working_point``, the train-vs-test score
 distributions with Kolmogorov–Smirnov p-values (overtraining check), accuracy and AUC
 against the epoch, and ``predictions.parquet`` (sample, entry, label, weight, score).
@@ -157,8 +157,6 @@ class NtupleClassifierTask(TabularTask):
         if fit:
             self._fit(source)
         self._read_scaling()
-        if fit and self.config.output.plots:
-            self._plot_inputs()
 
     def _split(self, source: TabularSource) -> dict[str, list[Chunk]]:
         """Every sample split on its own, then all chunks of a split shuffled together."""
@@ -260,9 +258,10 @@ class NtupleClassifierTask(TabularTask):
 
     # -- figures and metrics ---------------------------------------------------------
 
-    def _plot_inputs(self) -> None:
-        from smartml.evaluation.feature_validation import feature_validation
-        from smartml.evaluation.figures import save_figures
+    def _input_validation(self) -> tuple[dict, dict[str, Figure]]:
+        """Each feature, signal vs background, train vs test (figures ``inputs/<name>``),
+        and the correlation matrix of each class (the numbers)."""
+        from smartml.tasks.ntuple_classifier.feature_validation import feature_validation
 
         train, test = self._raw("train"), self._raw("test")
         numbers, figures = feature_validation(
@@ -274,9 +273,7 @@ class NtupleClassifierTask(TabularTask):
             CLASS_NAMES,
             run_name=self.config.name,
         )
-        save_figures(figures, self.run_dir.plots / "inputs")
-        write_json_atomic(self.run_dir.plots / "inputs" / "correlations.json", numbers)
-        log.info("feature validation plots in %s", self.run_dir.plots / "inputs")
+        return numbers, {f"inputs/{name}": figure for name, figure in figures.items()}
 
     def _raw(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         parts = self.rows(split, PLOT_EVENTS)
@@ -285,9 +282,10 @@ class NtupleClassifierTask(TabularTask):
         return features, labels
 
     def evaluate(self, model: keras.Model, figures: bool = True) -> Evaluation:
-        """The template's evaluation, plus the overtraining check on a training sample."""
+        """The template's evaluation, plus the overtraining check on a training sample and
+        the validation of the input features (``inputs``: correlations per class)."""
         metrics, drawn, tables = super().evaluate(model, figures)
-        from smartml.evaluation.score_overtraining import overtraining_check
+        from smartml.tasks.ntuple_classifier.score_overtraining import overtraining_check
 
         train = self.examples("train", PLOT_EVENTS)
         test = self.examples("test", PLOT_EVENTS)
@@ -301,8 +299,10 @@ class NtupleClassifierTask(TabularTask):
             self.config.name,
         )
         metrics["overtraining"] = numbers
+        metrics["inputs"], input_figures = self._input_validation()
         if figures:
             drawn["overtraining"] = figure
+            drawn.update(input_figures)
             drawn.update(_training_curves(self.run_dir.history, self.config.name))
         return Evaluation(metrics, drawn, tables)
 
@@ -316,7 +316,7 @@ class NtupleClassifierTask(TabularTask):
         weights as ``data.negative_weights`` leaves them (signed ones summed as
         they are: :func:`~.weights.weighted_auc`). ``weights`` records each sample's
         weight pass (Σw, normalisation, negative entries)."""
-        from smartml.evaluation.classification import confusion_matrix, predicted_classes
+        from smartml.metrics.classification import confusion_matrix, predicted_classes
 
         threshold = self.data.working_point
         chosen = predicted_classes(prediction, CLASS_NAMES, "signal", threshold)
@@ -339,7 +339,7 @@ class NtupleClassifierTask(TabularTask):
         return {PREDICTIONS: table}
 
     def task_figures(self, examples: Examples, prediction: np.ndarray) -> dict[str, Figure]:
-        from smartml.evaluation.classification import (
+        from smartml.metrics.classification import (
             confusion_figure,
             confusion_matrix,
             predicted_classes,
@@ -352,7 +352,7 @@ class NtupleClassifierTask(TabularTask):
 
 def _training_curves(history: Path, run_name: str) -> dict[str, Figure]:
     """Accuracy and AUC of training and validation against the epoch."""
-    from smartml.evaluation.figures import new_axes, title
+    from smartml.metrics.figures import new_axes, title
 
     if not history.is_file():
         return {}

@@ -47,9 +47,9 @@ from scipy.optimize import nnls
 
 from smartml.data.scaling import finite_numbers
 from smartml.errors import DataError, RunDirectoryError
-from smartml.evaluation.figures import axis_label, new_axes, title
-from smartml.evaluation.point_regression import robust_width
 from smartml.files import read_json_object, write_json_atomic
+from smartml.metrics.figures import axis_label, new_axes, title
+from smartml.metrics.point_regression import robust_width
 from smartml.tasks.rich_pid import physics
 from smartml.tasks.rich_pid.layout import MUON, PION
 

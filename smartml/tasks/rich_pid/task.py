@@ -20,7 +20,7 @@ Baseline: a robust circle fit of each event's in-time hits
 (:func:`~smartml.tasks.rich_pid.ring_fit.fit_circles`) and a likelihood ratio of its
 radius under the pion and muon hypotheses, with the radius resolution measured on the
 training split (:mod:`~smartml.tasks.rich_pid.ring_likelihood_baseline`). Evaluation
-(:mod:`~smartml.evaluation.pid_efficiency`): pion efficiency and muon mis-ID per
+(:mod:`~smartml.tasks.rich_pid.pid_efficiency`): pion efficiency and muon mis-ID per
 1 GeV/c momentum bin at three operating points (one threshold, a target pion
 efficiency, and per bin the baseline's pion efficiency), ROC per momentum range,
 net and ring fit on the same axes; the test events' scores go to
@@ -43,7 +43,13 @@ from smartml.backend import tf
 from smartml.data.chunks import Chunk, describe_split
 from smartml.data.source import ArraySpec, Inputs
 from smartml.errors import DataError, RunDirectoryError
-from smartml.evaluation.pid_efficiency import (
+from smartml.files import read_json_object, write_json_atomic
+from smartml.metrics.summary import SummaryMetric
+from smartml.outputs.logits import Logits
+from smartml.tasks.base import SPLITS, Examples, InputSpec, Task
+from smartml.tasks.rich_pid.hdf5_reader import AUX_COLUMNS, ChunkData, RichHdf5Source, add_counts
+from smartml.tasks.rich_pid.layout import PION
+from smartml.tasks.rich_pid.pid_efficiency import (
     PidDefinition,
     fixed_width_edges,
     pid_figures,
@@ -51,12 +57,6 @@ from smartml.evaluation.pid_efficiency import (
     pid_summary_metrics,
     predictions_table,
 )
-from smartml.evaluation.summary import SummaryMetric
-from smartml.files import read_json_object, write_json_atomic
-from smartml.outputs.logits import Logits
-from smartml.tasks.base import SPLITS, Examples, InputSpec, Task
-from smartml.tasks.rich_pid.hdf5_reader import AUX_COLUMNS, ChunkData, RichHdf5Source, add_counts
-from smartml.tasks.rich_pid.layout import PION
 from smartml.tasks.rich_pid.pmt_table import load_pmt_table
 from smartml.tasks.rich_pid.preprocessing import (
     BalancePlan,

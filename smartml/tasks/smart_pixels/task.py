@@ -22,8 +22,8 @@ from smartml.backend import tf
 from smartml.console import timed_step
 from smartml.data.cache import cache_root
 from smartml.data.chunks import Chunk, describe_split, take_rows
-from smartml.evaluation.gaussian import residual_profile, robust_width
 from smartml.files import read_json_object, write_json_atomic
+from smartml.metrics.gaussian import residual_profile, robust_width
 from smartml.outputs.gaussian_mdn import GaussianMDN, GaussianPrediction
 from smartml.tasks.base import Examples, InputSpec, Task
 from smartml.tasks.smart_pixels.centroid_baseline import CentroidBaseline

@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from smartml.evaluation.checks import EvaluationError, finite_vector
+from smartml.metrics.checks import EvaluationError, finite_vector
 
 UNDERFLOW = -1
 BIN_INDEX = "bin"

@@ -25,7 +25,7 @@ def require_finite(name: str, array: np.ndarray) -> None:
     >>> require_finite("x", np.array([1.0, np.nan]))
     Traceback (most recent call last):
     ...
-    smartml.evaluation.checks.EvaluationError: x contains 1 NaN or inf values ...
+    smartml.metrics.checks.EvaluationError: x contains 1 NaN or inf values ...
     """
     bad = ~np.isfinite(array)
     if bad.any():
@@ -91,7 +91,7 @@ def check_names(names, units, n_targets: int, reserved: tuple[str, ...] = ()) ->
     >>> check_names(["x"], ["µm"], 2)
     Traceback (most recent call last):
     ...
-    smartml.evaluation.checks.EvaluationError: names must be a list of 2 strings, got ['x']
+    smartml.metrics.checks.EvaluationError: names must be a list of 2 strings, got ['x']
     """
     for label, values in (("names", names), ("units", units)):
         if isinstance(values, str) or len(values) != n_targets:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from smartml.backend import keras
+    from smartml.runs.directory import RunDirectory
     from smartml.tasks.base import Task
-    from smartml.training.run_directory import RunDirectory
 
 
 def open_task(path: str | Path, prepare: bool = True) -> tuple[RunDirectory, Task]:
@@ -22,7 +22,7 @@ def open_task(path: str | Path, prepare: bool = True) -> tuple[RunDirectory, Tas
     """
     from smartml.config import load_config
     from smartml.registry import TASKS
-    from smartml.training.run_directory import RunDirectory
+    from smartml.runs.directory import RunDirectory
 
     run_dir = RunDirectory(path).require_complete()
     config = load_config(run_dir.config)
@@ -59,7 +59,7 @@ def load_verified_model(run_dir: RunDirectory, task: Task) -> keras.Model:
     from smartml.config.fingerprint import fingerprint
     from smartml.errors import RunDirectoryError
     from smartml.files import file_sha256
-    from smartml.training.trainer import build_model
+    from smartml.models.binding import build_model
 
     completion = run_dir.completion()
     recorded_fingerprint = completion.get("fingerprint")
@@ -92,7 +92,7 @@ def architecture_difference(saved: keras.Model, configured: keras.Model) -> str 
     """The first way ``saved`` differs from ``configured`` (inputs, output size,
     parameter count, layer names), as ``what: saved ..., configured ...``; None when
     they agree."""
-    from smartml.training.trainer import input_shapes
+    from smartml.models.binding import input_shapes
 
     aspects = {
         "inputs": input_shapes,

@@ -4,7 +4,7 @@ weight of DeepMEM): predicted weights against the integrator's.
 Inputs, for ``n`` events: ``w_true`` (n,) the integrator's weights and ``w_pred``
 (n,) the network's, both positive (the network regresses −log10 w, so its weights
 are); ``inputs`` the network's input features by name (a dict of (n,) arrays or a
-pandas DataFrame). Conventions, as in :mod:`smartml.evaluation.point_regression`:
+pandas DataFrame). Conventions, as in :mod:`smartml.metrics.point_regression`:
 
 - ratio = w_pred / w_true; relative error = (w_pred − w_true) / w_true = ratio − 1;
 - the quantiles of |relative error| are at 68.27% (±1σ of a Gaussian) and 95%; the
@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from smartml.evaluation import binning
-from smartml.evaluation.checks import EvaluationError, finite_vector, same_shape
-from smartml.evaluation.figures import (
+from smartml.metrics import binning
+from smartml.metrics.checks import EvaluationError, finite_vector, same_shape
+from smartml.metrics.figures import (
     axis_label,
     central_range,
     filename_safe,
@@ -38,7 +38,7 @@ from smartml.evaluation.figures import (
     step_histogram,
     title,
 )
-from smartml.evaluation.point_regression import (
+from smartml.metrics.point_regression import (
     MIN_BIN_COUNT,
     ONE_SIGMA_COVERAGE,
     ONE_SIGMA_HIGH_QUANTILE,
@@ -66,7 +66,7 @@ def check_weights(w_true, w_pred) -> tuple[np.ndarray, np.ndarray]:
     >>> check_weights([1.0, 0.0], [1.0, 1.0])
     Traceback (most recent call last):
     ...
-    smartml.evaluation.checks.EvaluationError: w_true has 1 weights <= 0 (first at index 1); ...
+    smartml.metrics.checks.EvaluationError: w_true has 1 weights <= 0 (first at index 1); ...
     """
     w_true = finite_vector("w_true", w_true)
     w_pred = same_shape("w_pred", w_pred, "w_true", w_true)
@@ -168,14 +168,14 @@ def seconds_per_event(
 def relative_error_profile(variable, relative_error, bins: int = PROFILE_BINS) -> pd.DataFrame:
     """Median and central 68.27% band of the relative error in equal-width bins of
     ``variable`` between its 1% and 99% quantiles; bins with fewer than
-    :data:`~smartml.evaluation.point_regression.MIN_BIN_COUNT` events are left out.
+    :data:`~smartml.metrics.point_regression.MIN_BIN_COUNT` events are left out.
 
     Args:
         variable: (n,) one input feature; relative_error: (n,) aligned with it.
         bins: the number of bins.
 
     Returns:
-        :func:`smartml.evaluation.binning.per_bin` frame with the columns
+        :func:`smartml.metrics.binning.per_bin` frame with the columns
         ``median``, ``low68``, ``high68``.
     """
     variable = finite_vector("variable", variable)
@@ -195,7 +195,7 @@ def relative_error_profile(variable, relative_error, bins: int = PROFILE_BINS) -
 
 
 def ratio_figure(w_true, w_pred, run_name: str | None = None) -> Figure:
-    """Histogram of w_pred / w_true (:func:`~smartml.evaluation.point_regression.ratio_histogram`),
+    """Histogram of w_pred / w_true (:func:`~smartml.metrics.point_regression.ratio_histogram`),
     its median in the legend."""
     w_true, w_pred = check_weights(w_true, w_pred)
     histogram = ratio_histogram(w_true, w_pred)

@@ -14,8 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from smartml.evaluation.checks import EvaluationError
-from smartml.evaluation.figures import new_figure, save_figures, title
+from smartml.metrics.checks import EvaluationError
+from smartml.metrics.figures import new_figure, save_figures, title
 
 LEARNING_RATE_COLUMNS = ("learning_rate", "lr")
 # Without a named monitor, the column a best checkpoint follows: a constrained (MDMM)
@@ -43,7 +43,7 @@ def history_figures(
             once, the last.
         run_name: shown in the title.
         monitor: the column whose lowest finite value chose the kept weights (the
-            best checkpoint's, :func:`smartml.training.callbacks.checkpoint_monitor`);
+            best checkpoint's, :attr:`smartml.config.TrainingConfig.checkpoint_monitor`);
             by default ``val_loss_feasible`` when logged, else ``val_loss``.
 
     Returns:

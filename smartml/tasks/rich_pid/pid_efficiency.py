@@ -6,7 +6,7 @@ ratio). Larger scores are more signal-like; a selection is ``score >= threshold`
 Per bin of the variable (momentum, 1 GeV/c bins: :func:`fixed_width_edges`) it gives
 the *signal efficiency* (pions called pions) and the *background mis-ID* (muons
 called pions: the fraction of true muons selected), with Clopper–Pearson intervals
-(:func:`~smartml.evaluation.classification.clopper_pearson`), at three operating
+(:func:`~smartml.metrics.classification.clopper_pearson`), at three operating
 points of each scorer:
 
 - ``global_threshold`` (a): one threshold for all events, the scorer's own
@@ -25,7 +25,7 @@ points of each scorer:
 
 Plus the ROC area overall and per range of the variable (e.g. 15–25, 25–35,
 35–45 GeV/c), the confusion matrix at the global threshold, the figures (both scorers
-on the same axes) and a predictions file (:func:`write_predictions`).
+on the same axes) and the table of predictions (written by the evaluation).
 
 Events of other classes (e.g. positrons in a three-class run) are counted
 (``n_other``) and otherwise left out. The network's scores are ``(n,)`` signal scores
@@ -35,7 +35,7 @@ or ``(n, C)`` class probabilities (its signal column is used); the baseline's ar
 In metrics.json, :func:`pid_metrics` writes the network's block as ``pid`` and the
 baseline's as ``<baseline_block>.pid``, so that :func:`pid_summary_metrics` read from
 both give the summary table its baseline column
-(:func:`~smartml.evaluation.summary.summary_table`).
+(:func:`~smartml.metrics.summary.summary_table`).
 
 >>> fixed_width_edges(15.0, 18.0)
 array([15., 16., 17., 18.])
@@ -43,16 +43,14 @@ array([15., 16., 17., 18.])
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from smartml.errors import OutputError
-from smartml.evaluation import binning
-from smartml.evaluation.checks import EvaluationError, finite_vector, require_finite
-from smartml.evaluation.classification import (
+from smartml.metrics import binning
+from smartml.metrics.checks import EvaluationError, finite_vector, require_finite
+from smartml.metrics.classification import (
     ONE_SIGMA_CONFIDENCE,
     clopper_pearson,
     confusion_figure,
@@ -63,16 +61,14 @@ from smartml.evaluation.classification import (
     roc,
     threshold_for_efficiency,
 )
-from smartml.evaluation.figures import axis_label, new_axes, title
-from smartml.evaluation.summary import SummaryMetric
-from smartml.files import atomic_file
+from smartml.metrics.figures import axis_label, new_axes, title
+from smartml.metrics.summary import SummaryMetric
 from smartml.outputs.base import json_table
 
 PID_BLOCK = "pid"
 GLOBAL_THRESHOLD = "global_threshold"
 BASELINE_EFFICIENCY = "baseline_efficiency"
 DEFAULT_RANGES = ((15.0, 25.0), (25.0, 35.0), (35.0, 45.0))
-PREDICTION_FORMATS = (".csv", ".parquet")
 SCORERS = ("net", "baseline")
 
 
@@ -210,7 +206,7 @@ class OperatingPoint:
     Attributes:
         selected: (m,) events selected.
         threshold: the threshold, or None when set per bin (see ``frame``).
-        frame: :func:`~smartml.evaluation.classification.efficiency_per_bin` of the
+        frame: :func:`~smartml.metrics.classification.efficiency_per_bin` of the
             selection, with class names ``[background, signal]``; per-bin operating
             points add a ``threshold`` column.
     """
@@ -640,27 +636,6 @@ def predictions_table(
     table["net_score"] = net
     table["baseline_score"] = finite_vector("baseline_scores", baseline_scores, size=labels.size)
     return table
-
-
-def write_predictions(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``table`` as CSV or parquet (by the suffix), replacing ``path`` atomically.
-
-    Raises:
-        EvaluationError: a suffix other than ``.csv`` and ``.parquet``.
-        OutputError: one line naming the file when it cannot be written.
-    """
-    path = Path(path)
-    if path.suffix not in PREDICTION_FORMATS:
-        raise EvaluationError(
-            f"{path}: predictions are written as {' or '.join(PREDICTION_FORMATS)}, "
-            f"not {path.suffix or 'a file without suffix'}"
-        )
-    with atomic_file(path, OutputError, "the predictions") as temporary:
-        if path.suffix == ".csv":
-            table.to_csv(temporary, index=False)
-        else:
-            table.to_parquet(temporary, index=False)
-    return path
 
 
 # -- helpers -------------------------------------------------------------------------

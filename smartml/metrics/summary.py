@@ -14,10 +14,9 @@ pull width).
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-from smartml.evaluation.checks import EvaluationError
+from smartml.metrics.checks import EvaluationError
 
 Better = Literal["lower", "higher", "zero", "one"]
 # Where "zero"/"one" metrics are best; "lower"/"higher" have no target.
@@ -136,16 +135,11 @@ def summary_table(metrics: dict, summary: Sequence[SummaryMetric], run: str = "r
     return "\n".join(lines)
 
 
-def run_summary(path: str | Path) -> str:
-    """What a command prints at the end: the complete run's summary table
-    (:func:`summary_table` of its task's summary metrics) and where the run is.
+@dataclass(frozen=True)
+class ValidationMetric:
+    """The number a hyperparameter search or a comparison of trainings optimises:
+    a Keras log key of the validation split (``val_loss``, ``val_auc``) at the epoch
+    whose weights were kept."""
 
-    Args:
-        path: a complete run directory.
-    """
-    from smartml.tasks.loading import open_task
-
-    run_dir, task = open_task(path, prepare=False)
-    metrics = run_dir.read_json(run_dir.metrics)
-    table = summary_table(metrics, task.summary_metrics(), task.config.name)
-    return f"{table}\nrun directory: {run_dir.path}"
+    key: str = "val_loss"
+    better: Literal["lower", "higher"] = "lower"

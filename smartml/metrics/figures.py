@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from smartml.evaluation.checks import EvaluationError
+from smartml.metrics.checks import EvaluationError
 
 DPI = 120
 FIGURE_SIZE = (6.4, 4.8)
@@ -31,7 +31,7 @@ HISTOGRAM_BINS = 100
 RANGE_QUANTILES = (0.005, 0.995)
 # Factor on the y range of histograms, to leave room for a legend above the data.
 LEGEND_HEADROOM = 1.35
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_SAFE_NAME = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def new_figure(size: tuple[float, float] = FIGURE_SIZE) -> Figure:
@@ -113,7 +113,7 @@ def save_figures(figures: Mapping[str, Figure], directory: Path) -> list[Path]:
 
     Args:
         figures: ``{name: Figure}``; names are file stems (letters, digits, ``.``,
-            ``_``, ``-``).
+            ``_``, ``-``), optionally in one folder (``inputs/pt``).
         directory: created if needed.
 
     Returns:
@@ -125,13 +125,15 @@ def save_figures(figures: Mapping[str, Figure], directory: Path) -> list[Path]:
     bad = [name for name in figures if not _SAFE_NAME.fullmatch(name)]
     if bad:
         raise EvaluationError(
-            f"figure names {bad} are not file stems; use letters, digits, '.', '_', '-'"
+            f"figure names {bad} are not file stems; use letters, digits, '.', '_', '-' "
+            "(and one '/' for a folder)"
         )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, figure in figures.items():
         path = directory / f"{name}.png"
+        path.parent.mkdir(exist_ok=True)
         figure.savefig(path, dpi=DPI)
         written.append(path)
     return written

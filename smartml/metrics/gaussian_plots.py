@@ -10,8 +10,8 @@
   of the residuals marked;
 
 and ``mahalanobis_d2``, the d² = rᵀ C⁻¹ r histogram against the χ²(k) pdf.
-Conventions are those of :mod:`smartml.evaluation.gaussian`;
-:func:`smartml.evaluation.figures.save_figures` writes the figures as PNG files.
+Conventions are those of :mod:`smartml.metrics.gaussian`;
+:func:`smartml.metrics.figures.save_figures` writes the figures as PNG files.
 """
 
 from collections.abc import Mapping, Sequence
@@ -20,8 +20,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from smartml.evaluation.checks import EvaluationError, check_names
-from smartml.evaluation.figures import (
+from smartml.metrics.checks import EvaluationError, check_names
+from smartml.metrics.figures import (
     axis_label,
     central_range,
     filename_safe,
@@ -31,12 +31,12 @@ from smartml.evaluation.figures import (
     title,
     with_unit,
 )
-from smartml.evaluation.gaussian import (
+from smartml.metrics.gaussian import (
     check_predictions,
     covariance_calibration,
     mahalanobis_squared,
 )
-from smartml.evaluation.point_regression import (
+from smartml.metrics.point_regression import (
     MODEL_LABEL,
     WIDTH_LABEL,
     display_labels,

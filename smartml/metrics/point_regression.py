@@ -1,7 +1,7 @@
 """Resolution of a point regression: one predicted value per target and example.
 
 Inputs, in physical units: ``y_true`` and ``y_pred``, both (n, k). Conventions,
-shared by :mod:`smartml.evaluation.gaussian`:
+shared by :mod:`smartml.metrics.gaussian`:
 
 - residual = prediction − truth (a positive bias means the model overshoots);
 - the *robust width* of a sample is half the width of its central 68.27% interval,
@@ -31,15 +31,15 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from scipy import stats
 
-from smartml.evaluation import binning
-from smartml.evaluation.checks import (
+from smartml.metrics import binning
+from smartml.metrics.checks import (
     EvaluationError,
     check_names,
     finite_vector,
     require_finite,
     same_shape,
 )
-from smartml.evaluation.figures import (
+from smartml.metrics.figures import (
     HISTOGRAM_BINS,
     axis_label,
     central_range,
@@ -204,13 +204,13 @@ def binned_residuals(
     Args:
         variable: (n,) the binned variable (the truth, or e.g. an angle).
         residual: (n,) prediction − truth.
-        edges: bin edges (:mod:`smartml.evaluation.binning`); values outside are
+        edges: bin edges (:mod:`smartml.metrics.binning`); values outside are
             not used. By default ``bins`` bins of equal population.
         min_count: bins with fewer examples are left out.
         bins: the number of bins when ``edges`` is not given.
 
     Returns:
-        :func:`smartml.evaluation.binning.per_bin` frame with the columns
+        :func:`smartml.metrics.binning.per_bin` frame with the columns
         ``bias``, ``rms``, ``std``, ``robust_width``.
     """
     variable = finite_vector("variable", variable)

@@ -7,7 +7,7 @@ than unseen ones: the train and test distributions of a class then differ and th
 KS p-value is small. With no overtraining it is uniform in (0, 1), so one small
 p-value among many classes or runs is expected now and then.
 
-Inputs as in :mod:`smartml.evaluation.classification`, for each split: integer
+Inputs as in :mod:`smartml.metrics.classification`, for each split: integer
 labels (n,) and scores (n, C) or (n,); the score shown is the ``positive`` class's.
 
 >>> train_labels, test_labels = np.array([0, 0, 1, 1]), np.array([0, 1])
@@ -23,9 +23,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from smartml.evaluation.checks import EvaluationError
-from smartml.evaluation.classification import SCORE_BINS, positive_index, positive_scores
-from smartml.evaluation.figures import legend_above_data, new_axes, title
+from smartml.metrics.checks import EvaluationError
+from smartml.metrics.classification import SCORE_BINS, positive_index, positive_scores
+from smartml.metrics.figures import legend_above_data, new_axes, title
 
 SPLIT_STYLES = {"train": "-", "test": "--"}
 

@@ -29,9 +29,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from smartml.evaluation.checks import EvaluationError, require_finite
-from smartml.evaluation.classification import check_labels
-from smartml.evaluation.figures import (
+from smartml.metrics.checks import EvaluationError, require_finite
+from smartml.metrics.classification import check_labels
+from smartml.metrics.figures import (
     axis_label,
     central_range,
     filename_safe,
@@ -52,7 +52,7 @@ def check_features(name: str, features, feature_names: Sequence[str]) -> np.ndar
     >>> check_features("train", [[1.0, 2.0]], ["a"])
     Traceback (most recent call last):
     ...
-    smartml.evaluation.checks.EvaluationError: train must have shape (n, 1) ... got (1, 2)
+    smartml.metrics.checks.EvaluationError: train must have shape (n, 1) ... got (1, 2)
     """
     array = np.asarray(features, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] != len(feature_names) or array.shape[0] == 0:

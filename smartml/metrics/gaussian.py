@@ -1,7 +1,7 @@
 """Resolution, pulls and covariance calibration of a Gaussian regression.
 
 The residual statistics (bias, RMS, robust width) are those of
-:mod:`smartml.evaluation.point_regression`; this module adds what a predicted
+:mod:`smartml.metrics.point_regression`; this module adds what a predicted
 covariance makes measurable.
 
 The model predicts, for each of ``n`` clusters, a ``k``-dimensional Gaussian: a
@@ -15,7 +15,7 @@ mean vector and a full covariance matrix. Everything here works in physical unit
 Conventions, used by every function:
 
 - residual = mean − truth (so a positive bias means the model overshoots);
-- the *robust width*: :func:`~smartml.evaluation.point_regression.robust_width`;
+- the *robust width*: :func:`~smartml.metrics.point_regression.robust_width`;
 - pull = residual / sqrt(cov_ii): standard normal if the predicted variance of
   target i is honest;
 - d² = rᵀ C⁻¹ r (squared Mahalanobis distance of the whole residual vector): χ²(k)
@@ -39,15 +39,15 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-from smartml.evaluation import binning
-from smartml.evaluation.checks import (
+from smartml.metrics import binning
+from smartml.metrics.checks import (
     EvaluationError,
     check_names,
     finite_vector,
     require_finite,
     same_shape,
 )
-from smartml.evaluation.point_regression import (
+from smartml.metrics.point_regression import (
     ONE_SIGMA_COVERAGE,
     binned_residuals,
     residual_statistics,

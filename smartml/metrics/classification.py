@@ -34,9 +34,9 @@ from matplotlib.figure import Figure
 from scipy import stats
 from sklearn import metrics as sk_metrics
 
-from smartml.evaluation import binning
-from smartml.evaluation.checks import EvaluationError, require_finite
-from smartml.evaluation.figures import (
+from smartml.metrics import binning
+from smartml.metrics.checks import EvaluationError, require_finite
+from smartml.metrics.figures import (
     axis_label,
     filename_safe,
     legend_above_data,
@@ -86,7 +86,7 @@ def check_labels(labels, class_names: Sequence[str]) -> np.ndarray:
     >>> check_labels([0, 2], ["a", "b"])
     Traceback (most recent call last):
     ...
-    smartml.evaluation.checks.EvaluationError: labels must be class indices 0 … 1, got 2 (index 1)
+    smartml.metrics.checks.EvaluationError: labels must be class indices 0 … 1, got 2 (index 1)
     """
     names = list(class_names)
     if (
@@ -320,11 +320,11 @@ def efficiency_per_bin(
         labels: (n,) true classes.
         selected: (n,) booleans, e.g. ``score >= threshold`` of an operating point.
         class_names: the class names.
-        edges: bin edges (:mod:`smartml.evaluation.binning`).
+        edges: bin edges (:mod:`smartml.metrics.binning`).
         confidence: of the Clopper–Pearson intervals.
 
     Returns:
-        :func:`~smartml.evaluation.binning.per_bin` frame with, per class c,
+        :func:`~smartml.metrics.binning.per_bin` frame with, per class c,
         ``c total``, ``c selected``, ``c efficiency``, ``c low``, ``c high``
         (the efficiency is NaN where the class has no example in the bin).
     """
