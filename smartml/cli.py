@@ -19,9 +19,31 @@ from typing import Any, NoReturn
 from smartml import console
 from smartml.errors import OutputError, SmartmlError
 
+UMBRELLA = "smartml"
+MODULE_PROG = "python -m smartml."
+invoked_through_umbrella = False
+"""Set by ``smartml <command>`` (:mod:`smartml.__main__`): usage lines then read
+``smartml train`` instead of ``python -m smartml.train``."""
+
 EXIT_ERROR = 2
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that ends each option with its default, unless the option has none (None,
+    False) or its help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            default in (None, False, argparse.SUPPRESS)
+            or "default" in text
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 class CommandLineParser(argparse.ArgumentParser):
@@ -40,7 +62,13 @@ class CommandLineParser(argparse.ArgumentParser):
     """
 
     def __init__(self, *args: Any, subcommand: bool = False, **kwargs: Any) -> None:
+        prog = kwargs.get("prog")
+        if invoked_through_umbrella and prog is not None and prog.startswith(MODULE_PROG):
+            kwargs["prog"] = f"{UMBRELLA} {prog.removeprefix(MODULE_PROG)}"
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)
+        if not subcommand:
+            self.add_argument("--version", action="version", version=version_line())
         self.add_argument(
             "--verbose",
             action="store_true",
@@ -52,11 +80,21 @@ class CommandLineParser(argparse.ArgumentParser):
     @property
     def command(self) -> str:
         """The command in error lines: ``smartml.train`` for ``python -m smartml.train``
-        (and for its sub-commands)."""
-        return self.prog.removeprefix("python -m ").split()[0]
+        and ``smartml train`` (and for their sub-commands)."""
+        words = self.prog.removeprefix("python -m ").split()
+        if words[0] == UMBRELLA and len(words) > 1:
+            return f"{UMBRELLA}.{words[1]}"
+        return words[0]
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_ERROR, f"{self.command}: error: {message}\n")
+
+
+def version_line() -> str:
+    """What ``--version`` prints: smartml's version and the Python running it."""
+    from smartml import __version__
+
+    return f"{UMBRELLA} {__version__} (Python {sys.version.split()[0]})"
 
 
 @dataclass(frozen=True)
