@@ -111,9 +111,21 @@ class TrainingConfig(StrictModel):
         return "val_loss" if self.mdmm is None else FEASIBLE_VAL_LOSS
 
 
+PlotStyle = Literal["default", "CMS", "ATLAS", "LHCb2", "ALICE"]
+PlotFormat = Literal["png", "pdf", "svg"]
+
+
 class OutputConfig(StrictModel):
     dir: str | None = Field(None, description="run directory; default runs/<name>")
     plots: bool = True
+    plot_style: PlotStyle = Field(
+        "default", description="matplotlib's default, or an mplhep experiment style"
+    )
+    plot_formats: list[PlotFormat] = Field(
+        ["png"],
+        min_length=1,
+        description="file formats of every figure (vector formats for papers: pdf, svg)",
+    )
 
 
 class RunConfig(StrictModel):

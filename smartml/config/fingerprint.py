@@ -38,6 +38,8 @@ VOLATILE_KEYS = (
     "data.memory_cache_mb",  # where decoded examples are kept, not which
     "output.dir",
     "output.plots",
+    "output.plot_style",
+    "output.plot_formats",
     "export",
     "tune",
 )

@@ -37,23 +37,26 @@ def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
             (a fresh run would not remove it: a bug of the task).
     """
     from smartml.hardware.cost import hardware_report
-    from smartml.metrics.figures import save_figures
+    from smartml.metrics.figures import plot_style, save_figures
     from smartml.metrics.history_plots import plot_history
     from smartml.models.exportability import is_exportable
 
-    plots = task.config.output.plots
-    metrics, figures, tables = task.evaluate(model, figures=plots)
-    for name, table in tables.items():
-        if name not in task.products:
-            raise ValueError(f"{type(task).__name__}: table {name!r} is not among its products")
-        write_table(table, run_dir.path / name)
-    if is_exportable(task.config.model):
-        metrics["hardware"] = hardware_report(model)
-    if plots:
-        save_figures(figures, run_dir.plots)
-        if run_dir.history.is_file():
-            monitor = task.config.training.checkpoint_monitor
-            plot_history(run_dir.history, run_dir.plots, task.config.name, monitor)
+    output = task.config.output
+    with plot_style(output.plot_style):
+        metrics, figures, tables = task.evaluate(model, figures=output.plots)
+        for name, table in tables.items():
+            if name not in task.products:
+                raise ValueError(f"{type(task).__name__}: table {name!r} is not among its products")
+            write_table(table, run_dir.path / name)
+        if is_exportable(task.config.model):
+            metrics["hardware"] = hardware_report(model)
+        if output.plots:
+            save_figures(figures, run_dir.plots, output.plot_formats)
+            if run_dir.history.is_file():
+                monitor = task.config.training.checkpoint_monitor
+                plot_history(
+                    run_dir.history, run_dir.plots, task.config.name, monitor, output.plot_formats
+                )
     return metrics
 
 

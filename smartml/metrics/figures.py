@@ -3,7 +3,9 @@
 Figures are drawn on the Agg canvas directly, without pyplot: nothing is shown, no
 figure is left registered with pyplot, and the backend of an interactive session (a
 notebook) is left alone. A plot function returns its Figure (a notebook displays
-it); :func:`save_figures` writes a ``{name: Figure}`` dict as PNG files.
+it); :func:`save_figures` writes a ``{name: Figure}`` dict as PNG (and PDF, SVG)
+files. Drawn inside :func:`plot_style`, figures take an experiment's style (mplhep:
+CMS, ATLAS, LHCb2, ALICE); the default is matplotlib's.
 
 >>> figure, axes = new_axes()
 >>> _ = axes.set_title(title("residual of x", run_name="pixel_2t"))
@@ -12,7 +14,8 @@ it); :func:`save_figures` writes a ``{name: Figure}`` dict as PNG files.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,36 @@ HISTOGRAM_BINS = 100
 RANGE_QUANTILES = (0.005, 0.995)
 # Factor on the y range of histograms, to leave room for a legend above the data.
 LEGEND_HEADROOM = 1.35
+PLOT_STYLES = ("default", "CMS", "ATLAS", "LHCb2", "ALICE")
+PLOT_FORMATS = ("png", "pdf", "svg")
 _SAFE_NAME = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+@contextmanager
+def plot_style(name: str = "default") -> Iterator[None]:
+    """Draw the figures made inside in the style ``name`` (:data:`PLOT_STYLES`):
+    ``default`` is matplotlib's, the others mplhep's experiment styles.
+
+    >>> import matplotlib
+    >>> with plot_style("CMS"):
+    ...     print(matplotlib.rcParams["xaxis.labellocation"])
+    right
+    >>> print(matplotlib.rcParams["xaxis.labellocation"])
+    center
+
+    Raises:
+        EvaluationError: an unknown style.
+    """
+    if name not in PLOT_STYLES:
+        raise EvaluationError(f"plot style {name!r}: expected one of {', '.join(PLOT_STYLES)}")
+    if name == "default":
+        yield
+        return
+    import matplotlib.style
+    import mplhep  # type: ignore[import-untyped]
+
+    with matplotlib.style.context(getattr(mplhep.style, name)):
+        yield
 
 
 def new_figure(size: tuple[float, float] = FIGURE_SIZE) -> Figure:
@@ -108,20 +140,30 @@ def legend_above_data(axes: Axes) -> None:
     axes.legend(loc="upper right", fontsize="small")
 
 
-def save_figures(figures: Mapping[str, Figure], directory: Path) -> list[Path]:
-    """Write each figure as ``<directory>/<name>.png``.
+def save_figures(
+    figures: Mapping[str, Figure], directory: Path, formats: Sequence[str] = ("png",)
+) -> list[Path]:
+    """Write each figure as ``<directory>/<name>.<format>`` for each of ``formats``
+    (:data:`PLOT_FORMATS`).
 
     Args:
         figures: ``{name: Figure}``; names are file stems (letters, digits, ``.``,
             ``_``, ``-``), optionally in one folder (``inputs/pt``).
         directory: created if needed.
+        formats: file formats, e.g. ``("png", "pdf")``.
 
     Returns:
-        the written paths, in the order of ``figures``.
+        the written paths, figure by figure in the order of ``figures``, each in the
+        order of ``formats``.
 
     Raises:
         EvaluationError: a name that is not a plain file stem (nothing is written).
     """
+    unknown = [kind for kind in formats if kind not in PLOT_FORMATS]
+    if unknown or not formats:
+        raise EvaluationError(
+            f"plot formats {list(formats)}: expected one or more of {', '.join(PLOT_FORMATS)}"
+        )
     bad = [name for name in figures if not _SAFE_NAME.fullmatch(name)]
     if bad:
         raise EvaluationError(
@@ -132,10 +174,11 @@ def save_figures(figures: Mapping[str, Figure], directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, figure in figures.items():
-        path = directory / f"{name}.png"
-        path.parent.mkdir(exist_ok=True)
-        figure.savefig(path, dpi=DPI)
-        written.append(path)
+        for kind in formats:
+            path = directory / f"{name}.{kind}"
+            path.parent.mkdir(exist_ok=True)
+            figure.savefig(path, dpi=DPI)
+            written.append(path)
     return written
 
 
@@ -147,7 +190,19 @@ def step_histogram(
     density: bool = False,
     bins: int = HISTOGRAM_BINS,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``np.histogram(values)`` as a step line; returns ``(counts, edges)``."""
-    counts, edges = np.histogram(values, bins=bins, range=value_range, density=density)
-    axes.stairs(counts, edges, linewidth=1.5, label=label)
+    """Draw ``np.histogram(values)`` as a step line with its statistical errors
+    (√n per bin, scaled like the counts when ``density``); returns ``(counts, edges)``.
+
+    >>> figure, axes = new_axes()
+    >>> counts, edges = step_histogram(axes, np.array([0.1, 0.2, 0.7]), (0, 1), "x", bins=2)
+    >>> counts.tolist(), axes.containers[0].lines[2][0].get_segments()[0].tolist()
+    ([2.0, 1.0], [[0.25, 0.5857864376269049], [0.25, 3.414213562373095]])
+    """
+    raw, edges = np.histogram(values, bins=bins, range=value_range)
+    raw = raw.astype(np.float64)
+    scale = 1.0 / (raw.sum() * np.diff(edges)) if density and raw.sum() > 0 else 1.0
+    counts, errors = raw * scale, np.sqrt(raw) * scale
+    line = axes.stairs(counts, edges, linewidth=1.5, label=label)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    axes.errorbar(centres, counts, yerr=errors, fmt="none", ecolor=line.get_edgecolor(), lw=1)
     return counts, edges

@@ -5,6 +5,7 @@ the epoch whose weights the run kept marked, and the learning rate in a panel be
 :func:`plot_history` writes them as PNG files.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -59,14 +60,18 @@ def history_figures(
 
 
 def plot_history(
-    history_csv: Path, out_dir: Path, run_name: str | None = None, monitor: str | None = None
+    history_csv: Path,
+    out_dir: Path,
+    run_name: str | None = None,
+    monitor: str | None = None,
+    formats: Sequence[str] = ("png",),
 ) -> list[Path]:
-    """Write :func:`history_figures` as ``loss.png``.
+    """Write :func:`history_figures` as ``loss.png`` (and the other ``formats``).
 
     Returns:
         the written paths.
     """
-    return save_figures(history_figures(history_csv, run_name, monitor), out_dir)
+    return save_figures(history_figures(history_csv, run_name, monitor), out_dir, formats)
 
 
 def last_row_per_epoch(history: pd.DataFrame) -> pd.DataFrame:
