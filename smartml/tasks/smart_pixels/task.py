@@ -20,7 +20,6 @@ import pandas as pd
 
 from smartml.backend import tf
 from smartml.console import timed_step
-from smartml.data.cache import cache_root
 from smartml.data.chunks import Chunk, describe_split, take_rows
 from smartml.evaluation.gaussian import residual_profile
 from smartml.evaluation.point_regression import residual_statistics
@@ -72,7 +71,7 @@ class SmartPixelsTask(Task[PixelDataConfig]):
         data = self.data
         if data.source == "simulation":
             # One cache per user, whatever the working directory (data.path overrides).
-            path, labels_path = ensure_simulated(data.simulation, cache_root(data.path)), None
+            path, labels_path = ensure_simulated(data.simulation, data.path), None
         else:
             path = Path(str(data.path))  # the schema requires a path for parquet
             labels_path = Path(data.labels_path) if data.labels_path else None
