@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from smartml import console
-from smartml.errors import OutputError, SmartmlError
+from smartml.errors import OutputError, SmartmlError, first_line
 
 UMBRELLA = "smartml"
 MODULE_PROG = "python -m smartml."
@@ -132,7 +132,7 @@ def run_cli(main: Callable[[], int | None], prog: str, verbose: bool = False) ->
     try:
         return main() or 0
     except SmartmlError as err:
-        print(f"{prog}: error: {one_line(str(err))}", file=sys.stderr)
+        print(f"{prog}: error: {first_line(err)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; run the same command again to resume", file=sys.stderr)
@@ -142,24 +142,10 @@ def run_cli(main: Callable[[], int | None], prog: str, verbose: bool = False) ->
         where = f"traceback in {log}" if log else "the traceback could not be written"
         print(
             f"{prog}: internal error (a bug in smartml, please report it): "
-            f"{type(err).__name__}: {one_line(str(err))}; {where}",
+            f"{type(err).__name__}: {first_line(err)}; {where}",
             file=sys.stderr,
         )
         return EXIT_BUG
-
-
-def one_line(message: str) -> str:
-    r"""The first non-empty line of ``message``, marked when more followed.
-
-    >>> one_line("bad value\n  at layer 3\n")
-    'bad value [...]'
-    >>> one_line("fine")
-    'fine'
-    """
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    if not lines:
-        return ""
-    return lines[0] + (" [...]" if len(lines) > 1 else "")
 
 
 def require_writable_directory(path: str | Path, option: str) -> Path:

@@ -6,12 +6,14 @@ Tests import it as ``from mem_events import ...`` (``tests/`` is on ``sys.path``
 ``conftest.py``).
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
 import uproot
 
 from smartml.collider import matrix_element_method as mem
+from smartml.collider import mem_integration
 
 
 def lorentz_boost(p4, velocity):
@@ -84,4 +86,61 @@ def write_events(path: Path, events: list[dict[str, float]], tree: str = "events
     with uproot.recreate(path) as root_file:
         root_file.mktree(tree, {key: np.float64 for key in keys})
         root_file[tree].extend({key: np.array([event[key] for event in events]) for key in keys})
+    return path
+
+
+def read_weights(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weights, errors, status) of the weight tree a MEM integration wrote."""
+    branches = [
+        mem_integration.WEIGHT_BRANCH,
+        mem_integration.ERROR_BRANCH,
+        mem_integration.STATUS_BRANCH,
+    ]
+    with uproot.open(path) as root_file:
+        arrays = root_file[mem_integration.WEIGHT_TREE].arrays(branches, library="np")
+    return tuple(arrays[branch] for branch in branches)
+
+
+def mem_run_config(
+    tmp_path: Path,
+    events_file: Path,
+    weights_file: Path,
+    *,
+    entries_per_chunk: int,
+    speed_events: int,
+    model: dict,
+    plots: bool,
+    training: dict | None = None,
+    **data,
+) -> Path:
+    """A mem_regression run configuration on a user's events and weight files, written
+    to ``tmp_path/mem.json`` (the run goes to ``tmp_path/run``).
+
+    Args:
+        entries_per_chunk, speed_events: the data section's reading chunk and the
+            number of events whose MEM integration is timed.
+        model, training: the ``model`` and (when given) ``training`` sections.
+        plots: whether the evaluation draws figures.
+        data: keys added to or replacing those of the data section.
+    """
+    content = {
+        "name": "mem",
+        "task": {"name": "mem_regression"},
+        "data": {
+            "source": "files",
+            "files": [str(events_file)],
+            "weights": {"files": [str(weights_file)]},
+            "entries_per_chunk": entries_per_chunk,
+            "simulation": {
+                "speed_events": speed_events,
+                "mem": {"neval": 500, "nitn_adapt": 2, "nitn": 2},
+            },
+            **data,
+        },
+        "model": model,
+        **({"training": training} if training else {}),
+        "output": {"dir": str(tmp_path / "run"), "plots": plots},
+    }
+    path = tmp_path / "mem.json"
+    path.write_text(json.dumps(content))
     return path

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import uproot
 from analysis_samples import hzz_aliases
-from mem_events import generated_like_events, write_events
+from mem_events import generated_like_events, read_weights, write_events
 from ntuple_files import write_tree
 
 from smartml import mem as mem_cli
@@ -29,18 +29,6 @@ def events_file(tmp_path):
     events[3]["lep1_PT"] = float("nan")  # an invalid event: NaN weight, counted
     events[6].update(lep1_Eta=9.0, lep2_Eta=9.0)  # x₁ > 1: weight 0, counted
     return write_events(tmp_path / "dy.root", events)
-
-
-def read_weights(path):
-    """(weights, errors, status) of tree momemta."""
-    branches = [
-        mem_integration.WEIGHT_BRANCH,
-        mem_integration.ERROR_BRANCH,
-        mem_integration.STATUS_BRANCH,
-    ]
-    with uproot.open(path) as root_file:
-        arrays = root_file[mem_integration.WEIGHT_TREE].arrays(branches, library="np")
-        return tuple(arrays[branch] for branch in branches)
 
 
 def test_weights_are_aligned_with_the_input_entries(events_file, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 
 from smartml.data.cache import (
     MANIFEST_NAME,
+    GeneratorCache,
     cache_dir,
     cache_root,
     ensure_cached,
@@ -144,3 +145,61 @@ def test_cache_root_does_not_follow_the_working_directory(tmp_path, monkeypatch)
 def test_the_test_session_never_uses_the_real_user_cache(private_cache_dir):
     assert os.environ["SMARTML_CACHE_DIR"] == str(private_cache_dir)
     assert cache_root() == private_cache_dir / "simulated"
+
+
+# -- one generator's cache ------------------------------------------------------------
+
+TOY = GeneratorCache(
+    identity={"format": "toy-events", "generator_version": 2},
+    prefix="toysim",
+    kind="toys",
+    what="the toy events",
+    owned_files=r"events\.\d+\.h5|meta|" + MANIFEST_NAME.replace(".", r"\."),
+)
+
+
+def test_generator_settings_hold_identity_config_fields_and_table_digests():
+    settings = TOY.settings({"seed": 1}, {"pmt_table": "ab12"}, process="drell_yan")
+    assert settings == {
+        "format": "toy-events",
+        "generator_version": 2,
+        "config": {"seed": 1},
+        "process": "drell_yan",
+        "pmt_table_sha256": "ab12",
+    }
+    base = TOY.directory(TOY.settings({"seed": 1}))
+    assert base.name.startswith("toysim-")
+    assert TOY.directory(TOY.settings({"seed": 1}, {"pmt_table": "ab12"})) != base
+    assert TOY.directory(TOY.settings({"seed": 1}, {"pmt_table": "cd34"})) != TOY.directory(
+        TOY.settings({"seed": 1}, {"pmt_table": "ab12"})
+    )
+    newer = GeneratorCache({**TOY.identity, "generator_version": 3}, "toysim", "toys")
+    assert newer.directory(newer.settings({"seed": 1})) != base
+
+
+def test_a_generator_root_is_the_given_folder_else_the_user_cache_of_its_kind(
+    private_cache_dir, tmp_path
+):
+    settings = TOY.settings({"seed": 1})
+    assert TOY.directory(settings).parent == private_cache_dir / "toys"
+    assert TOY.directory(settings, tmp_path).parent == tmp_path
+    assert TOY.directory(settings, str(tmp_path)) == TOY.directory(settings, tmp_path)
+
+
+def test_a_generator_writes_once_and_reads_its_manifest(tmp_path):
+    writer = CountingWriter({"n_events": 3})
+    settings = TOY.settings({"seed": 1})
+    directory = TOY.ensure(settings, writer, tmp_path)
+    assert TOY.ensure(settings, writer, tmp_path) == directory and writer.calls == 1
+    assert TOY.read_manifest(directory)["n_events"] == 3
+    assert TOY.read_manifest(tmp_path / "absent") is None
+
+
+def test_a_generator_replaces_its_own_files_but_never_a_foreign_folder(tmp_path):
+    settings = TOY.settings({"seed": 1})
+    target = TOY.write(tmp_path / "dataset", settings, CountingWriter())
+    TOY.write(target, settings, CountingWriter())  # only its own files: replaced
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match=r"cannot write the toy events to .*notes\.txt"):
+        TOY.write(target, settings, CountingWriter())
+    assert (target / "notes.txt").read_text() == "mine"

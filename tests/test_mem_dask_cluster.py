@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-import uproot
-from mem_events import generated_like_events, write_events
+from mem_events import generated_like_events, read_weights, write_events
 
 import smartml
 from smartml.collider import mem_integration
@@ -44,17 +43,6 @@ def wait_for(condition, seconds, what):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
-
-
-def read_tree(path):
-    branches = [
-        mem_integration.WEIGHT_BRANCH,
-        mem_integration.ERROR_BRANCH,
-        mem_integration.STATUS_BRANCH,
-    ]
-    with uproot.open(path) as root_file:
-        arrays = root_file[mem_integration.WEIGHT_TREE].arrays(branches, library="np")
-    return [arrays[branch] for branch in branches]
 
 
 @dataclass
@@ -140,9 +128,9 @@ def test_a_killed_worker_loses_nothing_and_the_weights_are_those_of_one_process(
     printed = (tmp_path / "run.log").read_text()
     assert f"{output}: tree momemta, {N_EVENTS} events;" in printed
     assert f"{N_EVENTS} integrated in " in printed and f"ran chunks on {address})" in printed
-    for branch_of_run, branch_alone in zip(read_tree(output), read_tree(alone), strict=True):
+    for branch_of_run, branch_alone in zip(read_weights(output), read_weights(alone), strict=True):
         np.testing.assert_array_equal(branch_of_run, branch_alone)
-    assert len(read_tree(output)[0]) == N_EVENTS
+    assert len(read_weights(output)[0]) == N_EVENTS
 
 
 def test_a_lost_scheduler_is_one_line_and_the_rerun_resumes(cluster, tmp_path):
@@ -169,5 +157,5 @@ def test_a_lost_scheduler_is_one_line_and_the_rerun_resumes(cluster, tmp_path):
     )
     assert rerun.returncode == 0, rerun.stderr
     assert f"{N_EVENTS - saved * CHUNK} integrated in " in rerun.stdout
-    for branch_of_run, branch_alone in zip(read_tree(output), read_tree(alone), strict=True):
+    for branch_of_run, branch_alone in zip(read_weights(output), read_weights(alone), strict=True):
         np.testing.assert_array_equal(branch_of_run, branch_alone)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mem_events import mem_run_config
 
 from smartml.collider.event_generator import generate_drell_yan, write_ntuple
 from smartml.collider.generation_config import GenerationConfig
@@ -42,24 +43,17 @@ def files(tmp_path_factory) -> tuple[Path, Path, np.ndarray]:
 
 def config_file(tmp_path: Path, files, **data) -> Path:
     events_file, weights_file, _ = files
-    config = {
-        "name": "mem",
-        "task": {"name": "mem_regression"},
-        "data": {
-            "source": "files",
-            "files": [str(events_file)],
-            "weights": {"files": [str(weights_file)]},
-            "entries_per_chunk": 100,
-            "simulation": {"speed_events": 3, "mem": {"neval": 500, "nitn_adapt": 2, "nitn": 2}},
-            **data,
-        },
-        "model": {"name": "mlp", "hidden_units": [16, 16]},
-        "training": {"epochs": 3, "batch_size": 32, "verbose": 0},
-        "output": {"dir": str(tmp_path / "run"), "plots": True},
-    }
-    path = tmp_path / "mem.json"
-    path.write_text(json.dumps(config))
-    return path
+    return mem_run_config(
+        tmp_path,
+        events_file,
+        weights_file,
+        entries_per_chunk=100,
+        speed_events=3,
+        model={"name": "mlp", "hidden_units": [16, 16]},
+        training={"epochs": 3, "batch_size": 32, "verbose": 0},
+        plots=True,
+        **data,
+    )
 
 
 def test_weights_that_are_not_positive_are_dropped_and_counted(tmp_path, files):

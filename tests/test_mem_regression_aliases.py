@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mem_events import mem_run_config
 
 from smartml.collider.event_generator import generate_drell_yan
 from smartml.collider.generation_config import GenerationConfig
@@ -35,23 +36,16 @@ def files(tmp_path_factory) -> tuple[Path, Path, dict]:
 
 def config(tmp_path: Path, files, **data) -> Path:
     events_file, weights_file, _ = files
-    content = {
-        "name": "mem",
-        "task": {"name": "mem_regression"},
-        "data": {
-            "source": "files",
-            "files": [str(events_file)],
-            "weights": {"files": [str(weights_file)]},
-            "entries_per_chunk": 50,
-            "simulation": {"speed_events": 2, "mem": {"neval": 500, "nitn_adapt": 2, "nitn": 2}},
-            **data,
-        },
-        "model": {"name": "mlp", "hidden_units": [8]},
-        "output": {"dir": str(tmp_path / "run"), "plots": False},
-    }
-    path = tmp_path / "mem.json"
-    path.write_text(json.dumps(content))
-    return path
+    return mem_run_config(
+        tmp_path,
+        events_file,
+        weights_file,
+        entries_per_chunk=50,
+        speed_events=2,
+        model={"name": "mlp", "hidden_units": [8]},
+        plots=False,
+        **data,
+    )
 
 
 def test_aliases_feed_the_features_and_the_integrator(tmp_path, files):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from smartml.errors import RunDirectoryError
+from smartml.errors import RunDirectoryError, first_line
 from smartml.runs.directory import RunDirectory
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def _history(run_dir: RunDirectory) -> pd.DataFrame | None:
     try:
         history = pd.read_csv(run_dir.history)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        message = first_line(err)
         raise RunDirectoryError(f"{run_dir.history}: cannot read the history ({message})") from None
     if "epoch" not in history.columns:
         raise RunDirectoryError(f"{run_dir.history}: no 'epoch' column; not a training history")

@@ -72,6 +72,7 @@ top decays; no τ decays; muons only; efficiency 100% inside the acceptance.
 """
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,8 +99,8 @@ from smartml.collider.kinematics import (
     wrap_phi,
 )
 from smartml.collider.parton_densities import GLUON, GRV94LO
-from smartml.data.cache import cache_root, ensure_cached
-from smartml.errors import ConfigError, DataError, OutputError
+from smartml.data.cache import MANIFEST_NAME, GeneratorCache
+from smartml.errors import ConfigError, OutputError
 from smartml.files import atomic_file
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,17 @@ NTUPLE_NAME = "events.root"
 TREE_NAME = "events"
 PROCESSES = ("drell_yan", "ttbar_dilepton")
 Process = Literal["drell_yan", "ttbar_dilepton"]
+#: One cache per process: ``<root>/<process>-<12 hex>/events.root``.
+CACHES = {
+    process: GeneratorCache(
+        identity={"generator_version": GENERATOR_VERSION},
+        prefix=process,
+        kind="collider",
+        what=f"the generated {process} ntuple",
+        owned_files=f"{re.escape(NTUPLE_NAME)}|{re.escape(MANIFEST_NAME)}",
+    )
+    for process in PROCESSES
+}
 BATCH_SIZE = 100_000
 WRITE_CHUNK = 100_000
 GENERATION_CHUNK = 500_000
@@ -624,15 +636,6 @@ def write_ntuple(
 # -- cache ----------------------------------------------------------------------------
 
 
-def _generation_settings(config: GenerationConfig, n: int, process: str) -> dict[str, Any]:
-    return {
-        "generator_version": GENERATOR_VERSION,
-        "process": process,
-        "n_events": n,
-        "config": config.model_dump(mode="json"),
-    }
-
-
 def _write_generated(
     staging: Path, config: GenerationConfig, n: int, process: str
 ) -> dict[str, Any]:
@@ -654,7 +657,7 @@ def cached_ntuple(
 ) -> Path:
     """The ntuple of ``n`` events of ``process``, generated once per settings.
 
-    Kept under ``cache_root(root, "collider") / "<process>-<12 hex>"`` with a
+    Kept under ``<root>/<process>-<12 hex>`` (:data:`CACHES`) with a
     ``manifest.json`` (settings, cross section before cuts [pb], acceptance,
     unweighting efficiency); the same config and ``n`` reuse the file, any change
     generates a new one.
@@ -663,7 +666,9 @@ def cached_ntuple(
         config: generation settings (``config.seed`` seeds the run).
         n: number of selected events.
         process: ``"drell_yan"`` or ``"ttbar_dilepton"``.
-        root: the cache root (default ``$SMARTML_CACHE_DIR/collider`` or the user cache).
+        root: the directory holding one ntuple per settings (default
+            ``$SMARTML_CACHE_DIR/collider`` or the user cache's, see
+            :class:`~smartml.data.cache.GeneratorCache`).
 
     Returns:
         the path of the ROOT file (tree ``events``).
@@ -676,12 +681,10 @@ def cached_ntuple(
         raise ConfigError(f"unknown process '{process}', expected one of {', '.join(PROCESSES)}")
     if n < 1:
         raise ConfigError(f"the number of events to generate must be at least 1, not {n}")
-    directory = ensure_cached(
-        cache_root(root, "collider"),
-        process,
-        _generation_settings(config, n, process),
+    cache = CACHES[process]
+    directory = cache.ensure(
+        cache.settings(config, process=process, n_events=n),
         lambda staging: _write_generated(staging, config, n, process),
-        what=f"the generated {process} ntuple",
-        error=DataError,
+        root,
     )
     return directory / NTUPLE_NAME

@@ -33,7 +33,7 @@ from smartml.collider.matrix_element_method import (
 from smartml.collider.mem_engine import LOST_SCHEDULER, TaskResult, dask_client, run_tasks
 from smartml.collider.mem_settings import MemSettings
 from smartml.data.cache import MANIFEST_NAME, read_manifest
-from smartml.errors import ConfigError, DataError, OutputError
+from smartml.errors import ConfigError, DataError, OutputError, first_line
 from smartml.files import atomic_file, file_sha256, write_json_atomic
 from smartml.locations import Location, as_location
 from smartml.ntuples.aliases import AliasMap, aliases_record, check_aliases, read_columns
@@ -266,12 +266,6 @@ def save_chunk(partial: Path, index: int, result: ChunkResult) -> None:
             )
 
 
-def _first_line(text: str) -> str:
-    """The first line of ``text``, cut to :data:`MAX_REASON_CHARACTERS`."""
-    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return line[:MAX_REASON_CHARACTERS]
-
-
 def integrate_event(
     event: dict[str, float], entry: int, settings: MemSettings, density: LabDensity | None
 ) -> tuple[float, float, EventStatus, str]:
@@ -287,9 +281,10 @@ def integrate_event(
     try:
         weight, error = mem_weight(event, settings, density, entry)
     except DataError as err:  # the integrand's refusal of the event's values
-        return math.nan, math.nan, EventStatus.INVALID_INPUT, _first_line(str(err))
+        reason = first_line(err)[:MAX_REASON_CHARACTERS]
+        return math.nan, math.nan, EventStatus.INVALID_INPUT, reason
     except Exception as err:  # any other failure of this event's integration: recorded
-        reason = _first_line(f"{type(err).__name__}: {err}")
+        reason = first_line(f"{type(err).__name__}: {err}")[:MAX_REASON_CHARACTERS]
         return math.nan, math.nan, EventStatus.INTEGRATOR_ERROR, reason
     if not (math.isfinite(weight) and math.isfinite(error)):
         return weight, error, EventStatus.NON_FINITE_WEIGHT, f"w = {weight} ± {error}"
@@ -418,7 +413,8 @@ def _integrate_pending(
             where = f"{scheduler_key} {scheduler}" if scheduler else engine
             raise ConfigError(
                 f"{where}: lost the Dask scheduler ({type(err).__name__}: "
-                f"{_first_line(str(err))}); the finished chunks are saved: rerun to resume"
+                f"{first_line(err)[:MAX_REASON_CHARACTERS]}); the finished chunks are saved: "
+                "rerun to resume"
             ) from None
     return killed, engine
 

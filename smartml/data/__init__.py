@@ -7,7 +7,8 @@
 - :mod:`smartml.data.pipeline`: the streaming, shuffled tf.data pipeline of
   ``(inputs dict, targets)`` batches over any chunk source;
 - :mod:`smartml.data.cache`: generated datasets cached per settings, published
-  atomically;
+  atomically, and :class:`~smartml.data.cache.GeneratorCache`, how each generator
+  (pixel and RICH simulators, collider events) keys, writes and finds its datasets;
 - :mod:`smartml.data.scaling`: target standardisation fitted on the training split.
 
 A task's own readers, simulators and normalisations live in its package

@@ -10,6 +10,14 @@ list, other settings) is written again. The directory is filled under a hidden
 name and renamed into place (:func:`smartml.files.publish_directory`), so a
 half-written dataset never looks complete.
 
+**Generators.** The three generators (the smart-pixel and RICH simulators, the
+collider event generator) each describe their cache once as a
+:class:`GeneratorCache`: the settings that key a dataset (generator version, config,
+the digests of the tables it reads), the kind of data, the files a dataset holds.
+Every ``root`` argument means the same: the directory holding that generator's
+datasets, one sub-directory per settings; None (the default) is
+:func:`cache_root` of the kind.
+
 **Where.** :func:`cache_root` is the one place that decides where a kind of
 generated data lives: the config's explicit path if it names one, else
 ``$SMARTML_CACHE_DIR/<kind>``, else ``<user cache>/<kind>`` (platformdirs'
@@ -32,12 +40,15 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+from pydantic import BaseModel
 
 from smartml.errors import DataError, SmartmlError
 from smartml.files import publish_directory, write_json_atomic
@@ -195,3 +206,110 @@ def ensure_cached(
         return directory
     log.info("writing %s into %s", what, directory)
     return write_cached(directory, settings, write, manifest_name, what, error, owned)
+
+
+@dataclass(frozen=True)
+class GeneratorCache:
+    r"""How one generator's datasets are cached: the one place that decides their
+    key, their directory, what replaces what, and how they are read back.
+
+    Attributes:
+        identity: the settings naming the generator and its version, e.g.
+            ``{"format": "smartml-pixel-simulation", "simulator_version": 1}``. Bump
+            the version when the physics or the file format changes: it is part of
+            the key, so older datasets are generated again instead of reused.
+        prefix: names the dataset directories, ``<root>/<prefix>-<12 hex>``.
+        kind: the sub-directory of the smartml cache (:func:`cache_root`) that
+            holds them when no root is given.
+        what: names a dataset in messages (``"the simulated dataset"``).
+        manifest_name: the manifest's file name.
+        owned_files: a regular expression matching every file name a dataset
+            holds: an existing directory with any other entry is never replaced.
+            Empty: any directory may be replaced.
+
+    >>> import tempfile
+    >>> toy = GeneratorCache({"toy_version": 1}, "toy", owned_files=r"rows\.txt|manifest\.json")
+    >>> root = Path(tempfile.mkdtemp())
+    >>> def write(directory):
+    ...     (directory / "rows.txt").write_text("1 2 3")
+    ...     return {"rows": 3}
+    >>> settings = toy.settings({"n": 3}, tables={"lookup": "ab12"})
+    >>> settings
+    {'toy_version': 1, 'config': {'n': 3}, 'lookup_sha256': 'ab12'}
+    >>> directory = toy.ensure(settings, write, root)
+    >>> directory == toy.directory(settings, root), toy.read_manifest(directory)["rows"]
+    (True, 3)
+    """
+
+    identity: Mapping[str, Any]
+    prefix: str
+    kind: str = "simulated"
+    what: str = "the generated dataset"
+    manifest_name: str = MANIFEST_NAME
+    owned_files: str = ""
+    _owned: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_owned", re.compile(self.owned_files))
+
+    def settings(
+        self,
+        config: BaseModel | Mapping[str, Any],
+        tables: Mapping[str, str] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """What identifies one dataset: its cache key and its manifest's first keys.
+
+        Args:
+            config: the generation settings (a pydantic model, dumped as JSON).
+            tables: name -> sha256 of each input table the generator reads, so an
+                edited table never reuses old data (key ``<name>_sha256``).
+            fields: further settings outside ``config`` (e.g. the process).
+
+        Returns:
+            ``identity``, then ``config``, the fields and the table digests.
+        """
+        dumped = config.model_dump(mode="json") if isinstance(config, BaseModel) else config
+        digests = {f"{name}_sha256": digest for name, digest in (tables or {}).items()}
+        return {**self.identity, "config": dict(dumped), **fields, **digests}
+
+    def root(self, root: str | Path | None = None) -> Path:
+        """The directory holding the datasets: ``root``, else :func:`cache_root` of
+        :attr:`kind`."""
+        return cache_root(root, self.kind)
+
+    def directory(self, settings: dict[str, Any], root: str | Path | None = None) -> Path:
+        """The dataset directory of ``settings`` (:meth:`settings`) under :meth:`root`."""
+        return cache_dir(self.root(root), self.prefix, settings)
+
+    def ensure(
+        self, settings: dict[str, Any], write: Writer, root: str | Path | None = None
+    ) -> Path:
+        """The dataset of ``settings``, written by ``write(staging)`` first unless a
+        complete one is cached (:func:`ensure_cached`).
+
+        Raises:
+            DataError: the directory cannot be written (one line naming it).
+        """
+        return ensure_cached(self.root(root), self.prefix, settings, write, **self._write_options())
+
+    def write(self, directory: str | Path, settings: dict[str, Any], write: Writer) -> Path:
+        """Write the dataset of ``settings`` into ``directory`` (outside the cache),
+        atomically (:func:`write_cached`).
+
+        Raises:
+            DataError: the directory cannot be written or holds foreign files.
+        """
+        return write_cached(directory, settings, write, **self._write_options())
+
+    def read_manifest(self, directory: str | Path) -> dict | None:
+        """The manifest of a dataset, or None if absent or unreadable."""
+        return read_manifest(directory, self.manifest_name)
+
+    def _write_options(self) -> dict[str, Any]:
+        return {
+            "manifest_name": self.manifest_name,
+            "what": self.what,
+            "error": DataError,
+            "owned": self._owned.fullmatch if self.owned_files else None,
+        }

@@ -35,7 +35,7 @@ import numpy as np
 from pydantic import Discriminator, Field, Tag, TypeAdapter, model_validator
 
 from smartml.config.strict import StrictModel
-from smartml.errors import ConfigError, DataError
+from smartml.errors import ConfigError, DataError, first_line
 
 # "Muon_Px[0]": the object index of a jagged branch.
 OBJECT_INDEX = re.compile(r"(?P<branch>.+)\[(?P<index>\d+)\]")
@@ -352,7 +352,8 @@ def read_columns(
         DataError: a missing branch (see :func:`check_aliases`) or an unreadable range.
     """
     columns = check_aliases(tree, names, aliases, where, key)
-    arrays = read_branches(tree, columns, entry_start, entry_stop, where)
+    wanted = {leaf.branch for column in columns for leaf in column.leaves()}
+    arrays = read_branches(tree, wanted, entry_start, entry_stop, where)
     result = {}
     for column in columns:
         values, present = column_values(arrays, column, np.nan)
@@ -361,25 +362,24 @@ def read_columns(
 
 
 def read_branches(
-    tree: Any, columns: Sequence[Column], entry_start: int, entry_stop: int, where: str
+    tree: Any, branches: set[str], entry_start: int, entry_stop: int, where: str
 ) -> Any:
-    """The branches ``columns`` read, entries [start, stop), as awkward arrays.
+    """The branches named in ``branches``, entries [start, stop), as awkward arrays.
 
     Raises:
         DataError: the range cannot be read (one line naming the file).
     """
     # root_reader imports this module (through feature_selection): import it late.
-    from smartml.ntuples.root_reader import UNREADABLE, _first_line
+    from smartml.ntuples.root_reader import UNREADABLE
 
-    wanted = {leaf.branch for column in columns for leaf in column.leaves()}
     try:
         return tree.arrays(
-            filter_name=lambda name: name in wanted,
+            filter_name=lambda name: name in branches,
             entry_start=entry_start,
             entry_stop=entry_stop,
             library="ak",
         )
     except UNREADABLE as err:
         raise DataError(
-            f"{where}: cannot read entries {entry_start}-{entry_stop} ({_first_line(err)})"
+            f"{where}: cannot read entries {entry_start}-{entry_stop} ({first_line(err)})"
         ) from None

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import uproot
 
-from smartml.errors import DataError
+from smartml.errors import DataError, first_line
 from smartml.locations import Location
 from smartml.ntuples.column_statistics import RunningStatistics
 from smartml.ntuples.rntuple_tree import RNTupleTree, is_rntuple
@@ -45,7 +45,7 @@ def _tree(file: Any, name: str, path: Location) -> Any:
     try:
         found = file[name]
     except UNREADABLE as err:
-        raise DataError(f"{path}: cannot read {name!r} ({err})".splitlines()[0]) from None
+        raise DataError(f"{path}: cannot read {name!r} ({first_line(err)})") from None
     return RNTupleTree(found, path) if is_rntuple(found) else found
 
 
@@ -66,7 +66,7 @@ def _tree_summary(path: Location, name: str, tree: Any, step: int) -> dict[str, 
                     array = ak.flatten(array, axis=1)
                 values[branch].update(ak.to_numpy(array))
     except UNREADABLE as err:
-        raise DataError(f"{path}: tree {name!r}: cannot read ({err})".splitlines()[0]) from None
+        raise DataError(f"{path}: tree {name!r}: cannot read ({first_line(err)})") from None
     return {
         "name": name,
         "kind": "RNTuple" if isinstance(tree, RNTupleTree) else "TTree",

@@ -15,17 +15,12 @@ from urllib.parse import SplitResult, urlsplit
 
 import uproot
 
-from smartml.errors import DataError
+from smartml.errors import DataError, first_line
 from smartml.locations import is_xrootd
 
 # Seconds to wait for a server (per request) before the read fails: without it, the
 # XRootD client retries an unreachable host for many minutes.
 TIMEOUT_S = 60
-
-
-def _first_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
 
 
 def open_remote(url: str) -> Any:
@@ -50,9 +45,9 @@ def open_remote(url: str) -> Any:
     try:
         return uproot.open(url, array_cache=None, **options)
     except FileNotFoundError as err:
-        raise DataError(f"{url}: no such remote file ({_first_line(err)})") from None
+        raise DataError(f"{url}: no such remote file ({first_line(err)})") from None
     except UNREADABLE as err:
-        raise DataError(f"{url}: cannot read the remote ROOT file ({_first_line(err)})") from None
+        raise DataError(f"{url}: cannot read the remote ROOT file ({first_line(err)})") from None
 
 
 def _check_http(url: str) -> None:
@@ -91,7 +86,7 @@ def _ask(url: str, parts: SplitResult, method: str) -> tuple[int, str]:
         response.close()
         return response.status, response.reason
     except (OSError, http.client.HTTPException) as err:
-        raise DataError(f"{url}: cannot read the remote ROOT file ({_first_line(err)})") from None
+        raise DataError(f"{url}: cannot read the remote ROOT file ({first_line(err)})") from None
     finally:
         connection.close()
 

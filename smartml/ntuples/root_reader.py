@@ -22,9 +22,15 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from smartml.errors import DataError
+from smartml.errors import DataError, first_line
 from smartml.locations import Location, as_location, is_remote
-from smartml.ntuples.aliases import Aliases, AliasMap, column_values, resolve_column
+from smartml.ntuples.aliases import (
+    Aliases,
+    AliasMap,
+    column_values,
+    read_branches,
+    resolve_column,
+)
 from smartml.ntuples.derived_features import balance, delta_phi, invariant_mass
 from smartml.ntuples.feature_selection import (
     BalanceFeature,
@@ -51,7 +57,7 @@ _SCAN_STEP = 1_000_000
 
 
 @dataclass(frozen=True)
-class Chunk:
+class FeatureRows:
     """Rows read from an entry range.
 
     Attributes:
@@ -65,13 +71,8 @@ class Chunk:
     dropped: int
 
     def __iter__(self) -> Iterator[Any]:
-        """Unpacks as ``features, entries, dropped = chunk``."""
+        """Unpacks as ``features, entries, dropped = rows``."""
         return iter((self.features, self.entries, self.dropped))
-
-
-def _first_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
 
 
 def open_root_file(path: Location) -> Any:
@@ -96,7 +97,7 @@ def open_root_file(path: Location) -> Any:
         # a single pass over the entries never reuses (memory would grow with the file).
         return uproot.open(path, array_cache=None)
     except UNREADABLE as err:
-        raise DataError(f"{path}: not a readable ROOT file ({_first_line(err)})") from None
+        raise DataError(f"{path}: not a readable ROOT file ({first_line(err)})") from None
 
 
 def tree_names(file: Any) -> list[str]:
@@ -128,7 +129,7 @@ def open_tree(path: Location, tree: str) -> Any:
         held = f"trees in the file: {', '.join(trees)}" if trees else "the file holds no tree"
         raise DataError(f"{path}: no tree {tree!r}; {held}") from None
     except UNREADABLE as err:
-        raise DataError(f"{path}: not a readable ROOT file ({_first_line(err)})") from None
+        raise DataError(f"{path}: not a readable ROOT file ({first_line(err)})") from None
     if is_rntuple(found):
         return RNTupleTree(found, path)
     if not isinstance(found, uproot.TTree):
@@ -305,16 +306,16 @@ class NtupleReader:
                     counts = ak.to_numpy(ak.num(values, axis=1))
             except UNREADABLE as err:
                 raise DataError(
-                    f"{self.where(index)}: cannot read branch {branch!r} ({_first_line(err)})"
+                    f"{self.where(index)}: cannot read branch {branch!r} ({first_line(err)})"
                 ) from None
             most = max(most, int(np.max(counts, initial=0)))
         return most
 
-    def read(self, entry_start: int, entry_stop: int) -> Chunk:
+    def read(self, entry_start: int, entry_stop: int) -> FeatureRows:
         """The features of the global entries [entry_start, entry_stop).
 
         Returns:
-            a :class:`Chunk` (unpacks as ``features, entries, dropped``).
+            a :class:`FeatureRows` (unpacks as ``features, entries, dropped``).
 
         Raises:
             DataError: a file cannot be read, or a feature is NaN or infinite.
@@ -330,17 +331,17 @@ class NtupleReader:
             stop = min(entry_stop - offset, self.entries_per_file[index])
             if start < stop:
                 features, kept, dropped = self._read_file(index, int(start), int(stop))
-                pieces.append(Chunk(features, kept + offset, dropped))
+                pieces.append(FeatureRows(features, kept + offset, dropped))
         if not pieces:
             empty = np.zeros((0, len(self.feature_names)), np.float32)
-            return Chunk(empty, np.zeros(0, np.int64), 0)
-        return Chunk(
+            return FeatureRows(empty, np.zeros(0, np.int64), 0)
+        return FeatureRows(
             np.concatenate([p.features for p in pieces]),
             np.concatenate([p.entries for p in pieces]),
             sum(p.dropped for p in pieces),
         )
 
-    def iterate(self, step: int) -> Iterator[Chunk]:
+    def iterate(self, step: int) -> Iterator[FeatureRows]:
         """:meth:`read` over the whole chain, ``step`` entries at a time."""
         if step < 1:
             raise ValueError(f"step must be at least 1, got {step}")
@@ -367,17 +368,7 @@ class NtupleReader:
 
     def _arrays(self, index: int, wanted: set[str], start: int, stop: int) -> Any:
         """The branches ``wanted`` of file ``index``, entries [start, stop), as awkward."""
-        try:
-            return self._trees[index].arrays(
-                filter_name=lambda name: name in wanted,
-                entry_start=start,
-                entry_stop=stop,
-                library="ak",
-            )
-        except UNREADABLE as err:
-            raise DataError(
-                f"{self.where(index)}: cannot read entries {start}-{stop} ({_first_line(err)})"
-            ) from None
+        return read_branches(self._trees[index], wanted, start, stop, self.where(index))
 
     def _feature(
         self, name: str, values: dict[str, np.ndarray], present: dict[str, np.ndarray]

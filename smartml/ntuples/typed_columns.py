@@ -25,7 +25,7 @@ from smartml.errors import DataError
 from smartml.ntuples.root_reader import UNREADABLE
 
 if TYPE_CHECKING:
-    from smartml.ntuples.root_reader import Chunk, NtupleReader
+    from smartml.ntuples.root_reader import FeatureRows, NtupleReader
 
 FLOAT = np.dtype(np.float32)
 
@@ -121,7 +121,7 @@ class TypedColumns:
         }
         self._offsets = np.concatenate([[0], np.cumsum(reader.entries_per_file)]).astype(np.int64)
 
-    def columns(self, chunk: "Chunk", start: int, stop: int) -> list[np.ndarray]:
+    def columns(self, chunk: "FeatureRows", start: int, stop: int) -> list[np.ndarray]:
         """The columns of the rows of ``chunk`` (``reader.read(start, stop)``), in
         feature order.
 
@@ -147,7 +147,7 @@ class TypedColumns:
         ]
 
     def _column(
-        self, name: str, chunk: "Chunk", k: int, exact: dict[str, list[np.ndarray]]
+        self, name: str, chunk: "FeatureRows", k: int, exact: dict[str, list[np.ndarray]]
     ) -> np.ndarray:
         """Column ``k``: the exact integers where kept, else the reader's float32."""
         feature = self._integers.get(name)

@@ -25,11 +25,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from smartml.config.strict import StrictModel
 from smartml.errors import DataError
 from smartml.metrics.summary import ValidationMetric
 
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 
 SPLITS = ("train", "validation", "test")
 PREDICT_BATCH = 8192
+#: The schema of a task's ``data`` section (e.g. ``PixelDataConfig``).
+DataConfig = TypeVar("DataConfig", bound=StrictModel)
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ class Examples:
         )
 
 
-class Task(ABC):
+class Task(ABC, Generic[DataConfig]):
     """One detector problem, bound to a run configuration and its run directory.
 
     Subclasses are registered through the schema of their ``data`` section, in a
@@ -129,6 +132,11 @@ class Task(ABC):
 
         @TASKS.register("my_task", implementation="smartml.tasks.my_task.task:MyTask")
         class MyDataConfig(StrictModel): ...
+
+    and name that schema, which :attr:`data` checks and returns typed::
+
+        class MyTask(Task[MyDataConfig]):
+            data_config = MyDataConfig
     """
 
     #: Files :meth:`prepare` writes into the run directory with ``fit=True`` and reads
@@ -142,9 +150,28 @@ class Task(ABC):
     #: this worker's share.
     input_shard: InputShard = InputShard()
 
+    #: The schema of this task's ``data`` section, returned typed by :attr:`data`.
+    data_config: type[DataConfig]
+
     def __init__(self, config: RunConfig, run_dir: RunDirectory) -> None:
         self.config = config
         self.run_dir = run_dir
+
+    @property
+    def data(self) -> DataConfig:
+        """The ``data`` section, validated against this task's schema.
+
+        Raises:
+            TypeError: the section is of another schema (a bug: the registry binds
+                each schema to its task).
+        """
+        data = self.config.data
+        if not isinstance(data, self.data_config):
+            raise TypeError(
+                f"{type(self).__name__} needs a {self.data_config.__name__}, "
+                f"got {type(data).__name__}"
+            )
+        return data
 
     # -- declarations --------------------------------------------------------------
 

@@ -21,12 +21,12 @@ from smartml.files import read_json_object
 from smartml.ntuples.feature_file import load_feature_file
 from smartml.ntuples.feature_selection import FeatureSelection
 from smartml.ntuples.tabular_source import FEATURES, TabularRows, TabularSource
-from smartml.tasks.base import InputSpec, Task
+from smartml.tasks.base import DataConfig, InputSpec, Task
 
 SCALING_FORMAT_VERSION = 1
 
 
-class TabularTask(Task):
+class TabularTask(Task[DataConfig]):
     """A task whose model takes ``features (k,)``, standardised, from ROOT trees."""
 
     _tabular: TabularSource | None = None

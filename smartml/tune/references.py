@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smartml.errors import ConfigError, SmartmlError
+from smartml.errors import ConfigError, SmartmlError, first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,7 +102,7 @@ def check_reference(
     try:
         _, task = open_task(reference.path, prepare=False)
     except SmartmlError as err:
-        reason = str(err).splitlines()[0]
+        reason = first_line(err)
         prefix = f"{reference.path}: "
         raise ConfigError(
             f"{reference.source}: {reason if reason.startswith(prefix) else f'{where}: {reason}'}"

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from smartml.errors import ConfigError, SmartmlError
+from smartml.errors import ConfigError, SmartmlError, first_line
 
 if TYPE_CHECKING:
     from smartml.config import RunConfig
@@ -57,7 +57,7 @@ def open_storage(url: str | None, tune_dir: Path) -> optuna.storages.BaseStorage
     try:
         return optuna.storages.RDBStorage(with_driver(url))
     except Exception as err:  # sqlalchemy/driver errors: one line for the user
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = first_line(err)
         raise TuneError(f"--storage {url}: cannot open ({reason})") from None
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from smartml.errors import SmartmlError
+from smartml.errors import SmartmlError, first_line
 from smartml.tune.study import (
     FAIL_REASON,
     MAX_FAILURES_IN_A_ROW,
@@ -96,7 +96,7 @@ def _run_trial(study: optuna.Study, trial: optuna.Trial, search: Search) -> tupl
         values, pruned_at = train_trial(trial, search, run_dir)
     except SmartmlError as err:
         study.tell(trial, state=TrialState.FAIL)
-        return f"trial {trial.number} failed: {str(err).splitlines()[0]}", True
+        return f"trial {trial.number} failed: {first_line(err)}", True
     except BaseException:  # ^C or a bug: the trial is not a result
         study.tell(trial, state=TrialState.FAIL)
         raise

@@ -72,18 +72,12 @@ class _TargetUnits:
         return self.scaling.inverse_covariance(covariance)
 
 
-class MemRegressionTask(TabularTask):
+class MemRegressionTask(TabularTask[MemDataConfig]):
     """``features (k,)`` standardised -> ``−log10 w`` (standardised)."""
 
-    run_files = (SCALING,)
+    data_config = MemDataConfig
 
-    @property
-    def data(self) -> MemDataConfig:
-        """The ``data`` section, validated against this task's schema."""
-        data = self.config.data
-        if not isinstance(data, MemDataConfig):
-            raise TypeError(f"mem_regression needs a MemDataConfig, got {type(data).__name__}")
-        return data
+    run_files = (SCALING,)
 
     @property
     def output(self) -> OutputKind:

@@ -81,20 +81,13 @@ class WeightedEventLogits(Logits):
         ]
 
 
-class NtupleClassifierTask(TabularTask):
+class NtupleClassifierTask(TabularTask[NtupleClassifierDataConfig]):
     """``features (k,)`` standardised -> one signal logit."""
+
+    data_config = NtupleClassifierDataConfig
 
     run_files = (SCALING,)
     products = (PREDICTIONS,)
-
-    @property
-    def data(self) -> NtupleClassifierDataConfig:
-        """The ``data`` section, validated against this task's schema."""
-        data = self.config.data
-        if not isinstance(data, NtupleClassifierDataConfig):
-            name = type(data).__name__
-            raise TypeError(f"ntuple_classifier needs a NtupleClassifierDataConfig, got {name}")
-        return data
 
     @property
     def output(self) -> Logits:

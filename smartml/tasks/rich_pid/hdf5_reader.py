@@ -45,7 +45,7 @@ import pandas as pd
 from smartml.config.common import SPLIT_NAMES
 from smartml.data.chunks import Chunk, split_chunks
 from smartml.data.source import ArraySpec, Inputs
-from smartml.errors import DataError
+from smartml.errors import DataError, first_line
 from smartml.tasks.rich_pid import physics
 from smartml.tasks.rich_pid.layout import (
     EVENT_DTYPE,
@@ -293,7 +293,7 @@ class RichHdf5Source:
         try:
             return h5py.File(path, "r")
         except OSError as error:
-            raise DataError(f"{path}: not a readable HDF5 file ({_first_line(error)})") from None
+            raise DataError(f"{path}: not a readable HDF5 file ({first_line(error)})") from None
 
     def _read_events(
         self, file: h5py.File, chunk: Chunk, first: int
@@ -443,10 +443,6 @@ def _aux(events: np.ndarray, first: int, cuts: _Cuts) -> pd.DataFrame:
     )
 
 
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
 # -- checks on opening -----------------------------------------------------------------
 
 
@@ -459,7 +455,7 @@ def inspect_file(path: Path) -> FileInfo:
     try:
         file = h5py.File(path, "r")
     except OSError as error:
-        raise DataError(f"{path}: not a readable HDF5 file ({_first_line(error)})") from None
+        raise DataError(f"{path}: not a readable HDF5 file ({first_line(error)})") from None
     with file:
         attributes = _root_attributes(path, file)
         entries = attributes["entries"]

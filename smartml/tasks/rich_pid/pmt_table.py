@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from smartml.errors import DataError
+from smartml.errors import DataError, first_line
 from smartml.tasks.rich_pid.layout import N_PMTS, PMTS_PER_DISK
 
 
@@ -56,7 +56,7 @@ def read_pmt_table(path: str | Path) -> np.ndarray:
     try:
         raw = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = first_line(error)
         raise DataError(f"{path}: not a readable .npy PMT position table ({reason})") from None
     if raw.shape != (N_PMTS, 3) or raw.dtype.kind != "f":
         raise DataError(

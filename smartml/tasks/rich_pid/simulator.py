@@ -113,8 +113,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from smartml import __version__
-from smartml.data import cache
-from smartml.data.cache import cache_dir, cache_root, ensure_cached, write_cached
+from smartml.data.cache import GeneratorCache
 from smartml.errors import DataError
 from smartml.tasks.rich_pid import physics
 from smartml.tasks.rich_pid.layout import (
@@ -145,8 +144,13 @@ CACHE_PREFIX = "richsim"
 MANIFEST_NAME = "simulation.json"
 PMT_TABLE_NAME = "rich_pmt_positions.npy"
 EVENT_FILE_PATTERN = "events.{index}.h5"
-_OWN_FILE = re.compile(
-    "|".join([r"events\.\d+\.h5", re.escape(PMT_TABLE_NAME), re.escape(MANIFEST_NAME)])
+CACHE = GeneratorCache(
+    identity={"format": "smartml-rich-simulation", "simulator_version": SIMULATOR_VERSION},
+    prefix=CACHE_PREFIX,
+    kind="simulated",
+    what="the simulated RICH dataset",
+    manifest_name=MANIFEST_NAME,
+    owned_files="|".join([r"events\.\d+\.h5", re.escape(PMT_TABLE_NAME), re.escape(MANIFEST_NAME)]),
 )
 
 PMT_PITCH_MM = 18.0
@@ -605,23 +609,8 @@ def _settings(config: RichSimulationConfig, layout: PmtLayout) -> dict:
     """What identifies a simulated dataset: its manifest's first keys and cache key.
     A given table enters by its content, so an edited file never reuses old events;
     the built-in grid adds nothing, keeping the keys of existing caches."""
-    settings = {
-        "format": "smartml-rich-simulation",
-        "simulator_version": SIMULATOR_VERSION,
-        "config": config.model_dump(mode="json"),
-    }
-    if layout.sha256 is not None:
-        settings["pmt_table_sha256"] = layout.sha256
-    return settings
-
-
-def _cache_options() -> dict:
-    return {
-        "manifest_name": MANIFEST_NAME,
-        "what": "the simulated RICH dataset",
-        "error": DataError,
-        "owned": _OWN_FILE.fullmatch,
-    }
+    tables = {"pmt_table": layout.sha256} if layout.sha256 is not None else {}
+    return CACHE.settings(config, tables)
 
 
 def write_dataset(
@@ -642,11 +631,10 @@ def write_dataset(
         DataError: if the directory cannot be written (one line naming it).
     """
     layout = layout or builtin_layout()
-    return write_cached(
+    return CACHE.write(
         directory,
         _settings(config, layout),
         lambda staging: _simulate_into(config, layout, staging),
-        **_cache_options(),
     )
 
 
@@ -655,15 +643,14 @@ def simulation_dir(
 ) -> Path:
     """The cache directory of these settings and PMT layout (default the built-in
     grid): ``<root>/richsim-<12 hex>``, the root being
-    :func:`smartml.data.cache.cache_root` of ``root`` (default: the user cache's
+    :meth:`~smartml.data.cache.GeneratorCache.root` (default the user cache's
     ``simulated``).
 
     >>> from smartml.tasks.rich_pid.simulation_config import RichSimulationConfig
     >>> simulation_dir(RichSimulationConfig(), "data").name.startswith("richsim-")
     True
     """
-    settings = _settings(config, layout or builtin_layout())
-    return cache_dir(cache_root(root, "simulated"), CACHE_PREFIX, settings)
+    return CACHE.directory(_settings(config, layout or builtin_layout()), root)
 
 
 def simulate_cached(
@@ -673,8 +660,9 @@ def simulate_cached(
 
     Args:
         config: the simulation settings.
-        root: the cache root (default :func:`smartml.data.cache.cache_root` of
-            ``"simulated"``: ``$SMARTML_CACHE_DIR/simulated`` or the user cache).
+        root: the directory holding one dataset per settings (default
+            ``$SMARTML_CACHE_DIR/simulated`` or the user cache's, see
+            :class:`~smartml.data.cache.GeneratorCache`).
         layout: the PMTs (default the built-in grid).
 
     Returns:
@@ -685,18 +673,14 @@ def simulate_cached(
         DataError: if the cache directory cannot be written.
     """
     layout = layout or builtin_layout()
-    return ensure_cached(
-        cache_root(root, "simulated"),
-        CACHE_PREFIX,
-        _settings(config, layout),
-        lambda staging: _simulate_into(config, layout, staging),
-        **_cache_options(),
+    return CACHE.ensure(
+        _settings(config, layout), lambda staging: _simulate_into(config, layout, staging), root
     )
 
 
 def read_manifest(directory: str | Path) -> dict | None:
     """The manifest of a simulated dataset, or None if absent or unreadable."""
-    return cache.read_manifest(directory, MANIFEST_NAME)
+    return CACHE.read_manifest(directory)
 
 
 def event_files(directory: str | Path) -> list[Path]:

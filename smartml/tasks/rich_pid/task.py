@@ -92,19 +92,13 @@ DESCRIPTIONS = {
 }
 
 
-class RichPidTask(Task):
+class RichPidTask(Task[RichDataConfig]):
     """Ring hits, mask and momentum -> muon / pion (/ positron) logits."""
+
+    data_config = RichDataConfig
 
     run_files = (STANDARDIZATION, BALANCE, BASELINE)
     products = (PREDICTIONS,)
-
-    @property
-    def data(self) -> RichDataConfig:
-        """The ``data`` section, validated against this task's schema."""
-        data = self.config.data
-        if not isinstance(data, RichDataConfig):
-            raise TypeError(f"rich_pid needs a RichDataConfig, got {type(data).__name__}")
-        return data
 
     @property
     def inputs(self) -> dict[str, InputSpec]:

@@ -70,7 +70,7 @@ from smartml.data.chunks import Chunk, split_chunks
 from smartml.data.compact_array import CompactArray, compact
 from smartml.data.memory_cache import MemoryCache, release_freed_memory
 from smartml.data.source import ArraySpec, Inputs, map_ahead, take_examples
-from smartml.errors import ConfigError, DataError
+from smartml.errors import ConfigError, DataError, first_line
 from smartml.tasks.smart_pixels.layout import (
     N_PIXEL_COLUMNS,
     PIXELS_PER_SLICE,
@@ -137,15 +137,11 @@ def image_order_columns(time_slices: Sequence[int]) -> list[str]:
     return [str(t * PIXELS_PER_SLICE + i) for i in range(PIXELS_PER_SLICE) for t in time_slices]
 
 
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
 def _open_parquet(path: Path) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as error:
-        raise DataError(f"{path}: not a readable parquet file ({_first_line(error)})") from None
+        raise DataError(f"{path}: not a readable parquet file ({first_line(error)})") from None
 
 
 def _check_numeric(path: Path, schema: pa.Schema, names: Sequence[str]) -> None:
@@ -580,7 +576,7 @@ class PixelParquetSource:
                 return parquet.read_row_groups(row_groups, columns=columns, use_threads=False)
         except (pa.ArrowException, OSError) as error:
             raise DataError(
-                f"{path}: cannot read row group(s) {row_groups} ({_first_line(error)})"
+                f"{path}: cannot read row group(s) {row_groups} ({first_line(error)})"
             ) from None
 
     def _empty(self, with_final_slice: bool) -> tuple[np.ndarray, ...]:

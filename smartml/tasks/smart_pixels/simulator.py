@@ -147,9 +147,8 @@ import pyarrow.parquet as pq
 from scipy.special import ndtr, ndtri
 
 from smartml import __version__
-from smartml.data import cache
-from smartml.data.cache import cache_dir, ensure_cached, write_cached
-from smartml.errors import ConfigError, DataError
+from smartml.data.cache import GeneratorCache
+from smartml.errors import ConfigError
 from smartml.tasks.smart_pixels.layout import (
     EXTRA_LABELS,
     N_PIXEL_COLUMNS,
@@ -172,6 +171,14 @@ log = logging.getLogger(__name__)
 SIMULATOR_VERSION = 1
 MANIFEST_NAME = "simulation.json"
 CACHE_PREFIX = "pixelsim"
+CACHE = GeneratorCache(
+    identity={"format": "smartml-pixel-simulation", "simulator_version": SIMULATOR_VERSION},
+    prefix=CACHE_PREFIX,
+    kind="simulated",
+    what="the simulated dataset",
+    manifest_name=MANIFEST_NAME,
+    owned_files=r"part\.\d+\.parquet|" + re.escape(MANIFEST_NAME),
+)
 LABEL_COLUMNS = (*TARGETS, *EXTRA_LABELS)
 # Clusters simulated together: large enough that numpy's per-call overhead vanishes,
 # small enough that a batch's arrays (~50 MB) stay near the caches; 500-1000 measured
@@ -679,15 +686,6 @@ def _write_part(path: Path, config: SimulationConfig, n: int, rng: np.random.Gen
             writer.write_table(_cluster_table(pixels, labels, schema), row_group_size=rows)
 
 
-def _settings(config: SimulationConfig) -> dict:
-    """What identifies a simulated dataset: its manifest's first keys and its cache key."""
-    return {
-        "format": "smartml-pixel-simulation",
-        "simulator_version": SIMULATOR_VERSION,
-        "config": config.model_dump(mode="json"),
-    }
-
-
 def _simulate_into(config: SimulationConfig, directory: Path) -> dict:
     """Write the part files into ``directory``; return the manifest's details.
 
@@ -723,19 +721,6 @@ def _simulate_into(config: SimulationConfig, directory: Path) -> dict:
     }
 
 
-_OWN_FILE = re.compile(r"part\.\d+\.parquet|" + re.escape(MANIFEST_NAME))
-
-
-def _cache_options() -> dict:
-    """How the generic cache writes a simulated dataset (manifest, messages, replacing)."""
-    return {
-        "manifest_name": MANIFEST_NAME,
-        "what": "the simulated dataset",
-        "error": DataError,
-        "owned": _OWN_FILE.fullmatch,
-    }
-
-
 def write_dataset(config: SimulationConfig, directory: Path) -> Path:
     """Simulate ``config.n_clusters`` clusters into ``directory/part.<i>.parquet``.
 
@@ -759,16 +744,15 @@ def write_dataset(config: SimulationConfig, directory: Path) -> Path:
         ConfigError: if the track settings cannot produce clusters.
     """
     _check_tracks(config)
-    return write_cached(
-        directory,
-        _settings(config),
-        lambda staging: _simulate_into(config, staging),
-        **_cache_options(),
+    return CACHE.write(
+        directory, CACHE.settings(config), lambda staging: _simulate_into(config, staging)
     )
 
 
-def simulation_dir(config: SimulationConfig, root: Path) -> Path:
-    """The cache directory of these simulation settings: ``root/pixelsim-<12 hex>``.
+def simulation_dir(config: SimulationConfig, root: str | Path | None = None) -> Path:
+    """The cache directory of these simulation settings: ``<root>/pixelsim-<12 hex>``,
+    the root being :meth:`~smartml.data.cache.GeneratorCache.root` (default the
+    user cache's ``simulated``).
 
     The key hashes every simulation setting and :data:`SIMULATOR_VERSION`, so any
     change gives a new directory.
@@ -776,15 +760,15 @@ def simulation_dir(config: SimulationConfig, root: Path) -> Path:
     >>> simulation_dir(SimulationConfig(), Path("data")).name.startswith("pixelsim-")
     True
     """
-    return cache_dir(root, CACHE_PREFIX, _settings(config))
+    return CACHE.directory(CACHE.settings(config), root)
 
 
 def read_manifest(directory: Path) -> dict | None:
     """The manifest of a simulated dataset, or None if absent or unreadable."""
-    return cache.read_manifest(directory, MANIFEST_NAME)
+    return CACHE.read_manifest(directory)
 
 
-def ensure_simulated(config: SimulationConfig, root: Path) -> Path:
+def ensure_simulated(config: SimulationConfig, root: str | Path | None = None) -> Path:
     """Return the cached dataset of ``config`` under ``root``, simulating it if needed.
 
     A directory counts as complete when its manifest matches ``config`` and lists
@@ -792,16 +776,13 @@ def ensure_simulated(config: SimulationConfig, root: Path) -> Path:
 
     Args:
         config: the simulation settings.
-        root: cache root holding one directory per simulation settings.
+        root: the directory holding one dataset per simulation settings (default
+            the user cache's ``simulated``, see :class:`~smartml.data.cache.GeneratorCache`).
 
     Returns:
         :func:`simulation_dir` of ``config`` under ``root``.
     """
     _check_tracks(config)
-    return ensure_cached(
-        root,
-        CACHE_PREFIX,
-        _settings(config),
-        lambda staging: _simulate_into(config, staging),
-        **_cache_options(),
+    return CACHE.ensure(
+        CACHE.settings(config), lambda staging: _simulate_into(config, staging), root
     )

@@ -20,10 +20,10 @@ import pandas as pd
 
 from smartml.backend import tf
 from smartml.console import timed_step
-from smartml.data.cache import cache_root
 from smartml.data.chunks import Chunk, describe_split, take_rows
 from smartml.files import read_json_object, write_json_atomic
-from smartml.metrics.gaussian import residual_profile, robust_width
+from smartml.metrics.gaussian import residual_profile
+from smartml.metrics.point_regression import residual_statistics
 from smartml.outputs.gaussian_mdn import GaussianMDN, GaussianPrediction
 from smartml.tasks.base import Examples, InputSpec, Task
 from smartml.tasks.smart_pixels.centroid_baseline import CentroidBaseline
@@ -44,18 +44,12 @@ MAX_FILES_LOGGED = 5  # files named in a log line about dropped clusters
 BASELINE_COLUMNS = {"x-midplane": "centroid_x", "y-midplane": "centroid_y"}
 
 
-class SmartPixelsTask(Task):
+class SmartPixelsTask(Task[PixelDataConfig]):
     """Cluster images ``pixels (13, 21, T)`` -> Gaussian over (x, y, cot α, cot β)."""
 
-    run_files = (NORMALIZATION, BASELINE)
+    data_config = PixelDataConfig
 
-    @property
-    def data(self) -> PixelDataConfig:
-        """The ``data`` section, validated against this task's schema."""
-        data = self.config.data
-        if not isinstance(data, PixelDataConfig):
-            raise TypeError(f"smart_pixels needs a PixelDataConfig, got {type(data).__name__}")
-        return data
+    run_files = (NORMALIZATION, BASELINE)
 
     @property
     def inputs(self) -> dict[str, InputSpec]:
@@ -77,7 +71,7 @@ class SmartPixelsTask(Task):
         data = self.data
         if data.source == "simulation":
             # One cache per user, whatever the working directory (data.path overrides).
-            path, labels_path = ensure_simulated(data.simulation, cache_root(data.path)), None
+            path, labels_path = ensure_simulated(data.simulation, data.path), None
         else:
             path = Path(str(data.path))  # the schema requires a path for parquet
             labels_path = Path(data.labels_path) if data.labels_path else None
@@ -204,10 +198,7 @@ def _baseline_metrics(truth: np.ndarray, baseline: dict[str, np.ndarray]) -> dic
         usable = np.isfinite(residual)
         residual = residual[usable]
         result[name] = {
-            "bias": float(residual.mean()),
-            "rms": float(np.sqrt(np.mean(residual**2))),
-            "std": float(residual.std()),
-            "robust_width": robust_width(residual),
+            **residual_statistics(residual),
             "n": int(usable.sum()),
             "n_without_charge": int((~usable).sum()),
         }
