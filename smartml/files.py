@@ -44,7 +44,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from smartml.errors import SmartmlError
+from smartml.errors import ConfigError, SmartmlError
 
 log = logging.getLogger(__name__)
 
@@ -404,3 +404,30 @@ def file_sha256(path: Path, error: type[SmartmlError] = SmartmlError) -> str:
     except OSError as err:
         raise error(f"{path}: cannot read ({_reason(err)})") from None
     return digest.hexdigest()
+
+
+DATA_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def parse_data_file(path: Path, what: str) -> Any:
+    """The content of a YAML (``.yaml``, ``.yml``) or JSON (``.json``) file a user
+    writes (features, aliases) as Python data; ``what`` names the file's role in
+    messages.
+
+    Raises:
+        ConfigError: one line naming the file when it cannot be read or parsed.
+    """
+    import yaml
+
+    text = read_text_file(path, what, ConfigError)
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: not valid JSON ({err})") from None
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ConfigError(f"{path}: not valid YAML{line} ({problem})") from None

@@ -237,7 +237,9 @@ def test_xrootd_without_the_extra_names_the_install(monkeypatch, capsys, tmp_pat
 
     monkeypatch.setattr(importlib.util, "find_spec", without_xrootd)
     url = "root://eos.example.org//eos/cms/store/events.root"  # the double slash kept
-    expected = f'{url}: reading root:// (XRootD) needs fsspec-xrootd: pip install "smartml[xrootd]"'
+    expected = (
+        f'{url}: reading root:// (XRootD) needs fsspec-xrootd: pip install "smartml-hep[xrootd]"'
+    )
     assert_one_line_error(capsys, smartml_inspect, [url], expected)
     features = tmp_path / "features.yaml"
     features.write_text(FEATURES)

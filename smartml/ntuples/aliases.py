@@ -35,7 +35,9 @@ import numpy as np
 from pydantic import Discriminator, Field, Tag, TypeAdapter, model_validator
 
 from smartml.config.strict import StrictModel
-from smartml.errors import ConfigError, DataError, first_line
+from smartml.errors import ConfigError, DataError
+from smartml.files import DATA_FILE_SUFFIXES, parse_data_file
+from smartml.ntuples.branches import jagged_branches, read_branches
 
 # "Muon_Px[0]": the object index of a jagged branch.
 OBJECT_INDEX = re.compile(r"(?P<branch>.+)\[(?P<index>\d+)\]")
@@ -147,11 +149,9 @@ def load_aliases_file(path: str | Path) -> dict[str, str | ComputedAlias]:
     """
     from pydantic import ValidationError
 
-    from smartml.ntuples.feature_file import SUFFIXES, parse_data_file
-
     path = Path(path)
-    if path.suffix.lower() not in SUFFIXES:
-        raise ConfigError(f"{path}: an aliases file must end in {', '.join(SUFFIXES)}")
+    if path.suffix.lower() not in DATA_FILE_SUFFIXES:
+        raise ConfigError(f"{path}: an aliases file must end in {', '.join(DATA_FILE_SUFFIXES)}")
     content = parse_data_file(path, "aliases file")
     if not isinstance(content, dict) or not content:
         raise ConfigError(f"{path}: expected a mapping of name: branch, e.g. lep1_PT: pt1")
@@ -276,7 +276,6 @@ def check_aliases(
     Raises:
         DataError: one line naming the alias (or name), the missing branch and the file.
     """
-    from smartml.ntuples.root_reader import jagged_branches  # imports this module
 
     jagged = jagged_branches(tree)
     checked = Aliases.validate_python(aliases or {})  # plain strings/dicts as a config has them
@@ -359,27 +358,3 @@ def read_columns(
         values, present = column_values(arrays, column, np.nan)
         result[column.name] = np.where(present, values, np.nan)
     return result
-
-
-def read_branches(
-    tree: Any, branches: set[str], entry_start: int, entry_stop: int, where: str
-) -> Any:
-    """The branches named in ``branches``, entries [start, stop), as awkward arrays.
-
-    Raises:
-        DataError: the range cannot be read (one line naming the file).
-    """
-    # root_reader imports this module (through feature_selection): import it late.
-    from smartml.ntuples.root_reader import UNREADABLE
-
-    try:
-        return tree.arrays(
-            filter_name=lambda name: name in branches,
-            entry_start=entry_start,
-            entry_stop=entry_stop,
-            library="ak",
-        )
-    except UNREADABLE as err:
-        raise DataError(
-            f"{where}: cannot read entries {entry_start}-{entry_stop} ({first_line(err)})"
-        ) from None

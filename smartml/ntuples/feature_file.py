@@ -13,20 +13,16 @@ Traceback (most recent call last):
 smartml.errors.ConfigError: ...features.yaml: brnches: unknown key 'brnches'; did you mean ...
 """
 
-import json
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from smartml.config.messages import describe
 from smartml.config.strict import validate_json_section
 from smartml.errors import ConfigError
-from smartml.files import read_text_file
+from smartml.files import DATA_FILE_SUFFIXES as SUFFIXES
+from smartml.files import parse_data_file
 from smartml.ntuples.feature_selection import FeatureSelection
-
-SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def load_feature_file(path: str | Path) -> FeatureSelection:
@@ -58,24 +54,3 @@ def load_feature_file(path: str | Path) -> FeatureSelection:
         raise ConfigError(describe(err, FeatureSelection, str(path), "")) from None
     except TypeError as err:  # YAML values JSON has no type for (dates, sets)
         raise ConfigError(f"{path}: not plain data ({err})") from None
-
-
-def parse_data_file(path: Path, what: str) -> Any:
-    """The content of a YAML (``.yaml``, ``.yml``) or JSON (``.json``) file as Python
-    data; ``what`` names the file's role in messages.
-
-    Raises:
-        ConfigError: one line naming the file when it cannot be read or parsed.
-    """
-    text = read_text_file(path, what, ConfigError)
-    try:
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{path}: not valid JSON ({err})") from None
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where is not None else ""
-        problem = getattr(err, "problem", None) or type(err).__name__
-        raise ConfigError(f"{path}: not valid YAML{line} ({problem})") from None

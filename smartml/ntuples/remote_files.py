@@ -17,6 +17,7 @@ import uproot
 
 from smartml.errors import DataError, first_line
 from smartml.locations import is_xrootd
+from smartml.ntuples.branches import UNREADABLE
 
 # Seconds to wait for a server (per request) before the read fails: without it, the
 # XRootD client retries an unreachable host for many minutes.
@@ -30,13 +31,11 @@ def open_remote(url: str) -> Any:
         DataError: one line naming the URL: fsspec-xrootd missing for root://, the
             server unreachable, the file missing or refused, or not a ROOT file.
     """
-    from smartml.ntuples.root_reader import UNREADABLE  # it imports this module
-
     if is_xrootd(url):
         if importlib.util.find_spec("fsspec_xrootd") is None:
             raise DataError(
                 f"{url}: reading root:// (XRootD) needs fsspec-xrootd: "
-                'pip install "smartml[xrootd]"'
+                'pip install "smartml-hep[xrootd]"'
             )
         options: dict[str, Any] = {"timeout": TIMEOUT_S}  # fsspec-xrootd's, in seconds
     else:

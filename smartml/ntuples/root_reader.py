@@ -11,8 +11,6 @@ the trees the file holds), a missing branch (with the nearest existing names), a
 object index beyond every event, a NaN or infinite feature (with its first entry).
 """
 
-import http.client
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +26,9 @@ from smartml.ntuples.aliases import (
     Aliases,
     AliasMap,
     column_values,
-    read_branches,
     resolve_column,
 )
+from smartml.ntuples.branches import UNREADABLE, jagged_branches, read_branches
 from smartml.ntuples.derived_features import balance, delta_phi, invariant_mass
 from smartml.ntuples.feature_selection import (
     BalanceFeature,
@@ -43,15 +41,6 @@ from smartml.ntuples.feature_selection import (
 from smartml.ntuples.remote_files import open_remote
 from smartml.ntuples.rntuple_tree import RNTUPLE_CLASS, RNTupleTree, is_rntuple
 
-# What uproot raises on bytes that are not (or no longer) a ROOT file, or that a
-# server stops sending (http.client's errors are not OSErrors).
-UNREADABLE = (
-    OSError,
-    ValueError,
-    zlib.error,
-    http.client.HTTPException,
-    uproot.deserialization.DeserializationError,
-)
 # Entries per read when scanning a counter branch for the largest object count.
 _SCAN_STEP = 1_000_000
 
@@ -160,13 +149,6 @@ def is_numeric(branch: Any) -> bool:
     return (
         isinstance(interpretation, uproot.AsDtype) and interpretation.to_dtype.base.kind in "biuf"
     )
-
-
-def jagged_branches(tree: Any) -> dict[str, bool]:
-    """Each branch of ``tree`` (in order) -> whether it holds a list of objects per event."""
-    return {
-        branch.name: isinstance(branch.interpretation, uproot.AsJagged) for branch in tree.branches
-    }
 
 
 class NtupleReader:

@@ -22,7 +22,7 @@ import numpy as np
 import uproot
 
 from smartml.errors import DataError
-from smartml.ntuples.root_reader import UNREADABLE
+from smartml.ntuples.branches import UNREADABLE
 
 if TYPE_CHECKING:
     from smartml.ntuples.root_reader import FeatureRows, NtupleReader
