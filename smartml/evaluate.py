@@ -43,12 +43,18 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     def run() -> None:
-        from smartml.evaluation.run import evaluate_run, run_summary, write_metrics
+        from smartml.evaluation.run import (
+            evaluate_run,
+            run_summary,
+            write_metrics,
+            write_model_card,
+        )
         from smartml.runs.opening import open_verified_run
 
         run_dir, task, model = open_verified_run(args.run_dirs[0])
         metrics = evaluate_run(run_dir, task, model)
         write_metrics(run_dir, metrics)
+        write_model_card(run_dir, task)
         print(json.dumps(metrics, indent=2) if args.json else run_summary(run_dir.path))
 
     return run_cli(run, "smartml.evaluate", args.verbose)

@@ -40,6 +40,7 @@ def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
     from smartml.metrics.figures import plot_style, save_figures
     from smartml.metrics.history_plots import plot_history
     from smartml.models.exportability import is_exportable
+    from smartml.runs.provenance import provenance
 
     output = task.config.output
     with plot_style(output.plot_style):
@@ -57,6 +58,7 @@ def evaluate_run(run_dir: RunDirectory, task: Task, model: keras.Model) -> dict:
                 plot_history(
                     run_dir.history, run_dir.plots, task.config.name, monitor, output.plot_formats
                 )
+    metrics["provenance"] = provenance(task.config.training.device)
     return metrics
 
 
@@ -65,6 +67,30 @@ def write_metrics(run_dir: RunDirectory, metrics: dict) -> None:
     other block already there (``training``...) is kept."""
     previous = run_dir.read_json(run_dir.metrics) if run_dir.metrics.is_file() else {}
     write_json_atomic(run_dir.metrics, {**previous, **metrics})
+
+
+def write_model_card(run_dir: RunDirectory, task: Task, firmware: dict | None = None) -> Path:
+    """Write the run's MODEL_CARD.md (:mod:`~smartml.evaluation.model_card`) from its
+    config.json and metrics.json; ``firmware``: the last export's report.json."""
+    from smartml.config.fingerprint import fingerprint
+    from smartml.evaluation.model_card import CARD_FILE, model_card
+    from smartml.metrics.summary import summary_table
+    from smartml.runs.provenance import provenance
+
+    metrics = run_dir.read_json(run_dir.metrics)
+    config = task.config.model_dump(mode="json")
+    card = model_card(
+        config,
+        fingerprint(task.config),
+        summary_table(metrics, task.summary_metrics(), task.config.name),
+        metrics,
+        metrics.get("provenance", provenance()),
+        firmware,
+    )
+    path = run_dir.path / CARD_FILE
+    with atomic_file(path, OutputError, "the model card") as temporary:
+        Path(temporary).write_text(card, encoding="utf-8")
+    return path
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:

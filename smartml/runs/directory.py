@@ -8,7 +8,9 @@
                            baselines: declared by the task as ``run_files``)
       model.h5          architecture + best weights (load with smartml.models.saved.load_model)
       history.csv          per-epoch losses and learning rate
-      metrics.json         evaluation on the test split
+      metrics.json         evaluation on the test split (with the evaluating software)
+      MODEL_CARD.md        task, data, fingerprint, summary metrics, bits, BOPs/LUTs and
+                           the firmware's agreement once exported
       plots/               PNG figures
       tensorboard/         TensorBoard logs
       checkpoints/         best weights during training
@@ -39,7 +41,7 @@ from smartml.files import file_sha256, read_json_object, write_json_atomic
 
 COMPLETE_MARKER = "COMPLETE.json"
 RUN_RECORD = "run.json"
-_PRODUCTS = ("model.h5", "history.csv", "metrics.json")
+_PRODUCTS = ("model.h5", "history.csv", "metrics.json", "MODEL_CARD.md")
 
 
 class RunDirectory:

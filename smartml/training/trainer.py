@@ -16,7 +16,7 @@ from smartml.config import RunConfig, save_config
 from smartml.config.mdmm import MDMMConfig
 from smartml.data.memory_cache import release_freed_memory
 from smartml.errors import ConfigError
-from smartml.evaluation.run import evaluate_run, write_metrics
+from smartml.evaluation.run import evaluate_run, write_metrics, write_model_card
 from smartml.models.binding import build_model
 from smartml.models.exportability import is_exportable
 from smartml.models.saved import load_model
@@ -163,6 +163,7 @@ def train_in(
         "replicas": placement.replicas,
     }
     write_metrics(run_dir, metrics)
+    write_model_card(run_dir, task)
 
 
 def placed_datasets(task: Task, placement: Placement) -> tuple[tf.data.Dataset, tf.data.Dataset]:
