@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(name)s: %(message)s"
 LOG_DIR_VARIABLE = "SMARTML_LOG_DIR"
@@ -229,3 +230,67 @@ def timed_step(log: logging.Logger, description: str) -> Iterator[Step]:
     yield step
     step.seconds = time.perf_counter() - started
     log.info("%s: done (%.1f s)", description, step.seconds)
+
+
+PROGRESS_VARIABLE = "SMARTML_PROGRESS"
+"""``1``: draw progress bars even when stderr is not a terminal; ``0``: never."""
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (an IPython shell with a kernel attached)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ipython = getattr(shell, "get_ipython", lambda: None)()
+    return ipython is not None and hasattr(ipython, "kernel")
+
+
+def progress_enabled() -> bool:
+    """Bars show on a terminal and in notebooks, not in logs and pipes (a file full of
+    carriage returns helps nobody); :data:`PROGRESS_VARIABLE` overrides."""
+    forced = os.environ.get(PROGRESS_VARIABLE)
+    if forced in ("0", "1"):
+        return forced == "1"
+    return in_notebook() or sys.stderr.isatty()
+
+
+@contextmanager
+def progress(
+    total: int, unit: str, description: str, initial: int = 0, shown: bool | None = None
+) -> Iterator[Any]:
+    """A progress bar for long work: tqdm on stderr (``tqdm.auto`` in a notebook), shown
+    only where :func:`progress_enabled`. smartml's log lines written while it runs go
+    through the bar (``tqdm.write``), so they do not break it.
+
+    Args:
+        total: units of work; unit: their name ("event", "cluster"); description:
+            what is done, shown before the bar; initial: units already done (a resume).
+        shown: False never draws it; None (default) where :func:`progress_enabled`.
+
+    Yields:
+        the bar; call ``bar.update(n)`` as work is done.
+
+    >>> with progress(3, "file", "demo") as bar:  # drawn on a terminal only
+    ...     bar.update(3)
+    """
+    import tqdm
+    import tqdm.auto
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    enabled = progress_enabled() if shown is None else shown
+    bar_class = tqdm.auto.tqdm if in_notebook() else tqdm.tqdm
+    with bar_class(
+        total=total,
+        initial=initial,
+        unit=unit,
+        unit_scale=True,
+        desc=description,
+        file=sys.stderr,
+        disable=not enabled,
+        dynamic_ncols=True,
+    ) as bar:
+        if not enabled:
+            yield bar
+            return
+        with logging_redirect_tqdm(loggers=[logging.getLogger("smartml")], tqdm_class=bar_class):
+            yield bar

@@ -99,6 +99,7 @@ from smartml.collider.kinematics import (
     wrap_phi,
 )
 from smartml.collider.parton_densities import GLUON, GRV94LO
+from smartml.console import progress
 from smartml.data.cache import MANIFEST_NAME, GeneratorCache
 from smartml.errors import ConfigError, OutputError
 from smartml.files import atomic_file
@@ -643,11 +644,13 @@ def _write_generated(
     n_chunks = -(-n // GENERATION_CHUNK)
     seeds = np.random.SeedSequence(config.seed).spawn(n_chunks)
     parts, summaries = [], []
-    for index, seed in enumerate(seeds):
-        size = min(GENERATION_CHUNK, n - index * GENERATION_CHUNK)
-        events, stats = _generate(process, size, int(seed.generate_state(1)[0]), config)
-        parts.append(events)
-        summaries.append(stats.summary())
+    with progress(n, "event", f"generating {process}") as bar:
+        for index, seed in enumerate(seeds):
+            size = min(GENERATION_CHUNK, n - index * GENERATION_CHUNK)
+            events, stats = _generate(process, size, int(seed.generate_state(1)[0]), config)
+            parts.append(events)
+            summaries.append(stats.summary())
+            bar.update(size)
     write_ntuple(staging / NTUPLE_NAME, _concatenate(parts, n) if len(parts) > 1 else parts[0])
     return {key: float(np.mean([s[key] for s in summaries])) for key in summaries[0]}
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tqdm
 import uproot
 
+from smartml import console
 from smartml.collider.matrix_element_method import (
     MUON_BRANCHES,
     LabDensity,
@@ -534,7 +533,8 @@ def integrate_file(
         max_events: integrate only the first ``max_events`` entries (None: all).
         density: the LO density (``mem_weight``'s default when None); picklable,
             importable by the workers, when the chunks run on Dask.
-        progress: show a progress bar (events/s) on stderr.
+        progress: show a progress bar (events/s) on stderr where bars show
+            (:func:`smartml.console.progress`); False: never.
         scheduler: the address of a running Dask scheduler (``tcp://host:port``);
             ``workers`` is then unused.
         overwrite: replace an existing ``output``.
@@ -578,8 +578,8 @@ def integrate_file(
     ]
     resumed = n_events - sum(stop - start for _, (start, stop) in pending)
     started = time.perf_counter()
-    with tqdm.tqdm(
-        total=n_events, initial=resumed, unit="event", file=sys.stderr, disable=not progress
+    with console.progress(
+        n_events, "event", "MEM integration", initial=resumed, shown=None if progress else False
     ) as bar:
 
         def on_done(index: int, result: ChunkResult) -> None:

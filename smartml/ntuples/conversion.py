@@ -23,13 +23,13 @@ float32 would change event numbers above 2^24); the others are float32
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smartml.cli import require_writable_directory
+from smartml.console import progress
 from smartml.errors import ConfigError, OutputError
 from smartml.files import atomic_file
 from smartml.locations import Location
@@ -165,17 +165,8 @@ def _write(
     output: Path,
 ) -> None:
     """Stream the reader's chunks into the writer, with a progress bar on a terminal."""
-    from tqdm import tqdm
-
-    bar = tqdm(
-        total=reader.n_entries,
-        unit="event",
-        unit_scale=True,
-        file=sys.stderr,
-        disable=not sys.stderr.isatty(),
-    )
     try:
-        with bar:
+        with progress(reader.n_entries, "event", f"converting to {output.name}") as bar:
             for start in range(0, reader.n_entries, step):
                 stop = min(start + step, reader.n_entries)
                 chunk = reader.read(start, stop)

@@ -19,13 +19,14 @@ import h5py
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import uproot
 
+from smartml.console import progress
 from smartml.errors import DataError, first_line
 from smartml.locations import Location
+from smartml.ntuples.branches import UNREADABLE, jagged_branches
 from smartml.ntuples.column_statistics import RunningStatistics
 from smartml.ntuples.rntuple_tree import RNTupleTree, is_rntuple
-from smartml.ntuples.root_reader import UNREADABLE, is_numeric, open_root_file, tree_names
+from smartml.ntuples.root_reader import is_numeric, open_root_file, tree_names
 
 DEFAULT_STEP = 100_000
 
@@ -50,7 +51,7 @@ def _tree(file: Any, name: str, path: Location) -> Any:
 
 
 def _tree_summary(path: Location, name: str, tree: Any, step: int) -> dict[str, Any]:
-    jagged = {b.name: isinstance(b.interpretation, uproot.AsJagged) for b in tree.branches}
+    jagged = jagged_branches(tree)
     numeric = {b.name for b in tree.branches if is_numeric(b)}
     values = {branch: RunningStatistics() for branch in numeric}
     counts = {branch: RunningStatistics() for branch in numeric if jagged[branch]}
@@ -58,13 +59,15 @@ def _tree_summary(path: Location, name: str, tree: Any, step: int) -> dict[str, 
         chunks = tree.iterate(
             filter_name=lambda branch: branch in numeric, step_size=step, library="ak"
         )
-        for arrays in chunks if numeric else []:
-            for branch in numeric:
-                array = arrays[branch]
-                if jagged[branch]:
-                    counts[branch].update(ak.to_numpy(ak.num(array, axis=1)))
-                    array = ak.flatten(array, axis=1)
-                values[branch].update(ak.to_numpy(array))
+        with progress(tree.num_entries if numeric else 0, "entry", f"reading {name}") as bar:
+            for arrays in chunks if numeric else []:
+                for branch in numeric:
+                    array = arrays[branch]
+                    if jagged[branch]:
+                        counts[branch].update(ak.to_numpy(ak.num(array, axis=1)))
+                        array = ak.flatten(array, axis=1)
+                    values[branch].update(ak.to_numpy(array))
+                bar.update(len(arrays))
     except UNREADABLE as err:
         raise DataError(f"{path}: tree {name!r}: cannot read ({first_line(err)})") from None
     return {
@@ -160,9 +163,11 @@ def parquet_summary(path: Path, step: int = DEFAULT_STEP) -> dict[str, Any]:
     ]
     running = {name: RunningStatistics() for name in numeric}
     try:
-        for batch in file.iter_batches(batch_size=step, columns=numeric) if numeric else []:
-            for name in numeric:
-                running[name].update(_numbers(batch.column(name)))
+        with progress(file.metadata.num_rows if numeric else 0, "row", f"reading {path}") as bar:
+            for batch in file.iter_batches(batch_size=step, columns=numeric) if numeric else []:
+                for name in numeric:
+                    running[name].update(_numbers(batch.column(name)))
+                bar.update(batch.num_rows)
     except (OSError, pa.ArrowException) as err:
         raise DataError(f"{path}: cannot read the parquet file ({err})") from None
     return {

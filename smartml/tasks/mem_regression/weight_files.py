@@ -119,7 +119,6 @@ def cached_weights(
             output,
             settings,
             workers=workers,
-            progress=False,
             scheduler=scheduler,
             overwrite=True,
             scheduler_key="data.simulation.scheduler",

@@ -113,6 +113,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from smartml import __version__
+from smartml.console import progress
 from smartml.data.cache import GeneratorCache
 from smartml.errors import DataError
 from smartml.tasks.rich_pid import physics
@@ -584,16 +585,18 @@ def _simulate_into(config: RichSimulationConfig, layout: PmtLayout, directory: P
     sizes = _file_sizes(config)
     streams = np.random.SeedSequence(config.seed).spawn(len(sizes))
     files, first_event = [], 0
-    for index, (size, stream) in enumerate(zip(sizes, streams, strict=True)):
-        rng = np.random.default_rng(stream)
-        labels, counts = _sorted_labels(config, size, rng)
-        sample = simulate_events(config, labels, rng, layout)
-        sample.events["burst_id"] = index
-        sample.events["event_id"] += first_event
-        name = EVENT_FILE_PATTERN.format(index=index)
-        write_event_file(directory / name, sample, counts)
-        files.append({"name": name, "events": size, "hits": len(sample.hits)})
-        first_event += size
+    with progress(config.n_events, "event", "simulating RICH events") as bar:
+        for index, (size, stream) in enumerate(zip(sizes, streams, strict=True)):
+            rng = np.random.default_rng(stream)
+            labels, counts = _sorted_labels(config, size, rng)
+            sample = simulate_events(config, labels, rng, layout)
+            sample.events["burst_id"] = index
+            sample.events["event_id"] += first_event
+            name = EVENT_FILE_PATTERN.format(index=index)
+            write_event_file(directory / name, sample, counts)
+            files.append({"name": name, "events": size, "hits": len(sample.hits)})
+            first_event += size
+            bar.update(size)
     seconds = time.perf_counter() - started
     log.info("simulated %d events in %.1f s", config.n_events, seconds)
     return {

@@ -139,6 +139,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -147,6 +148,7 @@ import pyarrow.parquet as pq
 from scipy.special import ndtr, ndtri
 
 from smartml import __version__
+from smartml.console import progress
 from smartml.data.cache import GeneratorCache
 from smartml.errors import ConfigError
 from smartml.tasks.smart_pixels.layout import (
@@ -676,14 +678,18 @@ def _part_sizes(config: SimulationConfig) -> list[int]:
     return [config.clusters_per_file] * full + ([rest] if rest else [])
 
 
-def _write_part(path: Path, config: SimulationConfig, n: int, rng: np.random.Generator):
-    """One parquet file of ``n`` clusters, one row group of ``rows_per_group`` at a time."""
+def _write_part(
+    path: Path, config: SimulationConfig, n: int, rng: np.random.Generator, bar: Any
+) -> None:
+    """One parquet file of ``n`` clusters, one row group of ``rows_per_group`` at a time
+    (``bar``: the progress bar, advanced by each group)."""
     schema = _schema()
     with pq.ParquetWriter(path, schema, **PARQUET_OPTIONS) as writer:
         for start in range(0, n, config.rows_per_group):
             rows = min(config.rows_per_group, n - start)
             pixels, labels = simulate_clusters(config, rows, rng)
             writer.write_table(_cluster_table(pixels, labels, schema), row_group_size=rows)
+            bar.update(rows)
 
 
 def _simulate_into(config: SimulationConfig, directory: Path) -> dict:
@@ -701,10 +707,10 @@ def _simulate_into(config: SimulationConfig, directory: Path) -> dict:
     started = time.perf_counter()
     sizes = _part_sizes(config)
     streams = np.random.SeedSequence(config.seed).spawn(len(sizes))
-    for index, (size, stream) in enumerate(zip(sizes, streams, strict=True)):
-        _write_part(
-            directory / f"part.{index}.parquet", config, size, np.random.default_rng(stream)
-        )
+    with progress(config.n_clusters, "cluster", "simulating smart-pixel clusters") as bar:
+        for index, (size, stream) in enumerate(zip(sizes, streams, strict=True)):
+            path = directory / f"part.{index}.parquet"
+            _write_part(path, config, size, np.random.default_rng(stream), bar)
     seconds = time.perf_counter() - started
     log.info(
         "simulated %d clusters in %.1f s (%.0f clusters/s including parquet writing)",
