@@ -36,7 +36,7 @@ def find_report(run_name: str, firmware_root: str | Path = "firmware") -> Path |
 
     Args:
         run_name: the run's configured name (``RunContents.name``).
-        firmware_root: the export's output folder (``--output``, default ``firmware``).
+        firmware_root: the export's destination folder (``--output``, default ``firmware``).
 
     Returns:
         ``<firmware_root>/<run_name>/report.json`` if it exists, else None (not exported).

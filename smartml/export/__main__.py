@@ -140,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run_dir = RunDirectory(args.run_dir).require_complete()
         config = load_config(run_dir.config, overrides_from(args))
-        output_option = "--output" if args.output is not None else "export.output_dir"
-        require_writable_directory(config.export.output_dir, output_option)
+        # The destination's error names where it was chosen: the option or the file's key.
+        destination_chosen_by = "--output" if args.output is not None else "export.output_dir"
+        require_writable_directory(config.export.output_dir, destination_chosen_by)
         report = export_run(
             run_dir, config, build=args.build, rtl=args.rtl or args.synth, synth=args.synth
         )
