@@ -59,7 +59,7 @@ REPORT = {
     },
     "resource_estimate": {"tool": "analytic", "limits": "no routing"},
     "verification": {
-        "clusters": 30000,
+        "examples": 30000,
         "outputs": 420000,
         "bit_identical_fraction": 0.9995,
         "max_difference_lsb": 1.0,
@@ -106,7 +106,7 @@ def test_agreement_and_totals_are_the_report_values(report_path):
     assert firmware_report.agreement(report) == {
         **EXPORT_SETTINGS,
         "input_precision": "fixed<16,8,RND_CONV,SAT>",
-        "clusters": 30000,
+        "examples": 30000,
         "outputs": 420000,
         "bit_identical_fraction": 0.9995,
         "max_difference_lsb": 1.0,
@@ -190,3 +190,12 @@ def test_a_corrupt_report_is_one_line_naming_the_file(tmp_path, content, message
         firmware_report.read_report(path)
     text = str(caught.value)
     assert text.startswith(f"{path}: ") and message in text and "\n" not in text
+
+
+def test_a_report_written_before_the_examples_key_reads_the_same(tmp_path):
+    report = copy.deepcopy(REPORT)
+    report["verification"]["clusters"] = report["verification"].pop("examples")
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    old = firmware_report.agreement(firmware_report.read_report(path))
+    assert old == firmware_report.agreement(REPORT) and old["examples"] == 30000

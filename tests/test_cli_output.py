@@ -151,7 +151,7 @@ def test_export_shows_its_steps_with_timings_and_a_short_summary(trained, tmp_pa
         "--hls",
         "--output",
         str(tmp_path / "firmware"),
-        "--verify-clusters",
+        "--verify-examples",
         "40",
         cwd=tmp_path,
     )

@@ -312,7 +312,12 @@ def finished_run(tmp_path, base_config) -> Path:
         (["--reuse-factor", "0"], "--reuse-factor 0: must be greater than 0"),
         (["--clock-period", "-1"], "--clock-period -1: must be greater than 0"),
         (["--threshold", "2"], "--threshold 2: must be less than or equal to 1"),
+        (["--verify-examples", "0"], "--verify-examples 0: must be greater than 0"),
         (["--verify-clusters", "0"], "--verify-clusters 0: must be greater than 0"),
+        (
+            ["--verify-examples", "5", "--verify-clusters", "5"],
+            "--verify-clusters and --verify-examples are one option; give --verify-examples only",
+        ),
         (["--part", "foo"], "--part foo: unknown part 'foo' for Vitis"),
         (["--backend", "Quartus"], "--backend Quartus: must be 'Vitis', 'Vivado' or 'Catapult'"),
     ],
@@ -324,6 +329,63 @@ def test_export_names_the_option_of_a_bad_value(finished_run, tmp_path, capsys, 
     assert export_main([str(finished_run), "--hls", "--output", str(output), *options]) == 2
     assert one_line_error(capsys, "smartml.export").startswith(expected)
     assert not output.exists()
+
+
+def test_the_deprecated_verify_clusters_key_is_read_as_verify_examples(
+    tmp_path, base_config, caplog
+):
+    base_config["export"] = {"verify_clusters": 40}
+    with caplog.at_level("WARNING", logger="smartml.config"):
+        config = load_config(write(tmp_path, base_config))
+    assert config.export.verify_examples == 40
+    assert caplog.messages == [
+        "export.verify_clusters is deprecated; it is now export.verify_examples"
+    ]
+    # Saved under the new name only: the saved configuration loads without a warning.
+    save_config(config, tmp_path / "saved.json")
+    saved = json.loads((tmp_path / "saved.json").read_text())["export"]
+    assert saved["verify_examples"] == 40 and "verify_clusters" not in saved
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="smartml.config"):
+        assert load_config(tmp_path / "saved.json").export.verify_examples == 40
+    assert caplog.messages == []
+
+
+def test_a_null_deprecated_key_is_dropped_without_a_warning(tmp_path, base_config, caplog):
+    # what every configuration saved before the rename holds
+    base_config["export"] = {"verify_clusters": None, "verify_examples": 7}
+    with caplog.at_level("WARNING", logger="smartml.config"):
+        assert load_config(write(tmp_path, base_config)).export.verify_examples == 7
+    assert caplog.messages == []
+
+
+def test_both_names_of_a_renamed_key_are_an_error_naming_both(tmp_path, base_config):
+    base_config["export"] = {"verify_clusters": 40, "verify_examples": 30}
+    path = write(tmp_path, base_config)
+    assert error_of(path).startswith(
+        f"{path}: export: Value error, export.verify_clusters and export.verify_examples are "
+        "one setting; keep export.verify_examples only (export.verify_clusters is its "
+        "deprecated name)"
+    )
+
+
+@pytest.mark.parametrize("option", ["--verify-examples", "--verify-clusters"])
+def test_the_verify_option_wins_over_the_deprecated_key_of_a_run_config(
+    tmp_path, base_config, caplog, option
+):
+    from smartml.export.__main__ import overrides_from, parse_args
+
+    base_config["export"] = {"verify_clusters": 500}  # a run configured before the rename
+    path = write(tmp_path, base_config)
+    with caplog.at_level("WARNING"):
+        overrides = overrides_from(parse_args(["--hls", option, "7"]))
+    assert overrides["export.verify_examples"] == OptionValue(option, 7)
+    assert load_config(path, overrides).export.verify_examples == 7
+    deprecated = ["--verify-clusters is deprecated; it is now --verify-examples"]
+    assert caplog.messages == (deprecated if option == "--verify-clusters" else [])
+    assert error_of(path, overrides_from(parse_args(["--hls", option, "0"]))) == (
+        f"{option} 0: must be greater than 0"
+    )
 
 
 @pytest.fixture

@@ -271,7 +271,7 @@ def test_export_is_bit_identical_in_c_simulation(runs, tmp_path, capsys, strateg
     from smartml.export.__main__ import main as export_main
 
     case, first, _ = runs
-    arguments = [str(first), "--hls", "--output", str(tmp_path), "--verify-clusters", "200"]
+    arguments = [str(first), "--hls", "--output", str(tmp_path), "--verify-examples", "200"]
     arguments += ["--strategy", strategy]
     # The Verilog of the DA design is simulated too; the pixel MDN's (a 98k-LUT design
     # on 16-bit inputs, minutes to compile) at a smaller size in test_export_rtl.py.
@@ -291,7 +291,7 @@ def test_export_is_bit_identical_in_c_simulation(runs, tmp_path, capsys, strateg
         assert report["distributed_arithmetic"]["luts"] > 0
     if rtl:
         assert report["rtl"]["bit_identical_fraction"] == 1.0 and report["rtl"]["passed"]
-        assert report["rtl"]["examples"] == report["verification"]["clusters"]
+        assert report["rtl"]["examples"] == report["verification"]["examples"]
 
 
 def test_both_notebooks_run_on_the_runs(runs, tmp_path, monkeypatch):

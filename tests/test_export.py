@@ -326,7 +326,7 @@ def test_export_of_a_trained_run_writes_a_verified_project(tiny_run, tmp_path, c
     verification = report["verification"]
     assert verification["bit_identical_fraction"] == 1.0 and verification["passed"]
     test_examples = json.loads((tiny_run / "metrics.json").read_text())["test_examples"]
-    assert verification["clusters"] == test_examples  # the run's whole test split
+    assert verification["examples"] == test_examples  # the run's whole test split
     keras_x = verification["metrics_keras"]["x-midplane"]["robust_width"]
     assert verification["metrics_firmware"]["x-midplane"]["robust_width"] == keras_x
     assert report["input_precision"].startswith("ufixed<16,")
@@ -346,7 +346,7 @@ def test_export_of_a_trained_run_writes_a_verified_project(tiny_run, tmp_path, c
 @pytest.mark.slow
 def test_distributed_arithmetic_export_reports_da4ml_costs_per_layer(tiny_run, tmp_path, capsys):
     output = tmp_path / "firmware"
-    arguments = ["--output", str(output), "--verify-clusters", "300"]
+    arguments = ["--output", str(output), "--verify-examples", "300"]
     code = export_main([str(tiny_run), "--hls", "--strategy", "distributed_arithmetic", *arguments])
     assert code == 0, capsys.readouterr().err
     report = json.loads((output / "tiny" / "report.json").read_text())
@@ -380,7 +380,7 @@ def test_export_fails_below_the_agreement_threshold(tiny_run, tmp_path, monkeypa
 
     monkeypatch.setattr(exporter, "compare_outputs", pessimist)
     code = export_main(
-        [str(tiny_run), "--hls", "--output", str(tmp_path), "--verify-clusters", "50"]
+        [str(tiny_run), "--hls", "--output", str(tmp_path), "--verify-examples", "50"]
     )
     assert code == 1
     assert "50.000% of the outputs, below the threshold of 99.900%" in capsys.readouterr().err

@@ -375,7 +375,7 @@ def test_export_in_chunks_verifies_every_example(tmp_path, monkeypatch):
     report = export_model(model, inputs, ordered_sum, settings, "chunked", {})
     verification = report["verification"]
     assert verification["bit_identical_fraction"] == 1.0
-    assert verification["outputs"] == 300 * 2 and verification["clusters"] == 300
+    assert verification["outputs"] == 300 * 2 and verification["examples"] == 300
     types = {key: FixedType.parse(text) for key, text in report["input_precision"].items()}
     quantized = [types[k].quantize(inputs[k]) for k in ("points", "mask", "momentum")]
     expected = ordered_sum(model.predict(quantized, verbose=0))

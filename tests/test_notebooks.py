@@ -139,7 +139,7 @@ def write_report(run: Path, firmware_root: Path) -> dict:
         "totals": {"parameters": 2029, "bops": hardware["bops"], "luts": 4321, "dsps": 0},
         "resource_estimate": {"tool": "test estimate", "limits": "none"},
         "verification": {
-            "clusters": 400,
+            "examples": 400,
             "outputs": 5600,
             "bit_identical_fraction": 0.99875,
             "max_difference_lsb": 1.0,
@@ -268,7 +268,7 @@ def test_weights_analysis_finds_a_real_export_by_run_name(runs, tmp_path, monkey
 
     firmware = tmp_path / "exported"
     exported = [str(runs["plain"]), "--hls", "--output", str(firmware)]
-    assert export_main([*exported, "--verify-clusters", "100"]) == 0
+    assert export_main([*exported, "--verify-examples", "100"]) == 0
     executed = execute(
         "weights_analysis.ipynb",
         {"RUN_DIR": str(runs["plain"]), "FIRMWARE_ROOT": str(firmware)},

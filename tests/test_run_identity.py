@@ -369,7 +369,7 @@ def test_export_refuses_a_directory_that_is_not_provably_its_own(trained, tmp_pa
 
 
 def test_export_records_its_run_and_replaces_its_own_project(trained, tmp_path, capsys):
-    arguments = [str(trained), "--hls", "--output", str(tmp_path), "--verify-clusters", "40"]
+    arguments = [str(trained), "--hls", "--output", str(tmp_path), "--verify-examples", "40"]
     assert export_main(arguments) == 0
     source = json.loads((tmp_path / "toy" / "source.json").read_text())
     complete = json.loads((trained / "COMPLETE.json").read_text())

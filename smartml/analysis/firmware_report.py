@@ -36,7 +36,7 @@ def find_report(run_name: str, firmware_root: str | Path = "firmware") -> Path |
 
     Args:
         run_name: the run's configured name (``RunContents.name``).
-        firmware_root: the export's output folder (``--output``, default ``firmware``).
+        firmware_root: the export's destination folder (``--output``, default ``firmware``).
 
     Returns:
         ``<firmware_root>/<run_name>/report.json`` if it exists, else None (not exported).
@@ -105,14 +105,20 @@ def agreement(report: dict) -> dict:
 
     Returns:
         a flat dict: backend, part, clock period, I/O type, strategy, reuse factor,
-        input precision; clusters and outputs compared, bit-identical fraction, largest
+        input precision; examples and outputs compared, bit-identical fraction, largest
         difference in output LSBs, the output LSB, the threshold and whether it passed
-        (None where the report has no verification).
+        (None where the report has no verification). Reports written before the key
+        ``examples`` hold the same count under ``clusters``.
+
+    >>> agreement({"verification": {"clusters": 400, "passed": True}})["examples"]
+    400
     """
     verification = report.get("verification") or {}
+    if "examples" not in verification and "clusters" in verification:
+        verification = {**verification, "examples": verification["clusters"]}
     settings = ("backend", "part", "clock_period_ns", "io_type", "strategy", "reuse_factor")
     checks = (
-        "clusters",
+        "examples",
         "outputs",
         "bit_identical_fraction",
         "max_difference_lsb",

@@ -5,10 +5,11 @@ Every key can also be given on the command line, which wins. Example::
     "export": {"backend": "Catapult", "part": "nangate-45nm", "clock_period_ns": 25}
 """
 
+import logging
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from smartml.config.strict import PositiveInt, StrictModel
 
@@ -36,6 +37,11 @@ FIXED_PATTERN = re.compile(r"^u?fixed<\s*\d+\s*,\s*-?\d+\s*(,\s*[A-Z_]+\s*){0,2}
 MAX_CLOCK_PERIOD_NS = 1000.0
 MAX_REUSE_FACTOR = 65536
 MAX_TESTBENCH_VECTORS = 1_000_000
+# Keys renamed in this section: old name -> new name. The old name is still read, with
+# a warning, so that the configurations of earlier runs still export.
+RENAMED_KEYS = {"verify_clusters": "verify_examples"}
+
+log = logging.getLogger("smartml.config")
 
 
 def is_fpga_part(part: str) -> bool:
@@ -75,8 +81,10 @@ class ExportConfig(StrictModel):
     agreement_threshold: float = Field(
         0.999, ge=0, le=1, allow_inf_nan=False, description="minimum bit-identical fraction"
     )
-    verify_clusters: PositiveInt | None = Field(
-        None, description="test-set inputs run through the C simulation; null: all"
+    verify_examples: PositiveInt | None = Field(
+        None,
+        description="test-set examples run through the C simulation (verify_clusters "
+        "before; that name is deprecated); null: all",
     )
     rtl_stage_levels: PositiveInt | None = Field(
         None,
@@ -91,6 +99,39 @@ class ExportConfig(StrictModel):
         le=MAX_TESTBENCH_VECTORS,
         description="input/output vectors written into the project's test bench",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, raw: Any) -> Any:
+        """Read each key of :data:`RENAMED_KEYS` under its old name, with one warning
+        line naming the new key; a section giving both names is an error naming both.
+
+        A null old key (the default, which every configuration saved by an earlier
+        version holds) is dropped without a warning: it sets nothing.
+
+        >>> ExportConfig.model_validate({"verify_clusters": 40}).verify_examples
+        40
+        >>> ExportConfig.model_validate({"verify_clusters": 40, "verify_examples": 30})
+        Traceback (most recent call last):
+        ...
+        pydantic_core._pydantic_core.ValidationError: 1 validation error for ExportConfig
+          Value error, export.verify_clusters and export.verify_examples are one setting; keep ...
+        """
+        if not isinstance(raw, dict) or not RENAMED_KEYS.keys() & raw.keys():
+            return raw
+        raw = dict(raw)
+        for old, new in RENAMED_KEYS.items():
+            if raw.get(old) is None:
+                raw.pop(old, None)
+                continue
+            if new in raw:
+                raise ValueError(
+                    f"export.{old} and export.{new} are one setting; keep export.{new} only "
+                    f"(export.{old} is its deprecated name)"
+                )
+            log.warning("export.%s is deprecated; it is now export.%s", old, new)
+            raw[new] = raw.pop(old)
+        return raw
 
     @field_validator("input_precision")
     @classmethod

@@ -27,6 +27,8 @@ from smartml.config.strict import PositiveFloat, StrictModel
 from smartml.registry import MDMM_CONSTRAINTS
 
 LayerSpec = str | list[str]
+# The module of the constraint classes (imported when a model is built).
+IMPLEMENTATIONS = "smartml.training.mdmm.constraints"
 
 
 class ConstraintConfig(StrictModel):
@@ -37,7 +39,7 @@ class ConstraintConfig(StrictModel):
     name: str | None = None
 
 
-@MDMM_CONSTRAINTS.register("sparsity", implementation="smartml.training.mdmm:SparsityConstraint")
+@MDMM_CONSTRAINTS.register("sparsity", implementation=f"{IMPLEMENTATIONS}:SparsityConstraint")
 class SparsityConstraintConfig(ConstraintConfig):
     """Fraction of quantized weights that are exactly zero: ``= target`` (``equal``)
     or ``>= target`` (``at_least``)."""
@@ -51,7 +53,7 @@ class SparsityConstraintConfig(ConstraintConfig):
     temperature: PositiveFloat = Field(0.5, description="width of the smooth zero count")
 
 
-@MDMM_CONSTRAINTS.register("bops", implementation="smartml.training.mdmm:BopsConstraint")
+@MDMM_CONSTRAINTS.register("bops", implementation=f"{IMPLEMENTATIONS}:BopsConstraint")
 class BopsConstraintConfig(ConstraintConfig):
     """Bit operations of the quantized layers ``<= max_bops``."""
 
@@ -62,7 +64,7 @@ class BopsConstraintConfig(ConstraintConfig):
     temperature: PositiveFloat = 0.5
 
 
-@MDMM_CONSTRAINTS.register("luts", implementation="smartml.training.mdmm:LutsConstraint")
+@MDMM_CONSTRAINTS.register("luts", implementation=f"{IMPLEMENTATIONS}:LutsConstraint")
 class LutsConstraintConfig(ConstraintConfig):
     """Distributed-arithmetic LUTs of the quantized kernels ``<= max_luts``, as
     predicted by :mod:`smartml.hardware.da_cost`."""
@@ -79,7 +81,7 @@ class LutsConstraintConfig(ConstraintConfig):
     )
 
 
-@MDMM_CONSTRAINTS.register("norm", implementation="smartml.training.mdmm:NormConstraint")
+@MDMM_CONSTRAINTS.register("norm", implementation=f"{IMPLEMENTATIONS}:NormConstraint")
 class NormConstraintConfig(ConstraintConfig):
     """L1 or L2 norm of the quantized weights ``<= max_value``."""
 

@@ -10,10 +10,20 @@ the same), 2 for an error (one line), 3 for a bug in smartml.
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
-from smartml.cli import CommandLineParser, given_options, require_writable_directory, run_cli
+from smartml.cli import (
+    CommandLineParser,
+    OptionValue,
+    given_options,
+    require_writable_directory,
+    run_cli,
+)
+from smartml.errors import ConfigError
+
+log = logging.getLogger("smartml.export")
 
 OPTION_KEYS = {
     "backend": "export.backend",
@@ -25,7 +35,7 @@ OPTION_KEYS = {
     "output": "export.output_dir",
     "input_precision": "export.input_precision",
     "threshold": "export.agreement_threshold",
-    "verify_clusters": "export.verify_clusters",
+    "verify_examples": "export.verify_examples",
     "stage_levels": "export.rtl_stage_levels",
 }
 
@@ -57,7 +67,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threshold", type=float, help="minimum bit-identical fraction (default 0.999)"
     )
     parser.add_argument(
-        "--verify-clusters", type=int, metavar="N", help="test inputs to simulate (default all)"
+        "--verify-examples", type=int, metavar="N", help="test examples to simulate (default all)"
+    )
+    parser.add_argument(
+        "--verify-clusters", type=int, metavar="N", help="deprecated name of --verify-examples"
     )
     parser.add_argument(
         "--rtl",
@@ -88,11 +101,27 @@ def overrides_from(args: argparse.Namespace) -> dict:
     """Dotted ``export.*`` keys of the options that were given, with the options (a
     bad value is reported under its option).
 
+    ``--verify-clusters`` (deprecated) sets ``export.verify_examples`` with a warning
+    line; either option also replaces a run configuration's deprecated
+    ``export.verify_clusters``.
+
     >>> args = parse_args(["--hls", "--backend", "Catapult", "--reuse-factor", "2"])
     >>> {key: value.label() for key, value in overrides_from(args).items()}
     {'export.backend': '--backend Catapult', 'export.reuse_factor': '--reuse-factor 2'}
     """
-    return given_options(args, OPTION_KEYS)
+    overrides: dict = given_options(args, OPTION_KEYS)
+    if args.verify_clusters is not None:
+        if args.verify_examples is not None:
+            raise ConfigError(
+                "--verify-clusters and --verify-examples are one option; give "
+                "--verify-examples only (--verify-clusters is its deprecated name)"
+            )
+        log.warning("--verify-clusters is deprecated; it is now --verify-examples")
+        overrides["export.verify_examples"] = OptionValue("--verify-clusters", args.verify_clusters)
+    if "export.verify_examples" in overrides:
+        # The option wins over the run's file, under either of the key's names.
+        overrides["export.verify_clusters"] = None
+    return overrides
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run_dir = RunDirectory(args.run_dir).require_complete()
         config = load_config(run_dir.config, overrides_from(args))
-        output_option = "--output" if args.output is not None else "export.output_dir"
-        require_writable_directory(config.export.output_dir, output_option)
+        # The destination's error names where it was chosen: the option or the file's key.
+        destination_chosen_by = "--output" if args.output is not None else "export.output_dir"
+        require_writable_directory(config.export.output_dir, destination_chosen_by)
         report = export_run(
             run_dir, config, build=args.build, rtl=args.rtl or args.synth, synth=args.synth
         )
@@ -151,7 +181,7 @@ def export_summary(report: dict, project: Path) -> dict:
         "project": str(project),
         "bit_identical_fraction": verification["bit_identical_fraction"],
         "max_difference_lsb": verification["max_difference_lsb"],
-        "clusters": verification["clusters"],
+        "examples": verification["examples"],
         "passed": verification["passed"],
     }
     if "rtl" in report:
@@ -175,15 +205,15 @@ def summary_text(summary: dict) -> str:
     """:func:`export_summary` for a person.
 
     >>> print(summary_text({"project": "firmware/pixel_2t", "bit_identical_fraction": 1.0,
-    ...                     "max_difference_lsb": 0.0, "clusters": 30000, "passed": True}))
+    ...                     "max_difference_lsb": 0.0, "examples": 30000, "passed": True}))
     project:       firmware/pixel_2t (report.json)
-    bit-identical: 100.000% of the outputs of 30000 test inputs (largest difference 0 LSB)
+    bit-identical: 100.000% of the outputs of 30000 test examples (largest difference 0 LSB)
     passed:        yes
     """
     lines = [
         f"project:       {summary['project']} (report.json)",
         f"bit-identical: {100 * summary['bit_identical_fraction']:.3f}% of the outputs of "
-        f"{summary['clusters']} test inputs "
+        f"{summary['examples']} test examples "
         f"(largest difference {summary['max_difference_lsb']:g} LSB)",
     ]
     rtl = summary.get("rtl")

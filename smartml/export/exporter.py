@@ -102,7 +102,7 @@ def export_run(
     check_project_owner(Path(config.export.output_dir) / config.name, source)
     with timed_step(log, f"loading {run_dir.path}: model and test set"):
         run_dir, task, model = open_verified_run(run_dir.path)
-        examples = task.examples("test", config.export.verify_clusters)
+        examples = task.examples("test", config.export.verify_examples)
 
     def metrics(outputs: np.ndarray) -> dict:
         return task.metrics_from_outputs(outputs, examples)
@@ -242,7 +242,7 @@ def export_model(
             )
             agreement = report["verification"]
             agreement.update(
-                clusters=n_examples,
+                examples=n_examples,
                 threshold=settings.agreement_threshold,
                 passed=agreement["bit_identical_fraction"] >= settings.agreement_threshold,
                 metrics_keras=metrics(reference),
