@@ -173,9 +173,15 @@ def test_export_shows_its_steps_with_timings_and_a_short_summary(trained, tmp_pa
     assert seconds[compile_step] == pytest.approx(report["timing_seconds"]["compile"], abs=0.06)
     assert done.stdout.splitlines() == [
         f"project:       {tmp_path / 'firmware' / 'tiny'} (report.json)",
-        "bit-identical: 100.000% of the outputs of 40 test inputs (largest difference 0 LSB)",
+        "bit-identical: 100.000% of the outputs of 40 test examples (largest difference 0 LSB)",
         "passed:        yes",
     ]
+    assert report["provenance"]["packages"]["hls4ml"] == "1.3.0"
+    card = (run / "MODEL_CARD.md").read_text()
+    assert (
+        f"- project `{tmp_path / 'firmware' / 'tiny'}`: 100.00% of 40 test examples "
+        "bit-identical to QKeras (passed)"
+    ) in card
 
 
 def test_importing_tensorflow_through_smartml_prints_nothing(tmp_path):

@@ -39,7 +39,7 @@ from smartml.backend import keras
 from smartml.config import RunConfig
 from smartml.config.export import DISTRIBUTED_ARITHMETIC, ExportConfig
 from smartml.console import timed_step
-from smartml.errors import ExportError, RunDirectoryError
+from smartml.errors import ExportError, OutputError, RunDirectoryError
 from smartml.export import distributed_arithmetic
 from smartml.export.firmware_graph import widened_pooling_inputs
 from smartml.export.hls4ml_keras2 import convert
@@ -55,6 +55,8 @@ from smartml.hardware.precision import LayerPrecision, quantizer_type
 from smartml.hardware.registry import handler_for
 from smartml.models.exportability import export_refusal
 from smartml.runs.directory import RunDirectory
+from smartml.runs.provenance import provenance
+from smartml.tasks.base import Task
 
 log = logging.getLogger("smartml.export")
 
@@ -108,7 +110,7 @@ def export_run(
         return task.metrics_from_outputs(outputs, examples)
 
     run = {"run": config.name, "run_dir": str(run_dir.path)}
-    return export_model(
+    report = export_model(
         model,
         examples.inputs,
         metrics,
@@ -120,6 +122,20 @@ def export_run(
         rtl=rtl,
         synth=synth,
     )
+    _update_model_card(run_dir, task, Path(config.export.output_dir) / config.name, report)
+    return report
+
+
+def _update_model_card(run_dir: RunDirectory, task: Task, project: Path, report: dict) -> None:
+    """The run's model card with the firmware's agreement; a run folder that cannot be
+    written (a colleague's run) keeps its card, with one warning line."""
+    from smartml.evaluation.run import write_model_card
+
+    firmware = {"project": str(project), "verification": report["verification"]}
+    try:
+        write_model_card(run_dir, task, firmware)
+    except OutputError as err:
+        log.warning("model card not updated: %s", err)
 
 
 def check_exportable(config: RunConfig) -> None:
@@ -274,6 +290,7 @@ def export_model(
                     model, types, firmware_inputs, reference, staging / "rtl", settings, synth
                 )
             report["timing_seconds"]["total"] = round(time.perf_counter() - started, 1)
+            report["provenance"] = provenance()
             write_json_atomic(staging / "report.json", report, ExportError)
     finally:
         # hls4ml's Catapult writer leaves an archive of the (staging) project beside it
