@@ -9,15 +9,16 @@ verification; ^C is 130.
 """
 
 import argparse
+import json
 import sys
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
 from smartml import console
-from smartml.errors import OutputError, SmartmlError, first_line
+from smartml.errors import ConfigError, OutputError, SmartmlError, first_line
 
 UMBRELLA = "smartml"
 MODULE_PROG = "python -m smartml."
@@ -108,11 +109,52 @@ class OptionValue:
 
     option: str
     value: Any
+    typed: str | None = field(default=None, repr=False)  # as typed, when not the value alone
 
     def label(self) -> str:
-        """The option as typed: ``--epochs -1``."""
+        """The option as typed: ``--epochs -1``, ``--set training.epochs=-1``."""
+        if self.typed is not None:
+            return f"{self.option} {self.typed}"
         value = f"{self.value:g}" if isinstance(self.value, float) else self.value
         return f"{self.option} {value}"
+
+
+SET_OPTION_HELP = (
+    "set a configuration key, e.g. training.epochs=3 or model.hidden_units=[32,32] "
+    "(the value is read as JSON, else as text); repeatable"
+)
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE``, repeatable (:func:`set_overrides` reads it)."""
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help=SET_OPTION_HELP
+    )
+
+
+def set_overrides(pairs: Sequence[str]) -> dict[str, OptionValue]:
+    """Dotted key -> value of ``--set KEY=VALUE`` options; a value is JSON when it
+    parses as JSON (numbers, booleans, null, lists, objects), text otherwise.
+
+    >>> {key: value.value for key, value in set_overrides(
+    ...     ["training.epochs=3", "output.plot_style=CMS", "model.hidden_units=[8, 8]"]).items()}
+    {'training.epochs': 3, 'output.plot_style': 'CMS', 'model.hidden_units': [8, 8]}
+    >>> set_overrides(["training.epochs"])
+    Traceback (most recent call last):
+    ...
+    smartml.errors.ConfigError: --set training.epochs: expected KEY=VALUE, e.g. training.epochs=3
+    """
+    overrides = {}
+    for pair in pairs:
+        key, equals, text = pair.partition("=")
+        if not equals or not key.strip() or any(not part for part in key.strip().split(".")):
+            raise ConfigError(f"--set {pair}: expected KEY=VALUE, e.g. training.epochs=3")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        overrides[key.strip()] = OptionValue("--set", value, f"{key.strip()}={text}")
+    return overrides
 
 
 def run_cli(main: Callable[[], int | None], prog: str, verbose: bool = False) -> int:

@@ -9,7 +9,13 @@ a complete run, or an unfinished one of another configuration, is refused unless
 import argparse
 import sys
 
-from smartml.cli import CommandLineParser, given_options, run_cli
+from smartml.cli import (
+    CommandLineParser,
+    add_set_option,
+    given_options,
+    run_cli,
+    set_overrides,
+)
 from smartml.config.distribution import DISTRIBUTION_KINDS
 
 
@@ -36,6 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="RUN_DIR",
         help="start from a trained run's weights (override training.initial_weights)",
     )
+    add_set_option(parser)
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -50,7 +57,7 @@ def overrides_from(args: argparse.Namespace) -> dict:
     (a bad value is reported under its option).
 
     >>> options = dict(epochs=3, batch_size=None, device=None, output="x", seed=None,
-    ...                initial_weights="runs/pixel_2t", distribution="mirrored")
+    ...                initial_weights="runs/pixel_2t", distribution="mirrored", set=[])
     >>> {key: value.label() for key, value in overrides_from(argparse.Namespace(**options)).items()}
     {'training.epochs': '--epochs 3', 'training.distribution.kind': '--distribution mirrored',
      'output.dir': '--output x', 'training.initial_weights': '--initial-weights runs/pixel_2t'}
@@ -64,7 +71,8 @@ def overrides_from(args: argparse.Namespace) -> dict:
         "seed": "training.seed",
         "initial_weights": "training.initial_weights",
     }
-    return given_options(args, keys)
+    # the named options win over --set of the same key
+    return {**set_overrides(args.set), **given_options(args, keys)}
 
 
 def main(argv: list[str] | None = None) -> int:

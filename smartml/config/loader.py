@@ -126,7 +126,9 @@ def validate_config(
         raise ConfigError(f"{source}: expected a JSON object at the top level")
     for key in raw:
         if key not in _SECTIONS:
-            raise ConfigError(f"{source}: {key}: {unknown_key_message(key, _SECTIONS)}")
+            given = next((o for k, o in (options or {}).items() if k.split(".")[0] == key), None)
+            where = given if given is not None else f"{source}: {key}"
+            raise ConfigError(f"{where}: {unknown_key_message(key, _SECTIONS)}")
     for key in ("name", "task", "data", "model"):
         if key not in raw:
             raise ConfigError(f"{source}: {key}: required section is missing")

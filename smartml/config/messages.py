@@ -121,10 +121,12 @@ def describe(
     more = len({locate(schema, p["loc"]).keys for p in problems} - {where.keys})
     suffix = f" (and {more} more problem{'s' * (more > 1)})" if more else ""
     option = _option_at(key, options or {})
-    if option is not None:
-        return f"{option}: {_requirement(first['msg'])}{suffix}"
     if first["type"] == "extra_forbidden":
         message = unknown_key_message(str(first["loc"][-1]), _known_keys(schema, problems, where))
+        if option is not None:  # --set of a misspelled key
+            return f"{option}: {message}{suffix}"
+    elif option is not None:
+        return f"{option}: {_requirement(first['msg'])}{suffix}"
     elif first["type"] == "missing":
         message = "required key is missing"
     else:

@@ -12,7 +12,7 @@ import argparse
 import subprocess
 import sys
 
-from smartml.cli import CommandLineParser, run_cli
+from smartml.cli import CommandLineParser, add_set_option, run_cli, set_overrides
 from smartml.config.tune import MAX_TRIALS
 
 
@@ -43,6 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a complete run (same task and data) drawn beside the Pareto front; "
         "repeatable, added to tune.reference_runs",
     )
+    add_set_option(parser)
     # set by --workers for the processes it starts: their number, no results printed
     parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.verbose:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
-        search = prepare_search(args.config, args.trials, args.reference)
+        search = prepare_search(args.config, args.trials, args.reference, set_overrides(args.set))
         study = start_study(search, args.storage, args.study, args.worker_index or 0)
         if args.worker_index is not None:
             run_worker(study, search, f"[worker {args.worker_index}] ")

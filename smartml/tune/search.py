@@ -8,6 +8,7 @@ from pathlib import Path
 import optuna
 
 from smartml.config import load_config
+from smartml.config.loader import apply_overrides
 from smartml.errors import ConfigError
 from smartml.tune.objectives import resolve_objectives
 from smartml.tune.space import check_space
@@ -20,7 +21,10 @@ SEED_STRIDE = 1000
 
 
 def prepare_search(
-    config_path: str, trials: int | None = None, references: list[str] | tuple[str, ...] = ()
+    config_path: str,
+    trials: int | None = None,
+    references: list[str] | tuple[str, ...] = (),
+    overrides: dict | None = None,
 ) -> Search:
     """Load and check the search of the run configuration at ``config_path``.
 
@@ -29,6 +33,8 @@ def prepare_search(
         trials: finished trials wanted (default ``tune.trials``).
         references: run directories to draw beside the Pareto front besides
             ``tune.reference_runs`` (``--reference``, relative to the working directory).
+        overrides: dotted key -> value (``--set``), applied to the file before the
+            search reads it, so every trial starts from them.
 
     Raises:
         ConfigError: no ``tune`` section, a parameter key or value the schema
@@ -39,10 +45,10 @@ def prepare_search(
     from smartml.runs.directory import RunDirectory
     from smartml.tune.references import check_reference, resolve_references
 
-    config = load_config(config_path)
+    config = load_config(config_path, overrides)
     if config.tune is None:
         raise ConfigError(f"{config_path}: tune: required section is missing for a search")
-    raw = json.loads(Path(config_path).read_text())
+    raw = apply_overrides(json.loads(Path(config_path).read_text()), overrides or {})
     check_space(raw, config.tune, config_path)
     task = TASKS.get(config.task.name)(config, RunDirectory(config.run_dir()))
     objectives = resolve_objectives(config.tune.objectives, config, task, config_path)
