@@ -169,8 +169,13 @@ def handler_for(layer, purpose: str = "cost") -> LayerHandler:
     return handler
 
 
-def supported_layers(purpose: str = "export") -> tuple[str, ...]:
+def supported_layers(purpose: str = "export", package: str | None = None) -> tuple[str, ...]:
     """Labels of the handled layer families, for errors and the README.
+
+    Args:
+        purpose: ``"export"`` (exportable layers) or ``"cost"`` (every handled layer).
+        package: only the handlers defined in this package (``"smartml"``: smartml's
+            own, without the installed plugins'); None: all.
 
     >>> "GlobalAveragePooling1D" in supported_layers("export")
     True
@@ -184,7 +189,8 @@ def supported_layers(purpose: str = "export") -> tuple[str, ...]:
         sorted(
             f"{layer_type.__name__}{handler.detail}"
             for layer_type, handler in _HANDLERS.items()
-            if purpose == "cost" or handler.exportable
+            if (purpose == "cost" or handler.exportable)
+            and (package is None or type(handler).__module__.startswith(f"{package}."))
         )
     )
 
