@@ -24,7 +24,6 @@ from smartml.backend import keras
 from smartml.config.base import ModelSection
 from smartml.config.registered import fill_registries
 from smartml.errors import ConfigError, ExportError
-from smartml.evaluate import main as evaluate_main
 from smartml.export.qkeras_precision import layer_precisions
 from smartml.export.rtl import export_rtl, simulation
 from smartml.hardware import cost
@@ -87,7 +86,8 @@ def test_a_config_naming_the_plugins_task_and_model_validates_without_tensorflow
     assert done.returncode == 0, done.stderr
 
 
-def test_the_plugins_task_trains_the_plugins_model_and_evaluates(plugin, tmp_path):
+def test_the_plugins_task_trains_the_plugins_model_and_evaluates(plugin, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
     run = tmp_path / "waves"
     config = {
         "name": "waves",
@@ -101,7 +101,15 @@ def test_the_plugins_task_trains_the_plugins_model_and_evaluates(plugin, tmp_pat
     path.write_text(json.dumps(config))
     assert train_main([str(path)]) == 0
     assert (run / "COMPLETE.json").is_file()
-    assert evaluate_main([str(run)]) == 0
+    # evaluated again in a fresh process: the saved model's custom layer is found there
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "smartml.evaluate", str(run)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
     metrics = json.loads((run / "metrics.json").read_text())
     assert np.isfinite(metrics["y"]["rms"])
     # the hardware cost went through the plugin's handler: the output layer's inputs
