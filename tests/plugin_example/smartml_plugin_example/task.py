@@ -5,6 +5,7 @@ from __future__ import annotations
 from smartml.backend import tf
 from smartml.outputs.point_regression import PointRegression
 from smartml.tasks.base import SPLITS, Examples, InputSpec, Task
+from smartml_plugin_example.schema import WavesData
 from smartml_plugin_example.simulator import simulate
 
 TRAIN_FRACTION, VALIDATION_FRACTION = 0.8, 0.1
@@ -13,6 +14,14 @@ TRAIN_FRACTION, VALIDATION_FRACTION = 0.8, 0.1
 class WavesTask(Task):
     """``y = sin(π·x0)·x1 + noise``, judged as a point regression; the splits are
     80/10/10 of the simulated examples, by position."""
+
+    @property
+    def data(self) -> WavesData:
+        """The ``data`` section, validated against this task's schema."""
+        data = self.config.data
+        if not isinstance(data, WavesData):
+            raise TypeError(f"example_waves needs a WavesData, got {type(data).__name__}")
+        return data
 
     @property
     def inputs(self) -> dict[str, InputSpec]:
@@ -24,7 +33,7 @@ class WavesTask(Task):
 
     def prepare(self, fit: bool) -> None:
         # Nothing is fitted: the simulation is the same for every seed of the run.
-        data = self.config.data
+        data = self.data
         features, targets = simulate(data.n_examples, data.noise, data.seed)
         n = len(targets)
         ends = {"train": int(TRAIN_FRACTION * n)}
