@@ -32,7 +32,7 @@ from smartml.hardware.precision import quantizer_rule, quantizer_type
 from smartml.hardware.registry import LayerHandler, handler_for, layer_handler, supported_layers
 from smartml.models.contract import builder_of
 from smartml.outputs.point_regression import PointRegression
-from smartml.registry import MODELS, PLUGIN_GROUP, TASKS, load_plugins
+from smartml.registry import MODELS, PLUGIN_GROUP, TASKS, import_package_modules, load_plugins
 from smartml.tasks.base import InputSpec
 from smartml.train import main as train_main
 
@@ -208,3 +208,37 @@ def test_a_registered_model_that_is_not_a_builder_is_refused_in_one_line():
             builder_of("not_a_builder")
     finally:
         MODELS.unregister("not_a_builder")
+
+
+def test_modules_are_discovered_in_their_folder(tmp_path, monkeypatch):
+    """A new task or model package, or a new handler module, is found without an edit
+    of an ``__init__``: subpackages with the inner module, or plain modules."""
+    package = tmp_path / "discovered"
+    for folder in ("alpha", "beta", "gamma"):
+        (package / folder).mkdir(parents=True)
+        (package / folder / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "alpha" / "schema.py").write_text("")
+    (package / "gamma" / "schema.py").write_text("")
+    (package / "rules.py").write_text("")
+    (package / "_private.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert import_package_modules("discovered", "schema") == [
+        "discovered.alpha.schema",
+        "discovered.gamma.schema",
+    ]
+    assert import_package_modules("discovered") == ["discovered.rules"]
+    assert "discovered.gamma.schema" in sys.modules
+
+
+def test_every_task_and_model_package_of_smartml_is_registered():
+    tasks, models = fill_registries()
+    for package, registry in (("tasks", tasks), ("models", models)):
+        folders = {path.parent.name for path in (REPO / "smartml" / package).glob("*/schema.py")}
+        prefix = f"smartml.{package}."
+        registered = {
+            implementation.removeprefix(prefix).split(".")[0]
+            for implementation in (registry.entry(name).implementation for name in registry.names())
+            if implementation.startswith(prefix)
+        }
+        assert folders == registered, package
