@@ -143,6 +143,7 @@ def test_the_plugins_layer_is_bit_exact_in_rtl_simulation(plugin, tmp_path, monk
 
 
 def test_a_handler_registered_by_name_for_a_handled_class_names_both_handlers():
+    assert type(handler_for(QDense(2, name="d"))).__name__ == "KernelLayer"  # loaded first
     layer_handler("qkeras:QDense")(type("Again", (LayerHandler,), {"__module__": __name__}))
     with pytest.raises(
         ValueError,
