@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from smartml.config import load_config, save_config
+from smartml.config.registered import fill_registries
 from smartml.errors import ConfigError
 
 CONFIGS = Path(__file__).parents[1] / "configs"
@@ -97,11 +98,11 @@ def test_overrides_win_and_the_resolved_config_round_trips(tmp_path):
         ),
         (
             lambda c: c["task"].update(name="pixles"),
-            "task.name: unknown task 'pixles'; known: mem_regression, ntuple_classifier, rich_pid, smart_pixels",
+            "task.name: unknown task 'pixles'; known: {tasks}",
         ),
         (
             lambda c: c["model"].update(name="mpl"),
-            "model.name: unknown model 'mpl'; known: deepsets, dgcnn, mlp, pixel_mdn, pointnet, pointnet_tnet",
+            "model.name: unknown model 'mpl'; known: {models}",
         ),
         (lambda c: c.pop("data"), "data: required section is missing"),
         (lambda c: c.update(schema_version=2), "schema_version: 2 is not supported; expected 1"),
@@ -155,6 +156,12 @@ def test_bad_values_name_file_and_key(tmp_path, base_config, mutate, expected):
         load_config(path)
     message = str(raised.value)
     assert message.startswith(f"{path}: ")
+    # every registered name is offered: smartml's and the installed plugins'
+    tasks, models = fill_registries()
+    assert {"smart_pixels", "rich_pid"} <= set(tasks.names()) and "mlp" in models.names()
+    names = {"{tasks}": ", ".join(tasks.names()), "{models}": ", ".join(models.names())}
+    for placeholder, listed in names.items():
+        expected = expected.replace(placeholder, listed)
     assert expected in message
     assert "\n" not in message
 

@@ -53,6 +53,10 @@ class Linear:
     exportable = False
 
     @staticmethod
+    def export_refusal(config):
+        return "a float Dense layer"
+
+    @staticmethod
     def build(config, inputs, output):
         (spec,) = inputs.values()
         tensor = keras.Input(spec.shape, name=spec.name)

@@ -29,8 +29,9 @@ def run_config_json_schema() -> dict[str, Any]:
         the schema as a JSON-serialisable dict, definitions under ``$defs``.
 
     >>> schema = run_config_json_schema()
-    >>> schema["properties"]["model"]["properties"]["name"]["enum"]
-    ['deepsets', 'dgcnn', 'mlp', 'pixel_mdn', 'pointnet', 'pointnet_tnet']
+    >>> names = schema["properties"]["model"]["properties"]["name"]["enum"]
+    >>> names == sorted(names) and {"mlp", "pixel_mdn", "pointnet"} <= set(names)
+    True
     """
     tasks, models = fill_registries()
     task_schemas = {name: tasks.schema(name) for name in tasks.names()}

@@ -1,30 +1,26 @@
 """The one place where configuration code reaches the task and model packages.
 
 Task and model schemas register themselves (:mod:`smartml.registry`) when their
-modules are imported. The packages ``smartml.tasks`` and ``smartml.models`` import
-exactly those schema modules in their ``__init__`` and no TensorFlow, so importing
-them here fills the registries cheaply. Nothing else under :mod:`smartml.config`
-imports those packages (a test walks the source to check it), so the dependency runs
-one way at import time: tasks and models import :mod:`smartml.config`, never the
-reverse, and there is no import cycle.
+modules are imported. :func:`fill_registries` finds them by scanning the folders of
+``smartml.tasks`` and ``smartml.models`` (each subpackage's ``schema`` module, which
+imports no TensorFlow), by name: configuration code has no import of those packages
+(a test walks the source to check it), so the dependency runs one way, from tasks and
+models to :mod:`smartml.config`, and a new task or model needs no edit here or in an
+``__init__``.
 
-Tasks and models that live outside smartml (a physicist's own package) are named in
-the environment variable ``SMARTML_PLUGINS`` (comma-separated module names); each is
-imported here and registers its schemas as smartml's own do. Keep such a module
-free of TensorFlow imports, like smartml's schema modules.
+Tasks and models that live outside smartml (a physicist's own package) are plugins
+(:func:`smartml.registry.load_plugins`): an entry point of the group
+``smartml.plugins`` or a module named in ``SMARTML_PLUGINS``, imported here.
 """
 
-import importlib
-import os
+from smartml.registry import MODELS, TASKS, Registry, import_package_modules, load_plugins
 
-from smartml.errors import ConfigError
-from smartml.registry import MODELS, TASKS, Registry
-
-PLUGINS_VARIABLE = "SMARTML_PLUGINS"
+SCHEMA_PACKAGES = ("smartml.tasks", "smartml.models")
 
 
 def fill_registries() -> tuple[Registry, Registry]:
-    """Register every task and model schema (idempotent: modules are imported once).
+    """Register every task and model schema, smartml's and the plugins' (idempotent:
+    modules are imported once).
 
     Returns:
         the task and model registries, filled.
@@ -33,14 +29,7 @@ def fill_registries() -> tuple[Registry, Registry]:
     >>> "smart_pixels" in tasks.names() and "pixel_mdn" in models.names()
     True
     """
-    import smartml.models
-    import smartml.tasks  # noqa: F401
-
-    for module in filter(
-        None, (name.strip() for name in os.environ.get(PLUGINS_VARIABLE, "").split(","))
-    ):
-        try:
-            importlib.import_module(module)
-        except ImportError as err:
-            raise ConfigError(f"{PLUGINS_VARIABLE}: cannot import {module!r} ({err})") from None
+    for package in SCHEMA_PACKAGES:
+        import_package_modules(package, "schema")
+    load_plugins()
     return TASKS, MODELS

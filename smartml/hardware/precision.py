@@ -2,18 +2,23 @@
 
 The layer handlers (:mod:`smartml.hardware.handlers`) build on these to give every
 layer hls4ml precisions that reproduce QKeras exactly; the rules are explained in
-:mod:`smartml.export.qkeras_precision`.
+:mod:`smartml.export.qkeras_precision`. Each quantizer class has its rule, registered
+with :func:`quantizer_rule` (a plugin adds its own quantizers the same way); this
+module imports no TensorFlow.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from qkeras import quantized_bits, quantized_relu, quantized_tanh
 
 from smartml.errors import ExportError
 from smartml.hardware.fixed_point import FixedType
+from smartml.hardware.registry import load_rules
+from smartml.registry import ClassMap
 
 #: Fractional bits of an average (see :mod:`smartml.export.qkeras_precision`).
 POOL_FRACTIONAL_BITS = 24
@@ -43,58 +48,74 @@ class LayerPrecision:
         return precision
 
 
+@dataclass(frozen=True)
+class QuantizerRule:
+    """How one quantizer class maps to a fixed-point type.
+
+    Attributes:
+        fixed_type: ``fixed_type(quantizer, where) -> FixedType``; raises
+            :class:`~smartml.errors.ExportError` (naming ``where``) for settings that
+            have no exact firmware equivalent.
+        label: the quantizer and its supported settings, for error messages.
+        activation_only: only a ``QActivation`` may use it (not weights).
+    """
+
+    fixed_type: Callable[[Any, str], FixedType]
+    label: str
+    activation_only: bool = False
+
+
+_QUANTIZERS: ClassMap[QuantizerRule] = ClassMap("quantizer rule")
+
+
+def quantizer_rule(
+    *quantizer_types: type | str, label: str, activation_only: bool = False
+) -> Callable[[Callable[[Any, str], FixedType]], Callable[[Any, str], FixedType]]:
+    """Function decorator: the function gives the fixed-point type that quantizers of
+    ``quantizer_types`` produce (classes or ``"module:Class"`` names, imported at the
+    first lookup, so a plugin adds a quantizer without importing TensorFlow).
+
+    Args:
+        quantizer_types: the quantizer classes (exact classes: a subclass may round
+            differently).
+        label: names the quantizer and its supported settings in errors.
+        activation_only: only a ``QActivation`` may use it.
+    """
+
+    def register(
+        fixed_type: Callable[[Any, str], FixedType],
+    ) -> Callable[[Any, str], FixedType]:
+        owner = f"{fixed_type.__module__}.{fixed_type.__qualname__}"
+        rule = QuantizerRule(fixed_type, label, activation_only)
+        for quantizer_type_ in quantizer_types:
+            _QUANTIZERS.add(quantizer_type_, rule, owner)
+        return fixed_type
+
+    return register
+
+
 def quantizer_type(quantizer, where: str) -> FixedType:
     """The fixed-point type a weight or value quantizer produces.
 
     Args:
-        quantizer: ``quantized_bits`` (``alpha=1``) or ``quantized_tanh``.
+        quantizer: a quantizer with a registered rule (:func:`quantizer_rule`):
+            ``quantized_bits`` (``alpha=1``), ``quantized_tanh``, a plugin's.
         where: names the layer (and tensor) in errors.
 
+    >>> from qkeras import quantized_bits, quantized_tanh
     >>> quantizer_type(quantized_bits(8, 3, alpha=1), "x").hls()
     'fixed<8,4,RND_CONV,SAT>'
     >>> quantizer_type(quantized_tanh(4), "x").hls()
     'fixed<4,1,RND_CONV,SAT>'
     """
-    if isinstance(quantizer, quantized_bits):
-        alpha = quantizer.alpha
-        if alpha is not None and (isinstance(alpha, str) or float(alpha) != 1.0):
-            raise ExportError(
-                f"{where}: quantized_bits with alpha={alpha!r} scales the values by a factor "
-                "fitted in training; bit-exact export needs alpha=1"
-            )
-        signed = bool(quantizer.keep_negative)
-        saturation = "SAT_SYM" if getattr(quantizer, "symmetric", False) else "SAT"
-        return FixedType(
-            int(quantizer.bits),
-            int(quantizer.integer) + int(signed),
-            signed,
-            "RND_CONV",
-            saturation,
-        )
-    if isinstance(quantizer, quantized_tanh):
-        if quantizer.use_real_tanh or quantizer.use_stochastic_rounding:
-            raise ExportError(
-                f"{where}: quantized_tanh(use_real_tanh or stochastic rounding) has no exact "
-                "firmware equivalent; use the default hard tanh"
-            )
-        saturation = "SAT_SYM" if quantizer.symmetric else "SAT"
-        return FixedType(int(quantizer.bits), 1, True, "RND_CONV", saturation)
-    name = getattr(quantizer, "__name__", type(quantizer).__name__)
-    raise ExportError(
-        f"{where}: quantizer {name} is not supported for bit-exact export "
-        "(supported: quantized_bits with alpha=1, quantized_tanh)"
-    )
+    return _fixed_type(quantizer, where, activation=False)
 
 
 def activation_type(quantizer, where: str) -> FixedType:
     """The type a ``QActivation``'s quantizer produces: :func:`quantizer_type`, plus
-    ``quantized_relu``, which only an activation can be.
+    the quantizers only an activation can be (``quantized_relu``).
 
-    ``quantized_relu(bits, integer)`` is ``relu`` rounded to ``bits − integer``
-    fractional bits (``tf.round``: ties to even) and clipped below ``2^integer``:
-    ``ufixed<bits, integer, RND_CONV, SAT>``, which hls4ml's ``relu`` into that type
-    computes exactly.
-
+    >>> from qkeras import quantized_relu
     >>> activation_type(quantized_relu(6, 2), "x").hls()
     'ufixed<6,2,RND_CONV,SAT>'
     >>> activation_type(quantized_relu(6, 2, negative_slope=0.25), "layer 'r'")
@@ -102,8 +123,66 @@ def activation_type(quantizer, where: str) -> FixedType:
     ...
     smartml.errors.ExportError: layer 'r': quantized_relu(negative_slope=0.25) ...
     """
-    if not isinstance(quantizer, quantized_relu):
-        return quantizer_type(quantizer, where)
+    return _fixed_type(quantizer, where, activation=True)
+
+
+def _fixed_type(quantizer, where: str, activation: bool) -> FixedType:
+    load_rules()  # the plugins' quantizer rules too
+    rule = _QUANTIZERS.get(type(quantizer))
+    if rule is None or (rule.activation_only and not activation):
+        supported = ", ".join(
+            sorted(
+                rule.label
+                for _, rule in _QUANTIZERS.items()
+                if activation or not rule.activation_only
+            )
+        )
+        name = getattr(quantizer, "__name__", type(quantizer).__name__)
+        raise ExportError(
+            f"{where}: quantizer {name} is not supported for bit-exact export "
+            f"(supported: {supported})"
+        )
+    return rule.fixed_type(quantizer, where)
+
+
+@quantizer_rule("qkeras:quantized_bits", label="quantized_bits with alpha=1")
+def _quantized_bits(quantizer, where: str) -> FixedType:
+    alpha = quantizer.alpha
+    if alpha is not None and (isinstance(alpha, str) or float(alpha) != 1.0):
+        raise ExportError(
+            f"{where}: quantized_bits with alpha={alpha!r} scales the values by a factor "
+            "fitted in training; bit-exact export needs alpha=1"
+        )
+    signed = bool(quantizer.keep_negative)
+    saturation = "SAT_SYM" if getattr(quantizer, "symmetric", False) else "SAT"
+    return FixedType(
+        int(quantizer.bits),
+        int(quantizer.integer) + int(signed),
+        signed,
+        "RND_CONV",
+        saturation,
+    )
+
+
+@quantizer_rule("qkeras:quantized_tanh", label="quantized_tanh")
+def _quantized_tanh(quantizer, where: str) -> FixedType:
+    if quantizer.use_real_tanh or quantizer.use_stochastic_rounding:
+        raise ExportError(
+            f"{where}: quantized_tanh(use_real_tanh or stochastic rounding) has no exact "
+            "firmware equivalent; use the default hard tanh"
+        )
+    saturation = "SAT_SYM" if quantizer.symmetric else "SAT"
+    return FixedType(int(quantizer.bits), 1, True, "RND_CONV", saturation)
+
+
+@quantizer_rule(
+    "qkeras:quantized_relu", label="quantized_relu(bits, integer)", activation_only=True
+)
+def _quantized_relu(quantizer, where: str) -> FixedType:
+    """``quantized_relu(bits, integer)`` is ``relu`` rounded to ``bits − integer``
+    fractional bits (``tf.round``: ties to even) and clipped below ``2^integer``:
+    ``ufixed<bits, integer, RND_CONV, SAT>``, which hls4ml's ``relu`` into that type
+    computes exactly."""
     unsupported = {
         "negative_slope": quantizer.negative_slope,
         "use_sigmoid": quantizer.use_sigmoid,

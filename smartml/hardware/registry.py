@@ -1,10 +1,12 @@
 """The one registry of layer handlers: what smartml knows about each Keras layer type.
 
 A handler (a :class:`LayerHandler` subclass, one file per layer family under
-:mod:`smartml.hardware.handlers`) is registered for its layer classes with
-:func:`layer_handler`, as hls4ml registers its converters with ``@keras_handler``::
+:mod:`smartml.hardware.handlers`, found by scanning that folder) is registered for its
+layer classes with :func:`layer_handler`, as hls4ml registers its converters with
+``@keras_handler``; a class is named ``"module:Class"`` (resolved at the first
+lookup, so a plugin registers a handler without importing TensorFlow) or given::
 
-    @layer_handler(QDense, QConv1D, QConv2D)
+    @layer_handler("qkeras:QDense", "qkeras:QConv1D", "qkeras:QConv2D")
     class KernelLayer(LayerHandler): ...
 
 Lookup is by the exact class (a subclass may compute something else, as hls4ml also
@@ -27,14 +29,16 @@ smartml.errors.UnsupportedLayerError: layer 'plain' (Dense) is not supported for
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
 
 from smartml.errors import ExportError, UnsupportedLayerError
+from smartml.registry import ClassMap, import_package_modules, load_plugins
 
 PURPOSES = ("export", "cost")
-_HANDLERS: dict[type, LayerHandler] = {}
+HANDLER_PACKAGE = "smartml.hardware.handlers"
+_HANDLERS: ClassMap[LayerHandler] = ClassMap("handler")
+_loaded = False
 
 
 class LayerHandler:
@@ -122,15 +126,23 @@ class LayerHandler:
         return None
 
 
-def layer_handler(*layer_types: type) -> Callable[[type], type]:
-    """Class decorator: register one instance of the handler for ``layer_types``."""
+def layer_handler(*layer_types: type | str) -> Callable[[type], type]:
+    """Class decorator: register one instance of the handler for ``layer_types``.
+
+    Args:
+        layer_types: layer classes, or their names ``"module:Class"``
+            (``"tf_keras.layers:Dense"``), imported at the first lookup.
+
+    Raises:
+        ValueError: a class with a handler already (naming both handlers), when the
+            second is registered or, for a name, at the first lookup.
+    """
 
     def register(handler_class: type) -> type:
         handler = handler_class()
+        owner = f"{handler_class.__module__}.{handler_class.__qualname__}"
         for layer_type in layer_types:
-            if layer_type in _HANDLERS:
-                raise ValueError(f"two handlers for {layer_type.__name__}")
-            _HANDLERS[layer_type] = handler
+            _HANDLERS.add(layer_type, handler, owner)
         return handler_class
 
     return register
@@ -147,7 +159,7 @@ def handler_for(layer, purpose: str = "cost") -> LayerHandler:
         UnsupportedLayerError: no handler (for that purpose), one line naming the
             layer, its class and the supported layers.
     """
-    _load_handlers()
+    load_rules()
     handler = _HANDLERS.get(type(layer))
     if handler is None or (purpose == "export" and not handler.exportable):
         raise UnsupportedLayerError(
@@ -157,8 +169,13 @@ def handler_for(layer, purpose: str = "cost") -> LayerHandler:
     return handler
 
 
-def supported_layers(purpose: str = "export") -> tuple[str, ...]:
+def supported_layers(purpose: str = "export", package: str | None = None) -> tuple[str, ...]:
     """Labels of the handled layer families, for errors and the README.
+
+    Args:
+        purpose: ``"export"`` (exportable layers) or ``"cost"`` (every handled layer).
+        package: only the handlers defined in this package (``"smartml"``: smartml's
+            own, without the installed plugins'); None: all.
 
     >>> "GlobalAveragePooling1D" in supported_layers("export")
     True
@@ -167,20 +184,26 @@ def supported_layers(purpose: str = "export") -> tuple[str, ...]:
     """
     if purpose not in PURPOSES:
         raise ValueError(f"purpose {purpose!r}: expected one of {PURPOSES}")
-    _load_handlers()
+    load_rules()
     return tuple(
         sorted(
             f"{layer_type.__name__}{handler.detail}"
             for layer_type, handler in _HANDLERS.items()
-            if purpose == "cost" or handler.exportable
+            if (purpose == "cost" or handler.exportable)
+            and (package is None or type(handler).__module__.startswith(f"{package}."))
         )
     )
 
 
-def _load_handlers() -> None:
-    # The handler modules import this one (for the decorator), so they are loaded on
-    # first use rather than at import time.
-    importlib.import_module("smartml.hardware.handlers")
+def load_rules() -> None:
+    """Register smartml's layer handlers (every module of their folder) and the
+    plugins' handlers and quantizer rules, once. The handler modules import this one
+    (for the decorator), so they are loaded on first use, not at import time."""
+    global _loaded
+    if not _loaded:
+        import_package_modules(HANDLER_PACKAGE)
+        load_plugins()
+        _loaded = True
 
 
 def __getattr__(name: str):

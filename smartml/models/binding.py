@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from smartml.errors import ConfigError
 from smartml.hardware.cost import hardware_report
 from smartml.hardware.graph import input_layers
+from smartml.models.contract import builder_of
 from smartml.models.exportability import is_exportable
-from smartml.registry import MODELS
 
 if TYPE_CHECKING:
     from smartml.backend import keras
@@ -27,7 +27,7 @@ def build_model(config: RunConfig, task: Task) -> keras.Model:
     """The configured model for ``task``, checked against the task's declarations:
     one ``keras.Input`` per declared input (same name and shape) and an output of the
     output kind's size."""
-    builder = MODELS.get(config.model.name)
+    builder = builder_of(config.model.name)
     model = builder.build(config.model, task.inputs, task.output)
     check_model_matches_task(model, task, f"model {config.model.name!r}")
     if is_exportable(config.model):

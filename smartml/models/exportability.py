@@ -1,9 +1,9 @@
 """Whether a configured model can be exported to bit-exact firmware.
 
-A builder declares ``exportable`` (a class attribute; ``not_exportable_reason`` says
-why not). A builder whose exportability depends on its configuration (``mlp``: float
-or quantized) also defines ``export_refusal(config) -> str | None``. Callers ask
-here, never the attribute alone.
+A builder (:class:`~smartml.models.contract.ModelBuilder`) declares ``exportable``
+(False: never) and says why a configuration is not (``export_refusal(config)``; the
+``mlp`` is exportable quantized, not float). Callers ask here, never the attribute
+alone.
 
 >>> from smartml.models.mlp.schema import MLPConfig
 >>> is_exportable(MLPConfig(quantization={})), is_exportable(MLPConfig())
@@ -11,7 +11,7 @@ here, never the attribute alone.
 """
 
 from smartml.config.base import ModelSection
-from smartml.registry import MODELS
+from smartml.models.contract import builder_of
 
 DEFAULT_REASON = "its builder declares it not exportable"
 
@@ -25,11 +25,11 @@ def export_refusal(section: ModelSection) -> str | None:
     Returns:
         the builder's reason in words, or None.
     """
-    builder = MODELS.get(section.name)
-    if not builder.exportable:
-        return getattr(builder, "not_exportable_reason", DEFAULT_REASON)
-    refusal = getattr(builder, "export_refusal", None)
-    return refusal(section) if refusal is not None else None
+    builder = builder_of(section.name)
+    refusal = builder.export_refusal(section)
+    if refusal is None and not builder.exportable:
+        return DEFAULT_REASON  # declared never exportable, whatever it says of this one
+    return refusal
 
 
 def is_exportable(section: ModelSection) -> bool:

@@ -78,8 +78,11 @@ def load_verified_model(run_dir: RunDirectory, task: Task) -> keras.Model:
             f"the one in {run_dir.marker.name}); restore the run's own model or train "
             "it again with --overwrite"
         )
+    # Built first: building imports the builder, and with it the custom layers the saved
+    # model needs (a plugin's are not imported before).
+    configured = build_model(task.config, task)
     model = run_dir.load_model()
-    difference = architecture_difference(model, build_model(task.config, task))
+    difference = architecture_difference(model, configured)
     if difference:
         raise RunDirectoryError(
             f"{run_dir.model}: does not match the run's configuration "

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import numpy as np
-from qkeras import QActivation, quantized_tanh
+from qkeras import quantized_tanh
 
 from smartml.hardware.cost import quantizer_bits
 from smartml.hardware.precision import HARD_ACTIVATION_CONSTANTS, LayerPrecision, activation_type
 from smartml.hardware.registry import LayerHandler, layer_handler
 
 
-@layer_handler(QActivation)
+@layer_handler("qkeras:QActivation")
 class Activation(LayerHandler):
     """The output takes the quantizer's type with QKeras' rounding (ties to even) and
     clipping; hls4ml's ``hard_tanh`` needs its slope and shift constants exact."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from qkeras import QConv1D, QConv2D, QDense, QDepthwiseConv2D, QSeparableConv2D
+from qkeras import QConv1D, QDense
 
 from smartml.errors import ExportError
 from smartml.hardware import resource_estimate as estimate
@@ -29,7 +29,7 @@ class _Quantized(LayerHandler):
         return quantizer_bits(getattr(layer, "activation", None), default_bits)
 
 
-@layer_handler(QDense, QConv1D, QConv2D)
+@layer_handler("qkeras:QDense", "qkeras:QConv1D", "qkeras:QConv2D")
 class KernelLayer(_Quantized):
     """``y = x·K + b`` at every output position; a ``QDense`` on ``(N, F)`` inputs (a
     per-point MLP) is what hls4ml builds as a pointwise ``Conv1D``."""
@@ -84,7 +84,7 @@ class KernelLayer(_Quantized):
             require_io_parallel(layer, io_type)
 
 
-@layer_handler(QDepthwiseConv2D)
+@layer_handler("qkeras:QDepthwiseConv2D")
 class DepthwiseLayer(_Quantized):
     """Each input channel convolved with its own ``kh×kw`` filters (cost only)."""
 
@@ -95,7 +95,7 @@ class DepthwiseLayer(_Quantized):
         return int(np.prod(shape[:2]))  # (kh, kw, C_in, d): kh·kw inputs per output
 
 
-@layer_handler(QSeparableConv2D)
+@layer_handler("qkeras:QSeparableConv2D")
 class SeparableLayer(_Quantized):
     """Depthwise then pointwise convolution; the pointwise part reads the unquantized
     depthwise output."""

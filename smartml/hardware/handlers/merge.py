@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 
-from smartml.backend import keras
 from smartml.errors import ExportError
 from smartml.hardware import resource_estimate as estimate
 from smartml.hardware.fixed_point import FixedType
@@ -35,7 +34,7 @@ class _Merge(LayerHandler):
             )
 
 
-@layer_handler(keras.layers.Multiply)
+@layer_handler("tf_keras.layers:Multiply")
 class Multiply(_Merge):
     """``a·b`` element by element, exact: fractional bits add, ranges multiply."""
 
@@ -70,7 +69,7 @@ class Multiply(_Merge):
         require_io_parallel(layer, io_type)
 
 
-@layer_handler(keras.layers.Concatenate)
+@layer_handler("tf_keras.layers:Concatenate")
 class Concatenate(_Merge):
     """Both inputs side by side in one type that holds each exactly."""
 
@@ -100,7 +99,7 @@ class Concatenate(_Merge):
         require_io_parallel(layer, io_type)
 
 
-@layer_handler(keras.layers.Add)
+@layer_handler("tf_keras.layers:Add")
 class Add(_Merge):
     """``a + b`` element by element, exact: the finer grid of the two, a range
     holding the sum of the largest magnitudes (a residual connection)."""

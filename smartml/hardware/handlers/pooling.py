@@ -12,7 +12,6 @@ import math
 import numpy as np
 from qkeras import QActivation
 
-from smartml.backend import keras
 from smartml.errors import ExportError
 from smartml.hardware import resource_estimate as estimate
 from smartml.hardware.fixed_point import FixedType
@@ -24,7 +23,7 @@ from smartml.hardware.precision import (
 from smartml.hardware.registry import LayerHandler, layer_handler
 
 
-@layer_handler(keras.layers.MaxPooling2D)
+@layer_handler("tf_keras.layers:MaxPooling2D")
 class MaxPooling(LayerHandler):
     """The largest value of each window, in the input's type (costed as wiring, as
     the pixel model's reports always have)."""
@@ -44,7 +43,7 @@ class MaxPooling(LayerHandler):
         return 0, 0
 
 
-@layer_handler(keras.layers.MaxPooling1D)
+@layer_handler("tf_keras.layers:MaxPooling1D")
 class MaxPooling1D(LayerHandler):
     """Values pass unchanged (cost only: no bit-exact export verified)."""
 
@@ -52,7 +51,7 @@ class MaxPooling1D(LayerHandler):
     exportable = False
 
 
-@layer_handler(keras.layers.GlobalMaxPooling1D)
+@layer_handler("tf_keras.layers:GlobalMaxPooling1D")
 class GlobalMaxPooling(LayerHandler):
     """The largest value of each channel over all ``N`` positions (the points of a
     point cloud); hls4ml keeps it in the accumulator type, so both are the input's."""
@@ -141,7 +140,7 @@ class _Average(LayerHandler):
         ), luts
 
 
-@layer_handler(keras.layers.AveragePooling2D)
+@layer_handler("tf_keras.layers:AveragePooling2D")
 class AveragePooling(_Average):
     def average_window(self, layer) -> int:
         return int(np.prod(layer.pool_size))
@@ -150,7 +149,7 @@ class AveragePooling(_Average):
         return np.sum(_pool_windows(layer, x), axis=(2, 3))
 
 
-@layer_handler(keras.layers.GlobalAveragePooling1D)
+@layer_handler("tf_keras.layers:GlobalAveragePooling1D")
 class GlobalAveragePooling(_Average):
     """The mean of each channel over all ``N`` positions (padded points included)."""
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from smartml.backend import keras
 from smartml.hardware.precision import LayerPrecision
 from smartml.hardware.registry import LayerHandler, layer_handler
 
 
-@layer_handler(keras.layers.InputLayer, keras.layers.Flatten, keras.layers.Reshape)
+@layer_handler("tf_keras.layers:InputLayer", "tf_keras.layers:Flatten", "tf_keras.layers:Reshape")
 class PassThrough(LayerHandler):
     """Output values are the input values, in the same type; the firmware only rewires
     them (an input layer's type is the firmware input type)."""
@@ -28,10 +27,10 @@ class PassThrough(LayerHandler):
 
 
 @layer_handler(
-    keras.layers.Dropout,
-    keras.layers.Permute,
-    keras.layers.ZeroPadding2D,
-    keras.layers.Cropping2D,
+    "tf_keras.layers:Dropout",
+    "tf_keras.layers:Permute",
+    "tf_keras.layers:ZeroPadding2D",
+    "tf_keras.layers:Cropping2D",
 )
 class CostOnlyPassThrough(LayerHandler):
     """Values pass unchanged (so their bits count as the input's for BOPs); no

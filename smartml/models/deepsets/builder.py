@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from smartml.models.contract import model_builder
 from smartml.models.deepsets.schema import DeepSetsConfig
 from smartml.models.point_cloud import quantized_point_network
 
@@ -26,10 +27,16 @@ if TYPE_CHECKING:
     from smartml.tasks.base import InputSpec
 
 
+@model_builder
 class DeepSets:
     """Builder of ``deepsets``."""
 
     exportable = True
+
+    @staticmethod
+    def export_refusal(config: DeepSetsConfig) -> str | None:
+        """None: every configuration is exportable."""
+        return None
 
     @staticmethod
     def build(

@@ -35,6 +35,7 @@ from smartml.backend import keras
 from smartml.errors import ConfigError
 from smartml.layers.knn_edge_conv import KNNEdgeConv
 from smartml.layers.masked_global_pooling import MaskedGlobalPooling
+from smartml.models.contract import model_builder
 from smartml.models.dgcnn.schema import DGCNNConfig
 from smartml.models.point_cloud import join_globals, model_inputs, point_cloud_inputs
 
@@ -43,13 +44,16 @@ if TYPE_CHECKING:
     from smartml.tasks.base import InputSpec
 
 
+@model_builder
 class DGCNN:
     """Builder of ``dgcnn``."""
 
     exportable = False
-    not_exportable_reason = (
-        "hls4ml has no k-nearest-neighbour layer, and its EdgeConv blocks need one"
-    )
+
+    @staticmethod
+    def export_refusal(config: DGCNNConfig) -> str | None:
+        """Never exportable: why."""
+        return "hls4ml has no k-nearest-neighbour layer, and its EdgeConv blocks need one"
 
     @staticmethod
     def build(config: DGCNNConfig, inputs: dict[str, InputSpec], output: OutputKind) -> keras.Model:

@@ -36,6 +36,7 @@ from qkeras import QActivation, QDense, quantized_relu
 
 from smartml.backend import keras
 from smartml.errors import ConfigError
+from smartml.models.contract import model_builder
 from smartml.models.mlp.schema import MLPConfig
 from smartml.models.quantizers import quantized_bits_of
 from smartml.models.regularizers import activity_regularizer, kernel_regularizer
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from smartml.tasks.base import InputSpec
 
 
+@model_builder
 class MLP:
     """Builder of ``mlp``. Exportable when quantized and without dropout
     (:meth:`export_refusal` says why not otherwise)."""

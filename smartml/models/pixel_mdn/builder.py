@@ -35,6 +35,7 @@ from qkeras import QActivation, QConv2D, QDense, QSeparableConv2D
 from smartml.backend import keras
 from smartml.errors import ConfigError
 from smartml.layers.fused_quantized_tanh import FusedQuantizedTanh
+from smartml.models.contract import model_builder
 from smartml.models.pixel_mdn.schema import PixelMDNConfig
 from smartml.models.quantizers import quantized_bits_of
 from smartml.models.regularizers import activity_regularizer, kernel_regularizer
@@ -44,10 +45,16 @@ if TYPE_CHECKING:
     from smartml.tasks.base import InputSpec
 
 
+@model_builder
 class PixelMDN:
     """Builder of the smart-pixel MDN (registered as ``pixel_mdn``)."""
 
     exportable = True
+
+    @staticmethod
+    def export_refusal(config: PixelMDNConfig) -> str | None:
+        """None: every configuration is exportable."""
+        return None
 
     @staticmethod
     def build(

@@ -29,6 +29,7 @@ import numpy as np
 
 from smartml.backend import keras
 from smartml.layers.masked_global_pooling import MaskedGlobalPooling
+from smartml.models.contract import model_builder
 from smartml.models.point_cloud import quantized_point_network
 from smartml.models.pointnet.schema import PointNetConfig, PointNetTNetConfig
 
@@ -37,10 +38,16 @@ if TYPE_CHECKING:
     from smartml.tasks.base import InputSpec
 
 
+@model_builder
 class PointNet:
     """Builder of ``pointnet``."""
 
     exportable = True
+
+    @staticmethod
+    def export_refusal(config: PointNetConfig) -> str | None:
+        """None: every configuration is exportable."""
+        return None
 
     @staticmethod
     def build(
@@ -58,14 +65,19 @@ class PointNet:
         return quantized_point_network(config, inputs, output, config.pooling, "pointnet")
 
 
+@model_builder
 class PointNetTNet:
     """Builder of ``pointnet_tnet``: the input T-Net, then ``pointnet``'s network."""
 
     exportable = False
-    not_exportable_reason = (
-        "its T-Net multiplies each event's points by a matrix computed from them, which "
-        "hls4ml cannot do (pointnet is the exportable form)"
-    )
+
+    @staticmethod
+    def export_refusal(config: PointNetTNetConfig) -> str | None:
+        """Never exportable: why."""
+        return (
+            "its T-Net multiplies each event's points by a matrix computed from them, which "
+            "hls4ml cannot do (pointnet is the exportable form)"
+        )
 
     @staticmethod
     def build(
