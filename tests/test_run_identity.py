@@ -104,6 +104,7 @@ def test_fingerprint_is_the_sha256_of_the_config_without_its_volatile_keys(tmp_p
     config = load_config(write_json(tmp_path / "c.json", toy_config(tmp_path / "run")))
     tree = config.model_dump(mode="json")
     del tree["export"], tree["tune"], tree["output"]["dir"], tree["output"]["plots"]
+    del tree["output"]["plot_style"], tree["output"]["plot_formats"]
     del tree["training"]["verbose"], tree["training"]["device"], tree["training"]["distribution"]
     canonical = json.dumps(tree, sort_keys=True, separators=(",", ":")).encode()
     assert fingerprint(config) == hashlib.sha256(canonical).hexdigest()
@@ -116,6 +117,8 @@ def test_only_keys_that_change_what_is_trained_change_the_fingerprint(tmp_path):
         "training.device": "gpu:1",
         "output.dir": "elsewhere",
         "output.plots": False,
+        "output.plot_style": "CMS",
+        "output.plot_formats": ["pdf"],
         "export": {"backend": "Catapult"},
         "tune": {
             "parameters": [
