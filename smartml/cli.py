@@ -53,6 +53,7 @@ class CommandLineParser(argparse.ArgumentParser):
     Args:
         subcommand: this parser is a sub-command's (``add_parser(..., subcommand=True)``):
             its ``--verbose`` keeps what the main parser read.
+        noise: whose log lines ``--verbose`` shows (the libraries the command loads).
         args, kwargs: those of ``argparse.ArgumentParser``.
 
     >>> parser = CommandLineParser(prog="python -m smartml.tool")
@@ -62,7 +63,13 @@ class CommandLineParser(argparse.ArgumentParser):
     (True, False)
     """
 
-    def __init__(self, *args: Any, subcommand: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        subcommand: bool = False,
+        noise: str = "TensorFlow, CUDA and hls4ml",
+        **kwargs: Any,
+    ) -> None:
         prog = kwargs.get("prog")
         if invoked_through_umbrella and prog is not None and prog.startswith(MODULE_PROG):
             kwargs["prog"] = f"{UMBRELLA} {prog.removeprefix(MODULE_PROG)}"
@@ -75,7 +82,7 @@ class CommandLineParser(argparse.ArgumentParser):
             action="store_true",
             # a sub-command's default would overwrite the main parser's value
             default=argparse.SUPPRESS if subcommand else False,
-            help="also show the log lines of TensorFlow, CUDA and hls4ml",
+            help=f"also show the log lines of {noise}",
         )
 
     @property

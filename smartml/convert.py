@@ -16,6 +16,7 @@ from smartml.ntuples.conversion import DEFAULT_STEP, convert
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = CommandLineParser(
+        noise="uproot and the other libraries it reads with",
         prog="python -m smartml.convert",
         description="Convert ROOT trees (chained over the input files) to HDF5 or parquet, "
         "one column per feature of a features file.",

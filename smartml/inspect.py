@@ -31,6 +31,7 @@ HEADER = ("column", "type", "min", "max", "mean", "std", "nan")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = CommandLineParser(
+        noise="uproot, h5py and pyarrow",
         prog="python -m smartml.inspect",
         description="Show the trees, datasets or columns of a .root, .h5 or .parquet file "
         "with statistics of each numeric column.",

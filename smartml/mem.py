@@ -36,8 +36,19 @@ SETTING_OPTIONS = {
 }
 
 
+def _with_default(option: str, text: str) -> str:
+    """``text`` ending with :class:`MemSettings`' default of ``option``'s setting."""
+    from smartml.collider.mem_settings import MemSettings
+
+    value: Any = MemSettings().model_dump()
+    for part in SETTING_OPTIONS[option].split("."):
+        value = value[part]
+    return f"{text} (default: {value})"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = CommandLineParser(
+        noise="Dask, vegas and uproot",
         prog="python -m smartml.mem",
         description="Matrix-Element-Method weights (LO Drell-Yan, vegas) of the events of a "
         "ROOT tree, written to tree 'momemta' (weight_DY, weight_DY_err, status: 0 ok, "
@@ -73,16 +84,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--chunk", type=int, default=100, help="events per saved chunk")
     parser.add_argument("--max-events", type=int, help="only the first N entries")
-    parser.add_argument("--neval", type=int, help="integrand points per vegas iteration")
-    parser.add_argument("--nitn-adapt", type=int, help="vegas iterations adapting the grid")
-    parser.add_argument("--nitn", type=int, help="vegas iterations on the frozen grid")
-    parser.add_argument("--seed", type=int, help="seed of the integrations")
-    parser.add_argument("--pt-resolution", type=float, help="a of σ(pT)/pT = a ⊕ b·pT")
     parser.add_argument(
-        "--pt-resolution-per-gev", type=float, help="b of σ(pT)/pT = a ⊕ b·pT [1/GeV]"
+        "--neval", type=int, help=_with_default("neval", "integrand points per vegas iteration")
     )
-    parser.add_argument("--eta-resolution", type=float, help="σ(η) of the transfer function")
-    parser.add_argument("--phi-resolution", type=float, help="σ(φ) [rad] of the transfer function")
+    parser.add_argument(
+        "--nitn-adapt",
+        type=int,
+        help=_with_default("nitn_adapt", "vegas iterations adapting the grid"),
+    )
+    parser.add_argument(
+        "--nitn", type=int, help=_with_default("nitn", "vegas iterations on the frozen grid")
+    )
+    parser.add_argument("--seed", type=int, help=_with_default("seed", "seed of the integrations"))
+    parser.add_argument(
+        "--pt-resolution",
+        type=float,
+        help=_with_default("pt_resolution", "a of σ(pT)/pT = a ⊕ b·pT"),
+    )
+    parser.add_argument(
+        "--pt-resolution-per-gev",
+        type=float,
+        help=_with_default("pt_resolution_per_gev", "b of σ(pT)/pT = a ⊕ b·pT [1/GeV]"),
+    )
+    parser.add_argument(
+        "--eta-resolution",
+        type=float,
+        help=_with_default("eta_resolution", "σ(η) of the transfer function"),
+    )
+    parser.add_argument(
+        "--phi-resolution",
+        type=float,
+        help=_with_default("phi_resolution", "σ(φ) [rad] of the transfer function"),
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 

@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import sys
+import typing
 from pathlib import Path
 
 from smartml.cli import (
@@ -40,6 +41,13 @@ OPTION_KEYS = {
 }
 
 
+def _choices(key: str) -> tuple[str, ...]:
+    """The values the ``export`` section allows for ``key`` (its Literal type)."""
+    from smartml.config.export import ExportConfig
+
+    return typing.get_args(ExportConfig.model_fields[key].annotation)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = CommandLineParser(
         prog="python -m smartml.export",
@@ -51,14 +59,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "run_dir", nargs="?", type=Path, help="run directory (default: latest complete run)"
     )
     parser.add_argument("--hls", action="store_true", help="export an hls4ml project")
-    parser.add_argument("--backend", help="Vitis (default), Vivado or Catapult")
+    parser.add_argument("--backend", choices=_choices("backend"), help="default Vitis")
     parser.add_argument("--part", help="FPGA part, or for Catapult an ASIC library")
     parser.add_argument("--clock-period", type=float, metavar="NS", help="default 25 (40 MHz)")
-    parser.add_argument("--io-type", help="io_parallel (default) or io_stream")
+    parser.add_argument("--io-type", choices=_choices("io_type"), help="default io_parallel")
     parser.add_argument(
         "--strategy",
-        help="Latency (default), Resource, or distributed_arithmetic (kernels as da4ml adder "
-        "graphs; Vitis/Vivado, io_parallel, reuse factor 1)",
+        choices=_choices("strategy"),
+        help="default Latency; distributed_arithmetic builds kernels as da4ml adder graphs "
+        "(Vitis/Vivado, io_parallel, reuse factor 1)",
     )
     parser.add_argument("--reuse-factor", type=int, metavar="N", help="default 1")
     parser.add_argument("--output", metavar="DIR", help="projects go to DIR/<run name>")
