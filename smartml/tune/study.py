@@ -49,16 +49,30 @@ def open_storage(url: str | None, tune_dir: Path) -> optuna.storages.BaseStorage
         tune_dir: the search's directory.
     """
     if url is None or "://" not in url:
-        path = Path(url) if url else tune_dir / "study.log"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        return JournalStorage(JournalFileBackend(str(path)))
+        return _journal(Path(url) if url else tune_dir / "study.log", url is not None)
     try:
         return optuna.storages.RDBStorage(with_driver(url))
     except Exception as err:  # sqlalchemy/driver errors: one line for the user
         reason = first_line(err)
         raise TuneError(f"--storage {url}: cannot open ({reason})") from None
+
+
+def _journal(path: Path, given: bool) -> optuna.storages.BaseStorage:
+    """The journal-file storage at ``path``; a path that cannot hold one is one line
+    naming it (and ``--storage`` when the user gave it)."""
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    where = f"--storage {path}" if given else str(path)
+    if path.is_dir():
+        raise TuneError(f"{where}: is a directory; expected a journal file, e.g. {path}/study.log")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise TuneError(f"{where}: {blocking} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    except OSError as err:
+        raise TuneError(f"{where}: cannot write the journal file ({err.strerror or err})") from None
 
 
 def with_driver(url: str) -> str:
