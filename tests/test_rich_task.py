@@ -74,8 +74,12 @@ def test_balancing_refuses_a_chunk_whose_events_changed_and_a_missing_class():
     with pytest.raises(DataError, match="changed since the balancing was planned"):
         plan.select(chunk, labels[1:], momentum[1:])
     muons_only = [c for c in chunks if c[1][0] == 0]
-    with pytest.raises(DataError, match="keeps no event"):
+    with pytest.raises(DataError, match=r"^balancing the train split \(.+\) keeps no event") as err:
         BalancePlan.plan(muons_only, EDGES, 2, seed=0)
+    assert "balance.validation" not in str(err.value)
+    with pytest.raises(DataError, match="set data.balance.validation: false") as err:
+        BalancePlan.plan(muons_only, EDGES, 2, seed=0, split="validation")
+    assert str(err.value).startswith("balancing the validation split (")
 
 
 def test_standardisation_matches_numpy_and_round_trips(tmp_path):

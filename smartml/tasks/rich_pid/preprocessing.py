@@ -91,6 +91,7 @@ class BalancePlan:
         edges: np.ndarray,
         n_classes: int,
         seed: int,
+        split: str = "train",
     ) -> BalancePlan:
         """Count the cells of every chunk, then share out the kept counts.
 
@@ -100,9 +101,11 @@ class BalancePlan:
             edges: momentum bin edges (GeV/c).
             n_classes: number of classes.
             seed: seed of the hypergeometric draws.
+            split: the split's name (``train``, ``validation``), for messages.
 
         Raises:
-            DataError: balancing keeps no event at all (a class missing everywhere).
+            DataError: balancing keeps no event at all (a class missing everywhere),
+                naming the split and its files.
         """
         counts: dict[Chunk, np.ndarray] = {}
         for chunk, labels, momentum in selections:
@@ -111,9 +114,17 @@ class BalancePlan:
         before = sum(counts.values(), np.zeros(shape, np.int64))
         after = np.repeat(before.min(axis=1, keepdims=True), n_classes, axis=1)
         if after.sum() == 0:
+            files = sorted({str(chunk.source_file) for chunk in counts})
+            shown = ", ".join(files[:2]) + (f" and {len(files) - 2} more" if len(files) > 2 else "")
+            hint = (
+                "; or set data.balance.validation: false to validate on it unbalanced"
+                if split == "validation"
+                else ""
+            )
             raise DataError(
-                f"balancing the training split keeps no event: per momentum bin, the "
-                f"events of each class are {before.tolist()} (a class has none in every bin)"
+                f"balancing the {split} split ({shown or 'no file'}) keeps no event: per "
+                f"momentum bin, the events of each class are {before.tolist()} (a class has "
+                f"none in every bin); give files with every class{hint}"
             )
         rng = np.random.default_rng(seed)
         remaining_total, remaining_kept = before.copy(), after.copy()

@@ -191,7 +191,9 @@ class RichPidTask(Task[RichDataConfig]):
                 yield chunk, labels, momentum
 
         edges = momentum_bin_edges(data.momentum_min_gev, data.momentum_max_gev, data.balance.bins)
-        plan = BalancePlan.plan(selections(), edges, len(data.class_names()), data.balance.seed)
+        plan = BalancePlan.plan(
+            selections(), edges, len(data.class_names()), data.balance.seed, split
+        )
         log.info(
             "%s split: cuts %s; balanced %d of %d events",
             split,
