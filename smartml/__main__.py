@@ -55,5 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     return int(module.main(rest) or 0)
 
 
+def run() -> None:
+    """The ``smartml`` console script: :func:`main`, then :func:`smartml.cli.exit_with`."""
+    cli.exit_with(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

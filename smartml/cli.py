@@ -10,6 +10,8 @@ verification; ^C is 130.
 
 import argparse
 import json
+import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -195,6 +197,21 @@ def run_cli(main: Callable[[], int | None], prog: str, verbose: bool = False) ->
             file=sys.stderr,
         )
         return EXIT_BUG
+
+
+def exit_with(status: int, prog: str = UMBRELLA) -> NoReturn:
+    """Leave the process with ``status``, the command's. A ^C that lands while Python
+    and its libraries shut down (TensorFlow's and Dask's threads can take seconds),
+    after the work is finished and saved, says so in one line and keeps ``status``
+    instead of ending with 130 and no word."""
+
+    def finished(signum: int, frame: Any) -> None:
+        sys.stderr.write(f"{prog}: interrupted while exiting; the command had finished\n")
+        sys.stderr.flush()
+        os._exit(status)
+
+    signal.signal(signal.SIGINT, finished)
+    sys.exit(status)
 
 
 def require_writable_directory(path: str | Path, option: str) -> Path:

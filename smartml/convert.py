@@ -5,11 +5,10 @@ The conversion itself is :func:`smartml.ntuples.conversion.convert`.
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-from smartml.cli import CommandLineParser, run_cli
+from smartml.cli import CommandLineParser, exit_with, run_cli
 from smartml.locations import as_location
 from smartml.ntuples.conversion import DEFAULT_STEP, convert
 
@@ -77,4 +76,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main(), "smartml.convert")

@@ -11,10 +11,9 @@ different tasks are refused.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-from smartml.cli import CommandLineParser, require_writable_directory, run_cli
+from smartml.cli import CommandLineParser, exit_with, require_writable_directory, run_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,4 +69,4 @@ def compare(run_dirs: list[Path], output: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main(), "smartml.evaluate")

@@ -11,11 +11,10 @@ inspected. ``--json`` prints everything (the attributes too) as one JSON object.
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from smartml.cli import CommandLineParser, run_cli
+from smartml.cli import CommandLineParser, exit_with, run_cli
 from smartml.errors import ConfigError, DataError
 from smartml.locations import Location, as_location, is_remote, location_suffix
 
@@ -161,4 +160,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main(), "smartml.inspect")

@@ -13,12 +13,11 @@ recorded in branch ``status`` and counted; the run goes on. Writes tree ``momemt
 """
 
 import argparse
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smartml.cli import CommandLineParser, run_cli
+from smartml.cli import CommandLineParser, exit_with, run_cli
 
 if TYPE_CHECKING:  # the command imports the integrator (uproot, vegas) only to run
     from smartml.collider.mem_integration import IntegrationReport
@@ -287,4 +286,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main(), "smartml.mem")

@@ -7,11 +7,11 @@ a complete run, or an unfinished one of another configuration, is refused unless
 """
 
 import argparse
-import sys
 
 from smartml.cli import (
     CommandLineParser,
     add_set_option,
+    exit_with,
     given_options,
     run_cli,
     set_overrides,
@@ -98,4 +98,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main(), "smartml.train")

@@ -75,3 +75,17 @@ def test_a_bad_command_line_under_the_umbrella_names_the_command(tmp_path):
     )
     assert run.returncode == 2
     assert run.stderr == f"smartml.inspect: error: {missing}: no such file\n"
+
+
+def test_a_ctrl_c_while_exiting_after_the_work_says_so_and_keeps_the_status():
+    """^C during interpreter shutdown (after the command finished) is one line, and the
+    command's own exit status stands (was: 130 and no word)."""
+    script = (
+        "import atexit, os, signal\n"
+        "from smartml import cli\n"
+        "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+        "cli.exit_with(0, 'smartml.train')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert done.stderr == "smartml.train: interrupted while exiting; the command had finished\n"

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from smartml.cli import CommandLineParser, add_set_option, run_cli, set_overrides
+from smartml.cli import CommandLineParser, add_set_option, exit_with, run_cli, set_overrides
 
 PROG = "python -m smartml.config"
 
@@ -64,4 +64,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main(), "smartml.config")

@@ -18,6 +18,7 @@ from pathlib import Path
 from smartml.cli import (
     CommandLineParser,
     OptionValue,
+    exit_with,
     given_options,
     require_writable_directory,
     run_cli,
@@ -250,4 +251,4 @@ def summary_text(summary: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main(), "smartml.export")

@@ -12,7 +12,7 @@ import argparse
 import subprocess
 import sys
 
-from smartml.cli import CommandLineParser, add_set_option, run_cli, set_overrides
+from smartml.cli import CommandLineParser, add_set_option, exit_with, run_cli, set_overrides
 from smartml.config.tune import MAX_TRIALS
 
 
@@ -130,4 +130,4 @@ def _without_option(argv: list[str], option: str) -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main(), "smartml.tune")
