@@ -88,3 +88,22 @@ def test_a_complete_run_records_provenance_and_writes_its_model_card(tmp_path):
     assert f"{bops:,.0f} BOPs" in card and f"{metrics['hardware']['luts']:,} LUTs" in card
     assert "- not exported yet" in card
     assert np.isfinite(auc)
+
+
+def test_opening_a_run_made_by_other_software_warns_in_one_line(tmp_path, caplog):
+    from smartml.runs.directory import RunDirectory
+    from smartml.runs.opening import warn_if_other_software
+
+    run = RunDirectory(tmp_path)
+    (tmp_path / "metrics.json").write_text(json.dumps({"provenance": provenance()}))
+    assert warn_if_other_software(run) is None
+    older = {**provenance(), "packages": {**provenance()["packages"], "qkeras": "0.8.0"}}
+    (tmp_path / "metrics.json").write_text(json.dumps({"provenance": older}))
+    with caplog.at_level("WARNING", logger="smartml.runs"):
+        message = warn_if_other_software(run)
+    assert message == (
+        f"{tmp_path} was made by other software (qkeras 0.8.0 -> 0.9.0); its numbers may differ"
+    )
+    assert caplog.messages == [message]
+    (tmp_path / "metrics.json").write_text(json.dumps({}))
+    assert warn_if_other_software(run) is None  # a run from before provenance: no word

@@ -34,11 +34,29 @@ def open_task(path: str | Path, prepare: bool = True) -> tuple[RunDirectory, Tas
 
 def open_verified_run(path: str | Path) -> tuple[RunDirectory, Task, keras.Model]:
     """The complete run at ``path``, its prepared task and its model, verified (see
-    :func:`load_verified_model`) before the task's data are touched."""
+    :func:`load_verified_model`) before the task's data are touched. A run evaluated
+    by other software than the one running now gets one warning line
+    (:func:`smartml.runs.provenance.describe_version_change`)."""
     run_dir, task = open_task(path, prepare=False)
+    warn_if_other_software(run_dir)
     model = load_verified_model(run_dir, task)
     task.prepare(fit=False)
     return run_dir, task, model
+
+
+def warn_if_other_software(run_dir: RunDirectory) -> str | None:
+    """Log, and return, the one-line warning when the software that evaluated the run
+    (metrics.json ``provenance``) differs from the one running now; None otherwise or
+    when the run recorded none."""
+    import logging
+
+    from smartml.runs.provenance import describe_version_change
+
+    metrics = run_dir.read_json(run_dir.metrics) if run_dir.metrics.is_file() else {}
+    message = describe_version_change(metrics.get("provenance"), str(run_dir.path))
+    if message is not None:
+        logging.getLogger("smartml.runs").warning(message)
+    return message
 
 
 def load_verified_model(run_dir: RunDirectory, task: Task) -> keras.Model:
