@@ -46,15 +46,18 @@ def load_verified_model(run_dir: RunDirectory, task: Task) -> keras.Model:
 
     Each check is a one-line error: the configuration's fingerprint and the file's
     sha256 must be those COMPLETE.json recorded (runs completed before they were
-    recorded skip these two), and the model must have the architecture the run's
-    configuration builds (input names and shapes, output size, parameter count,
-    layer names).
+    recorded skip these two), the input files evaluation reads must be those run.json
+    recorded (:meth:`~smartml.training.run_directory.RunDirectory.refuse_changed_inputs`;
+    a run recorded before gets a warning), and the model must have the architecture
+    the run's configuration builds (input names and shapes, output size, parameter
+    count, layer names).
 
     Args:
         run_dir: a complete run; task: its task, bound to the run's configuration.
 
     Raises:
-        RunDirectoryError: the model was replaced or does not fit the configuration.
+        RunDirectoryError: the model or an input file was replaced, or the model does
+            not fit the configuration.
     """
     from smartml.config.fingerprint import fingerprint
     from smartml.errors import RunDirectoryError
@@ -78,6 +81,7 @@ def load_verified_model(run_dir: RunDirectory, task: Task) -> keras.Model:
             f"the one in {run_dir.marker.name}); restore the run's own model or train "
             "it again with --overwrite"
         )
+    run_dir.refuse_changed_inputs()
     model = run_dir.load_model()
     difference = architecture_difference(model, build_model(task.config, task))
     if difference:
