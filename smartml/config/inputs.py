@@ -28,6 +28,7 @@ True
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
@@ -87,9 +88,19 @@ class NamedInput:
     evaluation: bool = True
 
 
+def named_file(key: str, path: str, evaluation: bool = True) -> NamedInput:
+    """One file by its name, not a glob (``[`` in a name is no pattern).
+
+    >>> named_file("data.features", "/cfg/f[1].yaml").patterns
+    ('/cfg/f[[]1].yaml',)
+    """
+    return NamedInput(key, (path if is_remote(path) else glob.escape(path),), evaluation)
+
+
 def record_inputs(inputs: Sequence[NamedInput]) -> dict[str, Any]:
     """What a run records of its inputs: key -> patterns, whether evaluation reads
-    them, and each matched file's path, size and :func:`content_identity`.
+    them, and each matched file's path, size (None for a URL: its length is in its
+    identity) and :func:`content_identity`.
 
     A pattern that matches nothing is recorded as such: the task that reads it names
     it in its own error.
@@ -139,21 +150,19 @@ def content_identity(location: Location, root_file: Any = None) -> str:
 
     Args:
         location: a local path, or a URL of a ROOT file.
-        root_file: the remote file already opened with uproot (else it is opened).
+        root_file: the remote file already opened (uproot's ReadOnlyFile; else it is
+            opened).
 
     Raises:
-        DataError: one line naming the file when it cannot be read.
+        DataError: one line naming the file or URL when it cannot be read.
     """
     if not is_remote(location):
         return "sha256:" + _cached_sha256(Path(location))
     if root_file is None:
-        import uproot
+        from smartml.ntuples.remote_files import open_remote
 
-        try:
-            with uproot.open(str(location)) as opened:
-                return content_identity(location, opened)
-        except (OSError, ValueError) as err:
-            raise DataError(f"{location}: cannot open ({err})") from None
+        with open_remote(str(location)) as opened:
+            return content_identity(location, opened.file)
     return f"ROOT UUID {root_file.uuid}, {root_file.fEND} bytes"
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from smartml.config import RunConfig
 from smartml.config.fingerprint import describe_differences, fingerprint
-from smartml.config.inputs import NamedInput, input_change, record_inputs
+from smartml.config.inputs import NamedInput, input_change, named_file, record_inputs
 from smartml.config.loader import validate_config
 from smartml.errors import RunDirectoryError
 from smartml.files import file_sha256, read_json_object, write_json_atomic
@@ -263,7 +263,7 @@ def run_inputs(config: RunConfig) -> list[NamedInput]:
     if weights:
         is_run = Path(weights).is_dir()
         file = str(RunDirectory(weights).model) if is_run else weights
-        inputs.append(NamedInput("training.initial_weights", (file,), evaluation=False))
+        inputs.append(named_file("training.initial_weights", file, evaluation=False))
     return inputs
 
 

@@ -27,7 +27,7 @@ from smartml.collider.generation_config import GenerationConfig
 from smartml.collider.mem_engine import SCHEDULER_ADDRESS_EXPECTED, is_scheduler_address
 from smartml.collider.mem_settings import MemSettings
 from smartml.config.common import SplitConfig
-from smartml.config.inputs import InputPath, NamedInput
+from smartml.config.inputs import InputPath, NamedInput, named_file
 from smartml.config.strict import StrictModel
 from smartml.ntuples.aliases import AliasTarget
 from smartml.ntuples.feature_selection import FeatureSelection, pair_mass
@@ -140,7 +140,7 @@ class MemDataConfig(StrictModel):
         """The files this configuration reads: the events' and the weights' (source
         'files') and a features file."""
         features = self.features
-        named = [NamedInput("data.features", (features,))] if isinstance(features, str) else []
+        named = [named_file("data.features", features)] if isinstance(features, str) else []
         if self.source == "files":
             named += [
                 NamedInput("data.files", tuple(self.files)),

@@ -25,7 +25,7 @@ from pydantic import Field, model_validator
 from smartml.collider.constants import MUON_MASS as MUON_MASS_GEV
 from smartml.collider.generation_config import GenerationConfig
 from smartml.config.common import SplitConfig
-from smartml.config.inputs import InputPath, NamedInput
+from smartml.config.inputs import InputPath, NamedInput, named_file
 from smartml.config.strict import StrictModel
 from smartml.ntuples.aliases import AliasTarget
 from smartml.ntuples.feature_selection import FeatureSelection, pair_mass
@@ -166,7 +166,7 @@ class NtupleClassifierDataConfig(StrictModel):
         """The files this configuration reads: the samples' (source 'files') and a
         features file."""
         features = self.features
-        named = [NamedInput("data.features", (features,))] if isinstance(features, str) else []
+        named = [named_file("data.features", features)] if isinstance(features, str) else []
         if self.source == "files":
             named += [
                 NamedInput(f"data.samples[{sample.name}].files", tuple(sample.files))

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from smartml.config.common import SplitConfig
-from smartml.config.inputs import InputPath, NamedInput
+from smartml.config.inputs import InputPath, NamedInput, named_file
 from smartml.config.strict import Seed, StrictModel
 from smartml.registry import TASKS
 from smartml.tasks.rich_pid.layout import CLASS_NAMES, N_PMTS
@@ -134,7 +134,7 @@ class RichDataConfig(StrictModel):
         PMT table (the simulator's too)."""
         named = [NamedInput("data.files", tuple(self.files))] if self.source == "files" else []
         if self.pmt_positions:
-            named.append(NamedInput("data.pmt_positions", (self.pmt_positions,)))
+            named.append(named_file("data.pmt_positions", self.pmt_positions))
         return named
 
     def class_names(self) -> tuple[str, ...]:
