@@ -150,6 +150,20 @@ def test_an_edited_features_file_is_refused_by_evaluate_and_export(workspace, tm
         assert not (tmp_path / "fw").exists()
 
 
+def test_the_analysis_loaders_refuse_an_edited_input_before_reading_data(workspace):
+    """The notebooks' and comparisons' loaders (open_task with data, RunContents.model)
+    check the inputs as evaluate does."""
+    from smartml.analysis.run_contents import open_run
+    from smartml.tasks.loading import open_task
+
+    run, features = workspace / "run", workspace / "features.yaml"
+    with edited(features, FEATURES_YAML.replace("MET]", "MET, lep1_Eta]").encode()):
+        with pytest.raises(RunDirectoryError, match=r"data\.features file .* changed since"):
+            open_task(run)
+        with pytest.raises(RunDirectoryError, match=r"data\.features file .* changed since"):
+            _ = open_run(run).model
+
+
 def test_a_file_added_to_or_removed_from_a_data_glob_is_refused(workspace, capsys):
     run = workspace / "run"
     added, removed = workspace / "sig_c.root", workspace / "sig_b.root"

@@ -17,8 +17,11 @@ def open_task(path: str | Path, prepare: bool = True) -> tuple[RunDirectory, Tas
 
     Args:
         prepare: also make the data available and read the task's run files
-            (normalisations, baselines) back, as evaluation and export need; without,
-            the task only answers declarations (summary metrics, inputs, output kind).
+            (normalisations, baselines) back, as evaluation and export need, once the
+            input files are checked to be the run's
+            (:meth:`~smartml.training.run_directory.RunDirectory.refuse_changed_inputs`);
+            without, the task only answers declarations (summary metrics, inputs,
+            output kind).
     """
     from smartml.config import load_config
     from smartml.registry import TASKS
@@ -28,6 +31,7 @@ def open_task(path: str | Path, prepare: bool = True) -> tuple[RunDirectory, Tas
     config = load_config(run_dir.config)
     task = TASKS.get(config.task.name)(config, run_dir)
     if prepare:
+        run_dir.refuse_changed_inputs()
         task.prepare(fit=False)
     return run_dir, task
 
