@@ -129,8 +129,9 @@ def input_change(recorded: Mapping[str, Any], evaluation_only: bool = False) -> 
             continue
         then = {file["path"]: file for file in entry["files"]}
         now = [str(location) for location in _matched(entry["patterns"], key)]
+        matched_now = set(now)
         for path in then:
-            if path not in now:
+            if path not in matched_now:
                 return f"{key} file {path} is missing (the run was trained with it)"
         for path in now:
             if path not in then:
@@ -216,6 +217,7 @@ def _cached_sha256(path: Path) -> str:
             return str(cached["sha256"])
     except (OSError, ValueError, AttributeError, KeyError):
         pass  # not cached yet, or damaged: hashed again below
+    log.info("hashing %s (%.1f GB) for the run's record of its inputs", path, stat.st_size / 1e9)
     digest = file_sha256(path, DataError)
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
