@@ -271,3 +271,25 @@ def test_mem_weights_of_a_url_equal_those_of_the_local_file(served, tmp_path, ca
     with uproot.open(local) as root_file:
         identity = mem_integration.input_identity(url, root_file["events"])
     assert identity == f"ROOT UUID {root_file.file.uuid}, {root_file.file.fEND} bytes"
+
+
+def test_a_run_records_a_remote_input_by_its_root_uuid_and_refuses_a_rewritten_one(served):
+    """A URL is not read whole to hash it: its record is the ROOT UUID and length, and
+    a file written anew (a new UUID) at the same URL is a change."""
+    from smartml.config.inputs import NamedInput
+    from smartml.runs.inputs import input_change, record_inputs
+
+    local, url, _, _ = served
+    record = record_inputs([NamedInput("data.files", (url,))])
+    with uproot.open(local) as root_file:
+        identity = f"ROOT UUID {root_file.file.uuid}, {root_file.file.fEND} bytes"
+    assert record["data.files"]["files"] == [{"path": url, "size": None, "identity": identity}]
+    assert input_change(record) is None
+    original = local.read_bytes()
+    try:
+        write_tree(local, event_branches(N, seed=11))
+        assert input_change(record).startswith(
+            f"data.files file {url} changed since the run was trained ({identity} -> ROOT UUID "
+        )
+    finally:
+        local.write_bytes(original)

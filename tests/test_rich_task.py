@@ -77,7 +77,7 @@ def test_balancing_refuses_a_chunk_whose_events_changed_and_a_missing_class():
     with pytest.raises(DataError, match=r"^balancing the train split \(.+\) keeps no event") as err:
         BalancePlan.plan(muons_only, EDGES, 2, seed=0)
     assert "balance.validation" not in str(err.value)
-    with pytest.raises(DataError, match="set data.balance.validation: false") as err:
+    with pytest.raises(DataError, match=r"set data\.balance\.validation: false") as err:
         BalancePlan.plan(muons_only, EDGES, 2, seed=0, split="validation")
     assert str(err.value).startswith("balancing the validation split (")
 

@@ -33,9 +33,10 @@ from smartml.collider.mem_engine import LOST_SCHEDULER, TaskResult, dask_client,
 from smartml.collider.mem_settings import MemSettings
 from smartml.data.cache import MANIFEST_NAME, read_manifest
 from smartml.errors import ConfigError, DataError, OutputError, first_line
-from smartml.files import atomic_file, file_sha256, write_json_atomic
+from smartml.files import atomic_file, write_json_atomic
 from smartml.locations import Location, as_location
 from smartml.ntuples.aliases import AliasMap, aliases_record, check_aliases, read_columns
+from smartml.ntuples.file_identity import content_identity
 from smartml.ntuples.root_reader import open_tree
 
 WEIGHT_TREE = "momemta"
@@ -170,12 +171,10 @@ def open_input_tree(
 
 
 def input_identity(input: Location, events: Any) -> str:
-    """What tells that an input is still the file a run began with: the sha256 of a
-    local file's bytes; of a remote one, which would be read whole for that, the ROOT
-    file's UUID and length (ROOT writes a new UUID into every file it creates)."""
-    if isinstance(input, Path):
-        return "sha256:" + file_sha256(input, DataError)
-    return f"ROOT UUID {events.file.uuid}, {events.file.fEND} bytes"
+    """What tells that an input is still the file a run began with
+    (:func:`smartml.ntuples.file_identity.content_identity`, with the open file of a remote
+    input)."""
+    return content_identity(input, None if isinstance(input, Path) else events.file)
 
 
 def partial_directory(output: Path) -> Path:

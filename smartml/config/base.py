@@ -17,6 +17,7 @@ from pydantic import Field, SerializeAsAny
 
 from smartml.config.distribution import DefaultDistribution, Distribution
 from smartml.config.export import ExportConfig
+from smartml.config.inputs import InputPath
 from smartml.config.mdmm import MDMMConfig
 from smartml.config.strict import FiniteFloat, PositiveFloat, PositiveInt, Seed, StrictModel
 from smartml.config.tune import TuneConfig
@@ -95,7 +96,7 @@ class TrainingConfig(StrictModel):
     mdmm: MDMMConfig | None = Field(
         None, description="constraints (sparsity, BOPs, norms) trained by MDMM; null: none"
     )
-    initial_weights: str | None = Field(
+    initial_weights: InputPath | None = Field(
         None,
         description="start from these weights: a complete run directory or its model.h5 "
         "(same architecture), e.g. to prune a trained dense model with MDMM; null: random",

@@ -17,16 +17,21 @@
       backup/              BackupAndRestore state while a run is unfinished (removed
                            when it completes)
       run.json             the run's identity: the fingerprint of its configuration
-                           (:mod:`smartml.config.fingerprint`), written when it starts
+                           (:mod:`smartml.config.fingerprint`) and the record of its
+                           input files (:mod:`smartml.config.inputs`), written when
+                           it starts
       COMPLETE.json        written last: a run without it is unfinished; holds the
                            fingerprint and the sha256 of model.h5
 
 A directory without ``COMPLETE.json`` is never taken for a finished run. Training
 never mixes two runs in one directory: a complete run is replaced only when asked
 (``overwrite``), and an unfinished one is resumed only by the configuration that
-started it (the same fingerprint); see :meth:`RunDirectory.refuse_conflicts`.
+started it (the same fingerprint) on the same input files; see
+:meth:`RunDirectory.refuse_conflicts`. Evaluation and export refuse a run whose input
+files changed (:meth:`RunDirectory.refuse_changed_inputs`).
 """
 
+import logging
 import shutil
 import tempfile
 import time
@@ -35,9 +40,13 @@ from typing import Any
 
 from smartml.config import RunConfig
 from smartml.config.fingerprint import describe_differences, fingerprint
+from smartml.config.inputs import NamedInput, named_file
 from smartml.config.loader import validate_config
 from smartml.errors import RunDirectoryError
 from smartml.files import file_sha256, read_json_object, write_json_atomic
+from smartml.runs.inputs import input_change, record_inputs
+
+log = logging.getLogger(__name__)
 
 COMPLETE_MARKER = "COMPLETE.json"
 RUN_RECORD = "run.json"
@@ -84,9 +93,10 @@ class RunDirectory:
         - A complete run is refused unless ``overwrite``.
         - An unfinished run whose recorded config.json differs from ``config`` (other
           than in the keys the fingerprint leaves out) is refused unless
-          ``overwrite``, naming each differing key with its old and new value; with
-          the same configuration it is resumed (or, without a backup yet, started
-          again from scratch: nothing of it can be mixed in).
+          ``overwrite``, naming each differing key with its old and new value; so is
+          one whose input files changed since it started (naming the first). With the
+          same configuration and inputs it is resumed (or, without a backup yet,
+          started again from scratch: nothing of it can be mixed in).
         """
         if overwrite or not self.path.is_dir():
             return
@@ -108,6 +118,8 @@ class RunDirectory:
                 "train it with its own configuration to resume it, pass --overwrite to "
                 "start anew, or --output for a new run"
             )
+        if self.record.is_file():  # absent: the run died before it began, nothing to mix
+            self._refuse_changed_inputs("restore the file, or pass --overwrite to start anew")
 
     def open_for_training(self, task_files: tuple[str, ...] = (), overwrite: bool = False) -> bool:
         """Create (or reopen) the directory for a run; return True when resuming.
@@ -138,11 +150,37 @@ class RunDirectory:
         return resuming
 
     def record_start(self, config: RunConfig) -> None:
-        """Write run.json (the configuration's fingerprint) unless a resumed attempt
-        of the same run wrote it already."""
+        """Write run.json (the configuration's fingerprint and the record of its input
+        files, :func:`run_inputs`) unless a resumed attempt of the same run wrote it
+        already."""
         if not self.record.is_file():
-            started = {"fingerprint": fingerprint(config), "started": _now()}
+            started = {
+                "fingerprint": fingerprint(config),
+                "started": _now(),
+                "inputs": record_inputs(run_inputs(config)),
+            }
             write_json_atomic(self.record, started, RunDirectoryError)
+
+    def refuse_changed_inputs(self) -> None:
+        """Raise a one-line error naming the key and the file when an input file that
+        evaluation reads changed, appeared or went since the run was trained (the
+        initial weights are training's only). A run recorded before inputs were
+        (no ``inputs`` in run.json) gets a warning and no check."""
+        self._refuse_changed_inputs("retrain, or restore the file", evaluation_only=True)
+
+    def _refuse_changed_inputs(self, hint: str, evaluation_only: bool = False) -> None:
+        recorded = self.read_json(self.record).get("inputs") if self.record.is_file() else None
+        if recorded is None:
+            log.warning(
+                "%s: the run predates input records (no inputs in %s); its input files "
+                "are not checked",
+                self.path,
+                RUN_RECORD,
+            )
+            return
+        change = input_change(recorded, evaluation_only)
+        if change:
+            raise RunDirectoryError(f"{self.path}: {change}; {hint}")
 
     def mark_complete(self, config: RunConfig, summary: dict[str, Any]) -> None:
         """Write the completion marker, atomically, as the very last step of a run:
@@ -216,6 +254,20 @@ class WorkerRunDirectory(RunDirectory):
     def remove(self) -> None:
         """Delete the scratch folder and everything in it."""
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def run_inputs(config: RunConfig) -> list[NamedInput]:
+    """The files a run of ``config`` reads: those its data section declares
+    (``input_files()`` of the task's schema) and the initial weights (a run
+    directory's model.h5), which only training reads."""
+    declared = getattr(config.data, "input_files", None)  # a task reading no files has none
+    inputs: list[NamedInput] = list(declared()) if declared else []
+    weights = config.training.initial_weights
+    if weights:
+        is_run = Path(weights).is_dir()
+        file = str(RunDirectory(weights).model) if is_run else weights
+        inputs.append(named_file("training.initial_weights", file, evaluation=False))
+    return inputs
 
 
 def _now() -> str:

@@ -17,8 +17,11 @@ def open_task(path: str | Path, prepare: bool = True) -> tuple[RunDirectory, Tas
 
     Args:
         prepare: also make the data available and read the task's run files
-            (normalisations, baselines) back, as evaluation and export need; without,
-            the task only answers declarations (summary metrics, inputs, output kind).
+            (normalisations, baselines) back, as evaluation and export need, once the
+            input files are checked to be the run's
+            (:meth:`~smartml.runs.directory.RunDirectory.refuse_changed_inputs`);
+            without, the task only answers declarations (summary metrics, inputs,
+            output kind).
     """
     from smartml.config import load_config
     from smartml.registry import TASKS
@@ -28,6 +31,7 @@ def open_task(path: str | Path, prepare: bool = True) -> tuple[RunDirectory, Tas
     config = load_config(run_dir.config)
     task = TASKS.get(config.task.name)(config, run_dir)
     if prepare:
+        run_dir.refuse_changed_inputs()
         task.prepare(fit=False)
     return run_dir, task
 
@@ -64,15 +68,18 @@ def load_verified_model(run_dir: RunDirectory, task: Task) -> keras.Model:
 
     Each check is a one-line error: the configuration's fingerprint and the file's
     sha256 must be those COMPLETE.json recorded (runs completed before they were
-    recorded skip these two), and the model must have the architecture the run's
-    configuration builds (input names and shapes, output size, parameter count,
-    layer names).
+    recorded skip these two), the input files evaluation reads must be those run.json
+    recorded (:meth:`~smartml.runs.directory.RunDirectory.refuse_changed_inputs`;
+    a run recorded before gets a warning), and the model must have the architecture
+    the run's configuration builds (input names and shapes, output size, parameter
+    count, layer names).
 
     Args:
         run_dir: a complete run; task: its task, bound to the run's configuration.
 
     Raises:
-        RunDirectoryError: the model was replaced or does not fit the configuration.
+        RunDirectoryError: the model or an input file was replaced, or the model does
+            not fit the configuration.
     """
     from smartml.config.fingerprint import fingerprint
     from smartml.errors import RunDirectoryError
@@ -96,6 +103,7 @@ def load_verified_model(run_dir: RunDirectory, task: Task) -> keras.Model:
             f"the one in {run_dir.marker.name}); restore the run's own model or train "
             "it again with --overwrite"
         )
+    run_dir.refuse_changed_inputs()
     # Built first: building imports the builder, and with it the custom layers the saved
     # model needs (a plugin's are not imported before).
     configured = build_model(task.config, task)

@@ -27,13 +27,14 @@ from smartml.collider.generation_config import GenerationConfig
 from smartml.collider.mem_engine import SCHEDULER_ADDRESS_EXPECTED, is_scheduler_address
 from smartml.collider.mem_settings import MemSettings
 from smartml.config.common import SplitConfig
+from smartml.config.inputs import InputPath, NamedInput, named_file
 from smartml.config.strict import StrictModel
 from smartml.ntuples.aliases import AliasTarget
 from smartml.ntuples.feature_selection import FeatureSelection, pair_mass
 from smartml.registry import TASKS
 
 MAX_EVENTS = 100_000_000
-Files = list[Annotated[str, Field(min_length=1)]]
+Files = list[InputPath]
 
 
 class WeightTree(StrictModel):
@@ -120,7 +121,7 @@ class MemDataConfig(StrictModel):
     )
     weights: WeightTree = WeightTree()
     simulation: MemSimulation = MemSimulation()
-    features: FeatureSelection | str = Field(
+    features: FeatureSelection | InputPath = Field(
         default_factory=default_features,
         description="a feature selection, or the path of a features file (.yaml, .yml, .json)",
     )
@@ -134,6 +135,18 @@ class MemDataConfig(StrictModel):
     )
     split: SplitConfig = SplitConfig()
     entries_per_chunk: int = Field(10_000, ge=1, le=10_000_000)
+
+    def input_files(self) -> list[NamedInput]:
+        """The files this configuration reads: the events' and the weights' (source
+        'files') and a features file."""
+        features = self.features
+        named = [named_file("data.features", features)] if isinstance(features, str) else []
+        if self.source == "files":
+            named += [
+                NamedInput("data.files", tuple(self.files)),
+                NamedInput("data.weights.files", tuple(self.weights.files)),
+            ]
+        return named
 
     @model_validator(mode="after")
     def _files_given(self) -> "MemDataConfig":

@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 from smartml.collider.constants import MUON_MASS as MUON_MASS_GEV
 from smartml.collider.generation_config import GenerationConfig
 from smartml.config.common import SplitConfig
+from smartml.config.inputs import InputPath, NamedInput, named_file
 from smartml.config.strict import StrictModel
 from smartml.ntuples.aliases import AliasTarget
 from smartml.ntuples.feature_selection import FeatureSelection, pair_mass
@@ -81,7 +82,7 @@ class SampleConfig(StrictModel):
     """One sample: files of one tree, a class, a per-event weight and branch aliases."""
 
     name: str = Field(min_length=1, description="shown in logs, plots and the predictions")
-    files: list[Annotated[str, Field(min_length=1)]] = Field(
+    files: list[InputPath] = Field(
         min_length=1, description="ROOT files or globs, chained in this order"
     )
     tree: str = Field("events", min_length=1, description="the tree's path in each file")
@@ -139,7 +140,7 @@ class NtupleClassifierDataConfig(StrictModel):
         default_factory=list, description="the samples (source 'files')"
     )
     simulation: ClassifierSimulation = ClassifierSimulation()
-    features: FeatureSelection | str = Field(
+    features: FeatureSelection | InputPath = Field(
         default_factory=default_features,
         description="a feature selection, or the path of a features file (.yaml, .yml, .json)",
     )
@@ -160,6 +161,18 @@ class NtupleClassifierDataConfig(StrictModel):
     entries_per_chunk: int = Field(
         10_000, ge=1, le=MAX_ENTRIES_PER_CHUNK, description="entries read at a time"
     )
+
+    def input_files(self) -> list[NamedInput]:
+        """The files this configuration reads: the samples' (source 'files') and a
+        features file."""
+        features = self.features
+        named = [named_file("data.features", features)] if isinstance(features, str) else []
+        if self.source == "files":
+            named += [
+                NamedInput(f"data.samples[{sample.name}].files", tuple(sample.files))
+                for sample in self.samples
+            ]
+        return named
 
     @model_validator(mode="after")
     def _samples_of_both_classes(self) -> "NtupleClassifierDataConfig":

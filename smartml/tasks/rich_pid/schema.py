@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from smartml.config.common import SplitConfig
+from smartml.config.inputs import InputPath, NamedInput, named_file
 from smartml.config.strict import Seed, StrictModel
 from smartml.registry import TASKS
 from smartml.tasks.rich_pid.layout import CLASS_NAMES, N_PMTS
@@ -60,11 +61,11 @@ class BalanceConfig(StrictModel):
 @TASKS.register("rich_pid", implementation="smartml.tasks.rich_pid.task:RichPidTask")
 class RichDataConfig(StrictModel):
     source: Literal["simulation", "files"] = "simulation"
-    files: list[str] = Field(
+    files: list[InputPath] = Field(
         default_factory=list,
         description="globs of .h5 files in the NA62 RICH layout (source 'files')",
     )
-    pmt_positions: str | None = Field(
+    pmt_positions: InputPath | None = Field(
         None,
         description=f"the ({N_PMTS}, 3) float32 or float64 .npy PMT position table (x mm, y mm, "
         "disk): required for source 'files'; with source 'simulation' the simulator places its "
@@ -127,6 +128,14 @@ class RichDataConfig(StrictModel):
         if self.source == "files" and not self.pmt_positions:
             raise ValueError("source 'files' needs data.pmt_positions (the PMT table .npy)")
         return self
+
+    def input_files(self) -> list[NamedInput]:
+        """The files this configuration reads: the events' (source 'files') and the
+        PMT table (the simulator's too)."""
+        named = [NamedInput("data.files", tuple(self.files))] if self.source == "files" else []
+        if self.pmt_positions:
+            named.append(named_file("data.pmt_positions", self.pmt_positions))
+        return named
 
     def class_names(self) -> tuple[str, ...]:
         """The classes classified, in label order."""

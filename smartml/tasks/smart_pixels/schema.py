@@ -7,11 +7,13 @@ to a cache directory and reused by every later run with the same simulation sett
 Imports no TensorFlow: validating a configuration imports this module.
 """
 
+import glob
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from smartml.config.common import SplitConfig
+from smartml.config.inputs import InputPath, NamedInput
 from smartml.config.strict import FiniteFloat, PositiveFloat, PositiveInt, Seed, StrictModel
 from smartml.registry import TASKS
 
@@ -80,13 +82,15 @@ class PixelDataConfig(StrictModel):
         description="'parts': part.*.parquet with pixels and labels; 'recon3d': "
         "recon3D*.parquet pixels with labels*.parquet of the same suffix in labels_path",
     )
-    path: str | None = Field(
+    path: InputPath | None = Field(
         None,
         description="parquet directory; for source 'simulation' the cache root holding one "
         "directory per simulation settings (default: $SMARTML_CACHE_DIR/simulated, else "
         "the user cache directory's smartml/simulated)",
     )
-    labels_path: str | None = Field(None, description="labels directory of the recon3d layout")
+    labels_path: InputPath | None = Field(
+        None, description="labels directory of the recon3d layout"
+    )
     time_slices: list[int] = Field(default_factory=lambda: [0, N_TIME_SLICES - 1], min_length=1)
     contained_only: bool = Field(
         False, description="keep only clusters with no charge on the window's border pixels"
@@ -120,6 +124,18 @@ class PixelDataConfig(StrictModel):
         if len(set(slices)) != len(slices):
             raise ValueError("time slices must not repeat")
         return slices
+
+    def input_files(self) -> list[NamedInput]:
+        """The parquet files of its directories this configuration reads (source
+        'parquet'); a simulation's cache is not an input (it follows the settings)."""
+        if self.source != "parquet":
+            return []
+        directories = {"data.path": self.path, "data.labels_path": self.labels_path}
+        return [
+            NamedInput(key, (f"{glob.escape(directory)}/*.parquet",))
+            for key, directory in directories.items()
+            if directory
+        ]
 
     @model_validator(mode="after")
     def _paths_for_source(self) -> "PixelDataConfig":
