@@ -81,6 +81,9 @@ def test_a_complete_run_records_provenance_and_writes_its_model_card(tmp_path):
     card = (run / "MODEL_CARD.md").read_text()
     assert card.startswith(f"# Model card: {content['name']}\n")
     complete = json.loads((run / "COMPLETE.json").read_text())
+    started = json.loads((run / "run.json").read_text())
+    assert complete["provenance"]["packages"] == started["provenance"]["packages"]
+    assert started["provenance"]["smartml"] == smartml.__version__
     assert f"fingerprint `{complete['fingerprint']}`" in card
     auc = metrics["roc"]["auc"]
     assert f"{auc:.4g}"[:5] in card  # the summary table's AUC

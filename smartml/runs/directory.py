@@ -45,6 +45,7 @@ from smartml.config.loader import validate_config
 from smartml.errors import RunDirectoryError
 from smartml.files import file_sha256, read_json_object, write_json_atomic
 from smartml.runs.inputs import input_change, record_inputs
+from smartml.runs.provenance import provenance
 
 log = logging.getLogger(__name__)
 
@@ -150,14 +151,16 @@ class RunDirectory:
         return resuming
 
     def record_start(self, config: RunConfig) -> None:
-        """Write run.json (the configuration's fingerprint and the record of its input
-        files, :func:`run_inputs`) unless a resumed attempt of the same run wrote it
-        already."""
+        """Write run.json (the configuration's fingerprint, the record of its input
+        files, :func:`run_inputs`, and the software and machine starting it,
+        :func:`~smartml.runs.provenance.provenance`) unless a resumed attempt of the
+        same run wrote it already."""
         if not self.record.is_file():
             started = {
                 "fingerprint": fingerprint(config),
                 "started": _now(),
                 "inputs": record_inputs(run_inputs(config)),
+                "provenance": provenance(config.training.device),
             }
             write_json_atomic(self.record, started, RunDirectoryError)
 
@@ -184,13 +187,15 @@ class RunDirectory:
 
     def mark_complete(self, config: RunConfig, summary: dict[str, Any]) -> None:
         """Write the completion marker, atomically, as the very last step of a run:
-        ``summary``, the configuration's fingerprint and the sha256 of model.h5 (what
-        evaluation and export check the model against). The emptied backup/ goes."""
+        ``summary``, the configuration's fingerprint, the sha256 of model.h5 (what
+        evaluation and export check the model against) and the software that finished
+        it. The emptied backup/ goes."""
         finished = {
             "finished": _now(),
             **summary,
             "fingerprint": fingerprint(config),
             "model_sha256": file_sha256(self.model, RunDirectoryError),
+            "provenance": provenance(config.training.device),
         }
         write_json_atomic(self.marker, finished, RunDirectoryError)
         # After the marker: a crash in between leaves a complete run, not a fresh one.
