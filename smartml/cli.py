@@ -1,7 +1,7 @@
 """What every command-line entry point shares: its argument parser, its log lines and
 one error path.
 
-The contract (README, "Command line"): a smartml error is one line
+The contract (docs, user guide, "Command line"): a smartml error is one line
 ``<prog>: error: <message>`` on stderr and exit status 2, and so is a bad command
 line; an unexpected exception is one line saying it is a bug, naming the log file
 that holds its traceback, and exit status 3; 1 is kept for a failed firmware

@@ -164,9 +164,9 @@ def run_tasks(
         limit; the others ran.
 
     Raises:
-        whatever a task raised (a bug: the chunk functions catch the failures of
-        events), or OSError / CancelledError when the scheduler is lost; the results
-        already passed to ``on_done`` stay there.
+        Exception: whatever a task raised (a bug: the chunk functions catch the
+            failures of events); the results already passed to ``on_done`` stay there.
+        OSError: the scheduler is lost (or ``CancelledError``).
     """
     from distributed import as_completed
     from distributed.scheduler import KilledWorker

@@ -170,7 +170,7 @@ def handler_for(layer, purpose: str = "cost") -> LayerHandler:
 
 
 def supported_layers(purpose: str = "export", package: str | None = None) -> tuple[str, ...]:
-    """Labels of the handled layer families, for errors and the README.
+    """Labels of the handled layer families, for errors and the docs (export page).
 
     Args:
         purpose: ``"export"`` (exportable layers) or ``"cost"`` (every handled layer).

@@ -14,7 +14,7 @@ pull width).
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from smartml.metrics.checks import EvaluationError
 
@@ -61,7 +61,7 @@ class SummaryMetric:
         Raises:
             EvaluationError: the path holds something other than a number.
         """
-        entry = metrics
+        entry: Any = metrics  # a JSON value: a dict on the way, a number at the end
         for part in self.key.split("."):
             if not isinstance(entry, dict) or part not in entry:
                 return None

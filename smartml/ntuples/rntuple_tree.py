@@ -61,9 +61,10 @@ class RNTupleBranch:
     """One top-level field of an RNTuple, seen as a TTree branch.
 
     Attributes:
-        name, typename (the C++ type), interpretation (see
-        :func:`field_interpretation`); count_branch: always None (an RNTuple keeps
-        its list offsets inside the field).
+        name: the field's name.
+        typename: the field's C++ type.
+        interpretation: how uproot reads it (see :func:`field_interpretation`).
+        count_branch: always None (an RNTuple keeps its list offsets inside the field).
     """
 
     count_branch = None

@@ -64,7 +64,7 @@ class MemSimulation(StrictModel):
     scheduler: str | None = Field(
         None,
         description="address of a running Dask scheduler (tcp://host:port) whose workers "
-        "integrate the weights instead (README, MEM: Dask and dask-jobqueue)",
+        "integrate the weights instead (docs: ROOT ntuples, MEM on Dask and dask-jobqueue)",
     )
     speed_events: int = Field(
         50, ge=0, le=10_000, description="test events integrated again to time the integrator"

@@ -83,7 +83,8 @@ def overtraining_check(
     """The overtraining figure and its numbers.
 
     Args:
-        as :func:`ks_per_class`; run_name: shown in the title.
+        train_labels: as :func:`ks_per_class`, and so are the other arguments but the last.
+        run_name: shown in the title.
 
     Returns:
         ``(numbers, figure)``: numbers of :func:`ks_per_class`; one axes with each
