@@ -39,7 +39,7 @@ def configuration_page() -> str:
     """The Markdown of docs/reference/configuration.md."""
     from smartml.config.json_schema import run_config_json_schema
 
-    schema = run_config_json_schema()
+    schema = run_config_json_schema(builtin_only=True)  # not the plugins installed here
     renderer = SchemaRenderer(schema["$defs"])
     top = {
         key: value

@@ -283,7 +283,7 @@ def progress(
         total=total,
         initial=initial,
         unit=unit,
-        unit_scale=True,
+        unit_scale=total >= 10_000,  # 300k, not 300000; but 5/5, not 5.00/5.00
         desc=description,
         file=sys.stderr,
         disable=not enabled,

@@ -298,7 +298,8 @@ def test_a_local_cluster_of_two_workers_gives_the_weights_of_one_process(events_
     assert report.worker_seconds > 0
 
 
-def test_command_line_writes_the_weight_tree(events_file, tmp_path, capsys):
+def test_command_line_writes_the_weight_tree(events_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SMARTML_PROGRESS", "1")  # the bar, as on a terminal
     output = tmp_path / "weights.root"
     status = mem_cli.main(
         [str(events_file), "--output", str(output), "--neval", "300", "--nitn-adapt", "2",

@@ -319,7 +319,6 @@ def finished_run(tmp_path, base_config) -> Path:
             "--verify-clusters and --verify-examples are one option; give --verify-examples only",
         ),
         (["--part", "foo"], "--part foo: unknown part 'foo' for Vitis"),
-        (["--backend", "Quartus"], "--backend Quartus: must be 'Vitis', 'Vivado' or 'Catapult'"),
     ],
 )
 def test_export_names_the_option_of_a_bad_value(finished_run, tmp_path, capsys, options, expected):

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def graph() -> grimp.ImportGraph:
-    return grimp.build_graph("smartml", exclude_type_checking_imports=True)
+    return grimp.build_graph("smartml", exclude_type_checking_imports=True, cache_dir=None)
 
 
 def contract_layers() -> list[str]:

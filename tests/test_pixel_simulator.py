@@ -548,5 +548,6 @@ def test_simulated_data_are_shared_by_every_working_directory(
 def test_an_explicit_simulation_path_is_used_as_given(tmp_path, monkeypatch, private_cache_dir):
     monkeypatch.chdir(tmp_path)
     task = prepared_pixel_task(tmp_path / "work", data_path="my_cache")
-    assert task.source.path.parent == Path("my_cache")
+    # relative to the working directory, made absolute when the config is validated
+    assert task.source.path.parent == tmp_path / "my_cache"
     assert (tmp_path / "my_cache" / task.source.path.name / MANIFEST_NAME).is_file()

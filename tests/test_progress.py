@@ -37,7 +37,7 @@ def test_a_bar_on_a_terminal_counts_to_the_total_and_keeps_log_lines_whole(monke
         log.info("halfway there")
         bar.update(6)
     text = terminal.getvalue()
-    assert "working" in text and "100%" in text and "10.0/10.0" in text
+    assert "working" in text and "100%" in text and "10/10" in text
     assert "halfway there\n" in text
     line = next(line for line in text.replace("\r", "\n").split("\n") if "halfway" in line)
     assert line.strip() == "halfway there"  # the bar did not write into the log line

@@ -18,12 +18,17 @@ from smartml.config.base import RunConfig
 from smartml.config.loader import EDITOR_SCHEMA_KEY
 from smartml.config.registered import fill_registries
 from smartml.errors import ConfigError
+from smartml.registry import Registry
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-def run_config_json_schema() -> dict[str, Any]:
+def run_config_json_schema(builtin_only: bool = False) -> dict[str, Any]:
     """The JSON Schema of a run configuration file.
+
+    Args:
+        builtin_only: smartml's own tasks and models only, without those of installed
+            plugins (the documentation's reference).
 
     Returns:
         the schema as a JSON-serialisable dict, definitions under ``$defs``.
@@ -34,8 +39,16 @@ def run_config_json_schema() -> dict[str, Any]:
     True
     """
     tasks, models = fill_registries()
-    task_schemas = {name: tasks.schema(name) for name in tasks.names()}
-    model_schemas = {name: models.schema(name) for name in models.names()}
+
+    def names(registry: Registry) -> list[str]:
+        return [
+            name
+            for name in registry.names()
+            if not builtin_only or registry.entry(name).implementation.startswith("smartml.")
+        ]
+
+    task_schemas = {name: tasks.schema(name) for name in names(tasks)}
+    model_schemas = {name: models.schema(name) for name in names(models)}
     classes = dict.fromkeys([RunConfig, *task_schemas.values(), *model_schemas.values()])
     refs, shared = models_json_schema([(cls, "validation") for cls in classes])
     definitions = shared.get("$defs", {})
