@@ -32,3 +32,16 @@ def test_bad_storage_path_is_one_line(storage, message, tmp_path, capsys):
     assert err.startswith(f"smartml.tune: error: {message.format(tmp=tmp_path)}")
     assert err.count("\n") == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_postgresql_without_its_driver_names_the_extra(monkeypatch, tmp_path):
+    from smartml.errors import SmartmlError
+    from smartml.tune import study
+
+    monkeypatch.setattr(study, "_has_psycopg2", lambda: False)
+    with pytest.raises(SmartmlError) as err:
+        study.open_storage("postgresql://me@db.example/tune", tmp_path)
+    assert str(err.value) == (
+        "--storage postgresql://me@db.example/tune: a PostgreSQL storage needs the psycopg2 "
+        'driver: pip install "smartml-hep[postgres]"'
+    )

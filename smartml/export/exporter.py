@@ -38,7 +38,7 @@ from qkeras import QActivation, quantized_bits
 from smartml.backend import keras
 from smartml.config import RunConfig
 from smartml.config.export import DISTRIBUTED_ARITHMETIC, ExportConfig
-from smartml.console import timed_step
+from smartml.console import progress, timed_step
 from smartml.errors import ExportError, OutputError, RunDirectoryError
 from smartml.export import distributed_arithmetic
 from smartml.export.firmware_graph import widened_pooling_inputs
@@ -493,18 +493,22 @@ def _predict(model: keras.Model, inputs: ExampleChunks) -> np.ndarray:
     The model is called directly: each ``model.predict`` call (tf_keras 2.21) keeps
     about a chunk's worth of memory, which over a large test set adds up to a copy of it.
     """
-    outputs = [np.asarray(model(_model_arguments(chunk), training=False)) for chunk in inputs]
+    outputs = []
+    with progress(len(inputs), "example", "QKeras outputs") as bar:
+        for chunk in inputs:
+            outputs.append(np.asarray(model(_model_arguments(chunk), training=False)))
+            bar.update(len(chunk[0]))
     return np.concatenate(outputs)
 
 
 def _simulate(hls_model, inputs: ExampleChunks) -> np.ndarray:
     """C-simulation outputs of every example, (n, outputs) in float64, chunk by chunk."""
-    outputs = [
-        np.asarray(hls_model.predict(_model_arguments(chunk)), dtype=np.float64).reshape(
-            len(chunk[0]), -1
-        )
-        for chunk in inputs
-    ]
+    outputs = []
+    with progress(len(inputs), "example", "C simulation") as bar:
+        for chunk in inputs:
+            predicted = np.asarray(hls_model.predict(_model_arguments(chunk)), dtype=np.float64)
+            outputs.append(predicted.reshape(len(chunk[0]), -1))
+            bar.update(len(chunk[0]))
     return np.concatenate(outputs)
 
 

@@ -50,6 +50,11 @@ def open_storage(url: str | None, tune_dir: Path) -> optuna.storages.BaseStorage
     """
     if url is None or "://" not in url:
         return _journal(Path(url) if url else tune_dir / "study.log", url is not None)
+    if url.split("://", 1)[0] in ("postgresql", "postgres") and not _has_psycopg2():
+        raise TuneError(
+            f"--storage {url}: a PostgreSQL storage needs the psycopg2 driver: "
+            'pip install "smartml-hep[postgres]"'
+        )
     try:
         return optuna.storages.RDBStorage(with_driver(url))
     except Exception as err:  # sqlalchemy/driver errors: one line for the user
@@ -75,8 +80,15 @@ def _journal(path: Path, given: bool) -> optuna.storages.BaseStorage:
         raise TuneError(f"{where}: cannot write the journal file ({err.strerror or err})") from None
 
 
+def _has_psycopg2() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("psycopg2") is not None
+
+
 def with_driver(url: str) -> str:
-    """``url`` with the PostgreSQL driver smartml depends on (psycopg2) made explicit:
+    """``url`` with the PostgreSQL driver smartml uses (psycopg2, the ``postgres``
+    extra) made explicit:
     SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3.
 
     >>> with_driver("postgresql://me@db.cern.ch/tune")
