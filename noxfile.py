@@ -32,11 +32,13 @@ ROOT = Path(__file__).resolve().parent
 
 @nox.session(venv_backend="none", default=False)
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format check), mypy and the import layers (lint-imports)."""
+    """ruff (lint and format check), mypy, the import layers (lint-imports) and
+    spelling (codespell)."""
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
     session.run("lint-imports")
+    session.run("codespell", "smartml", "tests", "docs", "benchmarks", "README.md", "CHANGELOG.md")
 
 
 @nox.session(venv_backend="none", default=False)
