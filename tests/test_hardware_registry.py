@@ -126,3 +126,14 @@ def test_export_page_lists_every_exportable_layer():
     assert sentence, "docs/user-guide/export.md: the supported-layers sentence is missing"
     listed = [item.strip().strip("`") for item in sentence.group(1).split(", ")]
     assert listed == list(supported_layers("export", package="smartml"))  # not plugins' layers
+
+
+def test_a_quantizer_subclass_takes_its_base_class_rule():
+    """smartml's FusedQuantizedTanh is a quantized_tanh (same values): the quantizer
+    registry finds the base class's rule through the subclass's MRO."""
+    from qkeras import quantized_tanh
+
+    from smartml.hardware.precision import activation_type
+    from smartml.layers.fused_quantized_tanh import FusedQuantizedTanh
+
+    assert activation_type(FusedQuantizedTanh(4), "t") == activation_type(quantized_tanh(4), "t")

@@ -25,7 +25,17 @@ def test_bad_storage_path_is_one_line(storage, message, tmp_path, capsys):
     (tmp_path / "a_file").write_text("not a folder")
     given = storage.format(tmp=tmp_path)
     status = tune_main(
-        [CONFIG, "--storage", given, "--trials", "1", "--set", f"output.dir={tmp_path}/run"]
+        [
+            CONFIG,
+            "--storage",
+            given,
+            "--trials",
+            "1",
+            "--set",
+            f"output.dir={tmp_path}/run",
+            "--set",
+            "tune.reference_runs=[]",
+        ]  # the config's references are runs of a checkout
     )
     assert status == 2
     err = capsys.readouterr().err

@@ -128,7 +128,12 @@ def activation_type(quantizer, where: str) -> FixedType:
 
 def _fixed_type(quantizer, where: str, activation: bool) -> FixedType:
     load_rules()  # the plugins' quantizer rules too
-    rule = _QUANTIZERS.get(type(quantizer))
+    # The nearest registered class: a subclass that computes the same values (smartml's
+    # FusedQuantizedTanh is a quantized_tanh) has its base's fixed-point type.
+    rule = next(
+        (found for cls in type(quantizer).__mro__ if (found := _QUANTIZERS.get(cls)) is not None),
+        None,
+    )
     if rule is None or (rule.activation_only and not activation):
         supported = ", ".join(
             sorted(
