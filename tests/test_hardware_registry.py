@@ -128,9 +128,9 @@ def test_export_page_lists_every_exportable_layer():
     assert listed == list(supported_layers("export", package="smartml"))  # not plugins' layers
 
 
-def test_a_quantizer_subclass_takes_its_base_class_rule():
-    """smartml's FusedQuantizedTanh is a quantized_tanh (same values): the quantizer
-    registry finds the base class's rule through the subclass's MRO."""
+def test_the_fused_quantized_tanh_has_the_rule_of_quantized_tanh():
+    """smartml's FusedQuantizedTanh computes quantized_tanh's values: it is registered
+    with the same rule (lookups are by exact class: a subclass may compute others)."""
     from qkeras import quantized_tanh
 
     from smartml.hardware.precision import activation_type

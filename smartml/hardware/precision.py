@@ -128,18 +128,15 @@ def activation_type(quantizer, where: str) -> FixedType:
 
 def _fixed_type(quantizer, where: str, activation: bool) -> FixedType:
     load_rules()  # the plugins' quantizer rules too
-    # The nearest registered class: a subclass that computes the same values (smartml's
-    # FusedQuantizedTanh is a quantized_tanh) has its base's fixed-point type.
-    rule = next(
-        (found for cls in type(quantizer).__mro__ if (found := _QUANTIZERS.get(cls)) is not None),
-        None,
-    )
+    rule = _QUANTIZERS.get(type(quantizer))  # exact: a subclass may compute other values
     if rule is None or (rule.activation_only and not activation):
         supported = ", ".join(
             sorted(
-                rule.label
-                for _, rule in _QUANTIZERS.items()
-                if activation or not rule.activation_only
+                {
+                    rule.label
+                    for _, rule in _QUANTIZERS.items()
+                    if activation or not rule.activation_only
+                }
             )
         )
         name = getattr(quantizer, "__name__", type(quantizer).__name__)
@@ -169,7 +166,12 @@ def _quantized_bits(quantizer, where: str) -> FixedType:
     )
 
 
-@quantizer_rule("qkeras:quantized_tanh", label="quantized_tanh")
+# smartml's FusedQuantizedTanh computes quantized_tanh's values in fewer operations.
+@quantizer_rule(
+    "qkeras:quantized_tanh",
+    "smartml.layers.fused_quantized_tanh:FusedQuantizedTanh",
+    label="quantized_tanh",
+)
 def _quantized_tanh(quantizer, where: str) -> FixedType:
     if quantizer.use_real_tanh or quantizer.use_stochastic_rounding:
         raise ExportError(
