@@ -6,6 +6,7 @@ files hold several baskets like real ones. :func:`event_branches` makes a
 reproducible set of DeepMEM-like branches with a jagged ``Jet_PT``/``Jet_Eta``.
 """
 
+import json
 from pathlib import Path
 
 import awkward as ak
@@ -71,3 +72,17 @@ def prepared_task(path: Path, overrides: dict | None = None):
     task = TASKS.get(config.task.name)(config, run)
     task.prepare(fit=True)
     return task
+
+
+def tiny_classifier_config(tmp_path: Path) -> Path:
+    """configs/ntuple_dy_ttbar.json shrunk to a 1-epoch run of 800 events in
+    ``tmp_path/run``, plots off; returns the written config's path."""
+    content = json.loads(
+        (Path(__file__).parents[1] / "configs" / "ntuple_dy_ttbar.json").read_text()
+    )
+    content["data"]["simulation"].update(n_signal=400, n_background=400)
+    content["training"].update(epochs=1, batch_size=64)
+    content["output"] = {"dir": str(tmp_path / "run"), "plots": False}
+    path = tmp_path / "classifier.json"
+    path.write_text(json.dumps(content))
+    return path

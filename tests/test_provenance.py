@@ -18,6 +18,7 @@ from smartml.runs.provenance import (
     version_differences,
 )
 from smartml.train import main as train_main
+from tests.ntuple_files import tiny_classifier_config
 
 REPO = Path(__file__).parents[1]
 
@@ -67,12 +68,8 @@ def test_git_commit_is_none_outside_a_checkout(monkeypatch, tmp_path):
 
 
 def test_a_complete_run_records_provenance_and_writes_its_model_card(tmp_path):
-    content = json.loads((REPO / "configs" / "ntuple_dy_ttbar.json").read_text())
-    content["data"]["simulation"].update(n_signal=300, n_background=300)
-    content["training"].update(epochs=1, batch_size=64)
-    content["output"] = {"dir": str(tmp_path / "run"), "plots": False}
-    config = tmp_path / "classifier.json"
-    config.write_text(json.dumps(content))
+    config = tiny_classifier_config(tmp_path)
+    content = json.loads(config.read_text())
     assert train_main([str(config)]) == 0
     run = tmp_path / "run"
     metrics = json.loads((run / "metrics.json").read_text())

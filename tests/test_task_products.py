@@ -2,7 +2,6 @@
 (``predictions.parquet``) are declared products, written for the test split only by
 the evaluation of a run, and removed when a run starts anew."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,19 +11,9 @@ from smartml.registry import TASKS
 from smartml.tasks.ntuple_classifier.task import PREDICTIONS
 from smartml.train import main as train_main
 from smartml.training import trainer
-from tests.ntuple_files import prepared_task
+from tests.ntuple_files import prepared_task, tiny_classifier_config
 
 REPO = Path(__file__).parents[1]
-
-
-def tiny_classifier_config(tmp_path: Path) -> Path:
-    content = json.loads((REPO / "configs" / "ntuple_dy_ttbar.json").read_text())
-    content["data"]["simulation"].update(n_signal=400, n_background=400)
-    content["training"].update(epochs=1, batch_size=64)
-    content["output"] = {"dir": str(tmp_path / "run"), "plots": False}
-    path = tmp_path / "classifier.json"
-    path.write_text(json.dumps(content))
-    return path
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
