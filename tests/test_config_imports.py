@@ -13,7 +13,8 @@ import smartml.config
 
 ROOT = Path(__file__).parents[1]
 CONFIG_PACKAGE = ROOT / "smartml" / "config"
-HEAVY = ("tensorflow", "tf_keras", "keras", "qkeras", "hls4ml")
+# awkward and uproot cost 0.3 s of the one-second budget; only reading a file needs them
+HEAVY = ("tensorflow", "tf_keras", "keras", "qkeras", "hls4ml", "awkward", "uproot")
 SCHEMA_PACKAGES = ("smartml.tasks", "smartml.models")
 
 

@@ -30,14 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import awkward as ak
 import numpy as np
 from pydantic import Discriminator, Field, Tag, TypeAdapter, model_validator
 
 from smartml.config.strict import StrictModel
 from smartml.errors import ConfigError, DataError
 from smartml.files import DATA_FILE_SUFFIXES, parse_data_file
-from smartml.ntuples.branches import jagged_branches, read_branches
 
 # "Muon_Px[0]": the object index of a jagged branch.
 OBJECT_INDEX = re.compile(r"(?P<branch>.+)\[(?P<index>\d+)\]")
@@ -277,6 +275,8 @@ def check_aliases(
         DataError: one line naming the alias (or name), the missing branch and the file.
     """
 
+    from smartml.ntuples.branches import jagged_branches  # see column_values
+
     jagged = jagged_branches(tree)
     checked = Aliases.validate_python(aliases or {})  # plain strings/dicts as a config has them
     return [resolve_column(name, jagged, where, checked, key) for name in names]
@@ -291,6 +291,10 @@ def column_values(
         arrays: the read branches (awkward or numpy arrays by branch name).
         column: what to evaluate; fill_value: the value of an event lacking an object.
     """
+    # awkward and uproot are imported here, not at the top: validating a config imports
+    # this module for its schema, and they would add 0.3 s to every config load.
+    import awkward as ak
+
     values, present = [], []
     for leaf in column.leaves():
         array = arrays[leaf.branch]
@@ -350,6 +354,8 @@ def read_columns(
     Raises:
         DataError: a missing branch (see :func:`check_aliases`) or an unreadable range.
     """
+    from smartml.ntuples.branches import read_branches  # see column_values
+
     columns = check_aliases(tree, names, aliases, where, key)
     wanted = {leaf.branch for column in columns for leaf in column.leaves()}
     arrays = read_branches(tree, wanted, entry_start, entry_stop, where)
