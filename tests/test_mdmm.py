@@ -10,11 +10,14 @@ import pytest
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
 from smartml.backend import keras, tf
+from smartml.config.loader import load_config
 from smartml.config.mdmm import ConstraintConfig, NormConstraintConfig, registered_constraint_union
 from smartml.errors import ConfigError
 from smartml.hardware import cost as hc
+from smartml.models.binding import build_model
 from smartml.models.saved import load_model
-from smartml.registry import MDMM_CONSTRAINTS
+from smartml.registry import MDMM_CONSTRAINTS, TASKS
+from smartml.runs.directory import RunDirectory
 from smartml.training.mdmm import (
     BopsConstraint,
     MDMMModel,
@@ -188,6 +191,23 @@ def test_model_config_round_trips_through_json_with_its_constraints():
     restored.inner.set_weights(model.inner.get_weights())
     np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
     assert float(restored.constraint_values()["bops"]) == float(model.constraint_values()["bops"])
+
+
+@pytest.mark.parametrize("config_file", ["pixel_2t", "rich_pointnet", "ntuple_dy_ttbar"])
+def test_every_builtin_model_round_trips_through_the_mdmm_config(config_file, tmp_path):
+    """QActivation's quantizers (the pixel MDN's fused tanh included) survive
+    get_config -> JSON -> from_config, computing the same values."""
+    config = load_config(f"configs/{config_file}.json")
+    task = TASKS.get(config.task.name)(config, RunDirectory(tmp_path))
+    model = MDMMModel(build_model(config, task), [SparsityConstraint("all", 0.5)])
+    restored = MDMMModel.from_config(json.loads(json.dumps(model.get_config())))
+    restored.inner.set_weights(model.inner.get_weights())
+    rng = np.random.default_rng(1)
+    x = [rng.normal(size=(8, *i.shape[1:])).astype("float32") for i in model.inner.inputs]
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+    # Saved again, the restored model's config is the one it was rebuilt from.
+    assert restored.get_config() == MDMMModel.from_config(restored.get_config()).get_config()
+    assert [type(a) for a in restored.inner.layers] == [type(a) for a in model.inner.layers]
 
 
 def test_constraint_types_come_from_the_registry():

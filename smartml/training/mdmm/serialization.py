@@ -1,16 +1,13 @@
 """The inner model's architecture as JSON, for :meth:`MDMMModel.get_config` and
-:meth:`MDMMModel.from_config`, in the form an HDF5 model file holds it.
+:meth:`MDMMModel.from_config`, through public Keras functions only.
 
-This is the one place of :mod:`smartml.training.mdmm` that uses a non-public tf_keras
-name, ``keras_option_scope`` of ``tf_keras.src.saving.legacy.saved_model.utils``, and
-why: QKeras' ``QActivation`` puts its quantizer *object* into its ``get_config()``, and
-only tf_keras' legacy (HDF5-style) serialisation turns that nested object into a config
-and back. tf_keras 2.21 serialises a model's nested layers in the legacy form only
-inside this scope, which its HDF5 ``save_model``/``load_model`` enter around a file; no
-public function does it for a config in memory (``keras.layers.serialize`` with
-``use_legacy_format=True`` and ``keras.utils.legacy.serialize_keras_object`` make the
-top level legacy only, ``Model.to_json``/``keras.models.model_from_json`` and
-``keras.models.model_from_config`` fail on ``QActivation``).
+A functional model's ``get_config()`` is JSON-safe: nested objects (quantizers,
+initializers) appear in the serialised form ``{"module", "class_name", "config",
+"registered_name"}``. Rebuilding it needs one repair. Most layers turn such a dict back
+into an object themselves; QKeras' ``QActivation`` does not: its ``activation`` must be a
+quantizer object or a string such as ``"quantized_relu(4)"``, and a dict would be kept as
+the "quantizer" and fail when called. :func:`inner_model_from_config` therefore
+deserialises the arguments named in :data:`OBJECT_ARGUMENTS` before the layers are built.
 
 >>> import smartml  # noqa: F401
 >>> from qkeras import QActivation, QDense, quantized_bits, quantized_relu
@@ -27,29 +24,28 @@ True
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
-from tf_keras.src.saving.legacy.saved_model.utils import keras_option_scope
-
 from smartml.backend import keras
 
-# The options tf_keras' HDF5 save and load set: legacy serialisation, no traced functions.
-_HDF5_SERIALIZATION = {"save_traces": False, "in_tf_saved_model_scope": True}
+# Layer class -> the arguments its constructor needs as objects, not serialised dicts.
+OBJECT_ARGUMENTS: dict[str, tuple[str, ...]] = {"QActivation": ("activation",)}
 
 
 def inner_model_config(model: keras.Model) -> dict[str, Any]:
-    """``model``'s architecture as the HDF5 format writes it.
+    """``model``'s architecture as JSON-safe data.
 
     Args:
-        model: any Keras model, QKeras layers included.
+        model: a functional or sequential Keras model, QKeras layers included.
 
     Returns:
-        a JSON-safe dict (``class_name``, ``config``), lists where Keras has tuples.
+        ``{"class_name": ..., "config": model.get_config()}``, lists where Keras has
+        tuples (it went through JSON, as it would in a file).
     """
-    with keras_option_scope(**_HDF5_SERIALIZATION):
-        # Through JSON: tuples (shapes) become lists, as in an HDF5 file.
-        return json.loads(json.dumps(keras.layers.serialize(model)))
+    config = {"class_name": type(model).__name__, "config": model.get_config()}
+    return json.loads(json.dumps(config))
 
 
 def inner_model_from_config(
@@ -67,5 +63,24 @@ def inner_model_from_config(
     from smartml.models.saved import custom_objects as smartml_objects
 
     objects = {**smartml_objects(), **(custom_objects or {})}
-    with keras.utils.custom_object_scope(objects), keras_option_scope(**_HDF5_SERIALIZATION):
-        return keras.layers.deserialize(config)
+    architecture = copy.deepcopy(config["config"])
+    with keras.utils.custom_object_scope(objects):
+        _deserialize_object_arguments(architecture, objects)
+        if config["class_name"] == "Sequential":
+            return keras.Sequential.from_config(architecture, custom_objects=objects)
+        return keras.Model.from_config(architecture, custom_objects=objects)
+
+
+def _deserialize_object_arguments(architecture: dict[str, Any], objects: dict[str, Any]) -> None:
+    """Replace, in place, the serialised arguments of :data:`OBJECT_ARGUMENTS` by objects,
+    in nested models too."""
+    for layer in architecture.get("layers", []):
+        layer_config = layer.get("config", {})
+        if "layers" in layer_config:  # a nested model
+            _deserialize_object_arguments(layer_config, objects)
+        for argument in OBJECT_ARGUMENTS.get(layer.get("class_name", ""), ()):
+            value = layer_config.get(argument)
+            if isinstance(value, dict):
+                layer_config[argument] = keras.saving.deserialize_keras_object(
+                    value, custom_objects=objects
+                )
