@@ -32,6 +32,8 @@ def base_config() -> dict:
         "pixel_2t_mdmm.json",
         "pixel_2t_mdmm75.json",
         "pixel_2t_mdmm90.json",
+        "pixel_2t_float.json",
+        "pixel_20t_float.json",
     ],
 )
 def test_shipped_configs_validate(name):

@@ -89,3 +89,44 @@ def test_serialises_with_a_model(tmp_path):
 def test_bad_output_width_is_named():
     with pytest.raises(ValueError, match=r"outputs: expected shape \(n, 14\)"):
         gaussian_from_outputs(np.zeros((2, 13)))
+
+
+def expected_nll_numpy(teacher: np.ndarray, student: np.ndarray, k: int) -> np.ndarray:
+    """E over y ~ N(μt, Σt) of the student's NLL, with numpy's linear algebra."""
+    mean_t, cov_t = gaussian_from_outputs(teacher, k)
+    mean_s, cov_s = gaussian_from_outputs(student, k)
+    inverse = np.linalg.inv(cov_s)
+    delta = mean_t - mean_s
+    mahalanobis = np.einsum("ni,nij,nj->n", delta, inverse, delta)
+    trace = np.einsum("nij,nji->n", inverse, cov_t)
+    log_det = np.linalg.slogdet(cov_s)[1]
+    return 0.5 * (mahalanobis + trace + log_det + k * np.log(2 * np.pi))
+
+
+def test_distillation_loss_is_the_expected_nll_under_the_teacher():
+    k = 4
+    rng = np.random.default_rng(7)
+    teacher = rng.normal(scale=0.7, size=(64, n_mdn_outputs(k)))
+    student = rng.normal(scale=0.7, size=(64, n_mdn_outputs(k)))
+    loss = MultivariateGaussianNLL(n_targets=k)
+    ours = loss.expected_under(teacher.astype("float32"), student.astype("float32")).numpy()
+    np.testing.assert_allclose(ours, expected_nll_numpy(teacher, student, k), rtol=2e-5)
+    # Monte Carlo: the average NLL of targets drawn from the teacher's Gaussian
+    mean_t, cov_t = gaussian_from_outputs(teacher[:1], k)
+    draws = rng.multivariate_normal(mean_t[0], cov_t[0], size=200_000)
+    sampled = loss.call(draws, np.repeat(student[:1], len(draws), axis=0)).numpy()
+    standard_error = sampled.std() / np.sqrt(len(sampled))
+    assert abs(sampled.mean() - ours[0]) < 4 * standard_error
+
+
+def test_distillation_loss_is_smallest_where_the_student_is_the_teacher():
+    k = 4
+    rng = np.random.default_rng(8)
+    teacher = tf.constant(rng.normal(scale=0.5, size=(16, n_mdn_outputs(k))), tf.float32)
+    student = tf.Variable(teacher)
+    loss = MultivariateGaussianNLL(n_targets=k)
+    with tf.GradientTape() as tape:
+        value = tf.reduce_sum(loss.expected_under(teacher, student))
+    assert float(tf.reduce_max(tf.abs(tape.gradient(value, student)))) < 1e-4
+    nudged = loss.expected_under(teacher, student + 0.05 * rng.normal(size=student.shape))
+    assert bool(tf.reduce_all(nudged > loss.expected_under(teacher, student)))

@@ -13,7 +13,7 @@ default.
 
 from typing import Final, Literal
 
-from pydantic import Field, SerializeAsAny
+from pydantic import Field, SerializeAsAny, model_validator
 
 from smartml.config.distribution import DefaultDistribution, Distribution
 from smartml.config.export import ExportConfig
@@ -64,6 +64,22 @@ FEASIBLE_VAL_LOSS = "val_loss_feasible"
 constraint (:class:`smartml.training.callbacks.HardwareCostLogger`)."""
 
 
+class DistillationConfig(StrictModel):
+    """Train the model to match a trained teacher's predictions as well as the targets:
+    the loss is ``(1 - weight) * task loss + weight * distillation loss``, the latter
+    the output kind's (a Gaussian's: the NLL expected under the teacher's Gaussian, so
+    its means and covariances both; a classifier's: cross-entropy against the teacher's
+    probabilities). The teacher takes the same inputs and gives the same outputs."""
+
+    teacher: InputPath = Field(
+        description="the teacher: a complete run directory or its model.h5, e.g. a float "
+        "reference (configs/pixel_2t_float.json)"
+    )
+    weight: float = Field(
+        0.5, gt=0, le=1, allow_inf_nan=False, description="share of the distillation loss"
+    )
+
+
 class TrainingConfig(StrictModel):
     epochs: int = Field(32, gt=0, le=MAX_EPOCHS, description="maximum epochs")
     batch_size: int = Field(1024, gt=0, le=MAX_BATCH_SIZE)
@@ -101,10 +117,22 @@ class TrainingConfig(StrictModel):
         description="start from these weights: a complete run directory or its model.h5 "
         "(same architecture), e.g. to prune a trained dense model with MDMM; null: random",
     )
+    distillation: DistillationConfig | None = Field(
+        None, description="learn from a trained teacher's predictions too; null: none"
+    )
     # An int, not Literal[0, 1, 2]: pydantic would take true for the literal 1.
     verbose: int = Field(
         2, ge=0, le=2, description="Keras fit verbosity: 0 silent, 1 bar, 2 line/epoch"
     )
+
+    @model_validator(mode="after")
+    def _one_training_method(self) -> "TrainingConfig":
+        if self.distillation is not None and self.mdmm is not None:
+            raise ValueError(
+                "training.distillation and training.mdmm cannot be combined yet: "
+                "distil first, then constrain with training.initial_weights"
+            )
+        return self
 
     @property
     def checkpoint_monitor(self) -> str:

@@ -56,6 +56,27 @@ def _lower_indices(n_targets: int) -> list[tuple[int, int]]:
     return [(row, col) for row in range(n_targets) for col in range(row)]
 
 
+def _cholesky_parts(outputs, k: int, min_sigma: float):
+    """(mean, positive diagonal of L, {(row, col): strictly-lower entry}) of network
+    outputs, in float64, limited to ±1e4 first."""
+    outputs = tf.clip_by_value(tf.cast(outputs, tf.float64), -_OUTPUT_LIMIT, _OUTPUT_LIMIT)
+    mean = outputs[:, 0 : 2 * k : 2]
+    diagonal = tf.nn.softplus(outputs[:, 1 : 2 * k : 2]) + min_sigma
+    entries = tf.unstack(outputs[:, 2 * k :], num=k * (k - 1) // 2, axis=1)
+    return mean, diagonal, dict(zip(_lower_indices(k), entries, strict=True))
+
+
+def _forward_substitution(diagonal, lower, right, k: int):
+    """z with L z = right, row by row (L lower triangular; batch of k-vectors)."""
+    solved: list = []
+    for row in range(k):
+        value = right[:, row]
+        for col in range(row):
+            value = value - lower[(row, col)] * solved[col]
+        solved.append(value / diagonal[:, row])
+    return tf.stack(solved, axis=1)
+
+
 @keras.utils.register_keras_serializable(package="smartml")
 class MultivariateGaussianNLL(keras.losses.Loss):
     """Mean negative log-likelihood of a k-variate Gaussian with Cholesky-parametrised covariance.
@@ -79,27 +100,51 @@ class MultivariateGaussianNLL(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         k = self.n_targets
-        y_true = tf.cast(y_true, tf.float64)
-        y_pred = tf.clip_by_value(tf.cast(y_pred, tf.float64), -_OUTPUT_LIMIT, _OUTPUT_LIMIT)
-        mean = y_pred[:, 0 : 2 * k : 2]
-        diagonal = tf.nn.softplus(y_pred[:, 1 : 2 * k : 2]) + self.min_sigma
-        lower = dict(
-            zip(
-                _lower_indices(k),
-                tf.unstack(y_pred[:, 2 * k :], num=k * (k - 1) // 2, axis=1),
-                strict=True,
-            )
-        )
-        residual = y_true - mean
-        solved: list[tf.Tensor] = []
-        for row in range(k):
-            value = residual[:, row]
-            for col in range(row):
-                value = value - lower[(row, col)] * solved[col]
-            solved.append(value / diagonal[:, row])
-        z = tf.stack(solved, axis=1)
+        mean, diagonal, lower = _cholesky_parts(y_pred, k, self.min_sigma)
+        z = _forward_substitution(diagonal, lower, tf.cast(y_true, tf.float64) - mean, k)
         nll = (
             0.5 * tf.reduce_sum(tf.square(z), axis=1)
+            + tf.reduce_sum(tf.math.log(diagonal), axis=1)
+            + 0.5 * k * math.log(2.0 * math.pi)
+        )
+        return tf.cast(tf.minimum(nll, _LOSS_CAP), tf.float32)
+
+    def expected_under(self, teacher, y_pred):
+        """The NLL averaged over targets drawn from the teacher's Gaussian, in closed
+        form: the distillation loss of a student ``y_pred`` (per sample).
+
+        ``E[NLL(y)] = NLL(μ_t) + ½ tr(Σ_s⁻¹ Σ_t)`` with ``tr(Σ_s⁻¹ Σ_t) = ‖L_s⁻¹ L_t‖²``.
+        It is KL(teacher ‖ student) plus the teacher's entropy: smallest where the
+        student's mean and covariance are the teacher's.
+
+        Args:
+            teacher: (batch, k + k(k+1)/2) outputs of the teacher network.
+            y_pred: the student's outputs, same shape.
+
+        >>> import numpy as np
+        >>> loss = MultivariateGaussianNLL(n_targets=1, min_sigma=0.0)
+        >>> raw = np.log(np.e - 1.0)            # σ = 1
+        >>> teacher = np.array([[0.0, raw]])
+        >>> float(loss.expected_under(teacher, teacher)[0])  # ½ log 2π + ½
+        1.418938...
+        """
+        k = self.n_targets
+        teacher_mean, teacher_diagonal, teacher_lower = _cholesky_parts(teacher, k, self.min_sigma)
+        mean, diagonal, lower = _cholesky_parts(y_pred, k, self.min_sigma)
+        z = _forward_substitution(diagonal, lower, teacher_mean - mean, k)
+        trace = tf.zeros_like(z[:, 0])
+        for col in range(k):  # column col of L_s⁻¹ L_t: solve L_s w = (L_t)[:, col]
+            column = [
+                teacher_diagonal[:, row]
+                if row == col
+                else (teacher_lower[(row, col)] if row > col else tf.zeros_like(trace))
+                for row in range(k)
+            ]
+            w = _forward_substitution(diagonal, lower, tf.stack(column, axis=1), k)
+            trace = trace + tf.reduce_sum(tf.square(w), axis=1)
+        nll = (
+            0.5 * tf.reduce_sum(tf.square(z), axis=1)
+            + 0.5 * trace
             + tf.reduce_sum(tf.math.log(diagonal), axis=1)
             + 0.5 * k * math.log(2.0 * math.pi)
         )

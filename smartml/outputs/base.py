@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from smartml.errors import DataError
+from smartml.errors import ConfigError, DataError
 from smartml.metrics.summary import ValidationMetric
 
 if TYPE_CHECKING:
@@ -47,6 +47,18 @@ class OutputKind(ABC):
     @abstractmethod
     def loss(self) -> keras.losses.Loss:
         """The training loss (serialisable)."""
+
+    def distillation_loss(self) -> Callable[[Any, Any], Any]:
+        """The per-example loss of a student's outputs against a teacher's, for
+        ``training.distillation``: ``loss(teacher_outputs, student_outputs)`` -> (batch,).
+
+        Raises:
+            ConfigError: this output kind has none.
+        """
+        raise ConfigError(
+            f"training.distillation: the output kind {type(self).__name__} has no "
+            "distillation loss"
+        )
 
     def keras_metrics(self) -> list:
         """Metrics compiled into the model (logged per epoch, for training and validation)."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -75,6 +75,11 @@ class GaussianMDN(RegressionKind):
         from smartml.losses import MultivariateGaussianNLL
 
         return MultivariateGaussianNLL(n_targets=len(self.targets), min_sigma=self.min_sigma)
+
+    def distillation_loss(self) -> Callable[[Any, Any], Any]:
+        """The student's NLL expected under the teacher's Gaussian (its means and
+        covariances both): :meth:`MultivariateGaussianNLL.expected_under`."""
+        return self.loss().expected_under
 
     def decode(self, raw: np.ndarray, scaling: TargetScaling | None = None) -> GaussianPrediction:
         from smartml.losses.gaussian_nll import gaussian_from_outputs

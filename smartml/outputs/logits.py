@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -76,6 +76,20 @@ class Logits(OutputKind):
         if self.binary:
             return keras.losses.BinaryCrossentropy(from_logits=True)
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def distillation_loss(self) -> Callable[[Any, Any], Any]:
+        """Cross-entropy of the student's logits against the teacher's probabilities
+        (soft labels)."""
+        from smartml.backend import keras, tf
+
+        def soft_label_cross_entropy(teacher, student):
+            if self.binary:
+                soft = tf.sigmoid(teacher)
+                return keras.losses.binary_crossentropy(soft, student, from_logits=True)
+            soft = tf.nn.softmax(teacher)
+            return keras.losses.categorical_crossentropy(soft, student, from_logits=True)
+
+        return soft_label_cross_entropy
 
     def keras_metrics(self) -> list:
         from smartml.backend import keras

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,12 @@ class PointRegression(RegressionKind):
         from smartml.backend import keras
 
         return keras.losses.MeanSquaredError()
+
+    def distillation_loss(self) -> Callable[[Any, Any], Any]:
+        """Mean squared difference of the student's values from the teacher's."""
+        from smartml.backend import keras
+
+        return keras.losses.mean_squared_error
 
     def decode(self, raw: np.ndarray, scaling: TargetScaling | None = None) -> np.ndarray:
         values = np.asarray(raw, dtype=np.float64).reshape(len(raw), self.n_outputs)

@@ -263,15 +263,19 @@ class WorkerRunDirectory(RunDirectory):
 
 def run_inputs(config: RunConfig) -> list[NamedInput]:
     """The files a run of ``config`` reads: those its data section declares
-    (``input_files()`` of the task's schema) and the initial weights (a run
-    directory's model.h5), which only training reads."""
+    (``input_files()`` of the task's schema), the initial weights and the distillation
+    teacher (a run directory's model.h5), which only training reads."""
     declared = getattr(config.data, "input_files", None)  # a task reading no files has none
     inputs: list[NamedInput] = list(declared()) if declared else []
-    weights = config.training.initial_weights
-    if weights:
-        is_run = Path(weights).is_dir()
-        file = str(RunDirectory(weights).model) if is_run else weights
-        inputs.append(named_file("training.initial_weights", file, evaluation=False))
+    distillation = config.training.distillation
+    models = {
+        "training.initial_weights": config.training.initial_weights,
+        "training.distillation.teacher": distillation and distillation.teacher,
+    }
+    for key, source in models.items():
+        if source:
+            file = str(RunDirectory(source).model) if Path(source).is_dir() else source
+            inputs.append(named_file(key, file, evaluation=False))
     return inputs
 
 

@@ -28,6 +28,7 @@ from smartml.training.callbacks import (
     keep_last_row_per_epoch,
     kept_epoch_validation,
 )
+from smartml.training.distillation import DistilledModel, load_teacher
 from smartml.training.distribution import Placement, create_placement
 from smartml.training.mdmm import MDMMModel, Schedule, constraints_from_config
 
@@ -108,7 +109,7 @@ def train_in(
         # weights, which a resumed run's backup then replaces.
         if config.training.initial_weights and (not resuming or placement.n_workers > 1):
             load_initial_weights(model, config.training.initial_weights)
-        trainee = with_constraints(model, config.training.mdmm)
+        trainee = trainee_of(model, config, task)
         trainee.compile(
             optimizer=keras.optimizers.Adam(config.training.learning_rate),
             loss=task.output.loss(),
@@ -193,7 +194,7 @@ def kept_model(
             trainee.load_weights(str(run_dir.best_weights))
         return getattr(trainee, "inner", trainee)
     twin = build_model(config, task)
-    twin_trainee = with_constraints(twin, config.training.mdmm)
+    twin_trainee = trainee_of(twin, config, task)
     if run_dir.best_weights.is_file():
         twin_trainee.load_weights(str(run_dir.best_weights))
     else:
@@ -222,6 +223,20 @@ def load_initial_weights(model: keras.Model, source: str) -> None:
         )
     model.set_weights(trained.get_weights())
     log.info("initial weights from %s", path)
+
+
+def trainee_of(model: keras.Model, config: RunConfig, task: Task) -> keras.Model:
+    """The model to train: ``model`` itself, or wrapped by its training method (MDMM
+    constraints or a distillation teacher; the configuration allows one)."""
+    distillation = config.training.distillation
+    if distillation is None:
+        return with_constraints(model, config.training.mdmm)
+    teacher = load_teacher(distillation.teacher, model)
+    wrapped = DistilledModel(
+        model, teacher, task.output.distillation_loss(), weight=distillation.weight
+    )
+    wrapped.build(model.input_shape)  # BackupAndRestore needs built weights to restore into
+    return wrapped
 
 
 def with_constraints(model: keras.Model, mdmm: MDMMConfig | None) -> keras.Model:
