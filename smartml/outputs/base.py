@@ -56,8 +56,7 @@ class OutputKind(ABC):
             ConfigError: this output kind has none.
         """
         raise ConfigError(
-            f"training.distillation: the output kind {type(self).__name__} has no "
-            "distillation loss"
+            f"training.distillation: the output kind {type(self).__name__} has no distillation loss"
         )
 
     def keras_metrics(self) -> list:
