@@ -11,6 +11,7 @@ from smartml.cli import run_cli
 from smartml.evaluation.run_comparison import (
     compare_runs,
     comparison_table,
+    plot_against_cost,
     plot_comparison,
     run_labels,
 )
@@ -85,6 +86,28 @@ def test_plot_shows_each_metric_relative_to_the_first_run():
     assert [bar.get_height() for bar in sparsity_bars] == [0.4]
 
 
+def test_cost_plot_draws_each_lower_is_better_metric_against_bops_and_luts():
+    quantized = metrics(6.0, 0.1)
+    quantized["hardware"]["luts"] = 30000.0
+    older = metrics(5.0, 0.2)  # no luts recorded
+    runs = {"q": quantized, "older": older, "float": metrics(4.0)}
+    figure = plot_against_cost(runs, TWO_TARGETS)
+    # width and RMS of x and y (pull std is not "lower is better"), by BOPs and LUTs
+    assert len(figure.axes) == 8
+    by_bops, by_luts = figure.axes[0], figure.axes[1]
+    assert by_bops.get_ylabel() == "x width [µm]" and by_bops.get_xlabel() == "BOPs"
+    points = {
+        line.get_label(): (list(line.get_xdata()), list(line.get_ydata()))
+        for line in by_bops.get_lines()
+    }
+    assert points["q"] == ([123.0], [6.0]) and points["older"] == ([123.0], [5.0])
+    assert points["float (float)"][1] == [4.0, 4.0]  # a horizontal line
+    luts = {line.get_label(): list(line.get_xdata()) for line in by_luts.get_lines()}
+    assert luts["q"] == [30000.0] and "older" not in luts
+    rms = {line.get_label(): list(line.get_ydata()) for line in figure.axes[2].get_lines()}
+    assert rms["q"] == [pytest.approx(7.2)]
+
+
 def test_plot_of_classifiers_has_one_panel_and_leaves_missing_values_out():
     runs = {"a": classifier_metrics(0.8, 0.2), "b": {"roc": {"auc": 0.96}}}
     figure = plot_comparison(runs, CLASSIFIER_SUMMARY)
@@ -121,6 +144,7 @@ def test_command_compares_runs(tmp_path, capsys):
     assert "| b | 3 | 3.6 | 1.3 |" in capsys.readouterr().out
     assert (tmp_path / "cmp" / "comparison.md").read_text().startswith("| run | x width [µm]")
     assert (tmp_path / "cmp" / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "cmp" / "comparison_cost.png").is_file()  # b has a hardware block
 
 
 def test_command_keeps_runs_of_the_same_name_apart(tmp_path, capsys):

@@ -26,7 +26,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from smartml.errors import SmartmlError
-from smartml.metrics.figures import new_axes, save_figures
+from smartml.metrics.figures import axis_label, new_axes, new_figure, save_figures
 from smartml.metrics.summary import MISSING, TARGET_VALUES, SummaryMetric, format_number
 
 ARROWS = {"lower": "↓", "higher": "↑", "zero": "→0", "one": "→1"}
@@ -110,11 +110,61 @@ def plot_comparison(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -> 
     return figure
 
 
+COSTS = (("bops", "BOPs"), ("luts", "LUTs (distributed arithmetic, predicted)"))
+
+
+def plot_against_cost(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -> Figure:
+    """The summary metrics where lower is better (widths, RMS, mis-identification)
+    against each run's hardware cost: the resolution-versus-size picture.
+
+    Args:
+        runs: ``{run label: metrics.json as a dict}``.
+        summary: the task's summary metrics; those where lower is better are drawn.
+
+    Returns:
+        a Figure with one row per metric and one column per cost (BOPs, LUTs of the
+        ``hardware`` block). A run without a ``hardware`` block (a float reference)
+        is a dashed horizontal line at its value.
+
+    >>> from smartml.metrics.summary import SummaryMetric
+    >>> runs = {"small": {"x": {"robust_width": 6.1}, "hardware": {"bops": 8e5, "luts": 3e4}},
+    ...         "float": {"x": {"robust_width": 4.0}}}
+    >>> width = SummaryMetric("x.robust_width", "x width", "µm", "lower")
+    >>> figure = plot_against_cost(runs, [width])
+    >>> [line.get_label() for line in figure.axes[0].get_lines()]
+    ['small', 'float (float)']
+    >>> list(figure.axes[0].get_lines()[1].get_ydata())
+    [4.0, 4.0]
+    """
+    drawn = [metric for metric in summary if metric.better == "lower"]
+    figure = new_figure((5.0 * len(COSTS), 3.2 * len(drawn)))
+    grid = figure.subplots(len(drawn), len(COSTS), squeeze=False)
+    for row, metric in enumerate(drawn):
+        for column, (key, label) in enumerate(COSTS):
+            axes_ = grid[row, column]
+            for name, metrics in runs.items():
+                value = metric.value(metrics)
+                hardware = metrics.get("hardware")
+                if value is None:
+                    continue
+                if hardware:
+                    if hardware.get(key) is not None:  # runs of older versions lack luts
+                        axes_.plot([hardware[key]], [value], "o", label=name)
+                else:
+                    axes_.axhline(value, linestyle="--", color="0.4", label=f"{name} (float)")
+            axes_.set_xscale("log")
+            axes_.set_xlabel(label)
+            axes_.set_ylabel(axis_label(metric.label, metric.unit))
+    grid[0, 0].legend(fontsize="small")
+    return figure
+
+
 def compare_runs(run_dirs: Sequence[Path], output: Path, summary: Sequence[SummaryMetric]) -> None:
     """Compare complete runs of one task through its summary metrics.
 
     Prints the table and writes ``comparison.md`` and ``comparison.png`` to
-    ``output``. Runs are labelled by :func:`run_labels`. That the runs are of one
+    ``output``, and ``comparison_cost.png`` (:func:`plot_against_cost`) when a run
+    recorded its hardware cost. Runs are labelled by :func:`run_labels`. That the runs are of one
     task is the caller's to check (it knows their tasks).
 
     Args:
@@ -145,7 +195,10 @@ def compare_runs(run_dirs: Sequence[Path], output: Path, summary: Sequence[Summa
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     (output / "comparison.md").write_text(table + "\n")
-    save_figures({"comparison": plot_comparison(runs, summary)}, output)
+    figures = {"comparison": plot_comparison(runs, summary)}
+    if any(metrics.get("hardware") for metrics in runs.values()):
+        figures["comparison_cost"] = plot_against_cost(runs, summary)
+    save_figures(figures, output)
     print(table)
 
 
