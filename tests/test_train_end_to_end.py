@@ -3,12 +3,11 @@
 import csv
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from run_interruption import history_epochs, killed_and_resumed
+from run_interruption import history_epochs
 
 from smartml.evaluate import main as evaluate_main
 from smartml.models.saved import load_model
@@ -106,21 +105,6 @@ def test_evaluate_refuses_an_incomplete_run(tmp_path, capsys):
     (tmp_path / "half").mkdir()
     assert evaluate_main([str(tmp_path / "half")]) == 2
     assert "run is incomplete (COMPLETE.json missing)" in capsys.readouterr().err
-
-
-def test_a_run_killed_mid_epoch_resumes_when_run_again(tmp_path, trained):
-    os.symlink(trained.parent / "simulated", tmp_path / "simulated")
-    config = small_config(tmp_path, backup_every_batches=3, batch_size=64)
-    run = tmp_path / "run"
-    command = [sys.executable, "-m", "smartml.train", str(config), "--epochs", "3"]
-    resumed = killed_and_resumed(command, run, REPO)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resuming run" in resumed.stderr
-    assert history_epochs(run) == [0, 1, 2]
-    assert (run / "COMPLETE.json").is_file()
-    training = json.loads((run / "metrics.json").read_text())["training"]
-    # Restored from the mid-epoch backup: the finished first epoch was not trained again.
-    assert training["resumed"] and training["first_epoch_of_this_process"] == 1
 
 
 def mdmm_config(tmp_path: Path, trained: Path, constraints: list) -> Path:
