@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 from test_train_end_to_end import small_config
 
-from smartml.backend import keras
+from smartml.backend import keras, tf
 from smartml.config.loader import load_config
 from smartml.errors import ConfigError
 from smartml.models.saved import load_model
 from smartml.outputs.base import OutputKind
+from smartml.outputs.gaussian_mdn import GaussianMDN
+from smartml.outputs.logits import Logits
+from smartml.outputs.point_regression import PointRegression
 from smartml.train import main as train_main
 from smartml.training.distillation import DistilledModel
 
@@ -55,6 +58,34 @@ def test_validation_is_the_task_loss_alone():
     history = model.fit(x, y, validation_data=(x, y), epochs=1, batch_size=64, verbose=0)
     expected = float(np.mean((student.predict(x, verbose=0) - y) ** 2))
     assert history.history["val_loss"][0] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("kind", "n_outputs"),
+    [
+        (Logits(["pion", "muon"]), 1),
+        (Logits(["e", "mu", "pi"]), 3),
+        (PointRegression(["w"], [""]), 1),
+        (GaussianMDN(["x", "y"], ["", ""]), 5),
+    ],
+    ids=["binary", "three-class", "point", "gaussian"],
+)
+def test_every_builtin_output_kind_distils_to_the_teachers_outputs(kind, n_outputs):
+    """The loss is smallest, with zero gradient, where the student gives the teacher's
+    outputs, and larger anywhere near."""
+    rng = np.random.default_rng(3)
+    teacher = tf.constant(rng.normal(scale=0.8, size=(32, n_outputs)), tf.float32)
+    student = tf.Variable(teacher)
+    loss = kind.distillation_loss()
+    with tf.GradientTape() as tape:
+        at_teacher = loss(teacher, student)
+        total = tf.reduce_sum(at_teacher)
+    assert at_teacher.shape == (32,)
+    assert float(tf.reduce_max(tf.abs(tape.gradient(total, student)))) < 1e-4
+    for _ in range(3):
+        nudged = student + rng.normal(scale=0.1, size=student.shape).astype("float32")
+        assert bool(tf.reduce_all(loss(teacher, nudged) >= at_teacher - 1e-6))
+        assert float(tf.reduce_sum(loss(teacher, nudged))) > float(total)
 
 
 def test_a_weight_outside_the_unit_interval_is_refused():
