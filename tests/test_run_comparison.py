@@ -104,6 +104,11 @@ def test_cost_plot_draws_each_lower_is_better_metric_against_bops_and_luts():
     assert points["float (float)"][1] == [4.0, 4.0]  # a horizontal line
     luts = {line.get_label(): list(line.get_xdata()) for line in by_luts.get_lines()}
     assert luts["q"] == [30000.0] and "older" not in luts
+    assert by_bops.get_xscale() == "linear"  # 123 BOPs alone: no decade to span
+    wide = plot_against_cost(
+        {**runs, "big": metrics(3.0, 0.1) | {"hardware": {"bops": 5e4}}}, TWO_TARGETS
+    )
+    assert wide.axes[0].get_xscale() == "log"
     rms = {line.get_label(): list(line.get_ydata()) for line in figure.axes[2].get_lines()}
     assert rms["q"] == [pytest.approx(7.2)]
 

@@ -152,7 +152,19 @@ def plot_against_cost(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -
                         axes_.plot([hardware[key]], [value], "o", label=name)
                 else:
                     axes_.axhline(value, linestyle="--", color="0.4", label=f"{name} (float)")
-            axes_.set_xscale("log")
+            # (the reference lines' x data are axes fractions, not costs)
+            costs = [
+                value
+                for line in axes_.get_lines()
+                if line.get_linestyle() == "None"
+                for value in line.get_xdata()
+                if value > 0
+            ]
+            # A log axis within one decade shows only crowded minor labels.
+            if costs and max(costs) >= 10 * min(costs):
+                axes_.set_xscale("log")
+            else:
+                axes_.locator_params(axis="x", nbins=4)  # six-digit labels
             axes_.set_xlabel(label)
             axes_.set_ylabel(axis_label(metric.label, metric.unit))
     grid[0, 0].legend(fontsize="small")
