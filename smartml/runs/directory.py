@@ -42,7 +42,7 @@ from smartml.config import RunConfig
 from smartml.config.fingerprint import describe_differences, fingerprint
 from smartml.config.inputs import NamedInput, named_file
 from smartml.config.loader import validate_config
-from smartml.errors import RunDirectoryError
+from smartml.errors import ConfigError, RunDirectoryError
 from smartml.files import file_sha256, read_json_object, write_json_atomic
 from smartml.runs.inputs import input_change, record_inputs
 from smartml.runs.provenance import provenance
@@ -259,6 +259,22 @@ class WorkerRunDirectory(RunDirectory):
     def remove(self) -> None:
         """Delete the scratch folder and everything in it."""
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def trained_model_file(source: str, key: str) -> Path:
+    """The model file a configuration key names: a complete run directory's model.h5,
+    or the file itself.
+
+    Raises:
+        RunDirectoryError: a run directory that is not complete.
+        ConfigError: nothing at ``source``; one line naming ``key``.
+    """
+    path = Path(source)
+    if path.is_dir():
+        path = RunDirectory(path).require_complete().model
+    if not path.is_file():
+        raise ConfigError(f"{key}: {source}: no such run directory or model file")
+    return path
 
 
 def run_inputs(config: RunConfig) -> list[NamedInput]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from smartml.backend import keras, tf
@@ -119,14 +118,10 @@ def load_teacher(source: str, model: keras.Model) -> keras.Model:
         ConfigError: one line naming the key, the file and what differs.
     """
     from smartml.models.saved import load_model
-    from smartml.runs.directory import RunDirectory
+    from smartml.runs.directory import trained_model_file
 
     key = "training.distillation.teacher"
-    path = Path(source)
-    if path.is_dir():
-        path = RunDirectory(path).require_complete().model
-    if not path.is_file():
-        raise ConfigError(f"{key}: {source}: no such run directory or model file")
+    path = trained_model_file(source, key)
     teacher = load_model(path)
     theirs = {tensor.name.split(":")[0]: tuple(tensor.shape[1:]) for tensor in teacher.inputs}
     mine = {tensor.name.split(":")[0]: tuple(tensor.shape[1:]) for tensor in model.inputs}

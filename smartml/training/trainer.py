@@ -8,7 +8,6 @@ import gc
 import logging
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from smartml.backend import keras, reraise_smartml_errors, tf
@@ -21,7 +20,7 @@ from smartml.models.binding import build_model
 from smartml.models.exportability import is_exportable
 from smartml.models.saved import load_model
 from smartml.registry import TASKS
-from smartml.runs.directory import RunDirectory, WorkerRunDirectory
+from smartml.runs.directory import RunDirectory, WorkerRunDirectory, trained_model_file
 from smartml.tasks.base import InputShard, Task
 from smartml.training.callbacks import (
     build_callbacks,
@@ -208,11 +207,7 @@ def load_initial_weights(model: keras.Model, source: str) -> None:
     Args:
         source: a complete run directory, or a model file saved by smartml.
     """
-    path = Path(source)
-    if path.is_dir():
-        path = RunDirectory(path).require_complete().model
-    if not path.is_file():
-        raise ConfigError(f"training.initial_weights: {source}: no such run directory or file")
+    path = trained_model_file(source, "training.initial_weights")
     trained = load_model(path)
     mine = [(w.name, tuple(w.shape)) for w in model.weights]
     theirs = [(w.name, tuple(w.shape)) for w in trained.weights]
