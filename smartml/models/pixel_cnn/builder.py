@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from smartml.backend import keras
 from smartml.errors import ConfigError
 from smartml.models.contract import model_builder
+from smartml.models.image_input import single_image
 from smartml.models.pixel_cnn.schema import PixelCNNConfig
 
 if TYPE_CHECKING:
@@ -61,12 +62,7 @@ class PixelCNN:
         Returns:
             an uncompiled functional ``keras.Model``.
         """
-        if len(inputs) != 1 or len(next(iter(inputs.values())).shape) != 3:
-            shapes = {name: spec.shape for name, spec in inputs.items()}
-            raise ConfigError(
-                f"model pixel_cnn: takes one (rows, columns, slices) image, got {shapes}"
-            )
-        image = next(iter(inputs.values()))
+        image = single_image(inputs, "pixel_cnn")
         if config.pool_after > len(config.conv_filters):
             raise ConfigError(
                 f"model.pool_after: {config.pool_after} is more than the "

@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING
 from qkeras import QActivation, QConv2D, QDense, QSeparableConv2D
 
 from smartml.backend import keras
-from smartml.errors import ConfigError
 from smartml.layers.fused_quantized_tanh import FusedQuantizedTanh
 from smartml.models.contract import model_builder
+from smartml.models.image_input import single_image
 from smartml.models.pixel_mdn.schema import PixelMDNConfig
 from smartml.models.quantizers import quantized_bits_of
 from smartml.models.regularizers import activity_regularizer, kernel_regularizer
@@ -69,12 +69,7 @@ class PixelMDN:
         Returns:
             an uncompiled functional ``keras.Model``.
         """
-        if len(inputs) != 1 or len(next(iter(inputs.values())).shape) != 3:
-            shapes = {name: spec.shape for name, spec in inputs.items()}
-            raise ConfigError(
-                f"model pixel_mdn: takes one (rows, columns, slices) image, got {shapes}"
-            )
-        image = next(iter(inputs.values()))
+        image = single_image(inputs, "pixel_mdn")
         n_outputs = output.n_outputs
 
         def conv_q():
