@@ -146,7 +146,7 @@ def train_in(
     if not placement.is_chief:
         return  # the chief saves and evaluates the model
     model = kept_model(config, task, run_dir, trainee, placement)
-    model.save(run_dir.model)  # the plain model: MDMM state is not needed to use it
+    model.save(run_dir.model)  # the plain model: no MDMM state or teacher is needed to use it
 
     with reraise_smartml_errors():
         metrics = evaluate_run(run_dir, task, model)
@@ -180,7 +180,7 @@ def placed_datasets(task: Task, placement: Placement) -> tuple[tf.data.Dataset, 
 def kept_model(
     config: RunConfig, task: Task, run_dir: RunDirectory, trainee: keras.Model, placement: Placement
 ) -> keras.Model:
-    """The trained model (not its MDMM wrapper) with the kept weights: the best
+    """The trained model (not its MDMM or distillation wrapper) with the kept weights: the best
     checkpoint's, else the last.
 
     On one device that is the model trained. Under a strategy it is a plain twin
