@@ -357,6 +357,26 @@ def test_ring_mass_is_the_squared_mass_of_the_files_radius_and_momentum(rich):
     assert set(inputs) == {"points", "mask", "momentum", "ring_mass"}
 
 
+def test_hit_count_counts_every_in_time_hit_also_beyond_max_points(rich):
+    directory, _, arrays, _ = rich
+    source = source_of(
+        [directory / "run0.h5"], directory / "pmt.npy", use_hit_count=True, max_points=5, **NO_CUTS
+    )
+    inputs, _, aux, _ = read_all(source)
+    row_of = {event_id: row for row, event_id in enumerate(arrays[0].events["event_id"])}
+    a = arrays[0]
+    expected = []
+    for event_id in aux["event_id"]:
+        row = row_of[event_id]
+        hits = a.hits[a.mapping[row] : a.mapping[row + 1]]
+        expected.append(np.sum(np.abs(hits["hit_time"] - a.events["chod_time"][row]) < 0.5))
+    np.testing.assert_array_equal(inputs["hit_count"][:, 0], expected)
+    # the reader's events have more hits than max_points, so the count is not the mask's
+    assert max(expected) > 5
+    np.testing.assert_array_equal(inputs["mask"].sum(axis=1), np.minimum(expected, 5))
+    assert set(inputs) == {"points", "mask", "momentum", "hit_count"}
+
+
 @pytest.mark.parametrize("option", ["use_ring_radius", "use_ring_mass"])
 def test_nan_ring_radius_is_an_error_only_when_it_is_an_input(tmp_path, rich, option):
     def nan(a):

@@ -158,6 +158,7 @@ def small_config(tmp_path: Path) -> Path:
         max_points=16,
         events_per_chunk=50,
         use_ring_radius=True,
+        use_hit_count=True,
     )
     config["model"].update(point_units=[8], head_units=[8])
     config["training"].update(epochs=1, batch_size=64, verbose=0, shuffle_buffer=512)
@@ -180,7 +181,8 @@ def test_one_epoch_trains_and_evaluates_on_small_files(tmp_path):
     assert sum(validation["after"]["pion"]) == sum(validation["before"]["pion"]) > 0
     assert validation["cuts"]["kept"] == sum(map(sum, validation["before"].values()))
     standardization = json.loads((run / "standardization.json").read_text())
-    assert set(standardization["features"]) == {"x", "y", "dt", "momentum", "ring_radius"}
+    features = {"x", "y", "dt", "momentum", "ring_radius", "hit_count"}
+    assert set(standardization["features"]) == features
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0 <= metrics["roc"]["auc"] <= 1 and metrics["test_examples"] > 20
     # the ring-fit baseline beside the net, per momentum bin, and the predictions file

@@ -107,7 +107,8 @@ class ChunkData:
     Attributes:
         inputs: ``points`` (n, N, 3) mm/mm/ns, ``mask`` (n, N), ``momentum`` (n, 1)
             GeV/c, with ``use_ring_radius`` ``ring_radius`` (n, 1) mm and with
-            ``use_ring_mass`` ``ring_mass`` (n, 1) GeV²/c⁴; float32.
+            ``use_ring_mass`` ``ring_mass`` (n, 1) GeV²/c⁴, with ``use_hit_count``
+            ``hit_count`` (n, 1) in-time hits; float32.
         labels: (n,) int64 class labels.
         aux: :data:`AUX_COLUMNS`, n rows.
         counts: events per cut (:data:`COUNTS`), for the whole chunk.
@@ -187,8 +188,8 @@ class RichHdf5Source:
 
     @property
     def input_specs(self) -> dict[str, ArraySpec]:
-        """points (N, 3), mask (N,), momentum (1,) and optionally ring_radius (1,)
-        and ring_mass (1,)."""
+        """points (N, 3), mask (N,), momentum (1,) and optionally ring_radius (1,),
+        ring_mass (1,) and hit_count (1,)."""
         float32 = np.dtype(np.float32)
         specs = {
             "points": ArraySpec((self.data.max_points, 3), float32),
@@ -199,6 +200,8 @@ class RichHdf5Source:
             specs["ring_radius"] = ArraySpec((1,), float32)
         if self.data.use_ring_mass:
             specs["ring_mass"] = ArraySpec((1,), float32)
+        if self.data.use_hit_count:
+            specs["hit_count"] = ArraySpec((1,), float32)
         return specs
 
     @property
@@ -261,6 +264,8 @@ class RichHdf5Source:
         if self.data.use_ring_mass:
             mass = physics.ring_mass_squared(events["track_momentum"][keep], radius)
             inputs["ring_mass"] = mass[:, None].astype(np.float32)
+        if self.data.use_hit_count:
+            inputs["hit_count"] = cuts.n_in_time[keep, None].astype(np.float32)
         labels = label_of(first + np.flatnonzero(keep), self._info(chunk).offsets)
         return ChunkData(inputs, labels, _aux(events, first, cuts), cuts.counts)
 

@@ -50,7 +50,7 @@ from smartml.tasks.rich_pid.hdf5_reader import ChunkData, first_event
 
 FORMAT_VERSION = 1
 POINT_FEATURES = ("x", "y", "dt")
-GLOBAL_FEATURES = ("momentum", "ring_radius", "ring_mass")
+GLOBAL_FEATURES = ("momentum", "ring_radius", "ring_mass", "hit_count")
 
 
 def momentum_bin_edges(low: float, high: float, bins: int) -> np.ndarray:
@@ -332,13 +332,19 @@ class RichStandardization:
         return cls(parsed)
 
 
-def needed_features(use_ring_radius: bool, use_ring_mass: bool = False) -> tuple[str, ...]:
+def needed_features(
+    use_ring_radius: bool, use_ring_mass: bool = False, use_hit_count: bool = False
+) -> tuple[str, ...]:
     """The standardised features of a task configuration.
 
     >>> needed_features(False)
     ('x', 'y', 'dt', 'momentum')
-    >>> needed_features(True, use_ring_mass=True)
-    ('x', 'y', 'dt', 'momentum', 'ring_radius', 'ring_mass')
+    >>> needed_features(True, use_ring_mass=True, use_hit_count=True)
+    ('x', 'y', 'dt', 'momentum', 'ring_radius', 'ring_mass', 'hit_count')
     """
-    optional = (("ring_radius", use_ring_radius), ("ring_mass", use_ring_mass))
+    optional = (
+        ("ring_radius", use_ring_radius),
+        ("ring_mass", use_ring_mass),
+        ("hit_count", use_hit_count),
+    )
     return (*POINT_FEATURES, "momentum", *(name for name, used in optional if used))

@@ -108,6 +108,12 @@ class RichDataConfig(StrictModel):
         description="give the squared mass m² = p²(n² cos²θc − 1), GeV²/c⁴, of the file's "
         "fitted ring radius (tan θc = R/f) and the track momentum as a global input",
     )
+    use_hit_count: bool = Field(
+        False,
+        description="give the number of in-time hits (all of them, also those beyond "
+        "max_points) to the model as a global input: the photon yield grows as sin²θc, "
+        "so a muon's ring has more hits than a pion's of the same momentum",
+    )
     centre_on_ring: bool = Field(
         False,
         description="hit positions relative to the file's fitted ring centre (Events."

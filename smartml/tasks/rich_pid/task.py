@@ -7,7 +7,8 @@ Inputs (:attr:`RichPidTask.inputs`): ``points`` (max_points, 3) in-time hits (x,
 ``momentum`` (1,) standardised; with ``use_ring_mass`` the squared mass of the file's
 ring radius and the momentum (:func:`~smartml.tasks.rich_pid.physics.ring_mass_squared`)
 ``ring_mass`` (1,) standardised; with ``use_ring_radius`` the file's fitted
-``ring_radius`` (1,) standardised. Output: :class:`~smartml.outputs.logits.Logits`
+``ring_radius`` (1,) standardised; with ``use_hit_count`` the number of in-time hits
+``hit_count`` (1,) standardised. Output: :class:`~smartml.outputs.logits.Logits`
 over muon, pion (one logit, the pion score), or muon, pion, positron when positrons
 are kept; the pion is the selected class. The training split is balanced per
 momentum bin and the standardisation fitted on it
@@ -89,6 +90,7 @@ DESCRIPTIONS = {
     "momentum": "track momentum, standardised",
     "ring_radius": "the file's fitted ring radius, standardised",
     "ring_mass": "squared mass from the file's ring radius and the momentum, standardised",
+    "hit_count": "in-time hits of the event (also those beyond max_points), standardised",
 }
 
 
@@ -108,6 +110,8 @@ class RichPidTask(Task[RichDataConfig]):
             shapes["ring_radius"] = (1,)
         if self.data.use_ring_mass:
             shapes["ring_mass"] = (1,)
+        if self.data.use_hit_count:
+            shapes["hit_count"] = (1,)
         return {
             name: InputSpec(name, shape, description=DESCRIPTIONS[name])
             for name, shape in shapes.items()
@@ -137,7 +141,7 @@ class RichPidTask(Task[RichDataConfig]):
             self.baseline = fit_baseline(parts)
             self.baseline.to_json(self.run_file(BASELINE))
         else:
-            needed = needed_features(data.use_ring_radius, data.use_ring_mass)
+            needed = needed_features(data.use_ring_radius, data.use_ring_mass, data.use_hit_count)
             self.standardization = RichStandardization.load(self.run_file(STANDARDIZATION), needed)
             self.baseline = RingLikelihoodBaseline.from_json(self.run_file(BASELINE))
 
