@@ -109,6 +109,18 @@ def test_cost_plot_draws_each_lower_is_better_metric_against_bops_and_luts():
         {**runs, "big": metrics(3.0, 0.1) | {"hardware": {"bops": 5e4}}}, TWO_TARGETS
     )
     assert wide.axes[0].get_xscale() == "log"
+    # on a log axis only 1, 2 and 5 of each decade are labelled, never the other minors
+    wide.canvas.draw()
+    labelled = [tick.get_text() for tick in wide.axes[0].get_xticklabels(minor=True)]
+    assert not any(labelled)
+    # two references: two line styles, so the legend tells them apart
+    two = plot_against_cost({**runs, "float 2": metrics(3.5)}, TWO_TARGETS)
+    styles = {
+        line.get_label(): line.get_linestyle()
+        for line in two.axes[0].get_lines()
+        if line.get_label().endswith("(float)")
+    }
+    assert len(styles) == 2 and len(set(styles.values())) == 2
     rms = {line.get_label(): list(line.get_ydata()) for line in figure.axes[2].get_lines()}
     assert rms["q"] == [pytest.approx(7.2)]
 

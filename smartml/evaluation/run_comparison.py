@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullFormatter
 
 from smartml.errors import SmartmlError
 from smartml.metrics.figures import axis_label, new_axes, new_figure, save_figures
@@ -111,6 +112,8 @@ def plot_comparison(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -> 
 
 
 COSTS = (("bops", "BOPs"), ("luts", "LUTs (distributed arithmetic, predicted)"))
+# Reference (float) runs are lines, told apart by their style.
+REFERENCE_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 
 
 def plot_against_cost(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -> Figure:
@@ -124,7 +127,7 @@ def plot_against_cost(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -
     Returns:
         a Figure with one row per metric and one column per cost (BOPs, LUTs of the
         ``hardware`` block). A run without a ``hardware`` block (a float reference)
-        is a dashed horizontal line at its value.
+        is a horizontal line at its value, each reference in its own line style.
 
     >>> from smartml.metrics.summary import SummaryMetric
     >>> runs = {"small": {"x": {"robust_width": 6.1}, "hardware": {"bops": 8e5, "luts": 3e4}},
@@ -142,6 +145,7 @@ def plot_against_cost(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -
     for row, metric in enumerate(drawn):
         for column, (key, label) in enumerate(COSTS):
             axes_ = grid[row, column]
+            references = 0
             for name, metrics in runs.items():
                 value = metric.value(metrics)
                 hardware = metrics.get("hardware")
@@ -151,7 +155,9 @@ def plot_against_cost(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -
                     if hardware.get(key) is not None:  # runs of older versions lack luts
                         axes_.plot([hardware[key]], [value], "o", label=name)
                 else:
-                    axes_.axhline(value, linestyle="--", color="0.4", label=f"{name} (float)")
+                    style = REFERENCE_STYLES[references % len(REFERENCE_STYLES)]
+                    axes_.axhline(value, linestyle=style, color="0.3", label=f"{name} (float)")
+                    references += 1
             # (the reference lines' x data are axes fractions, not costs)
             costs = [
                 value
@@ -163,6 +169,9 @@ def plot_against_cost(runs: dict[str, dict], summary: Sequence[SummaryMetric]) -
             # A log axis within one decade shows only crowded minor labels.
             if costs and max(costs) >= 10 * min(costs):
                 axes_.set_xscale("log")
+                # labels at 1, 2 and 5 of each decade; the other minor ticks unlabelled
+                axes_.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                axes_.xaxis.set_minor_formatter(NullFormatter())
             else:
                 axes_.locator_params(axis="x", nbins=4)  # six-digit labels
             axes_.set_xlabel(label)
