@@ -72,7 +72,9 @@ def main() -> None:
     frame = pd.read_parquet(args.run / "predictions.parquet")
     frame = frame[frame["class"].isin(["muon", "pion"])].reset_index(drop=True)
     labels = (frame["class"] == "pion").to_numpy(np.int64)  # muon 0, pion 1
-    edges = fixed_width_edges(float(np.floor(frame["momentum"].min())), 45.0)
+    # the run's own 1 GeV/c bins, as its metrics.json has them
+    data = json.loads((args.run / "config.json").read_text())["data"]
+    edges = fixed_width_edges(data["momentum_min_gev"], data["momentum_max_gev"])
     baseline = frame["baseline_score"].to_numpy(np.float64)
     momentum = frame["momentum"].to_numpy(np.float64)
     scorers = {
