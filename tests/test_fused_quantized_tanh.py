@@ -60,3 +60,13 @@ def test_a_saved_model_holds_a_plain_quantized_tanh(tmp_path):
     assert type(loaded.get_layer("tanh").activation) is quantized_tanh
     x = np.linspace(-2, 2, 60, dtype=np.float32).reshape(10, 6)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_hard_tanh_is_quantized_tanh_before_rounding(bits):
+    from smartml.layers.hard_tanh import HardTanh
+
+    x = tf.constant(np.linspace(-3, 3, 601, dtype=np.float32))
+    lsb = 2.0 ** (1 - bits)
+    gap = np.abs(HardTanh()(x).numpy() - quantized_tanh(bits)(x).numpy())
+    assert gap.max() <= lsb  # rounding (half an LSB) and the top code 1 - LSB

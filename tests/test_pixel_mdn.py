@@ -89,3 +89,60 @@ def test_l1l2_baseline_regularizes_every_weight_tensor_and_activity():
     expected = 0.01 * np.abs(dense).sum() + 0.01 * np.square(dense).sum()
     penalties = [float(loss) for loss in model.get_layer("dense_0").losses]
     assert any(value == pytest.approx(expected, rel=1e-5) for value in penalties), penalties
+
+
+def test_float_twin_has_the_same_weights_without_quantizers():
+    quantized, twin = build(), build(quantized=False)
+    assert [(w.name, w.shape) for w in twin.weights] == [
+        (w.name, w.shape) for w in quantized.weights
+    ]
+    kinds = [type(layer).__name__ for layer in twin.layers if layer.count_params()]
+    assert kinds == ["SeparableConv2D", "Conv2D", "Dense", "Dense", "Dense"]
+    assert not any(isinstance(layer, QActivation) for layer in twin.layers)
+    assert "pool_quantizer" not in [layer.name for layer in twin.layers]
+
+
+def test_float_twin_is_the_quantized_network_before_rounding():
+    # 16-bit everything: the quantized network's rounding is below 2^-7 of the twin's
+    # values, and its hard tanh is the twin's clip(x, -1, 1)
+    fine = {"bits": 16, "integer": 0}
+    settings = {
+        "conv_weights": fine,
+        "dense_weights": fine,
+        "pool_output": fine,
+        "conv_activation_bits": 16,
+        "dense_activation_bits": 16,
+    }
+    quantized, twin = build(**settings), build(quantized=False, **settings)
+    weights = [np.round(w * 2**15) / 2**15 for w in twin.get_weights()]  # representable
+    twin.set_weights(weights)
+    quantized.set_weights(weights)
+    x = np.random.default_rng(2).random((16, 13, 21, 2)).astype(np.float32) * 4
+    expected = twin.predict(x, verbose=0)
+    np.testing.assert_allclose(quantized.predict(x, verbose=0), expected, atol=2e-3)
+
+
+def test_float_twin_starts_the_quantized_network(tmp_path):
+    from smartml.training.trainer import load_initial_weights
+
+    twin = build(quantized=False)
+    twin.save(tmp_path / "twin.h5")
+    quantized = build()
+    load_initial_weights(quantized, str(tmp_path / "twin.h5"))
+    for mine, theirs in zip(quantized.get_weights(), twin.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_float_twin_is_refused_by_the_exporter_with_the_reason():
+    from smartml.models.exportability import export_refusal
+
+    assert export_refusal(PixelMDNConfig()) is None
+    assert "float twin (quantized: false)" in export_refusal(PixelMDNConfig(quantized=False))
+
+
+def test_float_twin_saves_and_loads(tmp_path):
+    twin = build(quantized=False)
+    x = np.random.default_rng(3).random((4, 13, 21, 2)).astype(np.float32)
+    twin.save(tmp_path / "twin.h5")
+    loaded = load_model(tmp_path / "twin.h5")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), twin.predict(x, verbose=0))

@@ -16,6 +16,12 @@ quantizer is ``quantized_bits(bits, integer, alpha=1)``: fixed point with the st
 number of bits and integer bits, no per-channel scale, so the firmware can use the
 values exactly as trained.
 
+``quantized: false`` builds its float twin: the same layers, weights and names without
+quantizers (``HardTanh``, ``clip(x, -1, 1)``, for each ``quantized_tanh``; no pool
+quantizer). It measures what quantizing costs, and its trained weights start the
+quantized network's training (float pretraining, then quantization-aware training
+from ``training.initial_weights``).
+
 >>> from smartml.models.pixel_mdn.builder import PixelMDN
 >>> from smartml.models.pixel_mdn.schema import PixelMDNConfig
 >>> from smartml.outputs.gaussian_mdn import GaussianMDN
@@ -33,7 +39,9 @@ from typing import TYPE_CHECKING
 from qkeras import QActivation, QConv2D, QDense, QSeparableConv2D
 
 from smartml.backend import keras
+from smartml.config.common import FixedPoint
 from smartml.layers.fused_quantized_tanh import FusedQuantizedTanh
+from smartml.layers.hard_tanh import HardTanh
 from smartml.models.contract import model_builder
 from smartml.models.image_input import single_image
 from smartml.models.pixel_mdn.schema import PixelMDNConfig
@@ -44,6 +52,10 @@ if TYPE_CHECKING:
     from smartml.outputs.base import OutputKind
     from smartml.tasks.base import InputSpec
 
+FLOAT_TWIN_REFUSAL = (
+    "it is the float twin (quantized: false): train the quantized model from its weights"
+)
+
 
 @model_builder
 class PixelMDN:
@@ -53,7 +65,15 @@ class PixelMDN:
 
     @staticmethod
     def export_refusal(config: PixelMDNConfig) -> str | None:
-        """None: every configuration is exportable."""
+        """Why this configuration has no bit-exact firmware form; None when it has.
+
+        >>> PixelMDN.export_refusal(PixelMDNConfig()) is None
+        True
+        >>> PixelMDN.export_refusal(PixelMDNConfig(quantized=False))
+        'it is the float twin (quantized: false): train the quantized model from its weights'
+        """
+        if not config.quantized:
+            return FLOAT_TWIN_REFUSAL
         return None
 
     @staticmethod
@@ -70,72 +90,80 @@ class PixelMDN:
             an uncompiled functional ``keras.Model``.
         """
         image = single_image(inputs, "pixel_mdn")
-        n_outputs = output.n_outputs
-
-        def conv_q():
-            return quantized_bits_of(config.conv_weights)
-
-        def dense_q():
-            return quantized_bits_of(config.dense_weights)
-
-        # QKeras' quantized_tanh, computed with fewer operations (same values and
-        # gradients; saved as a plain quantized_tanh)
-        def conv_tanh():
-            return FusedQuantizedTanh(config.conv_activation_bits)
-
-        def dense_tanh():
-            return FusedQuantizedTanh(config.dense_activation_bits)
-
-        penalties = config.regularization
-
-        def regularized() -> dict:
-            return {
-                "kernel_regularizer": kernel_regularizer(penalties),
-                "activity_regularizer": activity_regularizer(penalties),
-            }
-
+        layers = _Layers(config)
         tensor = keras.Input(shape=image.shape, name=image.name)
         x = tensor
-        if config.input_quantizer is not None:
+        if config.input_quantizer is not None:  # the sensor's ADC: data, float or not
             x = QActivation(quantized_bits_of(config.input_quantizer), name="input_quantizer")(x)
-        x = QSeparableConv2D(
-            config.filters,
-            config.kernel_size,
-            depthwise_quantizer=conv_q(),
-            pointwise_quantizer=conv_q(),
-            bias_quantizer=conv_q(),
-            depthwise_regularizer=kernel_regularizer(penalties),
-            pointwise_regularizer=kernel_regularizer(penalties),
-            activity_regularizer=activity_regularizer(penalties),
-            name="separable_conv",
-        )(x)
-        x = QActivation(conv_tanh(), name="separable_conv_tanh")(x)
-        x = QConv2D(
-            config.filters,
-            1,
-            kernel_quantizer=conv_q(),
-            bias_quantizer=conv_q(),
-            name="pointwise_conv",
-            **regularized(),
-        )(x)
-        x = QActivation(conv_tanh(), name="pointwise_conv_tanh")(x)
+        x = layers.separable_conv()(x)
+        x = layers.tanh(config.conv_activation_bits, "separable_conv_tanh")(x)
+        x = layers.pointwise_conv()(x)
+        x = layers.tanh(config.conv_activation_bits, "pointwise_conv_tanh")(x)
         x = keras.layers.AveragePooling2D(config.pool_size, name="pool")(x)
-        x = QActivation(quantized_bits_of(config.pool_output), name="pool_quantizer")(x)
+        if config.quantized:
+            x = QActivation(quantized_bits_of(config.pool_output), name="pool_quantizer")(x)
         x = keras.layers.Flatten(name="flatten")(x)
         for index, units in enumerate(config.hidden_units):
-            x = QDense(
-                units,
-                kernel_quantizer=dense_q(),
-                bias_quantizer=dense_q(),
-                name=f"dense_{index}",
-                **regularized(),
-            )(x)
-            x = QActivation(dense_tanh(), name=f"dense_{index}_tanh")(x)
-        outputs = QDense(
-            n_outputs,
-            kernel_quantizer=dense_q(),
-            bias_quantizer=dense_q(),
-            name="gaussian_params",
-            **regularized(),
-        )(x)
+            x = layers.dense(units, f"dense_{index}")(x)
+            x = layers.tanh(config.dense_activation_bits, f"dense_{index}_tanh")(x)
+        outputs = layers.dense(output.n_outputs, "gaussian_params")(x)
         return keras.Model(tensor, outputs, name="pixel_mdn")
+
+
+class _Layers:
+    """The layers of one configuration, quantized or (``quantized: false``) their float
+    twins: the same weights under the same names, so either starts the other."""
+
+    def __init__(self, config: PixelMDNConfig) -> None:
+        self.config = config
+        self.penalties = config.regularization
+
+    def _quantizers(self, fixed: FixedPoint, *arguments: str) -> dict:
+        if not self.config.quantized:
+            return {}
+        return {argument: quantized_bits_of(fixed) for argument in arguments}
+
+    def separable_conv(self) -> keras.layers.Layer:
+        config, penalties = self.config, self.penalties
+        options = {
+            "depthwise_regularizer": kernel_regularizer(penalties),
+            "pointwise_regularizer": kernel_regularizer(penalties),
+            "activity_regularizer": activity_regularizer(penalties),
+            "name": "separable_conv",
+            **self._quantizers(
+                config.conv_weights, "depthwise_quantizer", "pointwise_quantizer", "bias_quantizer"
+            ),
+        }
+        layer = QSeparableConv2D if config.quantized else keras.layers.SeparableConv2D
+        return layer(config.filters, config.kernel_size, **options)
+
+    def pointwise_conv(self) -> keras.layers.Layer:
+        config = self.config
+        options = {
+            **self._regularized("pointwise_conv"),
+            **self._quantizers(config.conv_weights, "kernel_quantizer", "bias_quantizer"),
+        }
+        layer = QConv2D if config.quantized else keras.layers.Conv2D
+        return layer(config.filters, 1, **options)
+
+    def dense(self, units: int, name: str) -> keras.layers.Layer:
+        options = {
+            **self._regularized(name),
+            **self._quantizers(self.config.dense_weights, "kernel_quantizer", "bias_quantizer"),
+        }
+        layer = QDense if self.config.quantized else keras.layers.Dense
+        return layer(units, **options)
+
+    def tanh(self, bits: int, name: str) -> keras.layers.Layer:
+        """QKeras' hard ``quantized_tanh(bits)`` (computed by :class:`FusedQuantizedTanh`:
+        same values and gradients, fewer operations), or unrounded: ``clip(x, -1, 1)``."""
+        if not self.config.quantized:
+            return HardTanh(name=name)
+        return QActivation(FusedQuantizedTanh(bits), name=name)
+
+    def _regularized(self, name: str) -> dict:
+        return {
+            "kernel_regularizer": kernel_regularizer(self.penalties),
+            "activity_regularizer": activity_regularizer(self.penalties),
+            "name": name,
+        }

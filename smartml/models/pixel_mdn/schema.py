@@ -36,4 +36,10 @@ class PixelMDNConfig(ModelSection):
         description="the sensor ADC: quantizes the normalised charge before the first layer, "
         "in training and in firmware alike; null for none",
     )
+    quantized: bool = Field(
+        True,
+        description="false: the same network in float (no quantizers; clip(x, -1, 1) for each "
+        "quantized_tanh): the quantization-free twin, to measure what quantizing costs and to "
+        "start quantization-aware training from (training.initial_weights); not exportable",
+    )
     regularization: Regularization = Regularization()
