@@ -60,7 +60,8 @@ def test_saved_model_loads_and_predicts_identically(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "settings", [{"filters": 0}, {"conv_weights": {"bits": 0}}, {"pool_size": -1}]
+    "settings",
+    [{"filters": 0}, {"conv_weights": {"bits": 0}}, {"pool_size": -1}, {"quantized": "no"}],
 )
 def test_bad_settings_are_rejected(settings):
     with pytest.raises(ValueError):
