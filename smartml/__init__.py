@@ -13,11 +13,12 @@ it took effect.
 import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-# TensorFlow turns its oneDNN CPU kernels on by itself only on some Intel CPUs. Without
-# them, on the AMD EPYC cores of this project's machines, the smart-pixel MDN trains
-# 3-4x slower (benchmarks/pixel_training.py: 11.7k against 49.0k samples/s, 2 slices,
-# batch 4000, 2 cores): its separable convolution's gradient dominates. A user's own
-# setting (0 for TensorFlow's reference kernels) is kept.
+# TensorFlow turns its oneDNN CPU kernels on by itself only on CPUs with AVX-512 VNNI/BF16,
+# AVX-VNNI or AMX. Without them, on the AVX2-only AMD EPYC cores of this project's
+# machines (IsMklEnabled() is False there), the smart-pixel MDN's training
+# steps are 4x slower (benchmarks/pixel_training.py: 11.7k against 49.0k samples/s, 2
+# slices, batch 4000, 2 cores; a `smartml train` epoch 2x): its separable convolution's
+# gradient dominates. A user's own setting (0: TensorFlow's reference kernels) is kept.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) hides the messages users need:
 # its logging obeys TF_CPP_MIN_LOG_LEVEL, the lines absl prints before it is set up do
