@@ -183,6 +183,32 @@ def test_c_simulation_is_bit_identical_to_qkeras(tmp_path, backend, io_type):
 
 
 @pytest.mark.slow
+def test_c_simulation_of_the_profile_mdn_is_bit_identical_to_qkeras(tmp_path):
+    """Means over whole rows (7 values) and whole columns (6), neither a power of two,
+    then Concatenate and Dense layers with their own weight formats."""
+    from smartml.config.common import FixedPoint
+    from smartml.models.pixel_profile_mdn.builder import PixelProfileMDN
+    from smartml.models.pixel_profile_mdn.schema import PixelProfileMDNConfig
+    from smartml.outputs.gaussian_mdn import GaussianMDN
+    from smartml.tasks.base import InputSpec
+
+    config = PixelProfileMDNConfig(
+        hidden_units=[8], dense_weights=[FixedPoint(bits=4), FixedPoint(bits=8, integer=1)]
+    )
+    image = {"pixels": InputSpec("pixels", (6, 7, 2))}
+    model = PixelProfileMDN.build(config, image, GaussianMDN(list("abcd"), [""] * 4))
+    rng = np.random.default_rng(2)
+    model.set_weights([rng.normal(0, 0.6, w.shape).astype("float32") for w in model.get_weights()])
+    hls_model = convert_small(
+        model, hls_layer_config(layer_precisions(model, INPUT_TYPE)), tmp_path
+    )
+    x = firmware_inputs()
+    reference = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(c_simulated(hls_model, x), reference)
+    assert np.unique(reference).size > 100
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["Vitis", "Vivado"])
 def test_distributed_arithmetic_is_bit_identical_and_reports_its_cost(tmp_path, backend):
     """hls4ml's DA pass solves the dense and (pointwise) convolution kernels with da4ml:

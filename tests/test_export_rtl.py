@@ -1,4 +1,4 @@
-"""RTL export: a masked point model, an MLP and a smart-pixel MDN as da4ml Verilog,
+"""RTL export: a masked point model, an MLP and the smart-pixel MDNs as da4ml Verilog,
 simulated with Icarus Verilog bit for bit against QKeras; Yosys synthesis; refusals;
 the project without Yosys."""
 
@@ -23,6 +23,8 @@ from smartml.models.mlp.builder import MLP
 from smartml.models.mlp.schema import MLPConfig
 from smartml.models.pixel_mdn.builder import PixelMDN
 from smartml.models.pixel_mdn.schema import PixelMDNConfig
+from smartml.models.pixel_profile_mdn.builder import PixelProfileMDN
+from smartml.models.pixel_profile_mdn.schema import PixelProfileMDNConfig
 from smartml.outputs.gaussian_mdn import GaussianMDN
 from smartml.outputs.logits import Logits
 from smartml.outputs.point_regression import PointRegression
@@ -188,6 +190,31 @@ def test_simulated_pixel_mdn_is_bit_identical_to_qkeras(tmp_path):
     assert (reference.std(axis=0) > 0).all()
     report = export_rtl(model, types, inputs, reference, tmp_path / "rtl")
     assert report["examples"] == PIXEL_EXAMPLES and report["outputs"] == PIXEL_EXAMPLES * 14
+    assert report["bit_identical_fraction"] == 1.0 and report["max_difference_lsb"] == 0.0
+
+
+def pixel_profile_mdn(seed: int = 3) -> keras.Model:
+    """The profile MDN on a smaller image: means over 8 rows and 11 columns (neither a
+    power of two) re-quantized, per-layer weight formats, the 14 Gaussian outputs."""
+    config = PixelProfileMDNConfig(
+        hidden_units=[8],
+        dense_weights=[FixedPoint(bits=4), FixedPoint(bits=8, integer=1)],
+        input_quantizer=FixedPoint(bits=8, integer=3, signed=False),
+    )
+    inputs = {"pixels": InputSpec("pixels", (8, 11, 2))}
+    return randomized(
+        PixelProfileMDN.build(config, inputs, GaussianMDN(TARGETS, TARGET_UNITS)), seed
+    )
+
+
+@pytest.mark.slow
+def test_simulated_pixel_profile_mdn_is_bit_identical_to_qkeras(tmp_path):
+    model = pixel_profile_mdn()
+    types, inputs = cluster_inputs(model, np.random.default_rng(5))
+    reference = qkeras_outputs(model, inputs)
+    assert len(np.unique(reference, axis=0)) == PIXEL_EXAMPLES
+    report = export_rtl(model, types, inputs, reference, tmp_path / "rtl")
+    assert report["outputs"] == PIXEL_EXAMPLES * 14
     assert report["bit_identical_fraction"] == 1.0 and report["max_difference_lsb"] == 0.0
 
 

@@ -1,4 +1,5 @@
-"""The one image input of the smart-pixel networks (``pixel_mdn``, ``pixel_cnn``)."""
+"""The one image input of the smart-pixel networks (``pixel_mdn``, ``pixel_profile_mdn``,
+``pixel_cnn``)."""
 
 from __future__ import annotations
 
