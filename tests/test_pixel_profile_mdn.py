@@ -48,7 +48,7 @@ def test_profiles_are_the_column_then_row_means_of_each_slice():
 def test_parameters_and_twenty_slices():
     model = build()
     counts = [layer.count_params() for layer in model.layers if layer.count_params()]
-    assert counts == [68 * 32 + 32, 32 * 32 + 32, 32 * 14 + 14]
+    assert counts == [68 * 48 + 48, 48 * 48 + 48, 48 * 14 + 14]
     assert model.output_shape == (None, 14)
     assert build(input_shape=(13, 21, 20)).get_layer("profiles").output_shape == (None, 680)
 

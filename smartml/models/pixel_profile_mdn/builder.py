@@ -6,13 +6,13 @@ Architecture (input (13, 21, T), T time slices)::
     AveragePooling2D((13, 1)) -> QActivation(quantized_bits(12, 3))   column profile (1, 21, T)
     AveragePooling2D((1, 21)) -> QActivation(quantized_bits(12, 3))   row profile (13, 1, T)
     Flatten, Flatten -> Concatenate                                   (34·T,)
-    QDense(32) -> QActivation(quantized_tanh(8))    for each hidden width
-    QDense(14)                                      the Gaussian's parameters
+    QDense(48, 8-bit) -> QActivation(quantized_tanh(8))   for each hidden width
+    QDense(14, 8-bit)                                 the Gaussian's parameters
 
 A track's position and angles are read from where its charge lies along each pixel
 direction (the classic estimators, centroid and cluster length, use exactly these
 profiles). The averages are additions, which cost no multiplications, so the BOPs are
-spent on Dense layers: for T = 2 and the defaults, 3,726 parameters and 0.30M BOPs,
+spent on Dense layers: for T = 2 and the defaults, 6,350 parameters and 0.64M BOPs,
 against ``pixel_mdn``'s 2,029 parameters and 0.77M BOPs. Each mean is over 13
 or 21 values, not a power of two, so the profile quantizer is required for a bit-exact
 export (:mod:`smartml.export.qkeras_precision`).
@@ -28,7 +28,7 @@ quantizers (``HardTanh`` for each ``quantized_tanh``).
 ...     PixelProfileMDNConfig(), {"pixels": InputSpec("pixels", (13, 21, 2))},
 ...     GaussianMDN(["x", "y", "cot_alpha", "cot_beta"], ["", "", "", ""]))
 >>> model.count_params(), model.get_layer("profiles").output.shape[-1]
-(3726, 68)
+(6350, 68)
 """
 
 from __future__ import annotations

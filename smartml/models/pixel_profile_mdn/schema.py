@@ -7,7 +7,7 @@ The network itself is built by
 >>> [fixed.bits for fixed in config.weights_per_layer()]
 [4, 8]
 >>> PixelProfileMDNConfig(hidden_units=[8, 8]).weights_per_layer()[2].bits
-6
+8
 """
 
 from typing import Literal
@@ -34,7 +34,7 @@ class PixelProfileMDNConfig(ModelSection):
 
     name: Literal["pixel_profile_mdn"] = "pixel_profile_mdn"
     hidden_units: list[LayerWidth] = Field(
-        default_factory=lambda: [32, 32], min_length=1, description="QDense widths"
+        default_factory=lambda: [48, 48], min_length=1, description="QDense widths"
     )
     profile_output: FixedPoint = Field(
         FixedPoint(bits=12, integer=3, signed=False),
@@ -42,10 +42,12 @@ class PixelProfileMDNConfig(ModelSection):
         "column, non-negative)",
     )
     dense_weights: FixedPoint | list[FixedPoint] = Field(
-        FixedPoint(bits=6, integer=0),
+        FixedPoint(bits=8, integer=0),
         description="weight and bias format of every QDense layer, or a list with one "
         "format per QDense layer (the hidden layers, then the output layer): per-layer "
-        "bit widths",
+        "bit widths. The first layer's weights multiply profile values up to 8, so one "
+        "weight step moves its output by up to 8 LSB of the weight: 6 bits trained "
+        "measurably worse than 8",
     )
     dense_activation_bits: int = Field(8, ge=2, le=16, description="quantized_tanh bits")
     input_quantizer: FixedPoint | None = Field(
