@@ -40,12 +40,10 @@ from qkeras import QActivation, QConv2D, QDense, QSeparableConv2D
 
 from smartml.backend import keras
 from smartml.config.common import FixedPoint
-from smartml.layers.fused_quantized_tanh import FusedQuantizedTanh
-from smartml.layers.hard_tanh import HardTanh
 from smartml.models.contract import model_builder
 from smartml.models.image_input import single_image
 from smartml.models.pixel_mdn.schema import PixelMDNConfig
-from smartml.models.quantizers import quantized_bits_of
+from smartml.models.quantizers import hard_tanh, quantized_bits_of
 from smartml.models.regularizers import activity_regularizer, kernel_regularizer
 
 if TYPE_CHECKING:
@@ -155,11 +153,7 @@ class _Layers:
         return layer(units, **options)
 
     def tanh(self, bits: int, name: str) -> keras.layers.Layer:
-        """QKeras' hard ``quantized_tanh(bits)`` (computed by :class:`FusedQuantizedTanh`:
-        same values and gradients, fewer operations), or unrounded: ``clip(x, -1, 1)``."""
-        if not self.config.quantized:
-            return HardTanh(name=name)
-        return QActivation(FusedQuantizedTanh(bits), name=name)
+        return hard_tanh(bits, self.config.quantized, name)
 
     def _regularized(self, name: str) -> dict:
         return {

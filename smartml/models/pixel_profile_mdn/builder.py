@@ -38,12 +38,10 @@ from typing import TYPE_CHECKING
 from qkeras import QActivation, QDense
 
 from smartml.backend import keras
-from smartml.layers.fused_quantized_tanh import FusedQuantizedTanh
-from smartml.layers.hard_tanh import HardTanh
 from smartml.models.contract import model_builder
 from smartml.models.image_input import single_image
 from smartml.models.pixel_profile_mdn.schema import PixelProfileMDNConfig
-from smartml.models.quantizers import quantized_bits_of
+from smartml.models.quantizers import hard_tanh, quantized_bits_of
 from smartml.models.regularizers import activity_regularizer, kernel_regularizer
 
 if TYPE_CHECKING:
@@ -98,7 +96,7 @@ class PixelProfileMDN:
         formats = config.weights_per_layer()
         for index, units in enumerate(config.hidden_units):
             x = _dense(config, units, formats[index], f"dense_{index}")(x)
-            x = _tanh(config, f"dense_{index}_tanh")(x)
+            x = hard_tanh(config.dense_activation_bits, config.quantized, f"dense_{index}_tanh")(x)
         outputs = _dense(config, output.n_outputs, formats[-1], "gaussian_params")(x)
         return keras.Model(tensor, outputs, name="pixel_profile_mdn")
 
@@ -125,10 +123,3 @@ def _dense(config: PixelProfileMDNConfig, units: int, fixed: FixedPoint, name: s
         "bias_quantizer": quantized_bits_of(fixed),
     }
     return QDense(units, **options, **quantizer)
-
-
-def _tanh(config: PixelProfileMDNConfig, name: str) -> keras.layers.Layer:
-    """QKeras' hard ``quantized_tanh`` (fused), or unrounded ``clip(x, -1, 1)``."""
-    if not config.quantized:
-        return HardTanh(name=name)
-    return QActivation(FusedQuantizedTanh(config.dense_activation_bits), name=name)
