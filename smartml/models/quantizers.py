@@ -30,6 +30,12 @@ def quantized_bits_of(fixed: FixedPoint) -> quantized_bits:
     )
 
 
+# Why a float twin (a model built with ``quantized: false``) has no firmware form.
+FLOAT_TWIN_REFUSAL = (
+    "it is the float twin (quantized: false): train the quantized model from its weights"
+)
+
+
 def hard_tanh(bits: int, quantized: bool, name: str) -> keras.layers.Layer:
     """QKeras' hard ``quantized_tanh(bits)`` (computed by :class:`FusedQuantizedTanh`:
     same values and gradients, fewer operations), or, for a float twin, the same

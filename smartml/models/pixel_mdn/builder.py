@@ -43,16 +43,12 @@ from smartml.config.common import FixedPoint
 from smartml.models.contract import model_builder
 from smartml.models.image_input import single_image
 from smartml.models.pixel_mdn.schema import PixelMDNConfig
-from smartml.models.quantizers import hard_tanh, quantized_bits_of
+from smartml.models.quantizers import FLOAT_TWIN_REFUSAL, hard_tanh, quantized_bits_of
 from smartml.models.regularizers import activity_regularizer, kernel_regularizer
 
 if TYPE_CHECKING:
     from smartml.outputs.base import OutputKind
     from smartml.tasks.base import InputSpec
-
-FLOAT_TWIN_REFUSAL = (
-    "it is the float twin (quantized: false): train the quantized model from its weights"
-)
 
 
 @model_builder
